@@ -1,0 +1,269 @@
+"""The advisory model: OSV records (schema 1.x), restricted to what concerns npm.
+
+An :class:`Advisory` keeps the full original record (``record``) so that databases written back
+out lose nothing, and a parsed view of the parts matching needs. Registry advisories (npm's bulk
+endpoint) become the same type, with a node-semver range in ``Affected.npm_range``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MODERATE = "moderate"
+    HIGH = "high"
+    CRITICAL = "critical"
+    UNKNOWN = "unknown"
+
+    @property
+    def rank(self) -> int:
+        """Order for thresholds. An unscored advisory ranks as high: npm's own default for an
+        advisory without a severity, so that a missing score never lets a finding slip through."""
+        return _RANK[self]
+
+
+_RANK = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MODERATE: 2,
+    Severity.HIGH: 3,
+    Severity.UNKNOWN: 3,
+    Severity.CRITICAL: 4,
+}
+
+# Names used by GitHub (MODERATE), CVSS (MEDIUM) and npm (moderate) for the same level.
+_SEVERITY_WORDS = {
+    "info": Severity.INFO,
+    "none": Severity.INFO,
+    "low": Severity.LOW,
+    "moderate": Severity.MODERATE,
+    "medium": Severity.MODERATE,
+    "high": Severity.HIGH,
+    "critical": Severity.CRITICAL,
+}
+
+MALICIOUS_ORIGINS_KEY = "malicious-packages-origins"
+EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
+
+
+class AdvisoryFormatError(ValueError):
+    """An OSV record that cannot be understood (not an object, no id, bad affected entries)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: str  # one of EVENT_KINDS
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class AffectedRange:
+    type: str  # SEMVER, ECOSYSTEM or GIT
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Affected:
+    """One ``affected[]`` entry for an npm package.
+
+    ``npm_range`` is set for registry advisories (a node-semver ``vulnerable_versions`` string) and
+    is tested with advisory semantics (include prereleases, loose), as npm does.
+    """
+
+    name: str
+    ranges: tuple[AffectedRange, ...] = ()
+    versions: frozenset[str] = frozenset()
+    npm_range: str | None = None
+
+
+@dataclass(frozen=True)
+class Advisory:
+    id: str
+    modified: str
+    aliases: tuple[str, ...]
+    summary: str
+    severity: Severity
+    malicious: bool
+    affected: tuple[Affected, ...]
+    withdrawn: str | None = None
+    url: str | None = None
+    cvss_vector: str | None = None
+    cwe: tuple[str, ...] = ()
+    record: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False, hash=False)
+
+    @property
+    def ids(self) -> frozenset[str]:
+        """The id and every alias: two records sharing any of these describe one advisory."""
+        return frozenset((self.id, *self.aliases))
+
+    @property
+    def package_names(self) -> frozenset[str]:
+        return frozenset(entry.name for entry in self.affected)
+
+    @classmethod
+    def from_osv(cls, record: Any) -> Advisory:
+        """Parse one OSV record. Non-npm ``affected`` entries are dropped, not rejected."""
+        if not isinstance(record, dict):
+            raise AdvisoryFormatError(f"an advisory must be a JSON object, not {type(record).__name__}")
+        advisory_id = record.get("id")
+        if not isinstance(advisory_id, str) or not advisory_id:
+            raise AdvisoryFormatError("an advisory has no string 'id'")
+        affected = _parse_affected(advisory_id, record.get("affected"))
+        aliases = tuple(a for a in _string_list(advisory_id, record, "aliases") if a != advisory_id)
+        database_specific = record.get("database_specific")
+        if not isinstance(database_specific, dict):
+            database_specific = {}
+        cvss_vector = _cvss_vector(record.get("severity"))
+        withdrawn = record.get("withdrawn")
+        return cls(
+            id=advisory_id,
+            modified=record.get("modified") if isinstance(record.get("modified"), str) else "",
+            aliases=aliases,
+            summary=_text(record.get("summary")) or _text(record.get("details")).split("\n", 1)[0],
+            severity=_severity(database_specific, cvss_vector),
+            malicious=_is_malicious(advisory_id, aliases, database_specific, record),
+            affected=affected,
+            withdrawn=withdrawn if isinstance(withdrawn, str) and withdrawn else None,
+            url=_advisory_url(advisory_id, aliases, record.get("references")),
+            cvss_vector=cvss_vector,
+            cwe=tuple(c for c in database_specific.get("cwe_ids") or () if isinstance(c, str)),
+            record=record,
+        )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _string_list(advisory_id: str, record: Mapping[str, Any], key: str) -> list[str]:
+    value = record.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise AdvisoryFormatError(f"{advisory_id}: '{key}' must be a list of strings")
+    return value
+
+
+def _parse_affected(advisory_id: str, entries: Any) -> tuple[Affected, ...]:
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise AdvisoryFormatError(f"{advisory_id}: 'affected' must be a list")
+    parsed = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise AdvisoryFormatError(f"{advisory_id}: an 'affected' entry is not an object")
+        package = entry.get("package")
+        if not isinstance(package, dict):
+            continue  # an entry without a package names nothing we can match
+        if str(package.get("ecosystem", "")).lower() != "npm":
+            continue
+        name = package.get("name")
+        if not isinstance(name, str) or not name:
+            raise AdvisoryFormatError(f"{advisory_id}: an npm 'affected' entry has no package name")
+        ranges = []
+        for raw_range in entry.get("ranges") or ():
+            if not isinstance(raw_range, dict) or not isinstance(raw_range.get("events"), list):
+                raise AdvisoryFormatError(f"{advisory_id}: a range of {name} has no 'events' list")
+            events = []
+            for raw_event in raw_range["events"]:
+                if not isinstance(raw_event, dict):
+                    raise AdvisoryFormatError(f"{advisory_id}: an event of {name} is not an object")
+                for kind in EVENT_KINDS:
+                    value = raw_event.get(kind)
+                    if isinstance(value, str):
+                        events.append(Event(kind, value))
+            ranges.append(AffectedRange(str(raw_range.get("type", "")).upper(), tuple(events)))
+        versions = entry.get("versions") or ()
+        if not isinstance(versions, list | tuple):
+            raise AdvisoryFormatError(f"{advisory_id}: 'versions' of {name} must be a list")
+        parsed.append(
+            Affected(name, tuple(ranges), frozenset(v for v in versions if isinstance(v, str)))
+        )
+    return tuple(parsed)
+
+
+def _cvss_vector(entries: Any) -> str | None:
+    """The newest CVSS vector in an OSV ``severity`` list (v4 preferred over v3 over v2)."""
+    if not isinstance(entries, list):
+        return None
+    best: tuple[int, str] | None = None
+    preference = {"CVSS_V4": 3, "CVSS_V3": 2, "CVSS_V2": 1}
+    for entry in entries:
+        if isinstance(entry, dict) and isinstance(entry.get("score"), str):
+            rank = preference.get(str(entry.get("type")), 0)
+            if rank and (best is None or rank > best[0]):
+                best = (rank, entry["score"])
+    return best[1] if best else None
+
+
+def _severity(database_specific: Mapping[str, Any], cvss_vector: str | None) -> Severity:
+    word = database_specific.get("severity")
+    if isinstance(word, str) and word.strip().lower() in _SEVERITY_WORDS:
+        return _SEVERITY_WORDS[word.strip().lower()]
+    if cvss_vector:
+        return severity_from_cvss(cvss_vector)
+    return Severity.UNKNOWN
+
+
+@lru_cache(maxsize=4096)
+def severity_from_cvss(vector: str) -> Severity:
+    """The qualitative severity of a CVSS v2/v3/v4 vector; UNKNOWN when it cannot be scored."""
+    import cvss  # imported here: most runs (malicious-package records) never need it
+
+    try:
+        if vector.startswith("CVSS:4"):
+            return _SEVERITY_WORDS.get(cvss.CVSS4(vector).severity.lower(), Severity.UNKNOWN)
+        if vector.startswith("CVSS:3"):
+            return _SEVERITY_WORDS.get(cvss.CVSS3(vector).severities()[0].lower(), Severity.UNKNOWN)
+        score = float(cvss.CVSS2(vector).scores()[0])
+    except Exception:  # the library raises several unrelated types for malformed vectors
+        return Severity.UNKNOWN
+    if score >= 7.0:
+        return Severity.HIGH
+    if score >= 4.0:
+        return Severity.MODERATE
+    return Severity.LOW if score > 0 else Severity.INFO
+
+
+def _is_malicious(
+    advisory_id: str, aliases: tuple[str, ...], database_specific: Mapping[str, Any], record: Mapping[str, Any]
+) -> bool:
+    if any(i.startswith("MAL-") for i in (advisory_id, *aliases)):
+        return True
+    if database_specific.get(MALICIOUS_ORIGINS_KEY):
+        return True
+    # GitHub's malware advisories (GHSA with type "malware") carry it in database_specific or in
+    # the affected entries' database_specific, depending on the exporter.
+    if str(database_specific.get("type", "")).lower() == "malware":
+        return True
+    for entry in record.get("affected") or ():
+        if isinstance(entry, dict):
+            specific = entry.get("database_specific")
+            if isinstance(specific, dict) and (
+                specific.get(MALICIOUS_ORIGINS_KEY) or str(specific.get("type", "")).lower() == "malware"
+            ):
+                return True
+    return False
+
+
+def _advisory_url(advisory_id: str, aliases: tuple[str, ...], references: Any) -> str | None:
+    """A human link: the GitHub advisory page for a GHSA, else the record's ADVISORY reference."""
+    for candidate in (advisory_id, *aliases):
+        if candidate.startswith("GHSA-"):
+            return f"https://github.com/advisories/{candidate}"
+    if isinstance(references, list):
+        for kind in ("ADVISORY", "WEB"):
+            for reference in references:
+                if isinstance(reference, dict) and reference.get("type") == kind:
+                    url = reference.get("url")
+                    if isinstance(url, str):
+                        return url
+    return None

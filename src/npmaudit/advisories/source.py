@@ -1,0 +1,57 @@
+"""The one interface every advisory source implements: local files, the SQLite store, OSV online,
+the npm registry's bulk endpoint.
+
+A source answers "which advisories may concern these packages?"; the matcher (not the source)
+decides which ones really affect each installed version, so every source is judged by the same
+rules. A source that cannot answer raises :class:`npmaudit.errors.SourceError` (online) or
+:class:`npmaudit.errors.InputError` (a local file): it never returns an empty answer instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from npmaudit.advisories.model import Advisory
+from npmaudit.project.model import PackageRef
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What a report says about a source it used.
+
+    ``kind`` is a short machine name (``json-db``, ``sqlite``, ``osv-api``, ``npm-registry``),
+    ``location`` a path or URL (never with credentials), ``records`` how many advisories the source
+    holds (None for online sources), ``newest_modified`` the newest ``modified`` time it holds.
+    """
+
+    kind: str
+    location: str
+    records: int | None = None
+    newest_modified: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.kind, "location": self.location}
+        if self.records is not None:
+            data["records"] = self.records
+        if self.newest_modified is not None:
+            data["newestModified"] = self.newest_modified
+        data.update(self.details)
+        return data
+
+
+@runtime_checkable
+class AdvisorySource(Protocol):
+    def info(self) -> SourceInfo:
+        """Describe the source for reports."""
+        ...
+
+    def advisories_for(self, packages: Collection[PackageRef]) -> Mapping[str, Sequence[Advisory]]:
+        """Candidate advisories, by package name, for the given packages.
+
+        May return advisories that do not affect the given versions (the matcher tests each), and
+        may include withdrawn ones (the matcher skips them).
+        """
+        ...
