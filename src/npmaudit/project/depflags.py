@@ -1,0 +1,85 @@
+"""Dependency groups (dev, optional, devOptional, peer) computed from the graph, as npm does.
+
+Formats that do not store groups (yarn, pnpm 9, bun, node_modules) and old package-lock files get
+them here. The rule is npm arborist's: every non-root node starts in every group, and a group is
+removed from a node as soon as some edge reaches it from a node outside that group through an edge
+that is not of that kind. What remains is exact: a node still flagged ``optional`` is reachable only
+through optional edges, and so on. ``devOptional`` marks the overlap: needed by dev and by optional
+parts but by no production path; it is cleared where dev or optional alone already says it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from npmaudit.project.model import DepType, Node
+
+
+@dataclass(slots=True)
+class _Flags:
+    dev: bool = True
+    optional: bool = True
+    dev_optional: bool = True
+    peer: bool = True
+
+
+def compute_dep_flags(nodes: Mapping[str, Node]) -> dict[str, Node]:
+    """Return the nodes with their group flags recomputed from the edges, root at ``""``."""
+    flags = {location: _Flags() for location in nodes}
+    flags[""] = _Flags(False, False, False, False)
+    seen: set[str] = set()
+    queue = [""]
+    while queue:
+        location = queue.pop()
+        seen.add(location)
+        node = nodes[location]
+        mine = flags[location]
+        if node.link_target is not None:
+            target = flags.get(node.link_target)
+            if target is None:
+                continue
+            changed = _narrow(target, mine.dev, mine.optional, mine.dev_optional, mine.peer)
+            if changed or node.link_target not in seen:
+                queue.append(node.link_target)
+            continue
+        for edge in node.edges:
+            if edge.to is None or edge.to not in flags:
+                continue
+            dev_edge = edge.type is DepType.DEV
+            optional_edge = edge.type in (DepType.OPTIONAL, DepType.PEER_OPTIONAL)
+            peer_edge = edge.type in (DepType.PEER, DepType.PEER_OPTIONAL)
+            keep_dev = mine.dev or dev_edge
+            keep_optional = mine.optional or optional_edge
+            keep_dev_optional = mine.dev_optional or mine.dev or mine.optional or dev_edge or optional_edge
+            keep_peer = mine.peer or peer_edge
+            if _narrow(flags[edge.to], keep_dev, keep_optional, keep_dev_optional, keep_peer):
+                queue.append(edge.to)
+    result = {}
+    for location, node in nodes.items():
+        state = flags[location]
+        dev_optional = state.dev_optional
+        if location in seen and location != "" and (state.dev or state.optional):
+            dev_optional = False
+        result[location] = replace(
+            node, dev=state.dev, optional=state.optional, dev_optional=dev_optional, peer=state.peer
+        )
+    return result
+
+
+def _narrow(target: _Flags, dev: bool, optional: bool, dev_optional: bool, peer: bool) -> bool:
+    """Clear the target's flags that the incoming path does not keep; say whether any changed."""
+    changed = False
+    if target.dev and not dev:
+        target.dev = False
+        changed = True
+    if target.optional and not optional:
+        target.optional = False
+        changed = True
+    if target.dev_optional and not dev_optional:
+        target.dev_optional = False
+        changed = True
+    if target.peer and not peer:
+        target.peer = False
+        changed = True
+    return changed
