@@ -28,7 +28,12 @@ class LockfileKind:
 LOCKFILE_KINDS: tuple[LockfileKind, ...] = (
     LockfileKind("npm-shrinkwrap.json", "npm_lock"),
     LockfileKind("package-lock.json", "npm_lock"),
+    LockfileKind("pnpm-lock.yaml", "pnpm_lock"),
+    LockfileKind("yarn.lock", "yarn_lock"),
+    LockfileKind("bun.lock", "bun_lock"),
+    LockfileKind("npm.lock", "npmex_lock"),
     LockfileKind("node_modules/.package-lock.json", "npm_lock"),
+    LockfileKind("node_modules", "node_modules"),
 )
 
 
@@ -47,7 +52,7 @@ def find_lockfile(directory: Path) -> Path:
     """The lockfile the project's package manager would use."""
     for kind in LOCKFILE_KINDS:
         candidate = directory / kind.filename
-        if candidate.is_file():
+        if candidate.is_file() or (kind.module == "node_modules" and candidate.is_dir()):
             return candidate
     names = ", ".join(kind.filename for kind in LOCKFILE_KINDS)
     raise InputError(directory, f"no lockfile found (looked for {names})")
@@ -62,6 +67,6 @@ def load_project(path: Path, lockfile: Path | None = None) -> Project:
             lockfile = path
         else:
             raise InputError(path, "no such file or directory")
-    elif not lockfile.is_file():
+    elif not lockfile.exists():
         raise InputError(lockfile, "no such lockfile")
     return reader_for(lockfile)(lockfile)
