@@ -1,0 +1,19 @@
+"""Output formats: one module per format, each with ``render(outcome, *, color) -> str``."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from npmaudit.audit.run import AuditOutcome
+
+FORMAT_MODULES = {
+    "text": "npmaudit.report.text",
+    "json": "npmaudit.report.json_report",
+}
+
+
+def render(fmt: str, outcome: AuditOutcome, *, color: bool = False) -> str:
+    module = importlib.import_module(FORMAT_MODULES[fmt])
+    return module.render(outcome, color=color)

@@ -1,0 +1,5 @@
+"""``python -m npmaudit`` runs the command line."""
+
+from npmaudit.cli import run
+
+run()

@@ -1,0 +1,126 @@
+"""Reading raw OSV records from every file shape people keep them in.
+
+Accepted: a JSON array of records (the seed's ``compromised_packages.json``), an object with a
+``vulns`` or ``advisories`` list (an OSV API answer), a single record, JSON Lines, any of these
+gzipped, and a directory tree of ``.json`` records (a checkout of ossf/malicious-packages).
+Anything else is an :class:`InputError` naming the file and, where known, the line: a database we
+cannot read must stop the audit, never look like an empty one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from npmaudit.errors import InputError
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def read_text(path: Path) -> str:
+    """The file's text, gunzipped when it is gzip data (whatever its name)."""
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError:
+        raise InputError(path, "is a directory") from None
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except OSError as error:
+        raise InputError(path, f"cannot read: {error.strerror or error}") from None
+    if raw.startswith(GZIP_MAGIC):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as error:
+            raise InputError(path, f"damaged gzip data: {error}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(path, f"not UTF-8 text (byte {error.start})") from None
+
+
+def iter_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Every raw record in a database file or directory, in file order."""
+    if path.is_dir():
+        yield from _iter_directory(path)
+        return
+    yield from records_from_text(path, read_text(path))
+
+
+def _iter_directory(directory: Path) -> Iterator[dict[str, Any]]:
+    files = sorted(p for p in directory.rglob("*.json") if p.is_file() and not _hidden(p, directory))
+    for file in files:
+        text = read_text(file)
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InputError(file, f"invalid JSON: {error.msg}", error.lineno) from None
+        if not isinstance(record, dict):
+            raise InputError(file, "an advisory file must hold one JSON object")
+        yield record
+
+
+def _hidden(file: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in file.relative_to(root).parts)
+
+
+def records_from_text(path: Path, text: str) -> list[dict[str, Any]]:
+    """Parse the text of a database file of any accepted shape."""
+    stripped = text.strip()
+    if not stripped:
+        raise InputError(path, "empty file: not an advisory database")
+    try:
+        document = json.loads(stripped)
+    except json.JSONDecodeError as error:
+        if stripped.startswith("{") and error.msg == "Extra data":
+            return _json_lines(path, text)
+        raise InputError(path, f"invalid JSON: {error.msg}", _line_of(text, error)) from None
+    return _records_of_document(path, document)
+
+
+def _line_of(text: str, error: json.JSONDecodeError) -> int:
+    leading = text[: len(text) - len(text.lstrip())]
+    return error.lineno + leading.count("\n")
+
+
+def _records_of_document(path: Path, document: Any) -> list[dict[str, Any]]:
+    if isinstance(document, list):
+        records = document
+    elif isinstance(document, dict):
+        for key in ("vulns", "advisories"):
+            if key in document:
+                records = document[key]
+                if not isinstance(records, list):
+                    raise InputError(path, f"'{key}' must be a list of advisories")
+                break
+        else:
+            if "id" not in document:
+                raise InputError(
+                    path, "not an advisory database: expected a list of OSV records, an object with "
+                    "'vulns' or 'advisories', one OSV record, or JSON Lines"
+                )
+            records = [document]
+    else:
+        raise InputError(path, f"not an advisory database: the top level is a {type(document).__name__}")
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise InputError(path, f"advisory #{index + 1} is a {type(record).__name__}, not an object")
+    return records
+
+
+def _json_lines(path: Path, text: str) -> list[dict[str, Any]]:
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InputError(path, f"invalid JSON line: {error.msg}", number) from None
+        if not isinstance(record, dict):
+            raise InputError(path, "each JSON line must be one advisory object", number)
+        records.append(record)
+    return records

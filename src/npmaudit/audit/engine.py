@@ -1,0 +1,173 @@
+"""Match a project against advisory sources: Project x Advisories -> Findings.
+
+Each distinct installed (name, version) is tested once against every candidate advisory the
+sources returned for that name. Records that describe the same advisory under several ids (a
+GHSA and its MAL twin, the same record from two sources) share an id or alias; they are grouped
+into one finding so a report never counts one problem twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from npmaudit.advisories.matching import affects, fixed_versions
+from npmaudit.advisories.model import Advisory, Severity
+from npmaudit.advisories.source import AdvisorySource, SourceInfo
+from npmaudit.project.model import Node, PackageRef, Project
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One advisory affecting one installed package version, at every location it is installed."""
+
+    package: PackageRef
+    advisory: Advisory  # the primary record of the group
+    records: tuple[Advisory, ...]  # every record of the group, primary first
+    nodes: tuple[Node, ...]
+    fixed_in: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.package.name
+
+    @property
+    def version(self) -> str:
+        return self.package.version
+
+    @property
+    def id(self) -> str:
+        return self.advisory.id
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        ids = set().union(*(record.ids for record in self.records)) - {self.advisory.id}
+        return tuple(sorted(ids))
+
+    @property
+    def malicious(self) -> bool:
+        return any(record.malicious for record in self.records)
+
+    @property
+    def severity(self) -> Severity:
+        """Malicious packages are critical whatever the record says; else the highest known level."""
+        if self.malicious:
+            return Severity.CRITICAL
+        known = [r.severity for r in self.records if r.severity is not Severity.UNKNOWN]
+        return max(known, key=lambda s: s.rank) if known else Severity.UNKNOWN
+
+    @property
+    def locations(self) -> tuple[str, ...]:
+        return tuple(node.location for node in self.nodes)
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    project: Project
+    findings: tuple[Finding, ...]
+    sources: tuple[SourceInfo, ...]
+    audited: int  # distinct (name, version) pairs checked
+    not_checked: tuple[Node, ...]  # git, file, link and workspace packages: no registry advisory applies
+    omitted: int  # nodes left out by --omit
+
+    @property
+    def vulnerable_packages(self) -> tuple[PackageRef, ...]:
+        return tuple(sorted({finding.package for finding in self.findings}))
+
+
+def audit(project: Project, sources: Sequence[AdvisorySource], omit: frozenset[str] = frozenset()) -> AuditResult:
+    """Query every source for the project's registry packages and match what they return."""
+    groups: dict[PackageRef, list[Node]] = {}
+    not_checked: list[Node] = []
+    omitted = 0
+    for node in project.packages():
+        if node.omitted_by(omit):
+            omitted += 1
+        elif node.is_registry and node.version:
+            groups.setdefault(PackageRef(node.name, node.version), []).append(node)
+        else:
+            not_checked.append(node)
+    refs = list(groups)
+    candidates: dict[str, list[Advisory]] = {}
+    for source in sources:
+        for name, advisories in source.advisories_for(refs).items():
+            candidates.setdefault(name, []).extend(advisories)
+    findings = []
+    for ref, nodes in groups.items():
+        matched = [a for a in _unique(candidates.get(ref.name, ())) if affects(a, ref.name, ref.version)]
+        for records in _group_by_alias(matched):
+            fixed = sorted({v for record in records for v in fixed_versions(record, ref.name, ref.version)})
+            findings.append(
+                Finding(
+                    package=ref,
+                    advisory=records[0],
+                    records=tuple(records),
+                    nodes=tuple(sorted(nodes, key=lambda n: n.location)),
+                    fixed_in=tuple(fixed),
+                )
+            )
+    findings.sort(key=lambda f: (f.name, _version_key(f.version), f.id))
+    return AuditResult(
+        project=project,
+        findings=tuple(findings),
+        sources=tuple(source.info() for source in sources),
+        audited=len(groups),
+        not_checked=tuple(not_checked),
+        omitted=omitted,
+    )
+
+
+def _version_key(version: str) -> tuple[int, object]:
+    from npmaudit import semver
+
+    parsed = semver.parse_version(version, loose=True)
+    return (0, parsed) if parsed is not None else (1, version)  # type: ignore[return-value]
+
+
+def _unique(advisories: Iterable[Advisory]) -> list[Advisory]:
+    """Drop the same record returned twice (two sources, or two package names of one record)."""
+    seen: dict[tuple[str, str], Advisory] = {}
+    for advisory in advisories:
+        seen.setdefault((advisory.id, advisory.modified), advisory)
+    return list(seen.values())
+
+
+_ID_PREFERENCE = ("GHSA-", "MAL-", "CVE-")
+
+
+def _primary_rank(advisory: Advisory) -> tuple[int, str]:
+    for rank, prefix in enumerate(_ID_PREFERENCE):
+        if advisory.id.startswith(prefix):
+            return rank, advisory.id
+    return len(_ID_PREFERENCE), advisory.id
+
+
+def _group_by_alias(advisories: list[Advisory]) -> list[list[Advisory]]:
+    """Union records that share any id or alias; each group sorted with its primary record first."""
+    parent = list(range(len(advisories)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[str, int] = {}
+    for index, advisory in enumerate(advisories):
+        for identifier in advisory.ids:
+            if identifier in owner:
+                parent[find(index)] = find(owner[identifier])
+            else:
+                owner[identifier] = index
+    grouped: dict[int, list[Advisory]] = {}
+    for index, advisory in enumerate(advisories):
+        grouped.setdefault(find(index), []).append(advisory)
+    # Within a group, the same id may appear twice (two revisions): keep the newest.
+    result = []
+    for members in grouped.values():
+        newest: dict[str, Advisory] = {}
+        for member in members:
+            if member.id not in newest or member.modified > newest[member.id].modified:
+                newest[member.id] = member
+        result.append(sorted(newest.values(), key=_primary_rank))
+    return result

@@ -1,0 +1,33 @@
+"""Write back what an audit matched: ``--write PATH`` merges into a project-local JSON database."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from npmaudit.audit.engine import AuditResult
+from npmaudit.config import ProjectConfig
+
+
+def matched_records(result: AuditResult) -> list[dict[str, Any]]:
+    """The full original records of every advisory that matched (all ids of each group)."""
+    records: dict[tuple[str, str], dict[str, Any]] = {}
+    for finding in result.findings:
+        for advisory in finding.records:
+            if advisory.record:
+                records[(advisory.id, advisory.modified)] = dict(advisory.record)
+    return list(records.values())
+
+
+def apply_writes(args: argparse.Namespace, config: ProjectConfig, result: AuditResult) -> list[str]:
+    """Perform the requested write-backs; returns the messages to show on stderr."""
+    from npmaudit.advisories.jsondb import merge_into_json_database
+
+    messages = []
+    if getattr(args, "write", None):
+        merged = merge_into_json_database(args.write, matched_records(result))
+        messages.append(
+            f"merged {merged.added + merged.updated} advisories into {merged.path} "
+            f"({merged.added} added, {merged.updated} updated, {merged.total} total)"
+        )
+    return messages

@@ -1,0 +1,85 @@
+"""The command line: the only place that prints to the terminal or decides the process exit code.
+
+Subcommands live in their own modules, each with ``register(subparsers)``; a module sets
+``run=<function(args) -> int>`` as the parser default. Heavy modules are imported inside the
+``run`` functions so that ``npmaudit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from npmaudit import __version__
+from npmaudit.errors import EXIT_INPUT, NpmauditError
+
+SUBCOMMAND_MODULES = (
+    "npmaudit.cli.audit_cmd",
+)
+
+EXIT_INTERNAL = 70
+
+EPILOG = """\
+exit codes:
+  0  passed (no findings at or above the failure level, or policy warn/off)
+  1  findings at or above the failure level under policy error
+  2  usage or input error (bad flags; missing, unreadable or malformed lockfile or database)
+  3  an advisory source could not be queried, or the database is older than --max-db-age
+ 70  internal error (a bug: please report it; NPMAUDIT_DEBUG=1 shows the traceback)
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits with 2 on usage errors, which is our input-error code too; keep its message
+    on one line and prefixed like every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="npmaudit",
+        description="Audit npm-ecosystem projects for vulnerable and malicious dependencies.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"npmaudit {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module_name in SUBCOMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "run", None) is None:
+        parser.print_help(sys.stderr)
+        return EXIT_INPUT
+    try:
+        return int(args.run(args))
+    except NpmauditError as error:
+        print(f"npmaudit: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("npmaudit: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`npmaudit ... | head`): nothing more to say.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as error:  # a bug: one line by default, the traceback on request
+        if os.environ.get("NPMAUDIT_DEBUG"):
+            raise
+        print(f"npmaudit: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""``--format json``: one JSON document on stdout, nothing else. Its shape is versioned by
+``schemaVersion``; fields are only ever added within a version."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from npmaudit import __version__
+from npmaudit.report.common import chain_labels, summarize
+
+if TYPE_CHECKING:
+    from npmaudit.audit.engine import Finding
+    from npmaudit.audit.run import AuditOutcome
+
+SCHEMA_VERSION = 1
+
+
+def finding_json(outcome: AuditOutcome, finding: Finding) -> dict[str, Any]:
+    result = outcome.result
+    advisory = finding.advisory
+    return {
+        "name": finding.name,
+        "version": finding.version,
+        "paths": list(finding.locations),
+        "chains": [chain_labels(result, node) for node in finding.nodes],
+        "id": finding.id,
+        "aliases": list(finding.aliases),
+        "severity": finding.severity.value,
+        "malicious": finding.malicious,
+        "summary": advisory.summary,
+        "url": advisory.url,
+        "fixedIn": list(finding.fixed_in),
+        "modified": advisory.modified,
+        "dev": all(node.dev for node in finding.nodes),
+        "optional": all(node.optional for node in finding.nodes),
+        "records": [record.id for record in finding.records],
+    }
+
+
+def document(outcome: AuditOutcome) -> dict[str, Any]:
+    result = outcome.result
+    summary = summarize(result)
+    verdict = outcome.verdict
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "tool": {"name": "npmaudit", "version": __version__},
+        "project": {
+            "directory": str(result.project.directory),
+            "lockfile": str(result.project.lockfile),
+            "lockfileFormat": result.project.lockfile_format,
+        },
+        "sources": [source.to_json() for source in result.sources],
+        "policy": {
+            "policy": verdict.policy,
+            "auditLevel": verdict.level,
+            "omit": sorted(outcome.options.omit),
+            "passed": verdict.passed,
+            "exitCode": verdict.exit_code,
+        },
+        "findings": [finding_json(outcome, finding) for finding in result.findings],
+        "summary": {
+            "findings": summary.findings,
+            "vulnerablePackages": summary.packages,
+            "maliciousPackages": summary.malicious_packages,
+            "bySeverity": summary.by_severity,
+            "failing": len(verdict.failing),
+            "audited": summary.audited,
+            "notChecked": summary.not_checked,
+            "omitted": summary.omitted,
+        },
+    }
+
+
+def render(outcome: AuditOutcome, *, color: bool = False) -> str:
+    return json.dumps(document(outcome), indent=2, ensure_ascii=False) + "\n"
