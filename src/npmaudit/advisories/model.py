@@ -50,6 +50,7 @@ _SEVERITY_WORDS = {
 }
 
 MALICIOUS_ORIGINS_KEY = "malicious-packages-origins"
+MALWARE_CWE = "CWE-506"
 EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
 
 
@@ -243,6 +244,11 @@ def _is_malicious(
     # GitHub's malware advisories (GHSA with type "malware") carry it in database_specific or in
     # the affected entries' database_specific, depending on the exporter.
     if str(database_specific.get("type", "")).lower() == "malware":
+        return True
+    # GitHub's reviewed malware advisories (ua-parser-js, event-stream, the 2025 debug/chalk takeover)
+    # are exported to OSV with CWE-506, "Embedded Malicious Code", and no other marker.
+    cwe_ids = database_specific.get("cwe_ids")
+    if isinstance(cwe_ids, list) and MALWARE_CWE in cwe_ids:
         return True
     for entry in record.get("affected") or ():
         if isinstance(entry, dict):
