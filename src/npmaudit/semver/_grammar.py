@@ -1,0 +1,125 @@
+"""The version and range grammar of node-semver 7.8.5, as Python regular expressions.
+
+Why a faithful transcription of the grammar instead of a "nicer" parser: npm decides
+what is installable and what is vulnerable with these exact patterns, quirks included
+(loose prereleases without a hyphen, `[v=\\s]*` prefixes, whitespace after operators).
+Any divergence is a wrong audit verdict.
+
+Three differences between JavaScript and Python regexes are neutralised here:
+
+* JavaScript's `\\s` is a fixed set of Unicode spaces and line terminators; Python's `\\s`
+  is a different set. We spell the JavaScript set out (`WS`).
+* Python's `\\d` matches any Unicode digit; JavaScript's only ASCII. We use `[0-9]`.
+* Python's `$` also matches before a trailing newline; JavaScript's does not. We use `\\Z`.
+
+node-semver bounds its repetitions (`\\d{0,256}` instead of `\\d*` and so on) to avoid
+catastrophic backtracking. The bounds change which long inputs are accepted, so we apply
+the same bounds: MAX_LENGTH digits, MAX_LENGTH - 6 identifier characters and at most one
+whitespace character where whitespace is optional (inputs are whitespace-collapsed first).
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_LENGTH = 256
+MAX_SAFE_INTEGER = 2**53 - 1
+_MAX_BUILD_CHARS = MAX_LENGTH - 6
+
+# JavaScript WhiteSpace + LineTerminator code points: what `\s` and String.prototype.trim() use.
+_WS_CHARS = "\t\n\x0b\x0c\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+WS = f"[{_WS_CHARS}]"
+_WS_OPT = f"{WS}{{0,1}}"  # an optional single space (input is collapsed before these run)
+_WS_ONE = f"{WS}{{1,1}}"
+_WS_RUN = re.compile(f"{WS}+")
+_TRIM = re.compile(f"^{WS}+|{WS}+\\Z")
+
+
+def js_trim(text: str) -> str:
+    """String.prototype.trim(): strips exactly JavaScript's whitespace set."""
+    if not text or (text[0] not in _TRIM_SET and text[-1] not in _TRIM_SET):
+        return text  # fast path: nothing to strip
+    return _TRIM.sub("", text)
+
+
+def collapse_ws(text: str) -> str:
+    """Replace every run of JavaScript whitespace with one space."""
+    return _WS_RUN.sub(" ", text)
+
+
+def split_ws(text: str) -> list[str]:
+    """`text.split(/\\s+/)`."""
+    return _WS_RUN.split(text)
+
+
+_TRIM_SET = frozenset(
+    "\t\n\x0b\x0c\r \xa0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff" + "".join(chr(c) for c in range(0x2000, 0x200B))
+)
+
+_LDN = "[a-zA-Z0-9-]"
+_NUM = f"0|[1-9][0-9]{{0,{MAX_LENGTH}}}"
+_NUM_LOOSE = f"[0-9]{{1,{MAX_LENGTH}}}"
+_NON_NUM = f"[0-9]{{0,{MAX_LENGTH}}}[a-zA-Z-]{_LDN}{{0,{_MAX_BUILD_CHARS}}}"
+
+_MAIN = f"({_NUM})\\.({_NUM})\\.({_NUM})"
+_MAIN_LOOSE = f"({_NUM_LOOSE})\\.({_NUM_LOOSE})\\.({_NUM_LOOSE})"
+
+# A non-numeric identifier must be tried first: it can start with digits.
+_PRE_ID = f"(?:{_NON_NUM}|{_NUM})"
+_PRE_ID_LOOSE = f"(?:{_NON_NUM}|{_NUM_LOOSE})"
+PRERELEASE_SRC = f"(?:-({_PRE_ID}(?:\\.{_PRE_ID})*))"
+PRERELEASE_LOOSE_SRC = f"(?:-?({_PRE_ID_LOOSE}(?:\\.{_PRE_ID_LOOSE})*))"  # "1.2.3beta" is loose-valid
+
+_BUILD_ID = f"{_LDN}{{1,{_MAX_BUILD_CHARS}}}"
+_BUILD = f"(?:\\+({_BUILD_ID}(?:\\.{_BUILD_ID})*))"
+
+_PREFIX_LOOSE = f"[v={_WS_CHARS}]*"  # unbounded in node-semver too
+_FULL_PLAIN = f"v?{_MAIN}{PRERELEASE_SRC}?{_BUILD}?"
+_LOOSE_PLAIN = f"{_PREFIX_LOOSE}{_MAIN_LOOSE}{PRERELEASE_LOOSE_SRC}?{_BUILD}?"
+
+_GTLT = "((?:<|>)?=?)"
+_XID = f"{_NUM}|x|X|\\*"
+_XID_LOOSE = f"{_NUM_LOOSE}|x|X|\\*"
+_XPLAIN = f"{_PREFIX_LOOSE}({_XID})(?:\\.({_XID})(?:\\.({_XID})(?:{PRERELEASE_SRC})?{_BUILD}?)?)?"
+_XPLAIN_LOOSE = (
+    f"{_PREFIX_LOOSE}({_XID_LOOSE})(?:\\.({_XID_LOOSE})(?:\\.({_XID_LOOSE})(?:{PRERELEASE_LOOSE_SRC})?{_BUILD}?)?)?"
+)
+
+# Groups: 1-3 major/minor/patch, 4 prerelease, 5 build.
+FULL = re.compile(f"^{_FULL_PLAIN}\\Z")
+LOOSE = re.compile(f"^{_LOOSE_PLAIN}\\Z")
+
+# Groups: 1 operator, 2-4 major/minor/patch (may be x), 5 prerelease, 6 build.
+XRANGE = re.compile(f"^{_GTLT}{_WS_OPT}{_XPLAIN}\\Z")
+XRANGE_LOOSE = re.compile(f"^{_GTLT}{_WS_OPT}{_XPLAIN_LOOSE}\\Z")
+
+# Groups: 1-3 major/minor/patch, 4 prerelease, 5 build.
+TILDE = re.compile(f"^(?:~>?){_XPLAIN}\\Z")
+TILDE_LOOSE = re.compile(f"^(?:~>?){_XPLAIN_LOOSE}\\Z")
+TILDE_TRIM = re.compile(f"({_WS_OPT})(?:~>?){_WS_ONE}")
+CARET = re.compile(f"^(?:\\^){_XPLAIN}\\Z")
+CARET_LOOSE = re.compile(f"^(?:\\^){_XPLAIN_LOOSE}\\Z")
+CARET_TRIM = re.compile(f"({_WS_OPT})(?:\\^){_WS_ONE}")
+
+# Groups: 1 operator, 2 the version text (absent for the empty comparator = any version).
+COMPARATOR = re.compile(f"^{_GTLT}{_WS_OPT}({_FULL_PLAIN})\\Z|^\\Z")
+COMPARATOR_LOOSE = re.compile(f"^{_GTLT}{_WS_OPT}({_LOOSE_PLAIN})\\Z|^\\Z")
+# `> 1.2.3` -> `>1.2.3`; always uses the loose and x-range forms, whatever the mode.
+COMPARATOR_TRIM = re.compile(f"({_WS_OPT}){_GTLT}{_WS_OPT}({_LOOSE_PLAIN}|{_XPLAIN})")
+
+# Groups: 1 whole "from", 2-6 its parts; 7 whole "to", 8-12 its parts.
+HYPHEN = re.compile(f"^{_WS_OPT}({_XPLAIN}){_WS_ONE}-{_WS_ONE}({_XPLAIN}){_WS_OPT}\\Z")
+HYPHEN_LOOSE = re.compile(f"^{_WS_OPT}({_XPLAIN_LOOSE}){_WS_ONE}-{_WS_ONE}({_XPLAIN_LOOSE}){_WS_OPT}\\Z")
+
+STAR = re.compile(f"(<|>)?=?{_WS_OPT}\\*")
+GTE0 = re.compile(f"^{_WS_OPT}>={_WS_OPT}0\\.0\\.0{_WS_OPT}\\Z")
+GTE0_PRE = re.compile(f"^{_WS_OPT}>={_WS_OPT}0\\.0\\.0-0{_WS_OPT}\\Z")
+
+# Build metadata is stripped from range text before parsing. node-semver uses the
+# *unbounded* form here, so we do too.
+BUILD = re.compile(f"(?:\\+({_LDN}+(?:\\.{_LDN}+)*))")
+BUILD_BOUNDED = re.compile(_BUILD)
+
+PRERELEASE = re.compile(PRERELEASE_SRC)
+PRERELEASE_LOOSE = re.compile(PRERELEASE_LOOSE_SRC)
+NUMERIC = re.compile("^[0-9]+\\Z")
