@@ -9,7 +9,7 @@ from pathlib import Path
 from npmaudit.audit.engine import AuditResult, audit
 from npmaudit.audit.policy import Verdict, judge
 from npmaudit.config import ProjectConfig
-from npmaudit.project.loader import load_project
+from npmaudit.project.loader import detect_lockfile, load_project
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,17 @@ def run_audit(options: AuditOptions, args: argparse.Namespace, config: ProjectCo
     from npmaudit.audit.writeback import apply_writes
     from npmaudit.sources import select_sources
 
-    project = load_project(options.path, options.lockfile)
+    messages = []
+    lockfile = options.lockfile
+    if lockfile is None and options.path.is_dir():
+        detection = detect_lockfile(options.path)
+        lockfile = detection.lockfile
+        if detection.others:
+            others = ", ".join(str(p) for p in detection.others)
+            messages.append(f"read {lockfile} ({detection.reason}); also present, not read: {others}")
+    project = load_project(options.path, lockfile)
     sources = select_sources(args, config)
     result = audit(project, sources, options.omit)
-    messages = apply_writes(args, config, result)
+    messages.extend(apply_writes(args, config, result))
     verdict = judge(result.findings, options.policy, options.level)
     return AuditOutcome(result, verdict, options, messages)

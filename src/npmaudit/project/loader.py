@@ -8,6 +8,7 @@ only for the format it reads (PyYAML, for instance, is not imported for package-
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,14 +49,77 @@ def reader_for(lockfile: Path) -> Callable[[Path], Project]:
     raise InputError(lockfile, f"not a lockfile npmaudit can read (known names: {known})")
 
 
-def find_lockfile(directory: Path) -> Path:
-    """The lockfile the project's package manager would use."""
+# The lockfiles each package manager writes, for projects that name theirs in package.json's
+# "packageManager" field (corepack's convention): that manager's file wins over any other present.
+PACKAGE_MANAGER_FILES = {
+    "npm": ("npm-shrinkwrap.json", "package-lock.json", "node_modules/.package-lock.json"),
+    "pnpm": ("pnpm-lock.yaml",),
+    "yarn": ("yarn.lock",),
+    "bun": ("bun.lock",),
+}
+
+
+@dataclass(frozen=True)
+class Detection:
+    lockfile: Path
+    reason: str  # why this file, for the report
+    others: tuple[Path, ...]  # other lockfiles present and not read
+
+
+def _present(directory: Path) -> list[Path]:
+    found = []
     for kind in LOCKFILE_KINDS:
         candidate = directory / kind.filename
         if candidate.is_file() or (kind.module == "node_modules" and candidate.is_dir()):
-            return candidate
-    names = ", ".join(kind.filename for kind in LOCKFILE_KINDS)
-    raise InputError(directory, f"no lockfile found (looked for {names})")
+            found.append(candidate)
+    return found
+
+
+def declared_package_manager(directory: Path) -> str | None:
+    """The manager named by package.json's "packageManager" ("pnpm@9.1.0" -> "pnpm"), if any."""
+    manifest = directory / "package.json"
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # a broken manifest is the lockfile reader's to report, not detection's
+    value = data.get("packageManager") if isinstance(data, dict) else None
+    if not isinstance(value, str):
+        return None
+    name = value.split("@", 1)[0].strip()
+    return name if name in PACKAGE_MANAGER_FILES else None
+
+
+def detect_lockfile(directory: Path) -> Detection:
+    """The lockfile the project's package manager would use.
+
+    The manager named in package.json's "packageManager" decides when its lockfile is present;
+    otherwise the first present in LOCKFILE_KINDS order (npm's files first, an installed
+    node_modules last). Other lockfiles present are reported, never silently ignored.
+    """
+    present = _present(directory)
+    if not present:
+        names = ", ".join(kind.filename for kind in LOCKFILE_KINDS)
+        raise InputError(directory, f"no lockfile found (looked for {names})")
+    manager = declared_package_manager(directory)
+    if manager is not None:
+        for filename in PACKAGE_MANAGER_FILES[manager]:
+            candidate = directory / filename
+            if candidate in present:
+                others = tuple(p for p in present if p != candidate and not _is_install_of(p))
+                return Detection(candidate, f'package.json names "{manager}" as its package manager', others)
+    chosen = present[0]
+    others = tuple(p for p in present[1:] if not _is_install_of(p))
+    reason = "the only lockfile present" if not others else "first in npmaudit's detection order"
+    return Detection(chosen, reason, others)
+
+
+def _is_install_of(path: Path) -> bool:
+    """node_modules and its hidden lockfile come with any install: not a competing lockfile."""
+    return path.name == "node_modules" or path.parent.name == "node_modules"
+
+
+def find_lockfile(directory: Path) -> Path:
+    return detect_lockfile(directory).lockfile
 
 
 def load_project(path: Path, lockfile: Path | None = None) -> Project:
