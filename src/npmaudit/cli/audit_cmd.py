@@ -35,6 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("path", nargs="?", default=".", help="project directory or lockfile (default: .)")
     parser.add_argument("--lockfile", type=Path, metavar="PATH", help="read this lockfile instead of detecting one")
     parser.add_argument(
+        "-r",
+        "--recursive",
+        action="store_true",
+        help="audit every project with a lockfile under PATH (skipping node_modules and VCS folders): one "
+        "combined report with a section per project, and one exit code",
+    )
+    parser.add_argument(
         "--compromised",
         action="store_true",
         help="offline check against the local advisory database (the seed's malicious-package gate)",
@@ -77,9 +84,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from npmaudit.audit.run import AuditOptions, run_audit
+    from npmaudit.audit.run import AuditOptions, run_audit, run_recursive
     from npmaudit.config import choose, find_config, resolve_omit
-    from npmaudit.report import render
+    from npmaudit.errors import UsageError
+    from npmaudit.report import render, render_recursive
 
     path = Path(args.path)
     config = find_config(path if path.exists() else Path.cwd())
@@ -91,11 +99,24 @@ def run(args: argparse.Namespace) -> int:
     options = AuditOptions(
         path=path, lockfile=args.lockfile, omit=resolve_omit(args.omit, config), policy=policy, level=level
     )
+    if args.recursive:
+        if args.lockfile:
+            raise UsageError("--lockfile and --recursive cannot be combined")
+        scan = run_recursive(options, args, config)
+        sys.stdout.write(render_recursive(args.format, scan, color=_use_color(args.format)))
+        _print_messages(scan.messages)
+        for failure in scan.failures:
+            print(f"npmaudit: error: {failure.error}", file=sys.stderr)
+        return scan.exit_code
     outcome = run_audit(options, args, config)
     sys.stdout.write(render(args.format, outcome, color=_use_color(args.format)))
-    for message in outcome.messages:
-        print(f"npmaudit: {message}", file=sys.stderr)
+    _print_messages(outcome.messages)
     return outcome.verdict.exit_code
+
+
+def _print_messages(messages: list[str]) -> None:
+    for message in messages:
+        print(f"npmaudit: {message}", file=sys.stderr)
 
 
 def _use_color(fmt: str) -> bool:

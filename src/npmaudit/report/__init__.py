@@ -6,7 +6,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from npmaudit.audit.run import AuditOutcome
+    from npmaudit.audit.run import AuditOutcome, RecursiveOutcome
 
 FORMAT_MODULES = {
     "text": "npmaudit.report.text",
@@ -17,3 +17,9 @@ FORMAT_MODULES = {
 def render(fmt: str, outcome: AuditOutcome, *, color: bool = False) -> str:
     module = importlib.import_module(FORMAT_MODULES[fmt])
     return module.render(outcome, color=color)
+
+
+def render_recursive(fmt: str, scan: RecursiveOutcome, *, color: bool = False) -> str:
+    """A combined report: each format module's ``render_recursive`` when it has one."""
+    module = importlib.import_module(FORMAT_MODULES[fmt])
+    return module.render_recursive(scan, color=color)

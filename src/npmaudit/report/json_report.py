@@ -11,7 +11,7 @@ from npmaudit.report.common import chain_labels, summarize
 
 if TYPE_CHECKING:
     from npmaudit.audit.engine import Finding
-    from npmaudit.audit.run import AuditOutcome
+    from npmaudit.audit.run import AuditOutcome, RecursiveOutcome
 
 SCHEMA_VERSION = 1
 
@@ -74,3 +74,18 @@ def document(outcome: AuditOutcome) -> dict[str, Any]:
 
 def render(outcome: AuditOutcome, *, color: bool = False) -> str:
     return json.dumps(document(outcome), indent=2, ensure_ascii=False) + "\n"
+
+
+def render_recursive(scan: RecursiveOutcome, *, color: bool = False) -> str:
+    data = {
+        "schemaVersion": SCHEMA_VERSION,
+        "tool": {"name": "npmaudit", "version": __version__},
+        "root": str(scan.root),
+        "exitCode": scan.exit_code,
+        "projects": [document(outcome) for outcome in scan.outcomes],
+        "errors": [
+            {"directory": str(f.directory), "error": str(f.error), "exitCode": f.error.exit_code}
+            for f in scan.failures
+        ],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

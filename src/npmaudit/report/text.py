@@ -11,7 +11,7 @@ from npmaudit.report.safe_text import neutralise
 
 if TYPE_CHECKING:
     from npmaudit.audit.engine import Finding
-    from npmaudit.audit.run import AuditOutcome
+    from npmaudit.audit.run import AuditOutcome, RecursiveOutcome
 
 MAX_LOCATIONS = 5
 
@@ -123,3 +123,17 @@ def _footer(outcome: AuditOutcome, paint: _Painter) -> list[str]:
     else:
         lines.append(f"policy {verdict.policy}: findings are reported, the run passes")
     return lines
+
+
+def render_recursive(scan: RecursiveOutcome, *, color: bool = False) -> str:
+    sections = []
+    for outcome in scan.outcomes:
+        sections.append(f"== {outcome.result.project.directory} ==\n" + render(outcome, color=color))
+    for failure in scan.failures:
+        sections.append(f"== {failure.directory} ==\nnot audited: {neutralise(str(failure.error))}\n")
+    failed = sum(1 for o in scan.outcomes if not o.verdict.passed)
+    sections.append(
+        f"{len(scan.outcomes) + len(scan.failures)} projects: {len(scan.outcomes)} audited, "
+        f"{failed} failed the policy, {len(scan.failures)} could not be read\n"
+    )
+    return "\n".join(sections)
