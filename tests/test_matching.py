@@ -207,3 +207,24 @@ def test_a_malformed_record_is_refused():
     for bad in ([], {"affected": []}, {"id": "X", "affected": {}}, {"id": "X", "aliases": "CVE-1"}):
         with pytest.raises(AdvisoryFormatError):
             Advisory.from_osv(bad)
+
+
+def test_an_entry_with_only_npms_range_uses_it():
+    # NSWG-ECO-8 as converted: no OSV ranges, npm's vulnerable_versions kept in database_specific.
+    record = {
+        "id": "NSWG-ECO-8",
+        "affected": [
+            {
+                "package": {"ecosystem": "npm", "name": "express"},
+                "database_specific": {"unconverted": True, "vulnerable_versions": "<3.11 || >= 4 <4.5"},
+            }
+        ],
+    }
+    advisory = Advisory.from_osv(record)
+    assert [affects(advisory, "express", v) for v in ("3.10.0", "3.11.0", "4.4.9", "4.5.0", "4.19.2")] == [
+        True,
+        False,
+        True,
+        False,
+        False,
+    ]

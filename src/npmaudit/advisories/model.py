@@ -185,8 +185,15 @@ def _parse_affected(advisory_id: str, entries: Any) -> tuple[Affected, ...]:
         versions = entry.get("versions") or ()
         if not isinstance(versions, list | tuple):
             raise AdvisoryFormatError(f"{advisory_id}: 'versions' of {name} must be a list")
+        npm_range = None
+        specific = entry.get("database_specific")
+        if not ranges and not versions and isinstance(specific, dict):
+            # Records converted from npm's own advisories keep the original node-semver range here when
+            # it could not be expressed as OSV events; it is exact, "every version" would not be.
+            candidate = specific.get("vulnerable_versions")
+            npm_range = candidate if isinstance(candidate, str) and candidate.strip() else None
         parsed.append(
-            Affected(name, tuple(ranges), frozenset(v for v in versions if isinstance(v, str)))
+            Affected(name, tuple(ranges), frozenset(v for v in versions if isinstance(v, str)), npm_range)
         )
     return tuple(parsed)
 

@@ -89,17 +89,17 @@ def _footer(outcome: AuditOutcome, paint: _Painter) -> list[str]:
     if summary.findings:
         counts = ", ".join(f"{n} {level}" for level, n in summary.by_severity.items() if n)
         malicious = f" ({summary.malicious_packages} malicious)" if summary.malicious_packages else ""
-        noun = "package" if summary.packages == 1 else "packages"
-        lines.append(f"{summary.packages} vulnerable {noun}{malicious}, {summary.findings} findings: {counts}")
+        packages = _count(summary.packages, "vulnerable package")
+        lines.append(f"{packages}{malicious}, {_count(summary.findings, 'finding')}: {counts}")
     else:
         lines.append("no known vulnerable or malicious packages found")
     if summary.not_checked:
         lines.append(
-            f"not checked: {summary.not_checked} packages from git, file, link or workspace sources "
+            f"not checked: {_count(summary.not_checked, 'package')} from git, file, link or workspace sources "
             "(registry advisories do not apply to them)"
         )
     if summary.omitted:
-        lines.append(f"omitted: {summary.omitted} packages (--omit {','.join(sorted(outcome.options.omit))})")
+        lines.append(f"omitted: {_count(summary.omitted, 'package')} (--omit {','.join(sorted(outcome.options.omit))})")
     for source in result.sources:
         details = []
         if source.records is not None:
@@ -137,3 +137,7 @@ def render_recursive(scan: RecursiveOutcome, *, color: bool = False) -> str:
         f"{failed} failed the policy, {len(scan.failures)} could not be read\n"
     )
     return "\n".join(sections)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
