@@ -1,0 +1,371 @@
+"""npm's lockfiles -> the package model.
+
+Reads ``package-lock.json`` and ``npm-shrinkwrap.json`` (lockfile v1, v2, v3) and the hidden
+lockfile ``node_modules/.package-lock.json`` the way npm's arborist reads them (``loadVirtual``),
+because npm's own reading is what ``npm audit`` and ``npm ls`` report and what users compare us to:
+
+- v2/v3 ``packages`` entries are the tree; v1's nested ``dependencies`` are first migrated to
+  that shape exactly as npm migrates them (npm_v1.py).
+- The root's dependencies come from the package.json beside the lockfile when there is one (npm
+  reads it, not the lockfile's root entry), else from the lockfile's root entry. Link targets
+  outside node_modules (workspace members, ``file:`` folders) likewise use their own package.json
+  when it exists on disk.
+- Dependency groups are the flags stored in the lockfile, unless npm would distrust them: when the
+  root's declared dependencies differ from what the lockfile recorded (always for a v1 lockfile
+  whose package.json has devDependencies, since v1 does not record them), npm recomputes every
+  flag from the edges, and so do we (depflags.py). A hidden lockfile is always recomputed.
+- Every node records its source kind, so that only registry packages are matched against
+  registry advisories (workspace, link, git, tarball and folder packages never are).
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from npmaudit.errors import InputError
+from npmaudit.project.depflags import compute_dep_flags
+from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
+from npmaudit.project.npm_locktext import LockText, json_type, load_json, object_field, spec_map, string_field
+from npmaudit.project.npm_spec import SpecType, is_registry_tarball, is_semver, spec_type
+from npmaudit.project.npm_v1 import migrate
+from npmaudit.project.npm_workspaces import map_workspaces
+
+SUPPORTED_VERSIONS = (1, 2, 3)
+HIDDEN_LOCKFILE = ".package-lock.json"
+DEP_FIELDS = ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies")
+_WORKSPACE = "workspace"  # arborist's edge type from the root to a workspace member; prod for us
+_UNDER_NODE_MODULES = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/]+$")
+
+
+def read(path: Path) -> Project:
+    """Read an npm lockfile (any of the three names, lockfile v1-v3) into a Project."""
+    source, data = load_json(path)
+    if not isinstance(data, dict):
+        raise InputError(path, f"the top level must be a JSON object, not {json_type(data)}", 1)
+    version = _lockfile_version(source, data)
+    hidden = path.name == HIDDEN_LOCKFILE
+    directory = path.parent.parent if hidden and path.parent.name == "node_modules" else path.parent
+    manifest = _read_manifest(directory / "package.json")
+    if data.get("packages") is not None:
+        packages = _checked_packages(source, data)
+    else:
+        dependencies = data.get("dependencies")
+        if dependencies is not None and not isinstance(dependencies, dict):
+            raise source.error(f'"dependencies" must be an object, not {json_type(dependencies)}', "dependencies")
+        packages = migrate(source, data, manifest, directory)
+    # npm keeps the stored flags of an "ancient" lockfile (v1 written without requires: true).
+    ancient = version < 2 and not data.get("requires")
+    builder = _Builder(source, directory, packages, manifest)
+    # npm always recomputes the flags of a tree read from node_modules (and needs the root's
+    # package.json to do it); a lockfile's are recomputed only when they look stale.
+    recompute = manifest is not None if hidden else not ancient and builder.root_edges_differ()
+    nodes = builder.build(recompute)
+    return Project(directory=directory, lockfile=path, lockfile_format=_format_name(path, version, hidden),
+                   nodes=nodes)
+
+
+def _format_name(path: Path, version: int, hidden: bool) -> str:
+    if hidden:
+        return "hidden-lockfile"
+    stem = "npm-shrinkwrap" if path.name == "npm-shrinkwrap.json" else "package-lock"
+    return f"{stem}-v{version}"
+
+
+def _lockfile_version(source: LockText, data: Mapping[str, Any]) -> int:
+    if "lockfileVersion" not in data:
+        raise source.error("missing lockfileVersion: not an npm lockfile, or one too old to read")
+    version = data["lockfileVersion"]
+    if isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
+        raise source.error(
+            f"unsupported lockfileVersion {json.dumps(version)} (npmaudit reads 1, 2 and 3)", "lockfileVersion"
+        )
+    return int(version)
+
+
+def _checked_packages(source: LockText, data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    packages = object_field(source, data, "packages")
+    for key, entry in packages.items():
+        if not isinstance(entry, dict):
+            raise source.error(f'package entry "{key}" must be an object, not {json_type(entry)}', key)
+        for field in ("name", "version", "resolved", "integrity"):
+            string_field(source, entry, field, key)
+        for field in DEP_FIELDS:
+            spec_map(source, entry, field, key)
+        object_field(source, entry, "peerDependenciesMeta", key)
+        if entry.get("link") and not isinstance(entry.get("resolved"), str):
+            raise source.error(f'link entry "{key}" has no "resolved" target', key)
+    return packages
+
+
+def _read_manifest(path: Path) -> dict[str, Any] | None:
+    """A package.json's content, None when there is none; malformed ones are InputErrors."""
+    if not path.is_file():
+        return None
+    source, data = load_json(path)
+    if not isinstance(data, dict):
+        raise InputError(path, f"the top level must be a JSON object, not {json_type(data)}", 1)
+    label = "package.json"
+    string_field(source, data, "name", label)
+    string_field(source, data, "version", label)
+    for field in DEP_FIELDS:
+        spec_map(source, data, field, label)
+    return data
+
+
+def name_from_folder(location: str) -> str:
+    """The package name a folder implies (``node_modules/@s/x`` -> ``@s/x``), as npm derives it."""
+    parts = location.rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2].startswith("@"):
+        return f"{parts[-2]}/{parts[-1]}"
+    return parts[-1]
+
+
+def is_top(location: str) -> bool:
+    """A node with no parent package: the root and folders outside node_modules (npm's isTop)."""
+    return location == "" or not _UNDER_NODE_MODULES.search(location)
+
+
+class _Builder:
+    """Builds the nodes of one lockfile: names, edges, resolution, flags, source kinds."""
+
+    def __init__(self, source: LockText, directory: Path, packages: dict[str, dict[str, Any]],
+                 manifest: dict[str, Any] | None) -> None:
+        self.source = source
+        self.directory = directory
+        self.entries = packages
+        self.lock_root = packages.get("", {})
+        root_package = manifest if manifest is not None else self.lock_root
+        self.links: dict[str, str] = {}  # link location -> target location
+        self.package_of: dict[str, Mapping[str, Any]] = {"": root_package}
+        for location, entry in packages.items():
+            if not location:
+                continue
+            if entry.get("link"):
+                self.links[location] = _normal(entry["resolved"])
+            else:
+                self.package_of[location] = entry
+        for location, target in self.links.items():
+            if target not in self.package_of:
+                raise source.error(f'link "{location}" points to "{target}", which the lockfile does not contain',
+                                   location)
+            if is_top(target):
+                on_disk = _read_manifest(directory / target / "package.json")
+                if on_disk is not None:
+                    self.package_of[target] = on_disk
+        self.names = {location: self._name(location, package) for location, package in self.package_of.items()}
+        self.workspaces = self._workspaces(root_package.get("workspaces"))
+        self.workspace_folders = set(self.workspaces.values())
+        self._parents: dict[str, str | None] = {}
+
+    def _name(self, location: str, package: Mapping[str, Any]) -> str:
+        name = package.get("name")
+        if isinstance(name, str) and name:
+            return name
+        if location == "":
+            return name_from_folder(self.directory.resolve().as_posix())
+        return name_from_folder(location)
+
+    def _workspaces(self, declared: object) -> dict[str, str]:
+        def name_of(folder: str) -> str:
+            return self.names.get(folder) or name_from_folder(folder)
+
+        return map_workspaces(declared, [key for key in self.entries if key], name_of)
+
+    # -- edges ---------------------------------------------------------------------------------
+
+    def declared_edges(self, location: str) -> dict[str, tuple[str, str]]:
+        """name -> (type, spec) for a non-link node, with arborist's precedence between lists."""
+        package = self.package_of[location]
+        edges: dict[str, tuple[str, str]] = {}
+        if location == "":
+            for name, folder in self.workspaces.items():
+                edges[name] = (_WORKSPACE, f"file:{folder}")
+        peers = package.get("peerDependencies") or {}
+        meta = package.get("peerDependenciesMeta") or {}
+        groups: list[tuple[str, Mapping[str, str]]] = [
+            ("peer", {n: s for n, s in peers.items() if not _optional_peer(meta, n)}),
+            ("peerOptional", {n: s for n, s in peers.items() if _optional_peer(meta, n)}),
+            ("prod", package.get("dependencies") or {}),
+            ("optional", package.get("optionalDependencies") or {}),
+        ]
+        if is_top(location):
+            groups.append(("dev", package.get("devDependencies") or {}))
+        for kind, specs in groups:
+            for name, spec in specs.items():
+                current = edges.get(name)
+                if current is None or current[0] != _WORKSPACE:
+                    edges[name] = (kind, spec)
+        return edges
+
+    def root_edges_differ(self) -> bool:
+        """npm's #checkRootEdges: does the root declare other dependencies than the lockfile says?"""
+        lock = self.lock_root
+        prod = dict(lock.get("dependencies") or {})
+        optional = lock.get("optionalDependencies") or {}
+        peer = dict(lock.get("peerDependencies") or {})
+        peer_optional = {}
+        for name, meta in (lock.get("peerDependenciesMeta") or {}).items():
+            if isinstance(meta, Mapping) and meta.get("optional") and name in peer:
+                peer_optional[name] = peer.pop(name)
+        for name in optional:
+            prod.pop(name, None)
+        lock_workspaces = {name: f"file:{folder}" for name, folder in self._workspaces(lock.get("workspaces")).items()}
+        expected = {
+            "dev": lock.get("devDependencies") or {},
+            "optional": optional,
+            "peer": peer,
+            "peerOptional": peer_optional,
+            "prod": prod,
+            _WORKSPACE: lock_workspaces,
+        }
+        declared = self.declared_edges("")
+        unaccounted = set(declared)
+        for kind, specs in expected.items():
+            for name, spec in specs.items():
+                if declared.get(name) != (kind, spec):
+                    return True
+                unaccounted.discard(name)
+        return bool(unaccounted)
+
+    def resolve(self, location: str, name: str) -> str | None:
+        """Node's module resolution: the nearest ``node_modules/<name>`` walking up from ``location``."""
+        current: str | None = location
+        while current is not None:
+            candidate = f"{current}/node_modules/{name}" if current else f"node_modules/{name}"
+            if candidate in self.package_of or candidate in self.links:
+                return candidate
+            current = self.parent(current)
+        return None
+
+    def parent(self, location: str) -> str | None:
+        """The node a location resolves through next: its parent package, else its enclosing folder."""
+        if location == "":
+            return None
+        if location in self._parents:
+            return self._parents[location]
+        found: str | None = None
+        parts = location.split("/")
+        for end in range(len(parts) - 1, 0, -1):
+            prefix = "/".join(parts[:end])
+            if prefix in self.package_of:
+                found = prefix
+                break
+        else:
+            outside = location.startswith("../") or location.startswith("/")
+            found = None if outside else ""
+        self._parents[location] = found
+        return found
+
+    # -- nodes ---------------------------------------------------------------------------------
+
+    def build(self, recompute: bool) -> dict[str, Node]:
+        nodes: dict[str, Node] = {}
+        for location in self.package_of:
+            nodes[location] = self._node(location)
+        for location, target in self.links.items():
+            nodes[location] = self._link(location, target, nodes[target])
+        if recompute:
+            return compute_dep_flags(nodes)
+        return nodes
+
+    def _node(self, location: str) -> Node:
+        package = self.package_of[location]
+        edges = tuple(
+            Edge(name, spec, DepType.PROD if kind == _WORKSPACE else DepType(kind), self.resolve(location, name))
+            for name, (kind, spec) in self.declared_edges(location).items()
+        )
+        name = self.names[location]
+        version = package.get("version")
+        version = version if isinstance(version, str) else ""
+        if location == "":
+            return Node("", name, version, SourceKind.ROOT, install_name=name, edges=edges)
+        entry = self.entries[location]
+        dev = bool(entry.get("dev"))
+        optional = bool(entry.get("optional"))
+        return Node(
+            location=location,
+            name=name,
+            version=version,
+            source=self._source(location, entry),
+            install_name=name_from_folder(location),
+            resolved=entry.get("resolved"),
+            integrity=entry.get("integrity"),
+            dev=dev,
+            optional=optional,
+            dev_optional=bool(entry.get("devOptional")) and not dev and not optional,
+            peer=bool(entry.get("peer")),
+            in_bundle=bool(entry.get("inBundle")),
+            edges=edges,
+        )
+
+    def _link(self, location: str, target: str, target_node: Node) -> Node:
+        """A link carries no version of its own: only its target is a package."""
+        kind = SourceKind.WORKSPACE if target in self.workspace_folders else SourceKind.LINK
+        return Node(
+            location=location,
+            name=target_node.name,
+            version="",
+            source=kind,
+            install_name=name_from_folder(location),
+            resolved=self.entries[location].get("resolved"),
+            dev=target_node.dev,
+            optional=target_node.optional,
+            dev_optional=target_node.dev_optional,
+            peer=target_node.peer,
+            in_bundle=self._link_in_bundle(location),
+            link_target=target,
+        )
+
+    def _link_in_bundle(self, location: str) -> bool:
+        """Links carry no inBundle in the lockfile; npm derives it from the parent's bundle list."""
+        if self.entries[location].get("inBundle"):
+            return True
+        parent = self.parent(location)
+        if parent is None:
+            return False
+        package = self.package_of[parent]
+        bundled = package.get("bundleDependencies") or package.get("bundledDependencies")
+        if isinstance(bundled, list) and name_from_folder(location) in bundled:
+            return True
+        return parent != "" and bool(self.entries[parent].get("inBundle"))
+
+    def _source(self, location: str, entry: Mapping[str, Any]) -> SourceKind:
+        if is_top(location):
+            return SourceKind.WORKSPACE if location in self.workspace_folders else SourceKind.DIRECTORY
+        resolved = entry.get("resolved")
+        if resolved:
+            return _kind_of(resolved, registry_url=is_registry_tarball(resolved))
+        version = entry.get("version") or ""
+        if not version or is_semver(version):
+            # No resolved: a bundled dependency, or a lockfile saved without resolved URLs; npm
+            # fetches such a version from the registry.
+            return SourceKind.REGISTRY
+        return _kind_of(version, registry_url=False)
+
+
+def _kind_of(spec: str, registry_url: bool) -> SourceKind:
+    kind = spec_type(spec)
+    if kind is SpecType.GIT:
+        return SourceKind.GIT
+    if kind in (SpecType.FILE, SpecType.DIRECTORY):
+        return SourceKind.DIRECTORY
+    if kind is SpecType.REMOTE:
+        return SourceKind.REGISTRY if registry_url else SourceKind.TARBALL
+    return SourceKind.REGISTRY
+
+
+def _optional_peer(meta: Mapping[str, Any], name: str) -> bool:
+    entry = meta.get(name)
+    return isinstance(entry, Mapping) and bool(entry.get("optional"))
+
+
+def _normal(resolved: str) -> str:
+    """A link's ``resolved`` as a location: relative to the project, ``/``-separated, normalised."""
+    path = resolved[len("file:"):] if resolved.startswith("file:") else resolved
+    normal = posixpath.normpath(path.replace("\\", "/"))
+    return "" if normal == "." else normal

@@ -1,0 +1,112 @@
+"""Parse an npm lockfile's JSON and turn what is wrong with it into InputErrors with a line number.
+
+Python's json module does not keep positions, so a problem found after parsing is located by
+searching the text for the offending key; that is only done when an error is raised.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from npmaudit.errors import InputError
+
+_CONFLICT = re.compile(r"^(?:<{7}|>{7})(?: |$)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class LockText:
+    path: Path
+    text: str
+
+    def error(self, problem: str, key: str | None = None, after: int = 0) -> InputError:
+        """An InputError for ``problem``, at the line of ``"key":`` (searched from offset ``after``)."""
+        line = None
+        if key is not None:
+            position = self.find_key(key, after)
+            if position >= 0:
+                line = self.text.count("\n", 0, position) + 1
+        return InputError(self.path, problem, line)
+
+    def find_key(self, key: str, after: int = 0) -> int:
+        """Offset of ``"key"`` used as an object key at or after ``after``, or -1."""
+        pattern = re.compile(re.escape(json.dumps(key)) + r"\s*:")
+        match = pattern.search(self.text, after)
+        return match.start() if match else -1
+
+
+def load_json(path: Path) -> tuple[LockText, Any]:
+    """Read and parse ``path``; every failure is an InputError naming the file (and line)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a directory, not a lockfile") from None
+    except OSError as error:
+        raise InputError(path, f"cannot read: {error.strerror or error}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise InputError(path, "not valid UTF-8 text", line) from None
+    source = LockText(path, text)
+    if not text.strip():
+        raise InputError(path, "empty file")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        conflict = _CONFLICT.search(text)
+        if conflict:
+            line = text.count("\n", 0, conflict.start()) + 1
+            raise InputError(path, "unresolved git merge conflict markers", line) from None
+        if error.pos >= len(text.rstrip()):
+            raise InputError(path, "truncated JSON: the file ends before the document does", error.lineno) from None
+        raise InputError(path, f"malformed JSON: {error.msg}", error.lineno) from None
+    except RecursionError:
+        raise InputError(path, "JSON nested too deeply") from None
+    return source, data
+
+
+def object_field(source: LockText, owner: Mapping[str, Any], field: str, key: str | None = None) -> dict[str, Any]:
+    """``owner[field]`` as an object (absent or null -> {}), or an InputError."""
+    value = owner.get(field)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise source.error(f'"{field}" must be an object, not {json_type(value)}', key or field)
+    return value
+
+
+def string_field(source: LockText, owner: Mapping[str, Any], field: str, key: str) -> str | None:
+    value = owner.get(field)
+    if value is None or isinstance(value, str):
+        return value
+    raise source.error(f'"{field}" of "{key}" must be a string, not {json_type(value)}', key)
+
+
+def spec_map(source: LockText, owner: Mapping[str, Any], field: str, key: str) -> dict[str, str]:
+    """A dependency map (``{"name": "spec"}``) of entry ``key``, checked."""
+    value = object_field(source, owner, field, key)
+    for name, spec in value.items():
+        if not isinstance(spec, str):
+            raise source.error(f'"{field}.{name}" of "{key}" must be a string, not {json_type(spec)}', key)
+    return value
+
+
+def json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
