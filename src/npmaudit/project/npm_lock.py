@@ -110,10 +110,10 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         raise InputError(path, f"the top level must be a JSON object, not {json_type(data)}", 1)
     label = "package.json"
-    string_field(source, data, "name", label)
-    string_field(source, data, "version", label)
+    string_field(source, data, "name", label, "name")
+    string_field(source, data, "version", label, "version")
     for field in DEP_FIELDS:
-        spec_map(source, data, field, label)
+        spec_map(source, data, field, label, field)
     return data
 
 

@@ -72,30 +72,44 @@ def load_json(path: Path) -> tuple[LockText, Any]:
     return source, data
 
 
-def object_field(source: LockText, owner: Mapping[str, Any], field: str, key: str | None = None) -> dict[str, Any]:
+# In these checks ``key`` names the entry in the message and ``anchor`` is the JSON key whose line
+# the error points at (the entry's own key unless given).
+
+
+def object_field(source: LockText, owner: Mapping[str, Any], field: str, key: str | None = None,
+                 anchor: str | None = None) -> dict[str, Any]:
     """``owner[field]`` as an object (absent or null -> {}), or an InputError."""
     value = owner.get(field)
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise source.error(f'"{field}" must be an object, not {json_type(value)}', key or field)
+        owner_label = "" if key is None else f" of {label(key)}"
+        raise source.error(f'"{field}"{owner_label} must be an object, not {json_type(value)}', anchor or key or field)
     return value
 
 
-def string_field(source: LockText, owner: Mapping[str, Any], field: str, key: str) -> str | None:
+def string_field(source: LockText, owner: Mapping[str, Any], field: str, key: str,
+                 anchor: str | None = None) -> str | None:
     value = owner.get(field)
     if value is None or isinstance(value, str):
         return value
-    raise source.error(f'"{field}" of "{key}" must be a string, not {json_type(value)}', key)
+    raise source.error(f'"{field}" of {label(key)} must be a string, not {json_type(value)}', anchor or key)
 
 
-def spec_map(source: LockText, owner: Mapping[str, Any], field: str, key: str) -> dict[str, str]:
+def spec_map(source: LockText, owner: Mapping[str, Any], field: str, key: str,
+             anchor: str | None = None) -> dict[str, str]:
     """A dependency map (``{"name": "spec"}``) of entry ``key``, checked."""
-    value = object_field(source, owner, field, key)
+    value = object_field(source, owner, field, key, anchor)
     for name, spec in value.items():
         if not isinstance(spec, str):
-            raise source.error(f'"{field}.{name}" of "{key}" must be a string, not {json_type(spec)}', key)
+            raise source.error(f'"{field}.{name}" of {label(key)} must be a string, not {json_type(spec)}',
+                               anchor or key)
     return value
+
+
+def label(key: str) -> str:
+    """How a package entry is named in messages."""
+    return "the root entry" if key == "" else f'"{key}"'
 
 
 def json_type(value: object) -> str:
