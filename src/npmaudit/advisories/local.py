@@ -1,18 +1,26 @@
 """Open the local advisory database named by ``--db`` / ``NPMAUDIT_DB`` / config / default.
 
-A path may name a JSON database in any shape :mod:`npmaudit.advisories.records` reads, or a
-directory of records. (The SQLite store plugs in here too, chosen by the file's content.)
+A path may name a SQLite store (recognised by its content, whatever its name), a JSON database in
+any shape :mod:`npmaudit.advisories.records` reads, or a directory of records. A missing database
+is an error (exit 2), never an empty result; when the missing one is the default store in the user
+cache directory, the message says how to create it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from npmaudit.advisories.jsondb import JsonDatabase
 from npmaudit.advisories.source import AdvisorySource
 from npmaudit.errors import InputError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+
+MISSING_DEFAULT_HINT = (
+    "no advisory database yet: create the shared store with `npmaudit db update` (downloads OSV's npm "
+    "data) or `npmaudit db import FILE`, or pass --db PATH"
+)
+MISSING_HINT = "advisory database not found (import one with `npmaudit db import`, or pass --db)"
 
 
 def is_sqlite_file(path: Path) -> bool:
@@ -26,7 +34,26 @@ def is_sqlite_file(path: Path) -> bool:
 def open_local_database(path: Path) -> AdvisorySource:
     """The advisory source for a local database path; a missing path is an error, never empty."""
     if not path.exists():
-        raise InputError(path, "advisory database not found (import one with `npmaudit db import`, or pass --db)")
-    if path.is_file() and is_sqlite_file(path):
-        raise InputError(path, "SQLite advisory stores are not supported by this build")
+        raise InputError(path, MISSING_DEFAULT_HINT if _is_default(path) else MISSING_HINT)
+    if path.is_file() and (is_sqlite_file(path) or _empty_store_file(path)):
+        from npmaudit.advisories.store import AdvisoryStore
+
+        return AdvisoryStore.open(path)
+    from npmaudit.advisories.jsondb import JsonDatabase
+
     return JsonDatabase(path)
+
+
+def _empty_store_file(path: Path) -> bool:
+    # SQLite may leave a zero-byte file behind (a store whose creation was killed): call it a
+    # store, so the error says "not an advisory store (empty database)" rather than "empty JSON".
+    return path.suffix.lower() in SQLITE_SUFFIXES and path.stat().st_size == 0
+
+
+def _is_default(path: Path) -> bool:
+    from npmaudit.config import default_database_path
+
+    try:
+        return path.resolve() == default_database_path().resolve()
+    except OSError:
+        return False

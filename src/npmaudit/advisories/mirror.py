@@ -1,0 +1,347 @@
+"""Bringing records into the store: local files and archives (`db import`) and an OSV mirror
+(`db update`).
+
+An OSV mirror is a directory of one ecosystem as OSV publishes it: ``all.zip`` (every record),
+``modified_id.csv`` (``<modified>,<id>`` per line, newest first) and ``<id>.json`` per record. The
+first update of a store from a mirror downloads ``all.zip``; later ones fetch only the records the
+CSV lists as newer than the store's copy. Everything fetched is merged in one transaction: a
+failed or interrupted update changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote
+
+from npmaudit.advisories.records import GZIP_MAGIC, iter_records, records_from_text
+from npmaudit.advisories.store import AdvisoryStore, ImportResult, ImportSource, RawRecord
+from npmaudit.config import ProjectConfig
+from npmaudit.errors import InputError, SourceError
+
+DEFAULT_MIRROR_URL = "https://osv-vulnerabilities.storage.googleapis.com/npm"
+MIRROR_URL_ENV = "NPMAUDIT_MIRROR_URL"
+MIRROR_URL_KEY = "mirror-url"
+ZIP_MAGIC = b"PK\x03\x04"
+# Past this many changed records one all.zip download is cheaper than fetching them one by one.
+DELTA_LIMIT = 5000
+FETCH_WORKERS = 8
+HTTP_TIMEOUT = 60.0
+
+Progress = Callable[[str, int], None]
+
+
+# -- local sources ----------------------------------------------------------------------------
+
+
+def import_source(path: Path) -> ImportSource:
+    """A file, gzip, zip archive or directory, ready for :meth:`AdvisoryStore.merge`.
+
+    The records are read lazily, while the store's transaction runs, so a 300 MB JSON Lines file
+    never sits in memory whole.
+    """
+    if not path.exists():
+        raise InputError(path, "no such file or directory")
+    if path.is_dir():
+        return ImportSource(str(path), "directory", _numbered(iter_records(path)))
+    kind = "zip" if _starts_with(path, ZIP_MAGIC) else "file"
+    return ImportSource(str(path.resolve()), kind, iter_file_records(path))
+
+
+def iter_file_records(path: Path) -> Iterator[RawRecord]:
+    if _starts_with(path, ZIP_MAGIC):
+        yield from iter_zip_records(path, str(path))
+        return
+    yield from _iter_json_file(path)
+
+
+def _numbered(records: Iterator[dict[str, Any]]) -> Iterator[RawRecord]:
+    for index, record in enumerate(records):
+        yield record, None, f"record #{index + 1}"
+
+
+def _starts_with(path: Path, magic: bytes) -> bool:
+    try:
+        with path.open("rb") as stream:
+            return stream.read(len(magic)) == magic
+    except OSError as error:
+        raise InputError(path, f"cannot read: {error.strerror or error}") from None
+
+
+def _iter_json_file(path: Path) -> Iterator[RawRecord]:
+    """JSON Lines are streamed line by line (gzipped or not); any other shape goes through
+    :func:`records.records_from_text`, which needs the whole text."""
+    gzipped = _starts_with(path, GZIP_MAGIC)
+    try:
+        with _open_binary(path, gzipped) as stream:
+            first, number = b"", 0
+            for line in stream:
+                number += 1
+                if line.strip():
+                    first = line
+                    break
+            head = _single_object(first.removeprefix(b"\xef\xbb\xbf"))
+            if head is not None:
+                following = _next_nonblank(stream)
+                if following is None:
+                    yield head, first.strip().removeprefix(b"\xef\xbb\xbf"), number
+                    return
+                yield head, first.strip().removeprefix(b"\xef\xbb\xbf"), number
+                yield from _json_lines(path, stream, following, number)
+                return
+    except (OSError, EOFError, zlib.error) as error:
+        raise InputError(path, f"damaged gzip data: {error}" if gzipped else f"cannot read: {error}") from None
+    from npmaudit.advisories.records import read_text
+
+    for index, record in enumerate(records_from_text(path, read_text(path))):
+        yield record, None, f"record #{index + 1}"
+
+
+def _open_binary(path: Path, gzipped: bool) -> IO[bytes]:
+    return gzip.open(path, "rb") if gzipped else path.open("rb")  # type: ignore[return-value]
+
+
+def _single_object(line: bytes) -> dict[str, Any] | None:
+    stripped = line.strip()
+    if not stripped.startswith(b"{"):
+        return None
+    try:
+        value = json.loads(stripped)
+    except ValueError:
+        return None  # a pretty-printed document: its first line is not a whole object
+    return value if isinstance(value, dict) and ("id" in value or "modified" in value) else None
+
+
+def _next_nonblank(stream: IO[bytes]) -> tuple[int, bytes] | None:
+    for skipped, line in enumerate(stream, start=1):
+        if line.strip():
+            return skipped, line
+    return None
+
+
+def _json_lines(path: Path, stream: IO[bytes], following: tuple[int, bytes], number: int) -> Iterator[RawRecord]:
+    skipped, line = following
+    number += skipped
+    while True:
+        text = line.strip()
+        if text:
+            try:
+                record = json.loads(text)
+            except ValueError as error:
+                message = getattr(error, "msg", None) or str(error)
+                raise InputError(path, f"invalid JSON line: {message}", number) from None
+            if not isinstance(record, dict):
+                raise InputError(path, "each JSON line must be one advisory object", number)
+            yield record, text, number
+        line = stream.readline()
+        if not line:
+            return
+        number += 1
+
+
+def iter_zip_records(archive: Path, label: str) -> Iterator[RawRecord]:
+    """Every record of a zip archive such as OSV's ``all.zip``: each ``.json`` member holds one
+    record (or any shape records.py reads)."""
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            for member in bundle.infolist():
+                if member.is_dir() or not member.filename.lower().endswith(".json"):
+                    continue
+                where = f"{label}:{member.filename}"
+                raw = bundle.read(member)
+                try:
+                    text = raw.decode("utf-8-sig")
+                except UnicodeDecodeError as error:
+                    raise InputError(where, f"not UTF-8 text (byte {error.start})") from None
+                for record in records_from_text(Path(where), text):
+                    yield record, None, member.filename
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+        raise InputError(label, f"damaged zip archive: {error}") from None
+
+
+# -- the OSV mirror ---------------------------------------------------------------------------
+
+
+def mirror_url(flag: str | None, config: ProjectConfig) -> str:
+    """``--mirror`` > ``NPMAUDIT_MIRROR_URL`` > the project config's ``mirror-url`` > OSV's bucket."""
+    for value in (flag, os.environ.get(MIRROR_URL_ENV), config.get(MIRROR_URL_KEY)):
+        if isinstance(value, str) and value.strip():
+            return value.strip().rstrip("/")
+    return DEFAULT_MIRROR_URL
+
+
+@dataclass(frozen=True)
+class MirrorUpdate:
+    url: str
+    mode: str  # "full" (all.zip) or "delta" (records listed newer in modified_id.csv)
+    listed: int  # records listed in modified_id.csv
+    fetched: int  # records downloaded (the whole archive for a full update)
+    result: ImportResult
+
+
+def update_from_mirror(
+    store: AdvisoryStore,
+    url: str,
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+    download_dir: Path | None = None,
+) -> MirrorUpdate:
+    url = url.rstrip("/")
+    listing = parse_modified_csv(url, _fetch_bytes(f"{url}/modified_id.csv"))
+    newest_listed = listing[0][0] if listing else None
+    known = {source.location: source for source in store.stats().sources}
+    if full or url not in known:
+        return _full_update(store, url, listing, progress, download_dir)
+    have = store.modified_by_key()
+    changed = [advisory_id for modified, advisory_id in listing if _is_newer(modified, have.get(advisory_id))]
+    if len(changed) > DELTA_LIMIT:
+        return _full_update(store, url, listing, progress, download_dir)
+    records = _fetch_records(url, changed, progress)
+    state = {"mode": "delta", "newestListed": newest_listed}
+    result = store.merge([ImportSource(url, "mirror", records, state)], progress=progress)
+    return MirrorUpdate(url, "delta", len(listing), len(changed), result)
+
+
+def _full_update(
+    store: AdvisoryStore,
+    url: str,
+    listing: list[tuple[str, str]],
+    progress: Progress | None,
+    download_dir: Path | None,
+) -> MirrorUpdate:
+    directory = download_dir or store.path.parent
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".all.", suffix=".zip.tmp")
+    try:
+        with os.fdopen(handle, "wb") as sink:
+            _download(f"{url}/all.zip", sink, progress)
+        state = {"mode": "full", "newestListed": listing[0][0] if listing else None}
+        records = _remote_errors(url, iter_zip_records(Path(temporary), f"{url}/all.zip"))
+        result = store.merge([ImportSource(url, "mirror", records, state)], progress=progress)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+    return MirrorUpdate(url, "full", len(listing), result.sources[0].records, result)
+
+
+def _remote_errors(url: str, records: Iterator[RawRecord]) -> Iterator[RawRecord]:
+    """A damaged archive from a mirror is the mirror's failure (exit 3), not a bad local input."""
+    try:
+        yield from records
+    except InputError as error:
+        raise SourceError(url, str(error)) from None
+
+
+def parse_modified_csv(url: str, data: bytes) -> list[tuple[str, str]]:
+    """``(modified, id)`` pairs, in the file's order (newest first)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SourceError(url, "modified_id.csv is not UTF-8 text") from None
+    listing = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        modified, comma, advisory_id = line.strip().partition(",")
+        if number == 1 and _instant(modified) is None and modified.strip().lower() == "modified":
+            continue  # a header line, as some re-publishers of the file add
+        if not comma or not advisory_id or _instant(modified) is None:
+            raise SourceError(url, f"modified_id.csv line {number}: expected '<modified>,<id>'")
+        listing.append((modified, advisory_id.strip()))
+    return listing
+
+
+def _instant(text: str) -> tuple[datetime, bool] | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")), "." in text
+    except ValueError:
+        return None
+
+
+def _is_newer(listed: str, stored: str | None) -> bool:
+    """Is the listed time later than the stored record's? At whole seconds when one side has no
+    fraction, so a listing rounded to the second never looks newer than the record it lists."""
+    if not stored:
+        return True
+    a, b = _instant(listed), _instant(stored)
+    if a is None or b is None:
+        return listed > stored
+    if a[1] and b[1]:
+        return a[0] > b[0]
+    return a[0].replace(microsecond=0) > b[0].replace(microsecond=0)
+
+
+def _fetch_records(url: str, ids: list[str], progress: Progress | None) -> list[RawRecord]:
+    def fetch(advisory_id: str) -> RawRecord:
+        location = f"{url}/{quote(advisory_id)}.json"
+        data = _fetch_bytes(location)
+        try:
+            record = json.loads(data)
+        except ValueError as error:
+            raise SourceError(location, f"invalid JSON: {error}") from None
+        if not isinstance(record, dict):
+            raise SourceError(location, "not an OSV record")
+        return record, None, f"{advisory_id}.json"
+
+    records: list[RawRecord] = []
+    if not ids:
+        return records
+    with ThreadPoolExecutor(max_workers=FETCH_WORKERS) as pool:
+        for record in pool.map(fetch, ids):
+            records.append(record)
+            if progress is not None and len(records) % 100 == 0:
+                progress("fetched", len(records))
+    return records
+
+
+def _user_agent() -> str:
+    from npmaudit import __version__
+
+    return f"npmaudit/{__version__}"
+
+
+def _open_url(location: str) -> Any:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(location, headers={"User-Agent": _user_agent()})
+    try:
+        return urllib.request.urlopen(request, timeout=HTTP_TIMEOUT)
+    except urllib.error.HTTPError as error:
+        raise SourceError(location, f"HTTP {error.code} {error.reason}") from None
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", None) or error
+        raise SourceError(location, f"cannot fetch: {reason}") from None
+
+
+def _fetch_bytes(location: str) -> bytes:
+    with _open_url(location) as response:
+        try:
+            return response.read()
+        except OSError as error:
+            raise SourceError(location, f"download interrupted: {error}") from None
+
+
+def _download(location: str, sink: IO[bytes], progress: Progress | None) -> None:
+    with _open_url(location) as response:
+        done = 0
+        try:
+            while chunk := response.read(1 << 20):
+                sink.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress("downloaded bytes", done)
+        except OSError as error:
+            raise SourceError(location, f"download interrupted: {error}") from None
+
