@@ -1,0 +1,47 @@
+"""Read a ``yarn.lock``: yarn classic (v1) or yarn berry (v2 and later), told apart by content.
+
+Berry lockfiles are YAML with a ``__metadata`` entry; classic ones are yarn's own line format. Both
+are read into one intermediate graph (yarn_tree.LockGraph) and turned into npm-shaped nodes there,
+so the two formats share locations, edges and dependency groups.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from npmaudit.errors import InputError
+from npmaudit.project import yarn_berry, yarn_classic
+from npmaudit.project.model import Project
+from npmaudit.project.yarn_tree import build_project
+
+# Berry writes ``__metadata:`` as the first key; a classic file never has a top-level key of that name.
+_BERRY = re.compile(r'^"?__metadata"?:', re.MULTILINE)
+
+
+def read(path: Path) -> Project:
+    """Parse the yarn.lock at ``path`` (with the package.json files beside it) into a Project."""
+    text = _read_text(path)
+    if not text.strip():
+        raise InputError(path, "empty lockfile")
+    if _BERRY.search(text):
+        lockfile_format, graph = yarn_berry.read_graph(text, path)
+    else:
+        lockfile_format, graph = yarn_classic.FORMAT, yarn_classic.read_graph(text, path)
+    return build_project(path.parent, path, lockfile_format, graph)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except OSError as error:
+        raise InputError(path, f"cannot read: {error.strerror or error}") from None
+    if b"\x00" in data:
+        raise InputError(path, "binary data, not a yarn.lock")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise InputError(path, "not UTF-8 text", line) from None

@@ -1,0 +1,306 @@
+"""Turn a yarn lockfile's flat entries into npm-shaped nodes with locations, edges and groups.
+
+yarn.lock (classic or berry) is a flat list of resolved packages; it has no install paths and no
+dependency groups. Both formats are first read into a :class:`LockGraph` (importers = the root and
+workspace members, packages = lock entries, each with its dependencies already resolved to the entry
+they lead to), and this module gives every package an npm-shaped location:
+
+* the root is ``""``; a workspace member sits at its folder (``packages/foo``) and, as npm installs
+  it, a link to it at ``node_modules/<its name>``;
+* one lock entry reached under one install name is one node (an entry reached under an alias and
+  under its real name, ``string-width-cjs`` and ``string-width``, is two nodes, as in npm);
+* the root depends on every workspace member (npm's workspace edges) and on what its package.json
+  names; when that is a registry package of a member's name (babel's root wants the published
+  ``@babel/cli``), both edges are kept, and the registry copy, which cannot have the member's
+  ``node_modules/<name>``, is placed at ``node_modules/<name>@<version>``;
+* for each install name one node is hoisted to ``node_modules/<name>``: a workspace of that name,
+  else the entry the root depends on, else the one the first workspace depends on, else the one
+  the most entries depend on (then the first in the lockfile). Every other entry of that name is
+  nested under the first dependent that reaches it in a breadth-first walk from the root and the
+  workspaces: ``<dependent's location>/node_modules/<name>``;
+* an entry nothing reaches is either stale (yarn keeps some unused entries; it will not install
+  them) or needed by a workspace whose package.json is not here. When the reader had every manifest
+  (``LockGraph.complete``) it is stale: it is kept as an extraneous node (npm's reading of an
+  extraneous package: in every group, so ``--omit dev`` drops it). When manifests are missing it is
+  made a production dependency of the root, so it is audited rather than hidden.
+
+Peer dependencies and dependencies no lock key matches are resolved afterwards the way node does:
+by walking up from the dependent's location (a peer starts from the dependent's parent). Groups
+then come from :func:`~npmaudit.project.depflags.compute_dep_flags`, npm's own rule.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from npmaudit.project.depflags import compute_dep_flags
+from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
+
+
+@dataclass(slots=True)
+class Dep:
+    """A dependency as the dependent declares it; ``target`` is the id of what it resolves to."""
+
+    name: str
+    spec: str
+    type: DepType
+    target: str | None = None
+
+
+@dataclass(slots=True)
+class LockPackage:
+    """One resolved lock entry (a berry patch and the entry it patches are one package)."""
+
+    id: str
+    name: str
+    version: str
+    source: SourceKind
+    resolved: str | None = None
+    integrity: str | None = None
+    deps: list[Dep] = field(default_factory=list)
+    install_name: str = ""  # the name its first lock key uses (the alias, for an alias entry)
+
+
+@dataclass(slots=True)
+class Importer:
+    """The root (path ``""``) or a workspace member: the projects whose manifests name dependencies."""
+
+    id: str
+    path: str
+    name: str
+    version: str
+    deps: list[Dep] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class LockGraph:
+    importers: list[Importer]  # the root first
+    packages: dict[str, LockPackage]  # in lockfile order
+    complete: bool = True  # every manifest that names dependencies was read
+
+
+def manifest_deps(manifest: dict[str, object], *, top: bool) -> list[tuple[str, str, DepType]]:
+    """A manifest's dependencies as npm's arborist loads them: one edge per name, the last kind wins.
+
+    Arborist reads peerDependencies, then dependencies, then optionalDependencies, then (for the root
+    and workspaces only) devDependencies, each replacing an earlier edge of the same name.
+    """
+    found: dict[str, tuple[str, DepType]] = {}
+    meta = manifest.get("peerDependenciesMeta")
+    meta = meta if isinstance(meta, dict) else {}
+    peers = manifest.get("peerDependencies")
+    if isinstance(peers, dict):
+        for name, spec in peers.items():
+            entry = meta.get(name)
+            optional = isinstance(entry, dict) and entry.get("optional") is True
+            found[name] = (str(spec), DepType.PEER_OPTIONAL if optional else DepType.PEER)
+    kinds = [("dependencies", DepType.PROD), ("optionalDependencies", DepType.OPTIONAL)]
+    if top:
+        kinds.append(("devDependencies", DepType.DEV))
+    for key, kind in kinds:
+        deps = manifest.get(key)
+        if isinstance(deps, dict):
+            for name, spec in deps.items():
+                found.pop(name, None)
+                found[name] = (str(spec), kind)
+    return [(name, spec, kind) for name, (spec, kind) in found.items()]
+
+
+def build_project(directory: Path, lockfile: Path, lockfile_format: str, graph: LockGraph) -> Project:
+    """Place every package, wire the edges, and compute npm's dependency groups."""
+    return _Builder(graph).project(directory, lockfile, lockfile_format)
+
+
+class _Builder:
+    def __init__(self, graph: LockGraph) -> None:
+        self.graph = graph
+        self.importers = {importer.id: importer for importer in graph.importers}
+        self.root = graph.importers[0]
+        self.placed: dict[tuple[str, str], str] = {}  # (package id, install name) -> location
+        self.placed_ids: set[str] = set()
+        self.taken: set[str] = set()
+        self.workspace_at: dict[str, str] = {}  # importer id -> the location edges to it lead to
+        self.hoisted: dict[str, tuple[str, str]] = {}  # install name -> the node that owns node_modules/<name>
+
+    def project(self, directory: Path, lockfile: Path, lockfile_format: str) -> Project:
+        self._place_workspaces()
+        if not self.graph.complete:
+            self._attach_orphans(self._untargeted())
+        self._choose_hoisted()
+        queue: deque[tuple[str, str]] = deque()  # (id, location) of nodes whose dependencies are to place
+        for importer in self.graph.importers:
+            queue.append((importer.id, importer.path))
+        self._walk(queue)
+        # What is left is reached by nothing placed (stale entries, or cycles of them): place each from the
+        # top, as extraneous, or as a root dependency when manifests were missing.
+        for package in self.graph.packages.values():
+            if package.id not in self.placed_ids:
+                dep = Dep(package.install_name or package.name, package.version, DepType.PROD, package.id)
+                if not self.graph.complete:
+                    self.root.deps.append(dep)
+                queue.append((self.root.id, ""))
+                self._walk(queue, only=dep)
+        nodes = self._nodes()
+        return Project(directory, lockfile, lockfile_format, compute_dep_flags(nodes))
+
+    def _place_workspaces(self) -> None:
+        names: dict[str, int] = {}
+        for importer in self.graph.importers[1:]:
+            names[importer.name] = names.get(importer.name, 0) + 1
+        for importer in self.graph.importers:
+            self.taken.add(importer.path)
+            self.workspace_at[importer.id] = importer.path
+        for importer in self.graph.importers[1:]:
+            link = f"node_modules/{importer.name}"
+            if importer.name and names[importer.name] == 1 and link not in self.taken:
+                self.taken.add(link)
+                self.workspace_at[importer.id] = link
+
+    def _untargeted(self) -> list[LockPackage]:
+        targeted = set()
+        for holder in (*self.graph.importers, *self.graph.packages.values()):
+            for dep in holder.deps:
+                if dep.target is not None and dep.target != holder.id:
+                    targeted.add(dep.target)
+        return [package for package in self.graph.packages.values() if package.id not in targeted]
+
+    def _attach_orphans(self, orphans: list[LockPackage]) -> None:
+        for package in orphans:
+            name = package.install_name or package.name
+            self.root.deps.append(Dep(name, package.version, DepType.PROD, package.id))
+
+    def _choose_hoisted(self) -> None:
+        """Pick, for each install name, the node that gets ``node_modules/<name>``."""
+        for importer in self.graph.importers:
+            for dep in importer.deps:
+                if dep.target in self.graph.packages and dep.name not in self.hoisted:
+                    self.hoisted[dep.name] = (dep.target, dep.name)
+        counts: dict[tuple[str, str], int] = {}
+        for package in self.graph.packages.values():
+            for dep in package.deps:
+                if dep.target in self.graph.packages:
+                    key = (dep.target, dep.name)
+                    counts[key] = counts.get(key, 0) + 1
+        order = {pid: index for index, pid in enumerate(self.graph.packages)}
+        best: dict[str, tuple[int, int, tuple[str, str]]] = {}
+        for key, count in counts.items():
+            rank = (-count, order[key[0]], key)
+            if key[1] not in best or rank < best[key[1]]:
+                best[key[1]] = rank
+        for name, (_, _, key) in best.items():
+            self.hoisted.setdefault(name, key)
+        for name in list(self.hoisted):
+            if f"node_modules/{name}" in self.taken:  # a workspace owns the slot
+                del self.hoisted[name]
+
+    def _walk(self, queue: deque[tuple[str, str]], only: Dep | None = None) -> None:
+        first = True
+        while queue:
+            holder_id, location = queue.popleft()
+            holder = self.importers.get(holder_id) or self.graph.packages[holder_id]
+            deps = [only] if first and only is not None else holder.deps
+            first = False
+            for dep in deps:
+                if dep.target is None or dep.target not in self.graph.packages:
+                    continue
+                key = (dep.target, dep.name)
+                if key in self.placed:
+                    continue
+                where = self._slot(key, location)
+                self.placed[key] = where
+                self.placed_ids.add(dep.target)
+                self.taken.add(where)
+                queue.append((dep.target, where))
+
+    def _slot(self, key: tuple[str, str], parent: str) -> str:
+        name = key[1]
+        top = f"node_modules/{name}"
+        if self.hoisted.get(name) == key and top not in self.taken:
+            return top
+        where = f"{parent}/node_modules/{name}" if parent else top
+        if where in self.taken and not parent:
+            # The root's own slot is held (by a workspace of the same name, or another entry): npm could not
+            # install both, yarn can. Name the folder by version so the location stays unique and readable.
+            version = self.graph.packages[key[0]].version
+            where = f"node_modules/{name}@{version}"
+        base = where
+        suffix = 1
+        while where in self.taken:  # an alias and its real name in one folder; keep locations unique
+            suffix += 1
+            where = f"{base}~{suffix}"
+        return where
+
+    def _nodes(self) -> dict[str, Node]:
+        nodes: dict[str, Node] = {}
+        for importer in self.graph.importers:
+            source = SourceKind.ROOT if importer.path == "" else SourceKind.WORKSPACE
+            nodes[importer.path] = Node(
+                location=importer.path,
+                name=importer.name,
+                version=importer.version,
+                source=source,
+                install_name=importer.name,
+            )
+            link = self.workspace_at[importer.id]
+            if link != importer.path:
+                nodes[link] = Node(
+                    location=link,
+                    name=importer.name,
+                    version=importer.version,
+                    source=SourceKind.WORKSPACE,
+                    install_name=importer.name,
+                    resolved=f"file:{importer.path}",
+                    link_target=importer.path,
+                )
+        for (package_id, install_name), location in self.placed.items():
+            package = self.graph.packages[package_id]
+            nodes[location] = Node(
+                location=location,
+                name=package.name,
+                version=package.version,
+                source=package.source,
+                install_name=install_name,
+                resolved=package.resolved,
+                integrity=package.integrity,
+            )
+        # Edges after every node exists, so walking up can see the whole tree.
+        for (package_id, _), location in self.placed.items():
+            deps = self.graph.packages[package_id].deps
+            nodes[location] = replace(nodes[location], edges=self._edges(deps, location, nodes))
+        for importer in self.graph.importers:
+            nodes[importer.path] = replace(nodes[importer.path], edges=self._edges(importer.deps, importer.path, nodes))
+        return dict(sorted(nodes.items()))
+
+    def _edges(self, deps: list[Dep], location: str, nodes: dict[str, Node]) -> tuple[Edge, ...]:
+        edges = []
+        for dep in deps:
+            to: str | None = None
+            if dep.target is not None:
+                to = self.placed.get((dep.target, dep.name)) or self.workspace_at.get(dep.target)
+            if to is None:
+                peer = dep.type in (DepType.PEER, DepType.PEER_OPTIONAL)
+                to = _walk_up(nodes, _parent(location) if peer else location, dep.name)
+            edges.append(Edge(dep.name, dep.spec, dep.type, to))
+        return tuple(edges)
+
+
+def _parent(location: str) -> str | None:
+    """The location node resolution continues from after ``location``; None above the root."""
+    if location == "":
+        return None
+    cut = location.rfind("/node_modules/")
+    if cut >= 0:
+        return location[:cut]
+    return ""
+
+
+def _walk_up(nodes: dict[str, Node], start: str | None, name: str) -> str | None:
+    current = start
+    while current is not None:
+        candidate = f"{current}/node_modules/{name}" if current else f"node_modules/{name}"
+        if candidate in nodes:
+            return candidate
+        current = _parent(current)
+    return None
