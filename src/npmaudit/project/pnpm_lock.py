@@ -119,7 +119,8 @@ def read(path: Path) -> Project:
     try:
         return _build(path, document)
     except _Malformed as error:
-        raise InputError(path, error.problem, line_of(text, index, error.key_path)) from None
+        line = line_of(text, index, error.key_path) if error.key_path else None
+        raise InputError(path, error.problem, line) from None
 
 
 def lockfile_major(document: dict[str, Any]) -> int:
@@ -435,6 +436,16 @@ def _describe(value: Any) -> str:
     return repr(value) if len(repr(value)) <= 40 else "a long string"
 
 
+_FIELDS = frozenset(
+    {
+        "lockfileVersion", "importers", "packages", "snapshots", "catalogs", "specifiers", "dependencies",
+        "devDependencies", "optionalDependencies", "peerDependencies", "peerDependenciesMeta", "specifier",
+        "version", "name", "resolution", "integrity", "tarball", "type", "repo", "commit", "directory",
+    }
+)  # fmt: skip
+
+
 def _where(key_path: KeyPath) -> str:
+    """``packages['/a/1.0.0'].dependencies['b']``: fields as attributes, names and keys quoted."""
     head, *rest = key_path
-    return head + "".join(f"[{part!r}]" for part in rest)
+    return head + "".join(f".{part}" if part in _FIELDS else f"[{part!r}]" for part in rest)

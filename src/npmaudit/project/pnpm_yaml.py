@@ -53,7 +53,10 @@ def load_lockfile_document(path: Path, text: str) -> tuple[dict[str, Any], int]:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problem = (error.problem or error.context or "malformed YAML").strip()
-        raise InputError(path, f"not valid YAML: {problem}", mark.line + 1 if mark else None) from None
+        # At the end of a truncated file the scanner's mark sits one line past the last one.
+        last_line = text.count("\n") + (0 if text.endswith("\n") else 1)
+        line = min(mark.line + 1, last_line) if mark else None
+        raise InputError(path, f"not valid YAML: {problem}", line) from None
     except yaml.YAMLError as error:
         raise InputError(path, f"not valid YAML: {str(error).splitlines()[0]}") from None
     documents = [document for document in documents if document not in (None, "")]
