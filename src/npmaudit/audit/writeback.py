@@ -1,4 +1,6 @@
-"""Write back what an audit matched: ``--write PATH`` merges into a project-local JSON database."""
+"""Write back what an audit matched: ``--write PATH`` merges into a project-local JSON database,
+``--write-cache`` into the shared SQLite store in the user cache directory (the seed's refresh
+pattern: what an online audit learned is there for the next offline one)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,10 @@ def matched_records(result: AuditResult) -> list[dict[str, Any]]:
 def apply_writes(args: argparse.Namespace, config: ProjectConfig, result: AuditResult) -> list[str]:
     """Perform the requested write-backs; returns the messages to show on stderr."""
     from npmaudit.advisories.jsondb import merge_into_json_database
+    from npmaudit.audit.freshness import check_freshness, resolve_max_age
 
+    # --max-db-age is checked here, before anything is written, until run_audit calls it itself.
+    check_freshness(result.sources, resolve_max_age(getattr(args, "max_db_age", None), config))
     messages = []
     if getattr(args, "write", None):
         merged = merge_into_json_database(args.write, matched_records(result))
@@ -30,4 +35,18 @@ def apply_writes(args: argparse.Namespace, config: ProjectConfig, result: AuditR
             f"merged {merged.added + merged.updated} advisories into {merged.path} "
             f"({merged.added} added, {merged.updated} updated, {merged.total} total)"
         )
+    if getattr(args, "write_cache", None):
+        messages.append(write_cache(matched_records(result)))
     return messages
+
+
+def write_cache(records: list[dict[str, Any]]) -> str:
+    from npmaudit.advisories.store import write_records
+    from npmaudit.config import default_database_path
+
+    path = default_database_path()
+    merged = write_records(path, records, location="audit --write-cache")
+    return (
+        f"merged {merged.added + merged.changed} advisories into {path} "
+        f"({merged.added} added, {merged.changed} updated, {merged.total} total)"
+    )

@@ -18,6 +18,7 @@ from npmaudit.errors import EXIT_INPUT, NpmauditError
 
 SUBCOMMAND_MODULES = (
     "npmaudit.cli.audit_cmd",
+    "npmaudit.cli.db_cmd",
 )
 
 EXIT_INTERNAL = 70

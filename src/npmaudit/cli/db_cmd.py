@@ -1,0 +1,239 @@
+"""`npmaudit db`: manage the SQLite advisory store (import, export, info, update).
+
+The store is the one ``--db`` / ``NPMAUDIT_DB`` / the project's ``db`` / the shared cache names, as
+for `audit`. Results go to stdout, progress to stderr (only when stderr is a terminal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+DESCRIPTION = """\
+Manage the local advisory store: a SQLite database indexed by package name, holding each OSV
+record once. Merging keeps, for each id, the record with the newest 'modified'; withdrawn records
+are kept as withdrawn and no longer match.
+"""
+
+DB_HELP = "the store (env NPMAUDIT_DB, the project's .npmaudit.toml `db`, else the shared cache)"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "db",
+        help="manage the local advisory store (import, export, info, update)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="db_command", metavar="COMMAND", parser_class=type(parser))
+
+    importing = commands.add_parser(
+        "import",
+        help="merge advisory files into the store",
+        description="Merge OSV records into the store, all sources in one transaction. A SOURCE is a JSON "
+        "array of records, {vulns:[...]} / {advisories:[...]}, one record, JSON Lines, any of them gzipped, a "
+        "directory of .json records, or a zip archive such as OSV's all.zip.",
+    )
+    importing.add_argument("sources", nargs="+", type=Path, metavar="SOURCE")
+    importing.add_argument("--db", type=Path, metavar="PATH", help=DB_HELP)
+    importing.set_defaults(run=run_import)
+
+    exporting = commands.add_parser(
+        "export",
+        help="write every record of the store to a file",
+        description="Write the store's records: json is the seed's compromised_packages.json format (an "
+        "array sorted by id), jsonl one record per line.",
+    )
+    exporting.add_argument("path", type=Path, metavar="PATH")
+    exporting.add_argument("--format", choices=("json", "jsonl"), default="json", help="(default: json)")
+    exporting.add_argument("--db", type=Path, metavar="PATH", help=DB_HELP)
+    exporting.set_defaults(run=run_export)
+
+    info = commands.add_parser("info", help="counts, freshness and sources of the store")
+    info.add_argument("--format", choices=("text", "json"), default="text", help="(default: text)")
+    info.add_argument("--db", type=Path, metavar="PATH", help=DB_HELP)
+    info.set_defaults(run=run_info)
+
+    update = commands.add_parser(
+        "update",
+        help="update the store from an OSV mirror",
+        description="Update the store from an OSV mirror of the npm ecosystem: all.zip the first time, then only "
+        "the records modified_id.csv lists as changed. The mirror is --mirror, else env NPMAUDIT_MIRROR_URL, else "
+        "the project's .npmaudit.toml `mirror-url`, else OSV's public bucket.",
+    )
+    update.add_argument("--mirror", metavar="URL", help="the mirror's ecosystem directory (http(s):// or file://)")
+    update.add_argument("--full", action="store_true", help="download all.zip even when a delta would do")
+    update.add_argument("--db", type=Path, metavar="PATH", help=DB_HELP)
+    update.set_defaults(run=run_update)
+
+    parser.set_defaults(run=lambda args: _missing_command(parser))
+
+
+def _missing_command(parser: argparse.ArgumentParser) -> int:
+    from npmaudit.errors import EXIT_INPUT
+
+    parser.print_help(sys.stderr)
+    return EXIT_INPUT
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from npmaudit.advisories.mirror import import_source
+
+    sources = [import_source(path) for path in args.sources]
+    with _open_store(args, create=True) as store, _Progress() as progress:
+        result = store.merge(sources, progress=progress)
+    for counts in result.sources:
+        print(
+            f"{counts.location}: {counts.records:,} records, {counts.added:,} added, {counts.changed:,} updated"
+        )
+    print(f"{store.path}: {result.total:,} records")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from npmaudit.advisories.store import export_store
+
+    with _open_store(args, create=False) as store:
+        count = export_store(store, args.path, args.format)
+    print(f"exported {count:,} records to {args.path}", file=sys.stderr)
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    with _open_store(args, create=False) as store:
+        stats = store.stats()
+    size = stats.path.stat().st_size
+    if args.format == "json":
+        import json
+
+        print(json.dumps(_stats_json(stats, size), indent=2))
+        return 0
+    print(f"store       {stats.path} (schema {stats.schema_version}, {size / 1e6:.1f} MB)")
+    print(
+        f"records     {stats.records:,}: {stats.vulnerabilities:,} vulnerabilities, {stats.malicious:,} malicious, "
+        f"{stats.withdrawn:,} withdrawn"
+    )
+    print(f"packages    {stats.packages:,}")
+    print(f"newest      {stats.newest_modified or '-'} (newest 'modified')")
+    print(f"updated     {stats.updated or 'never'}{_ago(stats.updated)}")
+    if stats.sources:
+        print("sources")
+        for source in stats.sources:
+            print(
+                f"  {source.updated}  {source.kind:<11} {source.location} ({source.records:,} records: "
+                f"{source.added:,} added, {source.changed:,} updated)"
+            )
+    return 0
+
+
+def run_update(args: argparse.Namespace) -> int:
+    from npmaudit.advisories.mirror import mirror_url, update_from_mirror
+    from npmaudit.config import find_config
+
+    url = mirror_url(args.mirror, find_config(Path.cwd()))
+    with _open_store(args, create=True) as store, _Progress() as progress:
+        update = update_from_mirror(store, url, full=args.full, progress=progress)
+    result = update.result
+    what = "all.zip" if update.mode == "full" else f"{update.fetched:,} changed records"
+    print(
+        f"{url}: {what}: {result.added:,} added, {result.changed:,} updated; "
+        f"{store.path}: {result.total:,} records"
+    )
+    return 0
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def store_path(args: argparse.Namespace) -> Path:
+    from npmaudit.config import find_config
+    from npmaudit.sources import local_database_path
+
+    return local_database_path(args, find_config(Path.cwd()))
+
+
+def _open_store(args: argparse.Namespace, *, create: bool) -> Any:
+    from npmaudit.advisories.local import MISSING_DEFAULT_HINT, MISSING_HINT, is_sqlite_file
+    from npmaudit.advisories.store import AdvisoryStore
+    from npmaudit.config import default_database_path
+    from npmaudit.errors import InputError, UsageError
+
+    path = store_path(args)
+    if path.exists() and path.is_file() and path.stat().st_size and not is_sqlite_file(path):
+        raise UsageError(
+            f"{path} is not a SQLite store: `db` commands manage a store; import this database into one with "
+            f"`npmaudit db import {path}`"
+        )
+    if not create and not path.exists():
+        hint = MISSING_DEFAULT_HINT if path == default_database_path() else MISSING_HINT
+        raise InputError(path, hint)
+    return AdvisoryStore.open(path, create=create)
+
+
+def _stats_json(stats: Any, size: int) -> dict[str, Any]:
+    return {
+        "path": str(stats.path),
+        "schemaVersion": stats.schema_version,
+        "bytes": size,
+        "records": stats.records,
+        "vulnerabilities": stats.vulnerabilities,
+        "malicious": stats.malicious,
+        "withdrawn": stats.withdrawn,
+        "packages": stats.packages,
+        "newestModified": stats.newest_modified,
+        "updated": stats.updated,
+        "sources": [
+            {
+                "location": s.location,
+                "kind": s.kind,
+                "updated": s.updated,
+                "records": s.records,
+                "added": s.added,
+                "updated_records": s.changed,
+                **({"state": dict(s.state)} if s.state else {}),
+            }
+            for s in stats.sources
+        ],
+    }
+
+
+def _ago(stamp: str | None) -> str:
+    if not stamp:
+        return ""
+    from npmaudit.advisories.source import SourceInfo
+    from npmaudit.audit.freshness import age_days
+
+    days = age_days(SourceInfo("sqlite", "", details={"updated": stamp}))
+    if days is None:
+        return ""
+    if days < 1 / 24:
+        return f" ({max(0, round(days * 1440))} minutes ago)"
+    if days < 2:
+        return f" ({days * 24:.1f} hours ago)"
+    return f" ({days:.1f} days ago)"
+
+
+class _Progress:
+    """Progress lines on stderr, only when it is a terminal (never in CI logs or pipes)."""
+
+    def __init__(self) -> None:
+        self.active = sys.stderr.isatty()
+        self.shown = False
+
+    def __enter__(self) -> Any:
+        return self if self.active else None
+
+    def __call__(self, stage: str, done: int) -> None:
+        sys.stderr.write(f"\r\x1b[K{stage}: {done:,}")
+        sys.stderr.flush()
+        self.shown = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
