@@ -9,11 +9,12 @@ prints (`new Range(x).range`) falls out of the same steps, so we keep them as re
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Iterable
 from re import Match
 
 from . import _grammar as g
-from .version import SemverError, Version, parse_version, to_version
+from .version import SemverError, Version, _parse_cached, parse_version, to_version
 
 NULL_SET = "<0.0.0-0"  # the comparator that matches nothing
 
@@ -93,11 +94,11 @@ class Comparator:
 
 
 _OPERATORS: dict[str, Callable[[tuple, tuple], bool]] = {
-    "": lambda a, b: a == b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
+    "": operator.eq,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
 }
 
 ComparatorSet = tuple[Comparator, ...]
@@ -107,7 +108,7 @@ class Range:
     """A parsed range: `set` is a tuple of comparator sets, OR-ed; the comparators of a
     set are AND-ed. Raises SemverError when the range is invalid."""
 
-    __slots__ = ("include_prerelease", "loose", "range", "raw", "set")
+    __slots__ = ("_checks", "include_prerelease", "loose", "range", "raw", "set")
 
     def __init__(self, text: str, *, loose: bool = False, include_prerelease: bool = False) -> None:
         if not isinstance(text, str):
@@ -130,6 +131,7 @@ class Range:
                         break
         self.set: tuple[ComparatorSet, ...] = tuple(sets)
         self.range = "||".join(" ".join(g.js_trim(c.value) for c in s) for s in self.set)
+        self._checks = _compile(self.set)
 
     @classmethod
     def from_comparator(cls, comparator: Comparator, *, loose: bool = False, include_prerelease: bool = False) -> Range:
@@ -140,6 +142,7 @@ class Range:
         self.raw = comparator.value
         self.set = ((comparator,),)
         self.range = comparator.value
+        self._checks = _compile(self.set)
         return self
 
     def __str__(self) -> str:
@@ -151,13 +154,26 @@ class Range:
     def test(self, version: str | Version) -> bool:
         """Whether `version` satisfies the range; False for an invalid version."""
         if not isinstance(version, Version):
-            if not version:
+            if not version or not isinstance(version, str):
                 return False
-            parsed = parse_version(version, loose=self.loose)
+            parsed = _parse_cached(version, self.loose)
             if parsed is None:
                 return False
             version = parsed
-        return any(_test_set(comparators, version, self.include_prerelease) for comparators in self.set)
+        # Hot path (one call per package version and advisory): precompiled checks.
+        key = version._key
+        for checks, prerelease_tuples in self._checks:
+            for compare, bound in checks:
+                if not compare(key, bound):
+                    break
+            else:
+                if (
+                    not version.prerelease
+                    or self.include_prerelease
+                    or (version.major, version.minor, version.patch) in prerelease_tuples
+                ):
+                    return True
+        return False
 
     def intersects(
         self, other: Range, *, loose: bool | None = None, include_prerelease: bool | None = None
@@ -180,24 +196,24 @@ class Range:
         )
 
 
-def _test_set(comparators: ComparatorSet, version: Version, include_prerelease: bool) -> bool:
-    key = version._key
-    for c in comparators:
-        if c._key is not None and not _OPERATORS[c.operator](key, c._key):
-            return False
-    if version.prerelease and not include_prerelease:
-        # A prerelease only matches when some comparator of the set names a prerelease of
-        # the same major.minor.patch: ^1.2.3-pr.1 admits 1.2.3-pr.2 but not 1.2.4-alpha.
-        for c in comparators:
-            sv = c.semver
-            if sv is not None and sv.prerelease and (sv.major, sv.minor, sv.patch) == (
-                version.major,
-                version.minor,
-                version.patch,
-            ):
-                return True
-        return False
-    return True
+_Checks = tuple[tuple[tuple[Callable[[tuple, tuple], bool], tuple], ...], frozenset[tuple[int, int, int]]]
+
+
+def _compile(sets: tuple[ComparatorSet, ...]) -> tuple[_Checks, ...]:
+    """Per comparator set: its (operator, bound key) checks, and the major.minor.patch
+    tuples whose prereleases it admits when prereleases are excluded. A prerelease only
+    matches a set that names a prerelease of the same tuple: ^1.2.3-pr.1 admits
+    1.2.3-pr.2 but not 1.2.4-alpha."""
+    compiled = []
+    for comparators in sets:
+        checks = tuple((_OPERATORS[c.operator], c._key) for c in comparators if c._key is not None)
+        tuples = frozenset(
+            (c.semver.major, c.semver.minor, c.semver.patch)
+            for c in comparators
+            if c.semver is not None and c.semver.prerelease
+        )
+        compiled.append((checks, tuples))
+    return tuple(compiled)
 
 
 def _satisfiable(comparators: ComparatorSet, opts: dict[str, bool]) -> bool:
@@ -370,9 +386,10 @@ def _parse_set(text: str, loose: bool, include_prerelease: bool) -> ComparatorSe
     if loose:
         words = [w for w in words if g.COMPARATOR_LOOSE.match(w)]
 
+    # Every comparator is validated before the null-set shortcut: "<0 -" is invalid, not empty.
+    comparators = [Comparator(word, loose=loose, include_prerelease=include_prerelease) for word in words]
     by_value: dict[str, Comparator] = {}
-    for word in words:
-        comp = Comparator(word, loose=loose, include_prerelease=include_prerelease)
+    for comp in comparators:
         if comp.value == NULL_SET:
             return (comp,)
         by_value[comp.value] = comp  # a repeated comparator keeps its first position
@@ -412,7 +429,10 @@ def satisfies(
 ) -> bool:
     """Whether `version` satisfies `range`. False for any invalid input; never raises."""
     try:
-        parsed_range = to_range(range, loose=loose, include_prerelease=include_prerelease)
+        if isinstance(range, str):  # the common case, without to_range's dispatch
+            parsed_range = _range_cached(range, bool(loose), bool(include_prerelease))
+        else:
+            parsed_range = to_range(range, loose=loose, include_prerelease=include_prerelease)
     except SemverError:
         return False
     return parsed_range.test(version)
