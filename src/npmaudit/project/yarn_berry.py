@@ -41,10 +41,13 @@ def load(text: str, lockfile: Path) -> tuple[str, dict[str, object]]:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
-        problem = (error.problem or error.context or "invalid YAML").strip()
+        problem = " ".join((error.problem or error.context or "unreadable").split())
         raise InputError(lockfile, f"invalid YAML: {problem}", line) from None
+    except yaml.reader.ReaderError as error:  # a character YAML does not allow; it knows only the offset
+        line = text.count("\n", 0, error.position) + 1
+        raise InputError(lockfile, f"invalid YAML: unacceptable character #x{error.character:04x}", line) from None
     except yaml.YAMLError as error:
-        raise InputError(lockfile, f"invalid YAML: {error}") from None
+        raise InputError(lockfile, "invalid YAML: " + str(error).splitlines()[0]) from None
     if not isinstance(data, dict):
         raise InputError(lockfile, "a yarn berry lockfile must be a mapping of entries")
     metadata = data.pop("__metadata", None)
