@@ -1,0 +1,418 @@
+"""The one HTTP client every online feature uses (urllib3 2.x underneath).
+
+It exists so that every request gets the same guarantees:
+
+* **fail closed** — refused connections, timeouts, HTTP errors, oversized answers and invalid
+  JSON all raise :class:`HttpError` (a :class:`~npmaudit.errors.SourceError`, exit 3) with one
+  line naming the source, the request and the reason; never an empty answer;
+* **bounded retries** on 429 (honouring ``Retry-After``), on 5xx and on lost connections or read
+  timeouts, with exponential backoff; a refused connection is not retried (nothing listens);
+* **credentials only where configured** — the ``Authorization`` header is computed for every URL,
+  redirects included, from the npm configuration's nerf-dart keys, so a token for one registry
+  never reaches another host. Credentials are never logged and are scrubbed from every message;
+* **proxies and CAs** as npm configures them (``proxy``/``https-proxy``/``noproxy``/*_PROXY,
+  ``cafile``/``ca``/``strict-ssl``).
+
+Conditional requests (``ETag``/``Last-Modified``) are supported by :meth:`HttpClient.get_json`
+for callers that cache documents (packuments).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    SSLError,
+)
+
+from npmaudit import __version__
+from npmaudit.errors import SourceError
+from npmaudit.npmrc import redact_url
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+DEFAULT_TIMEOUT = 30.0
+MiB = 1024 * 1024
+
+
+class NetworkConfig(Protocol):
+    """What the client needs from the npm configuration (:class:`npmaudit.npmrc.NpmConfig`)."""
+
+    def authorization(self, url: str) -> str | None: ...
+
+    def proxy_for(self, url: str) -> str | None: ...
+
+    @property
+    def strict_ssl(self) -> bool: ...
+
+    @property
+    def ca_certs(self) -> tuple[str, ...]: ...
+
+
+class NoNetworkConfig:
+    """No credentials, no proxy, the system CA store: for callers without an npm configuration."""
+
+    strict_ssl = True
+    ca_certs: tuple[str, ...] = ()
+
+    def authorization(self, url: str) -> str | None:
+        return None
+
+    def proxy_for(self, url: str) -> str | None:
+        return None
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Limits of one client. ``timeout`` bounds the connection and every read (seconds)."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = 3  # extra attempts after the first
+    backoff: float = 0.5  # first delay; doubles with every retry
+    max_backoff: float = 10.0
+    max_retry_after: float = 60.0  # a longer Retry-After fails at once instead of hanging
+    max_bytes: int = 256 * MiB  # decoded answer size; larger answers fail closed
+    max_redirects: int = 5
+    pool_size: int = 32
+    user_agent: str = f"npmaudit/{__version__}"
+
+
+class HttpError(SourceError):
+    """A request that did not produce a usable answer. ``status`` is the HTTP status, if any."""
+
+    def __init__(self, source: str, reason: str, status: int | None = None) -> None:
+        super().__init__(source, reason)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Response:
+    url: str  # the final URL, after redirects (redacted of credentials)
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class JsonResponse:
+    """A JSON document, or ``not_modified`` when the cached copy (etag/last_modified) is current."""
+
+    status: int
+    data: Any
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass
+class _Stats:
+    requests: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class HttpClient:
+    """A thread-safe client for one advisory source or registry; ``source`` names it in errors."""
+
+    def __init__(
+        self,
+        source: str,
+        settings: HttpSettings | None = None,
+        network: NetworkConfig | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.source = source
+        self.settings = settings or HttpSettings()
+        self.network: NetworkConfig = network or NoNetworkConfig()
+        self._sleep = sleep
+        self._managers: dict[str | None, urllib3.PoolManager] = {}
+        self._lock = threading.Lock()
+        self._stats = _Stats()
+        self._secrets: set[str] = set()
+
+    @property
+    def request_count(self) -> int:
+        """Requests sent on the wire (retries and redirects included)."""
+        return self._stats.requests
+
+    def close(self) -> None:
+        with self._lock:
+            for manager in self._managers.values():
+                manager.clear()
+            self._managers.clear()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- public API ---------------------------------------------------------------------------
+
+    def get_json(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> JsonResponse:
+        """GET a JSON document; with ``etag``/``last_modified`` a 304 returns ``not_modified``."""
+        sent = {"accept": "application/json", **(headers or {})}
+        if etag:
+            sent["if-none-match"] = etag
+        if last_modified:
+            sent["if-modified-since"] = last_modified
+        response = self.request("GET", url, headers=sent, ok=(200, 304) if etag or last_modified else (200,))
+        if response.status == 304:
+            return JsonResponse(304, None, response.headers.get("etag") or etag,
+                                response.headers.get("last-modified") or last_modified)
+        return JsonResponse(
+            response.status,
+            self.decode_json(response),
+            response.headers.get("etag"),
+            response.headers.get("last-modified"),
+        )
+
+    def post_json(
+        self, url: str, payload: Any, *, gzip_body: bool = False, headers: Mapping[str, str] | None = None
+    ) -> Any:
+        """POST a JSON payload (gzipped when asked, as npm sends audit payloads) and decode the answer."""
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        sent = {"content-type": "application/json", "accept": "application/json", **(headers or {})}
+        if gzip_body:
+            body = gzip.compress(body, mtime=0)
+            sent["content-encoding"] = "gzip"
+        return self.decode_json(self.request("POST", url, body=body, headers=sent))
+
+    def decode_json(self, response: Response) -> Any:
+        try:
+            return json.loads(response.body)
+        except ValueError as error:
+            reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
+            raise self._error(f"invalid JSON in the answer of {response.url} ({reason})") from None
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        ok: tuple[int, ...] = (200,),
+    ) -> Response:
+        """One logical request: retries, redirects and per-URL credentials included."""
+        attempt = 0
+        redirects = 0
+        while True:
+            status, response_headers, data, final = self._attempt(method, url, body, headers or {}, attempt)
+            if status is None:  # a transient network failure, already judged retryable
+                attempt += 1
+                continue
+            if status in REDIRECT_STATUSES and status not in ok:
+                location = response_headers.get("location")
+                if not location:
+                    raise self._error(f"HTTP {status} without Location from {method} {redact_url(url)}", status)
+                if method != "GET" and status not in (307, 308):
+                    raise self._error(f"HTTP {status} redirect of {method} {redact_url(url)} refused", status)
+                redirects += 1
+                if redirects > self.settings.max_redirects:
+                    raise self._error(f"too many redirects from {method} {redact_url(url)}", status)
+                url = urljoin(url, location)
+                continue
+            if status in ok:
+                return Response(final, status, response_headers, data)
+            if status in RETRY_STATUSES and attempt < self.settings.retries:
+                delay = self._retry_delay(attempt, response_headers.get("retry-after"))
+                if delay > self.settings.max_retry_after:
+                    raise self._error(
+                        f"HTTP {status} from {method} {redact_url(url)}: asked to retry after {delay:.0f} s", status
+                    )
+                self._sleep(delay)
+                attempt += 1
+                continue
+            raise self._error(f"HTTP {status} from {method} {redact_url(url)}{self._snippet(data)}", status)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _attempt(
+        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str], attempt: int
+    ) -> tuple[int | None, dict[str, str], bytes, str]:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise self._error(f"not an http(s) URL: {redact_url(url)}")
+        sent = {
+            "user-agent": self.settings.user_agent,
+            "accept-encoding": "gzip, deflate",
+            **{k.lower(): v for k, v in headers.items()},
+        }
+        sent.pop("authorization", None)  # only the configuration decides who gets credentials
+        target = url
+        if parts.username or parts.password:  # credentials in the URL itself: move them to a header
+            from urllib3.util import make_headers
+
+            userinfo = unquote(parts.netloc.rsplit("@", 1)[0])
+            sent["authorization"] = make_headers(basic_auth=userinfo)["authorization"]
+            target = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, ""))
+        else:
+            authorization = self.network.authorization(url)
+            if authorization:
+                sent["authorization"] = authorization
+        if "authorization" in sent:
+            with self._lock:
+                self._secrets.add(sent["authorization"])
+                self._secrets.add(sent["authorization"].split(" ", 1)[-1])
+        manager = self._manager(self.network.proxy_for(url))
+        timeout = urllib3.Timeout(connect=self.settings.timeout, read=self.settings.timeout)
+        with self._stats.lock:
+            self._stats.requests += 1
+        where = f"{method} {redact_url(url)}"
+        try:
+            response = manager.urlopen(
+                method,
+                target,
+                body=body,
+                headers=sent,
+                redirect=False,
+                retries=False,
+                timeout=timeout,
+                preload_content=False,
+                decode_content=True,
+            )
+        except NameResolutionError:
+            raise self._error(f"{where}: cannot resolve host {parts.hostname}") from None
+        except NewConnectionError as error:
+            raise self._error(f"{where}: {self._connect_reason(error)}") from None
+        except ConnectTimeoutError as error:
+            return self._transient(where, f"connection timed out after {self.settings.timeout:g} s", attempt, error)
+        except ReadTimeoutError as error:
+            return self._transient(where, f"no answer within {self.settings.timeout:g} s", attempt, error)
+        except SSLError as error:
+            raise self._error(f"{where}: TLS error: {self._short(error)}") from None
+        except ProxyError as error:
+            raise self._error(f"{where}: proxy error: {self._short(error)}") from None
+        except (ProtocolError, ConnectionError) as error:
+            return self._transient(where, f"connection lost ({self._short(error)})", attempt, error)
+        except (HTTPError, OSError) as error:
+            raise self._error(f"{where}: {type(error).__name__}: {self._short(error)}") from None
+        try:
+            data = self._read_body(response, where)
+        except BaseException as error:
+            response.close()  # never hand a half-read connection back to the pool
+            if isinstance(error, ReadTimeoutError):
+                return self._transient(where, f"answer stalled for {self.settings.timeout:g} s", attempt, error)
+            if isinstance(error, ProtocolError | OSError) and not isinstance(error, HttpError):
+                return self._transient(where, f"answer cut off ({self._short(error)})", attempt, error)
+            raise
+        response.release_conn()
+        headers_out = {key.lower(): value for key, value in response.headers.items()}
+        return response.status, headers_out, data, redact_url(url)
+
+    def _read_body(self, response: urllib3.BaseHTTPResponse, where: str) -> bytes:
+        limit = self.settings.max_bytes
+        chunks = []
+        size = 0
+        for chunk in response.stream(256 * 1024, decode_content=True):
+            size += len(chunk)
+            if size > limit:
+                raise self._error(f"{where}: answer larger than {limit / MiB:g} MiB")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _transient(
+        self, where: str, reason: str, attempt: int, error: BaseException
+    ) -> tuple[None, dict[str, str], bytes, str]:
+        if attempt >= self.settings.retries:
+            raise self._error(f"{where}: {reason}") from None
+        self._sleep(self._retry_delay(attempt, None))
+        return None, {}, b"", ""
+
+    def _retry_delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after:
+            value = retry_after.strip()
+            if value.isdigit():
+                return float(value)
+            try:
+                moment = email.utils.parsedate_to_datetime(value)
+                return max(0.0, moment.timestamp() - time.time())
+            except (TypeError, ValueError):
+                pass
+        return min(self.settings.backoff * (2**attempt), self.settings.max_backoff)
+
+    def _manager(self, proxy: str | None) -> urllib3.PoolManager:
+        with self._lock:
+            manager = self._managers.get(proxy)
+            if manager is None:
+                manager = self._new_manager(proxy)
+                self._managers[proxy] = manager
+            return manager
+
+    def _new_manager(self, proxy: str | None) -> urllib3.PoolManager:
+        tls: dict[str, Any] = {}
+        if not self.network.strict_ssl:
+            # The user turned verification off in npm's config (strict-ssl=false); npm obeys it too.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            tls = {"cert_reqs": "CERT_NONE", "assert_hostname": False}
+        elif self.network.ca_certs:
+            tls = {"cert_reqs": "CERT_REQUIRED", "ca_cert_data": "\n".join(self.network.ca_certs)}
+        if proxy is None:
+            return urllib3.PoolManager(num_pools=8, maxsize=self.settings.pool_size, **tls)
+        parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        proxy_headers = None
+        if parts.username is not None:
+            from urllib3.util import make_headers
+
+            userinfo = unquote(parts.netloc.rsplit("@", 1)[0])
+            proxy_headers = make_headers(proxy_basic_auth=userinfo)
+            self._secrets.add(proxy_headers["proxy-authorization"])  # the caller holds self._lock
+            parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
+        return urllib3.ProxyManager(
+            urlunsplit(parts), num_pools=8, maxsize=self.settings.pool_size, proxy_headers=proxy_headers, **tls
+        )
+
+    def _connect_reason(self, error: BaseException) -> str:
+        text = str(error)
+        if "refused" in text.lower():
+            return "connection refused"
+        return f"cannot connect ({self._short(error)})"
+
+    def _short(self, error: BaseException) -> str:
+        """A one-line, credential-free description of a low-level error."""
+        text = str(getattr(error, "reason", None) or error)
+        text = text.split("\n", 1)[0]
+        if ": " in text and "(" in text:  # urllib3 wraps: "<obj at 0x..>: Failed to ... [Errno 111] ..."
+            text = text.split(": ", 1)[-1]
+        return self._scrub(text)[:200]
+
+    def _snippet(self, data: bytes) -> str:
+        text = data[:300].decode("utf-8", errors="replace").strip().replace("\r", " ").replace("\n", " ")
+        return f": {self._scrub(text)[:160]}" if text else ""
+
+    def _scrub(self, text: str) -> str:
+        with self._lock:
+            secrets = sorted(self._secrets, key=len, reverse=True)
+        for secret in secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def _error(self, reason: str, status: int | None = None) -> HttpError:
+        return HttpError(self.source, self._scrub(reason), status)
