@@ -338,6 +338,15 @@ def test_hidden_lockfile_recomputes_flags_from_package_json(tmp_path: Path) -> N
     assert project.nodes["packages/w"].source is SourceKind.WORKSPACE
 
 
+def test_hidden_lockfile_is_found_by_the_loader_when_there_is_no_lockfile(tmp_path: Path) -> None:
+    packages = {k: v for k, v in LOCK_V3["packages"].items() if k}
+    write(tmp_path / "app", {"lockfileVersion": 3, "requires": True, "packages": packages}, ROOT_V3,
+          name="node_modules/.package-lock.json")
+    project = load_project(tmp_path / "app")
+    assert project.lockfile_format == "hidden-lockfile"
+    assert project.nodes["node_modules/sw"].name == "string-width"
+
+
 def test_root_name_falls_back_to_the_folder_name(tmp_path: Path) -> None:
     lock = {"lockfileVersion": 3, "requires": True, "packages": {"": {}}}
     assert read(write(tmp_path / "@scope" / "proj", lock)).root.name == "@scope/proj"

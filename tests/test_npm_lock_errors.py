@@ -46,12 +46,14 @@ def test_malformed_json_reports_the_line(tmp_path: Path) -> None:
     assert error.problem.startswith("malformed JSON")
 
 
-def test_truncated_real_lockfile(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("marker", "extra"), [('"resolved": "', 5), ('"version"', 0), ("},\n", 0), ("true", 0)])
+def test_truncated_real_lockfile(tmp_path: Path, marker: str, extra: int) -> None:
+    """Cut inside a string, after a key, between entries, after a value: all say truncated."""
     text = (REAL / "mochajs__mocha" / "package-lock.json").read_text(encoding="utf-8")
-    cut = text[: len(text) // 2]
+    cut = text[: text.index(marker, len(text) // 2) + len(marker) + extra]
     error = failure(write(tmp_path, cut))
-    assert error.problem.startswith("truncated JSON")
-    assert error.line == cut.count("\n") + 1
+    assert error.problem == "truncated JSON: the file ends before the document does"
+    assert error.line == cut.rstrip().count("\n") + 1
 
 
 def test_top_level_must_be_an_object(tmp_path: Path) -> None:

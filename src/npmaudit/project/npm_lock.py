@@ -9,7 +9,9 @@ because npm's own reading is what ``npm audit`` and ``npm ls`` report and what u
 - The root's dependencies come from the package.json beside the lockfile when there is one (npm
   reads it, not the lockfile's root entry), else from the lockfile's root entry. Link targets
   outside node_modules (workspace members, ``file:`` folders) likewise use their own package.json
-  when it exists on disk.
+  when it exists on disk. Workspace members are found by matching the root's ``workspaces`` globs
+  against the lockfile's folder entries (npm's ``mapWorkspaces.virtual``), so a lockfile read
+  without its checkout still knows its workspaces.
 - Dependency groups are the flags stored in the lockfile, unless npm would distrust them: when the
   root's declared dependencies differ from what the lockfile recorded (always for a v1 lockfile
   whose package.json has devDependencies, since v1 does not record them), npm recomputes every
@@ -153,7 +155,7 @@ class _Builder:
             if target not in self.package_of:
                 raise source.error(f'link "{location}" points to "{target}", which the lockfile does not contain',
                                    location)
-            if is_top(target):
+            if target and is_top(target):
                 on_disk = _read_manifest(directory / target / "package.json")
                 if on_disk is not None:
                     self.package_of[target] = on_disk
@@ -329,7 +331,9 @@ class _Builder:
         if parent is None:
             return False
         package = self.package_of[parent]
-        bundled = package.get("bundleDependencies") or package.get("bundledDependencies")
+        bundled = package.get("bundleDependencies", package.get("bundledDependencies"))
+        if bundled is True:  # package.json shorthand for "all my dependencies"
+            bundled = list(package.get("dependencies") or {})
         if isinstance(bundled, list) and name_from_folder(location) in bundled:
             return True
         return parent != "" and bool(self.entries[parent].get("inBundle"))
@@ -339,23 +343,26 @@ class _Builder:
             return SourceKind.WORKSPACE if location in self.workspace_folders else SourceKind.DIRECTORY
         resolved = entry.get("resolved")
         if resolved:
-            return _kind_of(resolved, registry_url=is_registry_tarball(resolved))
+            if is_registry_tarball(resolved):
+                return SourceKind.REGISTRY
+            return _kind_of(resolved)
         version = entry.get("version") or ""
         if not version or is_semver(version):
             # No resolved: a bundled dependency, or a lockfile saved without resolved URLs; npm
             # fetches such a version from the registry.
             return SourceKind.REGISTRY
-        return _kind_of(version, registry_url=False)
+        return _kind_of(version)
 
 
-def _kind_of(spec: str, registry_url: bool) -> SourceKind:
+def _kind_of(spec: str) -> SourceKind:
+    """The source of a package npm fetched from ``spec`` (a registry-shaped URL is handled before)."""
     kind = spec_type(spec)
     if kind is SpecType.GIT:
         return SourceKind.GIT
     if kind in (SpecType.FILE, SpecType.DIRECTORY):
         return SourceKind.DIRECTORY
     if kind is SpecType.REMOTE:
-        return SourceKind.REGISTRY if registry_url else SourceKind.TARBALL
+        return SourceKind.TARBALL
     return SourceKind.REGISTRY
 
 

@@ -64,8 +64,12 @@ def load_json(path: Path) -> tuple[LockText, Any]:
         if conflict:
             line = text.count("\n", 0, conflict.start()) + 1
             raise InputError(path, "unresolved git merge conflict markers", line) from None
-        if error.pos >= len(text.rstrip()):
-            raise InputError(path, "truncated JSON: the file ends before the document does", error.lineno) from None
+        end = len(text.rstrip())
+        # json only reports an unterminated string when it met the end of the file first (a
+        # newline inside a string is an "invalid control character" error instead).
+        if error.pos >= end or error.msg.startswith("Unterminated string"):
+            last_line = text.count("\n", 0, end) + 1
+            raise InputError(path, "truncated JSON: the file ends before the document does", last_line) from None
         raise InputError(path, f"malformed JSON: {error.msg}", error.lineno) from None
     except RecursionError:
         raise InputError(path, "JSON nested too deeply") from None

@@ -45,6 +45,7 @@ _SCP_GIT = re.compile(r"^[^@]+@[^:.]+\.[^:]+:.+$")
 _HOSTED_SHORTCUT = re.compile(r"^(?:github|gitlab|bitbucket|gist):", re.IGNORECASE)
 # "user/repo" or "user/repo#ref": hosted-git-info reads it as a GitHub shortcut.
 _GITHUB_SHORTHAND = re.compile(r"^[^@%/:\s.][^/:\s]*/[^/:\s#]+(?:#.*)?$")
+_HTTP_PATH = re.compile(r"^https?://[^/?#]+/([^?#]*)", re.IGNORECASE)
 _GIT_HOSTS = frozenset({"github.com", "www.github.com", "gitlab.com", "www.gitlab.com", "bitbucket.org",
                         "www.bitbucket.org", "gist.github.com"})
 
@@ -82,6 +83,8 @@ def _is_hosted_url(spec: str) -> bool:
     """An http(s) URL of a repository (not a tarball) on a host hosted-git-info knows."""
     if not spec.startswith(("https://", "http://", "git+https://", "git+http://")):
         return False
+    if not any(host in spec for host in ("github.com", "gitlab.com", "bitbucket.org")):
+        return False  # cheap exit for the common case: urlsplit dominates reading large lockfiles
     parts = urlsplit(spec)
     if (parts.hostname or "") not in _GIT_HOSTS:
         return False
@@ -106,10 +109,10 @@ def is_registry_tarball(url: str) -> bool:
     Packages) all serve tarballs that way; a tarball URL of any other shape is a remote tarball,
     which npm fetches as is and which registry advisories do not describe.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
+    match = _HTTP_PATH.match(url)
+    if match is None:
         return False
-    pieces = parts.path.lstrip("/").split("/-/")
+    pieces = match.group(1).split("/-/")
     if len(pieces) < 2:
         return False
     base = pieces[-1]
