@@ -104,8 +104,12 @@ def test_edge_project_sources_and_links() -> None:
     assert tarball.source is SourceKind.DIRECTORY and tarball.integrity and tarball.integrity.startswith("sha512-")
     for member, folder, version in (("ws-a", "packages/a", "1.0.0"), ("ws-b", "packages/b", "0.2.0")):
         link = nodes[f"node_modules/{member}"]
-        assert (link.source, link.link_target, link.version) == (SourceKind.WORKSPACE, folder, version)
-        assert nodes[folder].source is SourceKind.WORKSPACE and nodes[folder].name == member
+        assert (link.source, link.link_target, link.version) == (SourceKind.WORKSPACE, folder, "")
+        assert (nodes[folder].source, nodes[folder].name, nodes[folder].version) == (
+            SourceKind.WORKSPACE,
+            member,
+            version,
+        )
         assert project.is_top(folder) and not project.is_top(f"node_modules/{member}")
     edges = {edge.name: edge for edge in nodes["packages/a"].edges}
     assert edges["yallist"].to == "packages/a/node_modules/yallist" and edges["yallist"].type is DepType.DEV

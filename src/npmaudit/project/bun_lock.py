@@ -37,9 +37,10 @@ Shape, as bun's own reader (``src/install/lockfile/bun.lock.zig``) takes it:
 Locations follow the tree paths, so they are bun's real hoisted install paths in npm's spelling:
 ``"debug/ms"`` becomes ``node_modules/debug/node_modules/ms``, ``"ws-a/yallist"`` becomes
 ``packages/a/node_modules/yallist``. The root is ``""``, each member sits at its folder and the
-``packages`` entry of a member is a link node ``node_modules/<name>`` pointing at it, as npm records
-workspaces. Only semver resolutions are registry packages; everything else keeps an empty version
-(bun does not store one) except workspace members, which keep the version bun saved.
+``packages`` entry of a member is a link node ``node_modules/<name>`` pointing at it (with no
+version of its own), as npm records workspaces. Only semver resolutions are registry packages;
+everything else keeps an empty version (bun does not store one) except workspace members, which
+keep the version bun saved.
 
 Edges are resolved the way bun resolves them: a dependency of the tree path ``a/b`` is looked up
 at ``a/b/<dep>``, then ``a/<dep>``, then ``<dep>``; the root looks only at the top; a member looks
@@ -398,10 +399,8 @@ class _Reader:
             folder = resolution.removeprefix("workspace:").strip("/")
             if folder not in manifests or folder == "":
                 raise self.fail(f"package {key!r}: unknown workspace {folder!r}", key)
-            member = self.nodes[folder]
-            node = Node(
-                **base, version=member.version, source=SourceKind.WORKSPACE, resolved=resolution, link_target=folder
-            )
+            # A link carries no version of its own: the member it points at is the package.
+            node = Node(**base, version="", source=SourceKind.WORKSPACE, resolved=resolution, link_target=folder)
             return node, None
         if kind is SourceKind.REGISTRY:
             if not _SEMVER.match(resolution):
