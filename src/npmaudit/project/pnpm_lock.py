@@ -123,7 +123,7 @@ def read(path: Path) -> Project:
         raise InputError(path, error.problem, line) from None
 
 
-def lockfile_major(document: dict[str, Any]) -> int:
+def _lockfile_major(document: dict[str, Any]) -> int:
     """The major lockfileVersion (5, 6 or 9), or _Malformed."""
     if "lockfileVersion" not in document:
         raise _Malformed((), "no lockfileVersion: not a pnpm lockfile")
@@ -138,7 +138,7 @@ def lockfile_major(document: dict[str, Any]) -> int:
 
 
 def _build(path: Path, document: dict[str, Any]) -> Project:
-    major = lockfile_major(document)
+    major = _lockfile_major(document)
     importers = _read_importers(document, _read_catalogs(document))
     entries = _read_entries(document, major)
     directory = path.parent
