@@ -116,15 +116,15 @@ def _groups(nodes: Mapping[str, Node]) -> dict[str, Node]:
     """
     installing = {
         location: replace(node, edges=tuple(e for e in node.edges if e.type is not DepType.PEER_OPTIONAL))
+        if any(e.type is DepType.PEER_OPTIONAL for e in node.edges)
+        else node
         for location, node in nodes.items()
     }
     flagged = compute_dep_flags(installing)
-    return {
-        location: replace(
-            nodes[location], dev=node.dev, optional=node.optional, dev_optional=node.dev_optional, peer=node.peer
-        )
-        for location, node in flagged.items()
-    }
+    for location, node in installing.items():
+        if node is not nodes[location]:  # give back the optional-peer edges
+            flagged[location] = replace(flagged[location], edges=nodes[location].edges)
+    return flagged
 
 
 def _read_text(path: Path) -> str:
@@ -497,4 +497,5 @@ class _Reader:
         return edges
 
     def set_edges(self, location: str, edges: list[Edge]) -> None:
-        self.nodes[location] = replace(self.nodes[location], edges=tuple(edges))
+        if edges:
+            self.nodes[location] = replace(self.nodes[location], edges=tuple(edges))
