@@ -399,8 +399,13 @@ def _parse_set(text: str, loose: bool, include_prerelease: bool) -> ComparatorSe
 
 
 @functools.lru_cache(maxsize=16384)
-def _range_cached(text: str, loose: bool, include_prerelease: bool) -> Range:
-    return Range(text, loose=loose, include_prerelease=include_prerelease)
+def _range_or_none(text: str, loose: bool, include_prerelease: bool) -> Range | None:
+    """Cached parse; invalid ranges are cached too (as None), since an advisory with a
+    malformed range would otherwise be re-parsed for every version tested against it."""
+    try:
+        return Range(text, loose=loose, include_prerelease=include_prerelease)
+    except SemverError:
+        return None
 
 
 def to_range(value: str | Range | Comparator, *, loose: bool = False, include_prerelease: bool = False) -> Range:
@@ -413,7 +418,10 @@ def to_range(value: str | Range | Comparator, *, loose: bool = False, include_pr
         return Range.from_comparator(value, loose=loose, include_prerelease=include_prerelease)
     if not isinstance(value, str):
         raise SemverError(f"Invalid SemVer Range: {value!r}")
-    return _range_cached(value, bool(loose), bool(include_prerelease))
+    parsed = _range_or_none(value, bool(loose), bool(include_prerelease))
+    if parsed is None:
+        raise SemverError(f"Invalid SemVer Range: {value}")
+    return parsed
 
 
 def valid_range(text: object, *, loose: bool = False, include_prerelease: bool = False) -> str | None:
@@ -428,11 +436,11 @@ def satisfies(
     version: str | Version, range: str | Range, *, loose: bool = False, include_prerelease: bool = False
 ) -> bool:
     """Whether `version` satisfies `range`. False for any invalid input; never raises."""
+    if isinstance(range, str):  # the common case, without to_range's dispatch
+        parsed_range = _range_or_none(range, bool(loose), bool(include_prerelease))
+        return parsed_range is not None and parsed_range.test(version)
     try:
-        if isinstance(range, str):  # the common case, without to_range's dispatch
-            parsed_range = _range_cached(range, bool(loose), bool(include_prerelease))
-        else:
-            parsed_range = to_range(range, loose=loose, include_prerelease=include_prerelease)
+        parsed_range = to_range(range, loose=loose, include_prerelease=include_prerelease)
     except SemverError:
         return False
     return parsed_range.test(version)
