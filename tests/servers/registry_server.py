@@ -69,7 +69,7 @@ class RegistryServer(LocalServer):
     def handle(self, request: RecordedRequest) -> Answer:
         if self.token is not None and request.headers.get("authorization") != f"Bearer {self.token}":
             return json_answer(401, {"error": "authentication required"})
-        if request.method == "POST" and request.path == BULK_PATH:
+        if request.method == "POST" and request.path.endswith(BULK_PATH):  # the registry may have a path
             try:
                 payload = json.loads(request.body)
             except ValueError:
@@ -78,7 +78,7 @@ class RegistryServer(LocalServer):
                 return json_answer(400, {"error": "invalid payload"})
             return json_answer(200, {name: self.advisories[name] for name in payload if name in self.advisories})
         if request.method == "GET":
-            name = unquote(request.path.lstrip("/"))
+            name = unquote(request.path.rsplit("/", 1)[-1])  # npm sends @scope%2fname
             packument = self.packuments.get(name)
             if packument is None:
                 return json_answer(404, {"error": "Not found"})
