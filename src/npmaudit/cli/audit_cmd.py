@@ -11,7 +11,7 @@ from npmaudit.config import AUDIT_LEVELS, OMIT_GROUPS, POLICIES
 
 # Modules that add their own options to `audit` (each has add_arguments(parser)); a feature that
 # brings flags registers here instead of growing this file.
-EXTRA_OPTION_MODULES: tuple[str, ...] = ("npmaudit.cli.store_options",)
+EXTRA_OPTION_MODULES: tuple[str, ...] = ("npmaudit.cli.store_options", "npmaudit.cli.online_options")
 
 FORMATS = ("text", "json")
 

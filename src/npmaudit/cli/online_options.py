@@ -1,0 +1,57 @@
+"""Options of `npmaudit audit` for online advisory sources (registered in audit_cmd.EXTRA_OPTION_MODULES)."""
+
+from __future__ import annotations
+
+import argparse
+
+SOURCES_HELP = """\
+--compromised: the local database only (offline). --osv: the OSV API online. --registry-advisories:
+the npm registry's bulk advisory endpoint, as `npm audit` uses it (registry and credentials from
+.npmrc / npm_config_* / --registry). The flags combine. With none: the local database when it
+exists, plus OSV online unless --offline (or NPMAUDIT_OFFLINE=1, or `offline = true` in
+.npmaudit.toml); offline without a local database is an error. An online source that cannot be
+queried fails the run (exit 3); it never passes it.
+"""
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds: {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("advisory sources", SOURCES_HELP)
+    group.add_argument("--osv", action="store_true", help="query the OSV API online")
+    group.add_argument(
+        "--registry-advisories",
+        action="store_true",
+        help="query the npm registry's bulk advisory endpoint (npm audit's source)",
+    )
+    group.add_argument(
+        "--offline",
+        action="store_true",
+        help="no network: the local database only (env NPMAUDIT_OFFLINE=1, config offline = true)",
+    )
+    group.add_argument(
+        "--osv-url",
+        metavar="URL",
+        help="OSV API base URL, e.g. a mirror (env NPMAUDIT_OSV_URL, config osv-url; default OSV's public API)",
+    )
+    group.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="connect/read timeout of each online request (env NPMAUDIT_TIMEOUT, config timeout; default 30); "
+        "429 and 5xx answers are retried with backoff (env NPMAUDIT_RETRIES, default 3)",
+    )
+    group.add_argument(
+        "--registry",
+        metavar="URL",
+        help="npm registry URL for --registry-advisories (default: npm's configuration: .npmrc, npm_config_registry, "
+        "else `npm config get registry`)",
+    )

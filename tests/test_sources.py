@@ -1,0 +1,236 @@
+"""Which sources run (flags, defaults, offline), end to end through `npmaudit audit` against the
+local OSV API and registry servers: refresh patterns, fail-closed exit codes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from npmaudit.cli import main
+from servers import Fault, OsvServer, RegistryServer
+
+ONLINE = Path(__file__).parent / "fixtures" / "osv" / "online"
+HANDMADE = ONLINE / "projects" / "handmade"
+# Hand-checked in test_osv_api.py: the six production findings and six dev findings of `handmade`.
+PROD_IDS = {
+    ("lodash", "GHSA-29mw-wpgm-hmr9"),
+    ("lodash", "GHSA-35jh-r3h4-6jhm"),
+    ("lodash", "GHSA-p6mc-m468-83gw"),
+    ("minimist", "GHSA-vh95-rmgr-6w4m"),
+    ("minimist", "GHSA-xvch-5gv4-984h"),
+    ("policycms", "MAL-2023-1269"),
+}
+
+
+def _jsonl(name: str) -> list[dict]:
+    with gzip.open(ONLINE / name, "rt", encoding="utf-8") as stream:
+        return [json.loads(line) for line in stream]
+
+
+@pytest.fixture(scope="module")
+def osv_records() -> list[dict]:
+    return _jsonl("npm-ghsa.jsonl.gz") + _jsonl("npm-malicious-sample.jsonl.gz")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    target = tmp_path / "project"
+    shutil.copytree(HANDMADE, target)
+    return target
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(__import__("os").environ):
+        if name.startswith(("NPMAUDIT_", "npm_config_", "NPM_CONFIG_")) or name in ("NODE_ENV", "NO_COLOR"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("NPMAUDIT_RETRIES", "0")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # no npm to ask for a registry: configuration only
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict | None, str]:
+    code = main(["audit", *args, "--format", "json"])
+    captured = capsys.readouterr()
+    return code, (json.loads(captured.out) if captured.out.strip() else None), captured.err
+
+
+def _pairs(report: dict) -> set[tuple[str, str]]:
+    return {(f["name"], f["id"]) for f in report["findings"]}
+
+
+def test_osv_write_policy_warn_then_offline_gate(capsys, project: Path, tmp_path: Path, osv_records) -> None:
+    """The seed's refresh pattern: `--osv --write PATH --policy warn`, then `--compromised --db PATH`."""
+    database = tmp_path / "security" / "advisories.json"
+    with OsvServer(osv_records, page_size=5) as server:
+        code, report, err = _run(
+            capsys, str(project), "--osv", "--osv-url", server.url, "--write", str(database), "--policy", "warn",
+            "--omit", "dev",
+        )
+    assert code == 0 and report is not None
+    assert _pairs(report) == PROD_IDS
+    assert [s["kind"] for s in report["sources"]] == ["osv-api"]
+    assert "merged 6 advisories into" in err
+    written = json.loads(database.read_text())
+    records = written if isinstance(written, list) else written.get("vulns", written)
+    assert {r["id"] for r in records} == {i for _, i in PROD_IDS}
+    assert all(r.get("affected") for r in records)  # full records, not querybatch stubs
+    code, report, _ = _run(capsys, str(project), "--compromised", "--db", str(database), "--omit", "dev")
+    assert code == 1 and report is not None and _pairs(report) == PROD_IDS
+
+
+def test_osv_url_from_environment(capsys, project: Path, monkeypatch, osv_records) -> None:
+    with OsvServer(osv_records) as server:
+        monkeypatch.setenv("NPMAUDIT_OSV_URL", server.url)
+        code, report, _ = _run(capsys, str(project), "--osv", "--omit", "dev")
+        assert code == 1 and report is not None and _pairs(report) == PROD_IDS
+        assert server.requests_to("/v1/querybatch")
+
+
+def test_osv_url_from_project_config(capsys, project: Path, osv_records) -> None:
+    with OsvServer(osv_records) as server:
+        (project / ".npmaudit.toml").write_text(f'osv-url = "{server.url}"\npolicy = "warn"\n')
+        code, report, _ = _run(capsys, str(project), "--osv")
+        assert code == 0 and report is not None and len(report["findings"]) == 12
+
+
+def test_default_is_local_database_plus_osv(capsys, project: Path, tmp_path: Path, monkeypatch, osv_records) -> None:
+    database = tmp_path / "local.json"
+    database.write_text(json.dumps([r for r in osv_records if r["id"] == "MAL-2023-1269"]))
+    with OsvServer(osv_records) as server:
+        monkeypatch.setenv("NPMAUDIT_OSV_URL", server.url)
+        code, report, _ = _run(capsys, str(project), "--db", str(database), "--omit", "dev")
+        assert report is not None and [s["kind"] for s in report["sources"]] == ["json-db", "osv-api"]
+        assert code == 1 and _pairs(report) == PROD_IDS
+        assert server.requests_to("/v1/vulns/MAL-2023-1269") == []  # same `modified` locally: not fetched again
+        assert server.requests_to("/v1/vulns/GHSA-xvch-5gv4-984h")
+
+
+def test_default_without_local_database_is_osv_only(capsys, project: Path, monkeypatch, osv_records) -> None:
+    with OsvServer(osv_records) as server:
+        monkeypatch.setenv("NPMAUDIT_OSV_URL", server.url)
+        code, report, _ = _run(capsys, str(project), "--omit", "dev")
+        assert report is not None and [s["kind"] for s in report["sources"]] == ["osv-api"]
+        assert code == 1 and _pairs(report) == PROD_IDS
+
+
+@pytest.mark.parametrize("how", ["flag", "env", "config"])
+def test_offline_uses_the_local_database_only(capsys, project: Path, tmp_path: Path, monkeypatch, how) -> None:
+    database = tmp_path / "local.json"
+    database.write_text("[]")
+    monkeypatch.setenv("NPMAUDIT_OSV_URL", "http://127.0.0.1:9/")  # would fail if it were asked
+    args = [str(project), "--db", str(database)]
+    if how == "flag":
+        args.append("--offline")
+    elif how == "env":
+        monkeypatch.setenv("NPMAUDIT_OFFLINE", "1")
+    else:
+        (project / ".npmaudit.toml").write_text("offline = true\n")
+    code, report, _ = _run(capsys, *args)
+    assert code == 0 and report is not None and [s["kind"] for s in report["sources"]] == ["json-db"]
+
+
+def test_offline_without_local_database_is_an_error(capsys, project: Path, tmp_path: Path) -> None:
+    code, report, err = _run(capsys, str(project), "--offline", "--db", str(tmp_path / "none.json"))
+    assert code == 2 and report is None
+    assert "offline audit needs a local advisory database" in err and "none.json" in err
+
+
+def test_offline_with_an_online_flag_is_a_usage_error(capsys, project: Path) -> None:
+    code, _, err = _run(capsys, str(project), "--offline", "--osv")
+    assert code == 2 and "cannot be combined with --osv" in err
+
+
+def test_flags_combine(capsys, project: Path, tmp_path: Path, osv_records) -> None:
+    database = tmp_path / "local.json"
+    database.write_text("[]")
+    nsp = _jsonl("nsp-original.jsonl.gz")
+    with OsvServer(osv_records) as osv, RegistryServer.from_nsp(nsp) as registry:
+        code, report, _ = _run(
+            capsys, str(project), "--compromised", "--db", str(database), "--osv", "--osv-url", osv.url,
+            "--registry-advisories", "--registry", registry.url, "--policy", "warn",
+        )
+    assert code == 0 and report is not None
+    assert [s["kind"] for s in report["sources"]] == ["json-db", "osv-api", "npm-registry"]
+    pairs = _pairs(report)
+    assert ("marked", "NPM-101") in pairs and ("lodash", "NPM-516") in pairs and pairs >= PROD_IDS
+
+
+def test_registry_advisories_with_registry_from_npmrc(capsys, project: Path) -> None:
+    nsp = _jsonl("nsp-original.jsonl.gz")
+    with RegistryServer.from_nsp(nsp, token="t0k") as registry:
+        (project / ".npmrc").write_text(f"registry={registry.url}\n//127.0.0.1:{registry.port}/:_authToken=t0k\n")
+        code, report, _ = _run(capsys, str(project), "--registry-advisories")
+    assert code == 1 and report is not None
+    assert _pairs(report) == {("lodash", "NPM-516"), ("marked", "NPM-101")}
+
+
+def test_registry_advisories_without_any_registry_is_a_clear_error(capsys, project: Path) -> None:
+    code, _, err = _run(capsys, str(project), "--registry-advisories")
+    assert code == 2 and "no npm registry configured" in err
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_osv_exits_3_with_one_line(capsys, project: Path) -> None:
+    port = _closed_port()
+    code, report, err = _run(capsys, str(project), "--osv", "--osv-url", f"http://127.0.0.1:{port}/")
+    assert code == 3 and report is None
+    assert err == f"npmaudit: error: OSV API: POST http://127.0.0.1:{port}/v1/querybatch: connection refused\n"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("/v1/querybatch", "status", status=503, times=0),
+        Fault("/v1/querybatch", "body", body=b"not json"),
+        Fault("/v1/querybatch", "body", body=b'{"results":"nope"}'),
+        Fault("/v1/vulns/", "status", status=500, times=0),
+        Fault("/v1/querybatch", "delay", seconds=1.0, times=0),
+    ],
+    ids=["http-503", "invalid-json", "shape", "hydration-500", "timeout"],
+)
+def test_osv_faults_exit_3_even_under_policy_warn(capsys, project: Path, osv_records, fault: Fault) -> None:
+    with OsvServer(osv_records) as server:
+        server.add_fault(fault)
+        code, report, err = _run(
+            capsys, str(project), "--osv", "--osv-url", server.url, "--policy", "warn", "--timeout", "0.3"
+        )
+    assert code == 3 and report is None
+    assert err.startswith("npmaudit: error: OSV API: ") and err.count("\n") == 1
+
+
+def test_registry_failure_exits_3(capsys, project: Path) -> None:
+    with RegistryServer() as registry:
+        registry.add_fault(Fault("/", "status", status=500, body=b'{"error":"boom"}', times=0))
+        code, _, err = _run(capsys, str(project), "--registry-advisories", "--registry", registry.url)
+    assert code == 3 and err.startswith("npmaudit: error: npm registry advisories: HTTP 500 from POST")
+
+
+def test_bad_timeout_is_a_usage_error(capsys, project: Path, monkeypatch) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["audit", str(project), "--osv", "--timeout", "0"])
+    assert caught.value.code == 2 and "must be more than 0 seconds" in capsys.readouterr().err
+    monkeypatch.setenv("NPMAUDIT_TIMEOUT", "soon")
+    code, _, err = _run(capsys, str(project), "--osv", "--osv-url", "http://127.0.0.1:9/")
+    assert code == 2 and "NPMAUDIT_TIMEOUT: not a number" in err
+
+
+def test_help_documents_the_defaults(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["audit", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "With none: the local database when it exists, plus OSV online unless --offline" in out
+    assert "offline without a local database is an error" in out
