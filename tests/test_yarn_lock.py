@@ -373,6 +373,19 @@ def test_berry_member_package_json_tells_dev_from_prod(tmp_path: Path) -> None:
     assert by_name(project, "old")[0].dev
 
 
+def test_berry_catalog_ranges_come_from_yarnrc(tmp_path: Path) -> None:
+    lock = BERRY_HEAD + (
+        '"b@npm:^1.0.0":\n  version: 1.0.0\n  resolution: "b@npm:1.0.0"\n\n'
+        '"b@npm:^2.0.0":\n  version: 2.0.0\n  resolution: "b@npm:2.0.0"\n\n'
+        '"root@workspace:.":\n  version: 0.0.0-use.local\n  resolution: "root@workspace:."\n'
+    )
+    manifest = {"name": "root", "dependencies": {"b": "catalog:"}, "devDependencies": {}}
+    write_project(tmp_path, lock, manifest)
+    (tmp_path / ".yarnrc.yml").write_text('catalog:\n  b: ^2.0.0\n')
+    project = read(tmp_path / "yarn.lock")
+    assert project.root.edges[0].to is not None and project.nodes[project.root.edges[0].to].version == "2.0.0"
+
+
 def test_loader_picks_this_reader(tmp_path: Path) -> None:
     lock = write_project(tmp_path, BERRY, BERRY_MANIFEST)
     assert reader_for(lock) is read

@@ -7,7 +7,8 @@ names its locator in ``resolution`` (``a@npm:1.2.3``; for an alias the real name
 * ``npm:`` registry; ``workspace:`` the root (``workspace:.``) and members (``workspace:packages/a``);
 * ``patch:`` a patched copy of another locator. It is still that registry package, so a patch entry
   and the entry it patches are one package (one node), not two;
-* ``portal:``/``link:`` links, ``file:``/``exec:`` local folders and tarballs, git and URL tarballs.
+* ``portal:``/``link:`` links, ``file:``/``exec:`` local folders and tarballs, git and URL tarballs;
+* ``catalog:`` ranges (yarn 4.10+) from .yarnrc.yml when it is beside the lockfile.
 
 Workspace entries list a member's dependencies and devDependencies together, so a member's own
 package.json is used when it is present (it tells dev from prod); otherwise the entry's list is
@@ -28,7 +29,7 @@ from npmaudit.errors import InputError
 from npmaudit.project.model import DepType, SourceKind
 from npmaudit.project.yarn_manifest import read_manifest
 from npmaudit.project.yarn_resolutions import Resolutions, with_protocol
-from npmaudit.project.yarn_specs import classify, patch_source, split_descriptor, strip_binding
+from npmaudit.project.yarn_specs import alias_target, classify, patch_source, split_descriptor, strip_binding
 from npmaudit.project.yarn_tree import Dep, Importer, LockGraph, LockPackage, manifest_deps
 
 _Loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
@@ -66,6 +67,7 @@ def read_graph(text: str, lockfile: Path) -> tuple[str, LockGraph]:
     root_manifest = read_manifest(directory / "package.json")
     resolutions = Resolutions(root_manifest.get("resolutions") if root_manifest else None)  # type: ignore[arg-type]
     entries.resolutions = resolutions
+    entries.catalogs = _catalogs(directory / ".yarnrc.yml")
     importers: list[Importer] = []
     packages: dict[str, LockPackage] = {}
     for resolution, (keys, entry) in entries.by_resolution.items():
@@ -101,6 +103,7 @@ class _Entries:
         self.by_name: dict[str, list[str]] = {}
         self.raw_key: dict[str, str] = {}
         self.resolutions = Resolutions(None)
+        self.catalogs: dict[str, dict[str, str]] = {}
         for key, entry in data.items():
             if not isinstance(entry, dict):
                 raise InputError(lockfile, f"entry {key!r} must be a mapping of fields", _line_of(text, key))
@@ -142,6 +145,9 @@ class _Entries:
         if not isinstance(version, str):
             raise InputError(self.lockfile, f"entry {keys[0]!r}: version must be a string", self._line(keys))
         source = classify(reference)
+        if reference.startswith("npm:") and alias_target(reference) is None:
+            # The locator is what yarn fetches; a hand-edited lock can carry a stale ``version`` beside it.
+            version = reference[4:]
         if reference.startswith("patch:"):
             reference = split_descriptor(patch_source(reference))[1]
         resolved = None if source is SourceKind.REGISTRY else strip_binding(reference)
@@ -232,6 +238,9 @@ class _Entries:
     def target(self, parent_locator: str, parent_name: str, name: str, spec: str) -> str | None:
         """The entry id (or ``ws-ref:<resolution>`` of a workspace) that ``name@spec`` resolves to."""
         specs = []
+        if spec.startswith("catalog:"):
+            # yarn 4.10+ catalogs: the range lives in .yarnrc.yml; without it the name alone must decide.
+            spec = self.catalogs.get(spec[len("catalog:") :] or "default", {}).get(name, spec)
         override = self.resolutions.override(parent_name, name, spec)
         if override is not None:
             specs += [override, with_protocol(override)]
@@ -261,6 +270,23 @@ class _Entries:
     def _line(self, keys: list[str]) -> int | None:
         resolution = self.by_key.get(keys[0])
         return _line_of(self.text, self.raw_key.get(resolution, keys[0]) if resolution else keys[0])
+
+
+def _catalogs(path: Path) -> dict[str, dict[str, str]]:
+    """``catalog`` (the default) and ``catalogs`` from .yarnrc.yml; unreadable or absent means none."""
+    try:
+        rc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    if not isinstance(rc, dict):
+        return {}
+    found = {}
+    if isinstance(rc.get("catalog"), dict):
+        found["default"] = rc["catalog"]
+    named = rc.get("catalogs")
+    if isinstance(named, dict):
+        found.update({key: value for key, value in named.items() if isinstance(value, dict)})
+    return found
 
 
 def _line_of(text: str, key: str) -> int | None:

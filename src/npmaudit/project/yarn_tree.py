@@ -24,8 +24,9 @@ they lead to), and this module gives every package an npm-shaped location:
   extraneous package: in every group, so ``--omit dev`` drops it). When manifests are missing it is
   made a production dependency of the root, so it is audited rather than hidden.
 
-Peer dependencies and dependencies no lock key matches are resolved afterwards the way node does:
-by walking up from the dependent's location (a peer starts from the dependent's parent). Groups
+Peer dependencies are resolved as yarn provides them: by the dependency of that name of the package
+the dependent was placed under (its first dependent), else, like dependencies no lock key matches,
+the way node does, by walking up from the dependent's location (a peer from the dependent's parent). Groups
 then come from :func:`~npmaudit.project.depflags.compute_dep_flags`, npm's own rule.
 """
 
@@ -120,6 +121,7 @@ class _Builder:
         self.root = graph.importers[0]
         self.placed: dict[tuple[str, str], str] = {}  # (package id, install name) -> location
         self.placed_ids: set[str] = set()
+        self.placed_by: dict[str, str] = {}  # location -> location of the dependent it was placed from
         self.taken: set[str] = set()
         self.workspace_at: dict[str, str] = {}  # importer id -> the location edges to it lead to
         self.hoisted: dict[str, tuple[str, str]] = {}  # install name -> the node that owns node_modules/<name>
@@ -210,6 +212,7 @@ class _Builder:
                     continue
                 where = self._slot(key, location)
                 self.placed[key] = where
+                self.placed_by[where] = location
                 self.placed_ids.add(dep.target)
                 self.taken.add(where)
                 queue.append((dep.target, where))
@@ -234,6 +237,8 @@ class _Builder:
 
     def _nodes(self) -> dict[str, Node]:
         nodes: dict[str, Node] = {}
+        self.holder_at: dict[str, Importer | LockPackage] = {imp.path: imp for imp in self.graph.importers}
+        self.holder_at.update((loc, self.graph.packages[pid]) for (pid, _), loc in self.placed.items())
         for importer in self.graph.importers:
             source = SourceKind.ROOT if importer.path == "" else SourceKind.WORKSPACE
             nodes[importer.path] = Node(
@@ -273,17 +278,34 @@ class _Builder:
             nodes[importer.path] = replace(nodes[importer.path], edges=self._edges(importer.deps, importer.path, nodes))
         return dict(sorted(nodes.items()))
 
+    def _provided(self, parent: str, name: str) -> str | None:
+        """Where the package at ``parent`` gets its own dependency ``name`` (yarn's peer provision)."""
+        holder = self.holder_at.get(parent)
+        dep = _declared(holder, name) if holder is not None else None
+        if dep is None or dep.target is None:
+            return None
+        return self.placed.get((dep.target, dep.name)) or self.workspace_at.get(dep.target)
+
     def _edges(self, deps: list[Dep], location: str, nodes: dict[str, Node]) -> tuple[Edge, ...]:
         edges = []
         for dep in deps:
             to: str | None = None
             if dep.target is not None:
                 to = self.placed.get((dep.target, dep.name)) or self.workspace_at.get(dep.target)
+            peer = dep.type in (DepType.PEER, DepType.PEER_OPTIONAL)
+            if to is None and peer and location in self.placed_by:
+                to = self._provided(self.placed_by[location], dep.name)
             if to is None:
-                peer = dep.type in (DepType.PEER, DepType.PEER_OPTIONAL)
                 to = _walk_up(nodes, _parent(location) if peer else location, dep.name)
             edges.append(Edge(dep.name, dep.spec, dep.type, to))
         return tuple(edges)
+
+
+def _declared(holder: Importer | LockPackage, name: str) -> Dep | None:
+    for dep in holder.deps:
+        if dep.name == name and dep.type not in (DepType.PEER, DepType.PEER_OPTIONAL):
+            return dep
+    return None
 
 
 def _parent(location: str) -> str | None:
