@@ -89,7 +89,7 @@ class HttpSettings:
     max_retry_after: float = 60.0  # a longer Retry-After fails at once instead of hanging
     max_bytes: int = 256 * MiB  # decoded answer size; larger answers fail closed
     max_redirects: int = 5
-    pool_size: int = 32
+    pool_size: int = 64  # as many kept-alive connections per host as hydration workers
     user_agent: str = f"npmaudit/{__version__}"
 
 
