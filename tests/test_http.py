@@ -200,3 +200,25 @@ def test_tls_with_cafile_and_strict_ssl(tmp_path: Path) -> None:
         assert _client(network=trusted).get_json(server.url).data["path"] == "/"
         unverified = _npm_config(tmp_path, "strict-ssl=false\n")
         assert _client(network=unverified).get_json(server.url).data["path"] == "/"
+
+
+def test_scoped_packument_fetch_with_credentials_and_etag(tmp_path: Path) -> None:
+    """How the npm-report code fetches packuments: scoped registry, its own token, conditional GET."""
+    from npmaudit.http import PACKUMENT_ACCEPT
+
+    packument = {"name": "@acme/tool", "versions": {"1.0.0": {}}}
+    with RegistryServer(packuments={"@acme/tool": packument}, token="acme-token") as private, EchoServer() as public:
+        config = _npm_config(
+            tmp_path,
+            f"registry={public.url}\n@acme:registry={private.url}acme/\n"
+            f"//127.0.0.1:{private.port}/acme/:_authToken=acme-token\n",
+        )
+        url = config.packument_url("@acme/tool")
+        assert url == f"{private.url}acme/@acme%2ftool"
+        client = _client(network=config)
+        first = client.get_json(url, headers={"accept": PACKUMENT_ACCEPT})
+        assert first.data == packument
+        assert client.get_json(url, etag=first.etag).not_modified
+        assert client.get_json(config.packument_url("lodash")).data["path"] == "/lodash"
+        assert all(r.headers.get("authorization") == "Bearer acme-token" for r in private.requests)
+        assert all("authorization" not in r.headers for r in public.requests)

@@ -49,6 +49,8 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_TIMEOUT = 30.0
 MiB = 1024 * 1024
+# The Accept header npm sends for packuments: the abbreviated ("corgi") document when the registry has it.
+PACKUMENT_ACCEPT = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
 
 
 class NetworkConfig(Protocol):

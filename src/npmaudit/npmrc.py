@@ -284,6 +284,11 @@ class NpmConfig:
                 return normalize_registry(scoped, self.origin(f"{scope}:registry") or f"{scope}:registry")
         return self.registry
 
+    def packument_url(self, package_name: str) -> str:
+        """Where npm fetches a package's packument: its registry + the escaped name (``@s%2fname``)."""
+        escaped = package_name.replace("/", "%2f") if package_name.startswith("@") else package_name
+        return self.registry_for(package_name) + escaped
+
     def _registries(self) -> list[str]:
         found = []
         for layer in self.layers:
