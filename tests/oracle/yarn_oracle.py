@@ -7,8 +7,8 @@ Not part of the test run (it needs node, npm, yarn and the network). For one fix
    platform (classic ``--frozen-lockfile --ignore-platform``; berry with ``nodeLinker: node-modules``
    and every os/cpu in ``supportedArchitectures``), from the registry given on the command line;
 2. reads the installed tree with npm's arborist (yarn_installed_dump.js) for npm's dependency groups;
-3. writes, per ``name@version`` installed, one group label: prod, dev, optional or devOptional
-   (collapsed over the copies: any prod copy makes it prod, and so on, as ``--omit`` decides).
+3. writes, per ``name@version`` installed, the groups of each installed copy (prod, dev, optional,
+   dev+optional or devOptional); the test folds the copies together as ``--omit`` would.
 
 Berry workspace members whose package.json is not in the fixture are given one made from their lock
 entry (all dependencies as production), which is what npmaudit assumes for them too.
@@ -39,23 +39,14 @@ CPUS = ["current", "x64", "arm64", "ia32", "arm", "ppc64", "s390x", "mips64el", 
 
 
 def label(node: dict) -> str:
-    if not (node["dev"] or node["optional"] or node["devOptional"]):
-        return "prod"
-    if node["dev"] and not node["optional"]:
+    """npm's groups of one installed copy: prod, dev, optional, dev+optional or devOptional."""
+    if node["dev"] and node["optional"]:
+        return "dev+optional"
+    if node["dev"]:
         return "dev"
-    if node["optional"] and not node["dev"]:
+    if node["optional"]:
         return "optional"
-    return "devOptional"
-
-
-def collapse(labels: list[str]) -> str:
-    """One label for a package installed at several places: the least omittable one wins."""
-    found = set(labels)
-    if "prod" in found:
-        return "prod"
-    if len(found) == 1:
-        return found.pop()
-    return "devOptional"
+    return "devOptional" if node["devOptional"] else "prod"
 
 
 def run(command: list[str], **kwargs: object) -> None:
@@ -163,7 +154,7 @@ def main() -> int:
         labels.setdefault(f"{node['name']}@{node['version']}", []).append(label(node))
     expected = {
         "oracle": f"{how}; groups by npm {npm_version} arborist loadActual (calcDepFlags) on the installed tree",
-        "packages": {key: collapse(value) for key, value in sorted(labels.items())},
+        "packages": {key: sorted(value) for key, value in sorted(labels.items())},
     }
     text = json.dumps(expected, indent=1, sort_keys=True) + "\n"
     host = re.sub(r"^https?://", "", args.registry).split("/")[0]
