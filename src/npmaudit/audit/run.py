@@ -79,7 +79,8 @@ def run_audit(
             messages.append(f"read {lockfile} ({detection.reason}); also present, not read: {others}")
     project = load_project(options.path, lockfile)
     if sources is None:
-        sources = select_sources(args, config)
+        # With the project known, the registry source can send npm's exact bulk payload.
+        sources = select_sources(args, config, project=project, omit=options.omit)
     result = audit(project, sources, options.omit)
     messages.extend(apply_writes(args, config, result))
     verdict = judge(result.findings, options.policy, options.level)

@@ -19,9 +19,15 @@ DESCRIPTION = """\
 Audit the dependency tree of an npm-ecosystem project (a directory or a lockfile) against security
 advisories: known vulnerabilities and OpenSSF malicious-package reports.
 
-By default the local advisory database is used (--db, NPMAUDIT_DB, the project's .npmaudit.toml
-`db`, else the shared cache in the user cache directory). A database that is missing, unreadable
-or malformed is an error (exit 2), never an empty result.
+Sources: --compromised uses the local advisory database only (offline); --osv queries the OSV API;
+--registry-advisories queries the npm registry's bulk advisory endpoint, as `npm audit` does, with the
+registry and credentials from .npmrc. The flags combine. With none, npmaudit uses the local database
+when it exists, plus OSV online unless --offline (or NPMAUDIT_OFFLINE=1, or `offline = true` in
+.npmaudit.toml); offline without a local database is an error.
+
+The local database is --db, else NPMAUDIT_DB, else `db` in the project's .npmaudit.toml, else the
+shared store in the user cache directory. A database that is missing, unreadable or malformed is an
+error (exit 2), and a source that cannot be queried ends the run with exit 3: never an empty result.
 """
 
 
