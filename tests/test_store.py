@@ -320,6 +320,37 @@ def test_a_damaged_store_is_an_input_error_not_a_traceback(store_path: Path):
         store.advisories_for([PackageRef("minimist", "1.2.0")])
 
 
+@pytest.mark.parametrize("seed", range(150))
+def test_random_damage_is_an_input_error_never_a_crash(tmp_path: Path, seed: int, damaged_store_bytes: bytes):
+    import random
+
+    rng = random.Random(seed)
+    data = bytearray(damaged_store_bytes)
+    for _ in range(rng.choice([1, 5, 50, 500])):
+        data[rng.randrange(len(data))] = rng.randrange(256)
+    path = tmp_path / "damaged.sqlite"
+    path.write_bytes(bytes(data))
+    try:
+        source = open_local_database(path)
+        source.info()
+        source.advisories_for([PackageRef(n, "1.0.0") for n in ("minimist", "qs", "ws", "semver", "undici")])
+        assert isinstance(source, AdvisoryStore)
+        source.stats()
+        export_store(source, tmp_path / "out.json")
+    except InputError as error:
+        assert str(path) in str(error)
+
+
+@pytest.fixture(scope="module")
+def damaged_store_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A small real store, checkpointed into one file, to be damaged."""
+    path = tmp_path_factory.mktemp("damage") / "store.sqlite"
+    import_files(path, FIXTURES / SOURCES[1])
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path.read_bytes()
+
+
 def test_an_empty_file_named_like_a_store_is_refused(tmp_path: Path):
     empty = tmp_path / "advisories.sqlite"
     empty.write_bytes(b"")

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from npmaudit.advisories.jsondb import record_key
 from npmaudit.advisories.model import Advisory, AdvisoryFormatError
 from npmaudit.advisories.source import SourceInfo
 from npmaudit.errors import InputError
@@ -178,12 +179,6 @@ def modified_key(record: Mapping[str, Any]) -> str:
     return value.replace("+00:00", "Z")
 
 
-def record_key(record: Mapping[str, Any]) -> str:
-    from npmaudit.advisories.jsondb import record_key as json_record_key
-
-    return json_record_key(record)
-
-
 class AdvisoryStore:
     """An :class:`AdvisorySource` over a SQLite store; also the store's writer."""
 
@@ -193,7 +188,10 @@ class AdvisoryStore:
         self.path = path
         self._db = connection
         with _locked_errors(path):
-            self._zdict = _meta(connection, "zdict") or _ZDICT
+            zdict = _meta(connection, "zdict")
+        if zdict is not None and not isinstance(zdict, bytes):
+            raise InputError(path, "damaged advisory store: bad compression dictionary")
+        self._zdict = zdict or _ZDICT
         self._info: SourceInfo | None = None
 
     # -- opening -------------------------------------------------------------------------------
@@ -211,10 +209,10 @@ class AdvisoryStore:
         connection = _connect(path, create=create)
         try:
             _prepare(path, connection, writable=create)
+            return cls(path, connection)
         except BaseException:
             connection.close()
             raise
-        return cls(path, connection)
 
     def close(self) -> None:
         self._db.close()
@@ -233,10 +231,12 @@ class AdvisoryStore:
                 records = _meta(self._db, "records")
                 details = {"updated": _text(_meta(self._db, "updated"))}
                 newest = _text(_meta(self._db, "newest_modified"))
+            if not isinstance(records, int | None):
+                raise InputError(self.path, "damaged advisory store: bad record count")
             self._info = SourceInfo(
                 self.kind,
                 str(self.path),
-                int(records) if records is not None else 0,
+                records or 0,
                 newest,
                 {k: v for k, v in details.items() if v is not None},
             )
@@ -269,7 +269,7 @@ class AdvisoryStore:
     def _advisory(self, key: str, blob: bytes) -> Advisory:
         try:
             return Advisory.from_osv(json.loads(self._decode(blob)))
-        except (ValueError, zlib.error) as error:  # AdvisoryFormatError and JSONDecodeError are ValueErrors
+        except (ValueError, TypeError, zlib.error) as error:  # TypeError: a damaged page changed a type
             raise InputError(self.path, f"damaged record {key}: {error}") from None
 
     def _decode(self, blob: bytes) -> bytes:
@@ -288,7 +288,7 @@ class AdvisoryStore:
             for key, blob in self._db.execute("SELECT key, record FROM advisories ORDER BY key"):
                 try:
                     yield json.loads(self._decode(blob))
-                except (ValueError, zlib.error) as error:
+                except (ValueError, TypeError, zlib.error) as error:
                     raise InputError(self.path, f"damaged record {key}: {error}") from None
 
     def modified_by_key(self) -> dict[str, str]:
@@ -309,7 +309,7 @@ class AdvisoryStore:
                 "WHERE v.withdrawn IS NULL"
             ).fetchone()
             sources = tuple(
-                SourceRecord(location, kind, updated, records, added, changed, json.loads(state or "{}"))
+                SourceRecord(location, kind, updated, records, added, changed, self._state(state))
                 for location, kind, updated, records, added, changed, state in db.execute(
                     "SELECT location, kind, updated, records, added, changed, state FROM sources "
                     "ORDER BY updated DESC, location"
@@ -329,6 +329,13 @@ class AdvisoryStore:
             updated=updated,
             sources=sources,
         )
+
+    def _state(self, text: str | None) -> Mapping[str, Any]:
+        try:
+            state = json.loads(text or "{}")
+        except ValueError:
+            raise InputError(self.path, "damaged advisory store: a source's state is not JSON") from None
+        return state if isinstance(state, dict) else {}
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -566,6 +573,8 @@ def _locked_errors(path: Path) -> Iterator[None]:
         raise InputError(path, f"advisory store: {error}") from None
     except sqlite3.DatabaseError as error:
         raise InputError(path, f"damaged advisory store: {error}") from None
+    except UnicodeDecodeError:  # a damaged page can turn a TEXT value into bytes that are not UTF-8
+        raise InputError(path, "damaged advisory store: a text value is not UTF-8") from None
 
 
 _reading = _locked_errors
