@@ -120,13 +120,14 @@ GET_LINE = re.compile(r'"GET (\S+) HTTP/1\.1" (\d+)')
 
 
 def run_oracle(stem: str, lock: Path, package_json: Path, advisories: Path, args: list[str], tag: str) -> dict:
-    project = SCRATCH / "proj" / stem
-    if project.exists():
-        shutil.rmtree(project)
-    project.mkdir(parents=True)
-    target = "npm-shrinkwrap.json" if lock.name.endswith("npm-shrinkwrap.json") else "package-lock.json"
-    shutil.copyfile(lock, project / target)
-    shutil.copyfile(package_json, project / "package.json")
+    # The project is laid out as the npm-lockfile oracle lays it out (npm_lock_oracle.build_project):
+    # lockfile and package.json, plus a package.json in every folder entry of the lockfile
+    # (workspace members, file: targets), as in a real checkout. Without them arborist finds no
+    # workspaces, distrusts the lockfile's dev/optional flags and recomputes them.
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from npm_lock_oracle import build_project
+
+    project = build_project(lock, SCRATCH / "proj")
     npm_cache = SCRATCH / "npmcache" / f"{stem}.{tag}"
     if npm_cache.exists():
         shutil.rmtree(npm_cache)
