@@ -189,11 +189,34 @@ RUNS = (
 )
 
 
+def record_reruns(stems: list[str]) -> int:
+    """Two more npm runs per stem, same inputs: npm resolves metavuln calculations in network order,
+    so some documents differ from run to run (tests/test_npm_report.py relies on these)."""
+    locks = {stem: (lock, pj) for stem, lock, pj in npm_lockfiles()}
+    combined = SCRATCH / "combined.jsonl"
+    combined.write_text((FIXTURES / "advisories" / "real.jsonl").read_text()
+                        + (FIXTURES / "advisories" / "synthetic.jsonl").read_text())
+    out = FIXTURES / "expected" / "reruns"
+    out.mkdir(parents=True, exist_ok=True)
+    for stem in stems:
+        lock, package_json = locks[stem]
+        for run in (1, 2):
+            for tag, args, suffix in (RUNS[0], RUNS[2]):
+                result = run_oracle(stem, lock, package_json, combined, args, f"{tag}.rerun{run}")
+                (out / f"{stem}.run{run}{suffix}.gz").write_bytes(gzip.compress(result["stdout"].encode(), mtime=0))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", nargs="*", default=None)
     ap.add_argument("--skip-real-filter", action="store_true")
+    ap.add_argument("--reruns", nargs="*", default=None,
+                    help="only run `npm audit --json` (and --omit=dev) twice more for these stems, "
+                         "into expected/reruns/ (evidence of npm's own run-to-run differences)")
     opts = ap.parse_args(argv)
+    if opts.reruns is not None:
+        return record_reruns(opts.reruns)
     locks = npm_lockfiles()
     if opts.skip_real_filter:
         real = FIXTURES / "advisories" / "real.jsonl"

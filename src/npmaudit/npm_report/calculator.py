@@ -42,17 +42,20 @@ def _parsed(version: str) -> semver.Version | None:
     return semver.parse_version(version, loose=True)
 
 
-def _compare_build(a: str, b: str) -> int:
-    return semver.compare_build(a, b, loose=True)
-
-
-_BUILD_KEY = functools.cmp_to_key(_compare_build)
+@functools.lru_cache(maxsize=65536)
+def _build_key(version: str) -> tuple[Any, ...]:
+    """A sort key equal in order to ``semver.compareBuild(a, b, {loose: true})``: precedence, then
+    build identifiers (numeric before alphanumeric, as node-semver's compareIdentifiers)."""
+    parsed = _parsed(version)
+    assert parsed is not None
+    build = tuple((0, int(b), "") if b.isdigit() else (1, 0, b) for b in parsed.build)
+    return (parsed._key, build)
 
 
 def sort_versions(versions: list[str]) -> list[str]:
     """``semver.sort(versions, {loose, includePrerelease})``; unparsable versions are dropped
     (npm would throw on them and fail the whole audit)."""
-    return sorted((v for v in versions if _parsed(v) is not None), key=_BUILD_KEY)
+    return sorted((v for v in versions if _parsed(v) is not None), key=_build_key)
 
 
 def dep_spec(manifest: dict[str, Any], name: str) -> str | None:
@@ -209,7 +212,7 @@ class NpmAdvisory:
         """The bisecting bulk test, copied with its false positives (see the module docstring)."""
         if not versions:
             return
-        parsed = sorted((p.version for v in versions if (p := _parsed(v)) is not None), key=_BUILD_KEY)
+        parsed = sorted((p.version for v in versions if (p := _parsed(v)) is not None), key=_build_key)
         if not parsed:
             return
         groups: list[list[str]] = []
