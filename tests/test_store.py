@@ -249,6 +249,17 @@ def test_every_database_shape_imports_the_same_records(tmp_path: Path, records: 
     assert export_text(store_path, tmp_path) == reference.read_text()
 
 
+def test_another_store_imports_like_any_source(store_path: Path, tmp_path: Path, records: list[dict]):
+    other = tmp_path / "ci-cache.sqlite"
+    import_files(other, FIXTURES / SOURCES[1])
+    import_files(store_path, FIXTURES / SOURCES[2], other)
+    reference = tmp_path / "reference.json"
+    write_json_database(reference, raw(SOURCES[1]) + raw(SOURCES[2]))
+    assert export_text(store_path, tmp_path) == reference.read_text()
+    with AdvisoryStore.open(store_path) as store:
+        assert {s.kind for s in store.stats().sources} == {"file", "store"}
+
+
 def test_jsonl_keeps_the_original_text_of_each_record(store_path: Path, records: list[dict], tmp_path: Path):
     source = tmp_path / "lines.jsonl"
     source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records[:50]) + "\n")

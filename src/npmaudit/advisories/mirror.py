@@ -46,7 +46,7 @@ Progress = Callable[[str, int], None]
 
 
 def import_source(path: Path) -> ImportSource:
-    """A file, gzip, zip archive or directory, ready for :meth:`AdvisoryStore.merge`.
+    """A file, gzip, zip archive, directory or another store, ready for :meth:`AdvisoryStore.merge`.
 
     The records are read lazily, while the store's transaction runs, so a 300 MB JSON Lines file
     never sits in memory whole.
@@ -55,8 +55,19 @@ def import_source(path: Path) -> ImportSource:
         raise InputError(path, "no such file or directory")
     if path.is_dir():
         return ImportSource(str(path), "directory", _numbered(iter_records(path)))
+    from npmaudit.advisories.local import SQLITE_MAGIC
+
+    if _starts_with(path, SQLITE_MAGIC):
+        return ImportSource(str(path.resolve()), "store", _iter_store_records(path))
     kind = "zip" if _starts_with(path, ZIP_MAGIC) else "file"
     return ImportSource(str(path.resolve()), kind, iter_file_records(path))
+
+
+def _iter_store_records(path: Path) -> Iterator[RawRecord]:
+    """Another store's records (merging a CI job's cache into a shared one)."""
+    with AdvisoryStore.open(path) as other:
+        for record in other.iter_records():
+            yield record, None, str(record.get("id"))
 
 
 def iter_file_records(path: Path) -> Iterator[RawRecord]:

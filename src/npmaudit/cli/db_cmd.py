@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="merge advisory files into the store",
         description="Merge OSV records into the store, all sources in one transaction. A SOURCE is a JSON "
         "array of records, {vulns:[...]} / {advisories:[...]}, one record, JSON Lines, any of them gzipped, a "
-        "directory of .json records, or a zip archive such as OSV's all.zip.",
+        "directory of .json records, a zip archive such as OSV's all.zip, or another store.",
     )
     importing.add_argument("sources", nargs="+", type=Path, metavar="SOURCE")
     importing.add_argument("--db", type=Path, metavar="PATH", help=DB_HELP)
