@@ -183,6 +183,13 @@ def _fix_neutral(text: str) -> list[str]:
     return [line for line in lines if line.strip()]
 
 
+def test_colored_text_report_equals_npm() -> None:
+    npm_json = json.loads((ORACLE / "expected" / "mochajs__mocha.json").read_text())
+    colored = (ORACLE / "expected" / "mochajs__mocha.color.txt").read_text()
+    assert "\x1b[31m\x1b[1mhigh\x1b[22m\x1b[39m" in colored
+    assert render_npm_text(npm_json, color=True) + "\n" == colored
+
+
 def test_json_rendering_is_npm_bytes() -> None:
     text = (ORACLE / "expected" / "mochajs__mocha.json").read_text()
     assert render_npm_json(json.loads(text)) + "\n" == text

@@ -189,6 +189,19 @@ RUNS = (
 )
 
 
+def record_color(stems: list[str]) -> int:
+    """npm's detail report with ANSI colours, for the renderer's colour test."""
+    locks = {stem: (lock, pj) for stem, lock, pj in npm_lockfiles()}
+    combined = SCRATCH / "combined.jsonl"
+    combined.write_text((FIXTURES / "advisories" / "real.jsonl").read_text()
+                        + (FIXTURES / "advisories" / "synthetic.jsonl").read_text())
+    for stem in stems:
+        lock, package_json = locks[stem]
+        result = run_oracle(stem, lock, package_json, combined, ["--color=always"], "color")
+        (FIXTURES / "expected" / f"{stem}.color.txt").write_text(result["stdout"], encoding="utf-8")
+    return 0
+
+
 def record_reruns(stems: list[str]) -> int:
     """Two more npm runs per stem, same inputs: npm resolves metavuln calculations in network order,
     so some documents differ from run to run (tests/test_npm_report.py relies on these)."""
@@ -214,7 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reruns", nargs="*", default=None,
                     help="only run `npm audit --json` (and --omit=dev) twice more for these stems, "
                          "into expected/reruns/ (evidence of npm's own run-to-run differences)")
+    ap.add_argument("--color", nargs="*", default=None,
+                    help="only record `npm audit --color=always` for these stems (expected/<stem>.color.txt)")
     opts = ap.parse_args(argv)
+    if opts.color is not None:
+        return record_color(opts.color)
     if opts.reruns is not None:
         return record_reruns(opts.reruns)
     locks = npm_lockfiles()
