@@ -142,3 +142,18 @@ def test_policy_and_level_decide_the_exit_code(sources, policy, level, code, fai
 def test_no_findings_pass_under_error():
     verdict = judge((), "error", "info")
     assert verdict.exit_code == 0
+
+
+def test_a_newer_withdrawn_copy_cancels_an_older_active_one(tmp_path: Path):
+    active = {
+        "id": "MAL-2099-7",
+        "modified": "2024-01-01T00:00:00Z",
+        "affected": [{"package": {"ecosystem": "npm", "name": "lodash"}, "versions": ["4.17.11"]}],
+    }
+    withdrawn = dict(active, modified="2025-01-01T00:00:00Z", withdrawn="2025-01-01T00:00:00Z")
+    (tmp_path / "old.json").write_text(json.dumps([active]))
+    (tmp_path / "new.json").write_text(json.dumps([withdrawn]))
+    for order in (["old.json", "new.json"], ["new.json", "old.json"]):
+        result = audit(_project(), [JsonDatabase(tmp_path / name) for name in order])
+        assert not any(f.id == "MAL-2099-7" for f in result.findings), order
+    assert any(f.id == "MAL-2099-7" for f in audit(_project(), [JsonDatabase(tmp_path / "old.json")]).findings)

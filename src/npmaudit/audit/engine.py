@@ -94,7 +94,7 @@ def audit(project: Project, sources: Sequence[AdvisorySource], omit: frozenset[s
             candidates.setdefault(name, []).extend(advisories)
     findings = []
     for ref, nodes in groups.items():
-        matched = [a for a in _unique(candidates.get(ref.name, ())) if affects(a, ref.name, ref.version)]
+        matched = [a for a in _newest_per_id(candidates.get(ref.name, ())) if affects(a, ref.name, ref.version)]
         for records in _group_by_alias(matched):
             fixed = sorted({v for record in records for v in fixed_versions(record, ref.name, ref.version)})
             findings.append(
@@ -124,12 +124,15 @@ def _version_key(version: str) -> tuple[int, object]:
     return (0, parsed) if parsed is not None else (1, version)  # type: ignore[return-value]
 
 
-def _unique(advisories: Iterable[Advisory]) -> list[Advisory]:
-    """Drop the same record returned twice (two sources, or two package names of one record)."""
-    seen: dict[tuple[str, str], Advisory] = {}
+def _newest_per_id(advisories: Iterable[Advisory]) -> list[Advisory]:
+    """One record per id, the newest by ``modified``, chosen *before* withdrawn records are skipped:
+    a newer withdrawn copy from one source must cancel an older active copy from another."""
+    newest: dict[str, Advisory] = {}
     for advisory in advisories:
-        seen.setdefault((advisory.id, advisory.modified), advisory)
-    return list(seen.values())
+        current = newest.get(advisory.id)
+        if current is None or advisory.modified > current.modified:
+            newest[advisory.id] = advisory
+    return list(newest.values())
 
 
 _ID_PREFERENCE = ("GHSA-", "MAL-", "CVE-")
@@ -162,12 +165,4 @@ def _group_by_alias(advisories: list[Advisory]) -> list[list[Advisory]]:
     grouped: dict[int, list[Advisory]] = {}
     for index, advisory in enumerate(advisories):
         grouped.setdefault(find(index), []).append(advisory)
-    # Within a group, the same id may appear twice (two revisions): keep the newest.
-    result = []
-    for members in grouped.values():
-        newest: dict[str, Advisory] = {}
-        for member in members:
-            if member.id not in newest or member.modified > newest[member.id].modified:
-                newest[member.id] = member
-        result.append(sorted(newest.values(), key=_primary_rank))
-    return result
+    return [sorted(members, key=_primary_rank) for members in grouped.values()]

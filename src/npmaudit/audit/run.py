@@ -81,6 +81,7 @@ def run_audit(
     if sources is None:
         # With the project known, the registry source can send npm's exact bulk payload.
         sources = select_sources(args, config, project=project, omit=options.omit)
+        check_freshness(args, config, sources)
     result = audit(project, sources, options.omit)
     messages.extend(apply_writes(args, config, result))
     verdict = judge(result.findings, options.policy, options.level)
@@ -105,6 +106,7 @@ def run_recursive(options: AuditOptions, args: argparse.Namespace, config: Proje
     if not directories:
         raise InputError(options.path, "no project with a lockfile found under this directory")
     sources = select_sources(args, config)
+    check_freshness(args, config, sources)
     outcomes, failures = [], []
     for directory in directories:
         try:
@@ -114,3 +116,11 @@ def run_recursive(options: AuditOptions, args: argparse.Namespace, config: Proje
                 raise  # a source that fails for one project fails for all: stop, closed
             failures.append(ProjectFailure(directory, error))
     return RecursiveOutcome(options.path, outcomes, failures, options)
+
+
+def check_freshness(args: argparse.Namespace, config: ProjectConfig, sources: list[AdvisorySource]) -> None:
+    """``--max-db-age``: a stale local database fails the run (exit 3) before anything is matched."""
+    from npmaudit.audit import freshness
+
+    max_age = freshness.resolve_max_age(getattr(args, "max_db_age", None), config)
+    freshness.check_freshness([source.info() for source in sources], max_age)

@@ -24,10 +24,7 @@ def matched_records(result: AuditResult) -> list[dict[str, Any]]:
 def apply_writes(args: argparse.Namespace, config: ProjectConfig, result: AuditResult) -> list[str]:
     """Perform the requested write-backs; returns the messages to show on stderr."""
     from npmaudit.advisories.jsondb import merge_into_json_database
-    from npmaudit.audit.freshness import check_freshness, resolve_max_age
 
-    # --max-db-age is checked here, before anything is written, until run_audit calls it itself.
-    check_freshness(result.sources, resolve_max_age(getattr(args, "max_db_age", None), config))
     messages = []
     if getattr(args, "write", None):
         merged = merge_into_json_database(args.write, matched_records(result))

@@ -56,8 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--db",
         type=Path,
         metavar="PATH",
-        help="local advisory database: a JSON array of OSV records, {vulns:[...]}, JSON Lines, gzipped, or a "
-        "directory of .json records (env NPMAUDIT_DB)",
+        help="local advisory database: a SQLite store (see `npmaudit db`), a JSON array of OSV records, "
+        "{vulns:[...]}, JSON Lines, gzipped, or a directory of .json records (env NPMAUDIT_DB)",
     )
     parser.add_argument(
         "--write",

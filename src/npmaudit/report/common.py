@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from npmaudit.advisories.model import Severity
 from npmaudit.audit.engine import AuditResult, Finding
@@ -60,16 +59,3 @@ def by_package(findings: tuple[Finding, ...]) -> dict[PackageRef, list[Finding]]
 
 def worst(findings: list[Finding]) -> Severity:
     return max((f.severity for f in findings), key=lambda s: s.rank)
-
-
-def age_days(timestamp: str | None, now: datetime | None = None) -> float | None:
-    """Days since an RFC 3339 time; None when absent or unreadable."""
-    if not timestamp:
-        return None
-    try:
-        moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return ((now or datetime.now(UTC)) - moment).total_seconds() / 86400

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from npmaudit.advisories.model import Severity
-from npmaudit.report.common import age_days, by_package, chain_labels, summarize, worst
+from npmaudit.audit.freshness import age_days as database_age_days
+from npmaudit.report.common import by_package, chain_labels, summarize, worst
 from npmaudit.report.safe_text import neutralise
 
 if TYPE_CHECKING:
@@ -105,12 +106,13 @@ def _footer(outcome: AuditOutcome, paint: _Painter) -> list[str]:
         if source.records is not None:
             details.append(f"{source.records} records")
         if source.newest_modified:
-            age = age_days(source.newest_modified)
-            aged = f", {age:.0f} days old" if age is not None else ""
-            details.append(f"newest modified {source.newest_modified}{aged}")
+            details.append(f"newest modified {source.newest_modified}")
         updated = source.details.get("updated") if source.details else None
         if updated:
             details.append(f"updated {updated}")
+        age = database_age_days(source)
+        if age is not None:
+            details.append(f"{age:.0f} days old")
         suffix = f" ({'; '.join(details)})" if details else ""
         lines.append(f"source: {source.kind} {neutralise(source.location)}{suffix}")
     verdict = outcome.verdict

@@ -1,0 +1,23 @@
+"""``--format npm-json``: the document ``npm audit --json`` prints (see npmaudit.npm_report).
+
+The outcome must carry the computed report as ``outcome.npm_report`` (an
+:class:`npmaudit.npm_report.NpmReport`): building it needs packuments, which the audit run fetches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from npmaudit.errors import UsageError
+from npmaudit.npm_report import NpmReport, render_npm_json
+
+
+def npm_report_of(outcome: Any) -> NpmReport:
+    report = getattr(outcome, "npm_report", None)
+    if not isinstance(report, NpmReport):
+        raise UsageError("the npm report formats need the audit run to compute npm's report (npm_report)")
+    return report
+
+
+def render(outcome: Any, *, color: bool = False) -> str:
+    return render_npm_json(npm_report_of(outcome).document)
