@@ -271,9 +271,25 @@ def test_offline_cache_names_what_it_could_not_evaluate(tmp_path: Path) -> None:
     project = read(_lockfile("socketio__socket.io__packages__engine.io__examples__memory-usage"))
     report = build_npm_report(project, ADVISORIES, offline, engines=ENGINES)
     assert "debug" in report.unavailable and "engine.io-client" in report.unavailable
+    assert "engine.io-client" in (report.unavailable_message() or "")
 
 
 def test_benchmark_largest_lockfile_is_fast() -> None:
     start = time.perf_counter()
     _ours("facebook__create-react-app.json")
     assert time.perf_counter() - start < 30
+
+
+def test_report_format_modules_render_the_attached_report() -> None:
+    from types import SimpleNamespace
+
+    from npmaudit.errors import UsageError
+    from npmaudit.report import npm_json, npm_text
+
+    project = read(_lockfile("mochajs__mocha"))
+    report = build_npm_report(project, ADVISORIES, PACKUMENTS, engines=ENGINES)
+    outcome = SimpleNamespace(npm_report=report)
+    assert npm_json.render(outcome) + "\n" == (ORACLE / "expected" / "mochajs__mocha.json").read_text()
+    assert npm_text.render(outcome) + "\n" == (ORACLE / "expected" / "mochajs__mocha.txt").read_text()
+    with pytest.raises(UsageError):
+        npm_json.render(SimpleNamespace())

@@ -42,6 +42,16 @@ class NpmReport:
     unavailable: tuple[str, ...] = ()
     top_vulns: tuple[str, ...] = field(default_factory=tuple)
 
+    def unavailable_message(self) -> str | None:
+        """The line to show when packuments were missing (``--offline`` with a cold cache)."""
+        if not self.unavailable:
+            return None
+        names = ", ".join(self.unavailable)
+        return (
+            f"no cached packument for {len(self.unavailable)} package(s), so their meta-vulnerabilities "
+            f"and fixes could not be evaluated (treated as having no published versions, as npm does): {names}"
+        )
+
 
 def build_npm_report(
     project: Project,
