@@ -293,3 +293,26 @@ def test_report_format_modules_render_the_attached_report() -> None:
     assert npm_text.render(outcome) + "\n" == (ORACLE / "expected" / "mochajs__mocha.txt").read_text()
     with pytest.raises(UsageError):
         npm_json.render(SimpleNamespace())
+
+
+@pytest.mark.parametrize("filename", sorted(EXACT))
+def test_same_document_from_registry_bulk_advisories(filename: str) -> None:
+    """Advisories as npm's registry bulk endpoint sends them (here: the very objects npm echoed in
+    ``via``), read through npmaudit.advisories.npm_bulk, give npm's document too."""
+    from npmaudit.advisories.npm_bulk import advisory_from_bulk
+
+    npm = json.loads((ORACLE / "expected" / filename).read_text())
+    order = {npm_advisory_id(a.id): index for index, a in enumerate(ADVISORIES)}
+    echoed: dict[tuple[str, int], dict[str, Any]] = {}
+    for vuln in npm["vulnerabilities"].values():
+        for via in vuln["via"]:
+            if isinstance(via, dict):
+                echoed[(via["name"], via["source"])] = {
+                    "id": via["source"], "url": via["url"], "title": via["title"], "severity": via["severity"],
+                    "vulnerable_versions": via["range"], "cwe": via["cwe"], "cvss": via["cvss"],
+                }
+    registry = [advisory_from_bulk(name, entry) for (name, source), entry in sorted(
+        echoed.items(), key=lambda item: order[item[0][1]])]
+    omit = frozenset({"dev"}) if filename.endswith(".omit-dev.json") else frozenset()
+    project = read(_lockfile(_stem(filename)))
+    assert build_npm_report(project, registry, PACKUMENTS, omit, engines=ENGINES).document == npm
