@@ -289,8 +289,8 @@ def test_report_format_modules_render_the_attached_report() -> None:
     project = read(_lockfile("mochajs__mocha"))
     report = build_npm_report(project, ADVISORIES, PACKUMENTS, engines=ENGINES)
     outcome = SimpleNamespace(npm_report=report)
-    assert npm_json.render(outcome) + "\n" == (ORACLE / "expected" / "mochajs__mocha.json").read_text()
-    assert npm_text.render(outcome) + "\n" == (ORACLE / "expected" / "mochajs__mocha.txt").read_text()
+    assert npm_json.render(outcome) == (ORACLE / "expected" / "mochajs__mocha.json").read_text()
+    assert npm_text.render(outcome) == (ORACLE / "expected" / "mochajs__mocha.txt").read_text()
     with pytest.raises(UsageError):
         npm_json.render(SimpleNamespace())
 

@@ -98,7 +98,7 @@ def select_sources(
         sources.append(local)
     if want_osv or want_registry:
         settings = http_settings(args, config)
-        npm_config = _npm_config(args)
+        npm_config = npm_config_for(args)
         if want_osv:
             sources.append(_osv_source(args, config, settings, npm_config, local, db_path))
         if want_registry:
@@ -142,7 +142,8 @@ def _number(flag: str | None, flag_value: Any, env_var: str, config: ProjectConf
     return float(default)
 
 
-def _npm_config(args: argparse.Namespace) -> Any:
+def npm_config_for(args: argparse.Namespace) -> Any:
+    """The npm configuration (.npmrc layers, env, --registry) for the project named on the command line."""
     from npmaudit.npmrc import load_npm_config, normalize_registry
 
     path = Path(getattr(args, "path", None) or ".")

@@ -69,6 +69,7 @@ class AuditResult:
     audited: int  # distinct (name, version) pairs checked
     not_checked: tuple[Node, ...]  # git, file, link and workspace packages: no registry advisory applies
     omitted: int  # nodes left out by --omit
+    advisories: tuple[Advisory, ...] = ()  # every candidate the sources returned, newest per id, in source order
 
     @property
     def vulnerable_packages(self) -> tuple[PackageRef, ...]:
@@ -107,6 +108,7 @@ def audit(project: Project, sources: Sequence[AdvisorySource], omit: frozenset[s
                 )
             )
     findings.sort(key=lambda f: (f.name, _version_key(f.version), f.id))
+    queried = _newest_per_id(a for advisories in candidates.values() for a in advisories)
     return AuditResult(
         project=project,
         findings=tuple(findings),
@@ -114,6 +116,7 @@ def audit(project: Project, sources: Sequence[AdvisorySource], omit: frozenset[s
         audited=len(groups),
         not_checked=tuple(not_checked),
         omitted=omitted,
+        advisories=tuple(queried),
     )
 
 

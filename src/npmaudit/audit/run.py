@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from npmaudit.advisories.source import AdvisorySource
 from npmaudit.audit.engine import AuditResult, audit
@@ -21,6 +22,7 @@ class AuditOptions:
     omit: frozenset[str]
     policy: str
     level: str
+    npm_report: bool = False  # compute npm's own report (--format npm-json / npm-text)
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class AuditOutcome:
     verdict: Verdict
     options: AuditOptions
     messages: list[str] = field(default_factory=list)  # for stderr, in order
+    npm_report: Any = None  # npmaudit.npm_report.NpmReport, when asked for
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,21 @@ def run_audit(
     result = audit(project, sources, options.omit)
     messages.extend(apply_writes(args, config, result))
     verdict = judge(result.findings, options.policy, options.level)
-    return AuditOutcome(result, verdict, options, messages)
+    npm_report = None
+    if options.npm_report:
+        from dataclasses import replace
+
+        from npmaudit.audit.npm_compat import compute_npm_report
+        from npmaudit.npm_report import npm_exit_code
+
+        npm_report = compute_npm_report(result, args, config, options.omit)
+        unavailable = npm_report.unavailable_message()
+        if unavailable:
+            messages.append(unavailable)
+        if options.policy == "error":
+            # npm's rule: meta-vulnerabilities count too, by their own severity.
+            verdict = replace(verdict, exit_code=npm_exit_code(npm_report.document, options.level))
+    return AuditOutcome(result, verdict, options, messages, npm_report)
 
 
 def run_recursive(options: AuditOptions, args: argparse.Namespace, config: ProjectConfig) -> RecursiveOutcome:

@@ -13,7 +13,7 @@ from npmaudit.config import AUDIT_LEVELS, OMIT_GROUPS, POLICIES
 # brings flags registers here instead of growing this file.
 EXTRA_OPTION_MODULES: tuple[str, ...] = ("npmaudit.cli.store_options", "npmaudit.cli.online_options")
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "npm-json", "npm-text")
 
 DESCRIPTION = """\
 Audit the dependency tree of an npm-ecosystem project (a directory or a lockfile) against security
@@ -65,7 +65,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="PATH",
         help="merge the advisories that matched into this project-local JSON database (newest 'modified' wins)",
     )
-    parser.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="report format (default: text). npm-json / npm-text: exactly what `npm audit --json` / `npm audit` "
+        "print (meta-vulnerabilities, fixAvailable), with packuments from the configured registry, cached; "
+        "--offline uses the cache only",
+    )
     parser.add_argument(
         "--policy",
         choices=POLICIES,
@@ -103,11 +110,18 @@ def run(args: argparse.Namespace) -> int:
         print("npmaudit: policy is off: the advisory check was skipped", file=sys.stderr)
         return 0
     options = AuditOptions(
-        path=path, lockfile=args.lockfile, omit=resolve_omit(args.omit, config), policy=policy, level=level
+        path=path,
+        lockfile=args.lockfile,
+        omit=resolve_omit(args.omit, config),
+        policy=policy,
+        level=level,
+        npm_report=args.format.startswith("npm-"),
     )
     if args.recursive:
         if args.lockfile:
             raise UsageError("--lockfile and --recursive cannot be combined")
+        if options.npm_report:
+            raise UsageError(f"--format {args.format} reports one project; it cannot be combined with --recursive")
         scan = run_recursive(options, args, config)
         sys.stdout.write(render_recursive(args.format, scan, color=_use_color(args.format)))
         _print_messages(scan.messages)

@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 FORMAT_MODULES = {
     "text": "npmaudit.report.text",
     "json": "npmaudit.report.json_report",
+    "npm-json": "npmaudit.report.npm_json",
+    "npm-text": "npmaudit.report.npm_text",
 }
 
 

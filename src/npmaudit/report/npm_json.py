@@ -20,4 +20,5 @@ def npm_report_of(outcome: Any) -> NpmReport:
 
 
 def render(outcome: Any, *, color: bool = False) -> str:
-    return render_npm_json(npm_report_of(outcome).document)
+    # npm's output layer ends what it prints with a newline.
+    return render_npm_json(npm_report_of(outcome).document) + "\n"

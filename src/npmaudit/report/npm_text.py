@@ -9,4 +9,5 @@ from npmaudit.report.npm_json import npm_report_of
 
 
 def render(outcome: Any, *, color: bool = False) -> str:
-    return render_npm_text(npm_report_of(outcome).document, color=color)
+    # npm's output layer ends what it prints with a newline.
+    return render_npm_text(npm_report_of(outcome).document, color=color) + "\n"
