@@ -118,6 +118,10 @@ def test_ghsa_url_gives_the_id_and_the_record_round_trips() -> None:
     assert advisory.affected[0].npm_range == ">=3.7.0 <4.17.19" and advisory.cwe == ("CWE-770", "CWE-1321")
     reread = Advisory.from_osv(json.loads(json.dumps(bulk_to_osv("lodash", entry))))  # as written by --write
     assert reread.affected[0].npm_range == ">=3.7.0 <4.17.19" and reread.ids == advisory.ids
+    assert reread.record["database_specific"]["cvss_score"] == 7.4
+    from npmaudit.npm_report.bulk import bulk_entries
+
+    assert [e["cvss"] for _, e in bulk_entries(advisory)] == [entry["cvss"]]  # npm's `via` keeps the score
     malware = advisory_from_bulk("evil", {**entry, "cwe": ["CWE-506"], "url": "https://example.test/x"})
     assert malware.malicious and malware.id == "NPM-1096460" and malware.aliases == ()
 

@@ -112,6 +112,9 @@ def bulk_to_osv(name: str, entry: Any) -> dict[str, Any]:
     cvss = entry.get("cvss") if isinstance(entry.get("cvss"), dict) else {}
     vector = cvss.get("vectorString") if isinstance(cvss.get("vectorString"), str) else None
     database_specific: dict[str, Any] = {"source": "npm-registry", "npm_advisory_id": numeric, "cwe_ids": cwe}
+    score = cvss.get("score")
+    if isinstance(score, int | float) and not isinstance(score, bool):
+        database_specific["cvss_score"] = score  # npm's report repeats the registry's score in `via`
     severity = str(entry.get("severity") or "").strip().lower()
     if severity:
         database_specific["severity"] = severity
