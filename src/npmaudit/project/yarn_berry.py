@@ -49,6 +49,8 @@ def load(text: str, lockfile: Path) -> tuple[str, dict[str, object]]:
         raise InputError(lockfile, f"invalid YAML: unacceptable character #x{error.character:04x}", line) from None
     except yaml.YAMLError as error:
         raise InputError(lockfile, "invalid YAML: " + str(error).splitlines()[0]) from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise InputError(lockfile, "invalid YAML: nested too deeply") from None
     if not isinstance(data, dict):
         raise InputError(lockfile, "a yarn berry lockfile must be a mapping of entries")
     metadata = data.pop("__metadata", None)

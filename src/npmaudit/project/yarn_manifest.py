@@ -25,6 +25,8 @@ def read_manifest(path: Path) -> dict[str, object] | None:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise InputError(path, f"not valid JSON: {error.msg}", error.lineno) from None
+    except RecursionError:  # json decodes nested arrays and objects recursively
+        raise InputError(path, "not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise InputError(path, "package.json must hold a JSON object")
     for key in ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies", "resolutions"):

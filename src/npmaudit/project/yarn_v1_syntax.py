@@ -103,6 +103,10 @@ def _parse_line(content: str, path: Path, number: int) -> tuple[list[str], bool,
             start = pos
             while pos < end and content[pos] not in _BARE_STOP:
                 pos += 1
+            if pos == start:
+                # A stop character no rule above takes (a tab, say): yarn's own lexer rejects it too,
+                # and skipping nothing here would loop forever.
+                raise InputError(path, f"unexpected character {char!r}", number)
             tokens.append(("word", content[start:pos]))
     keys: list[str] = []
     index = 0
