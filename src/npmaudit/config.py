@@ -76,6 +76,10 @@ def load_config(path: Path) -> ProjectConfig:
             values = tomllib.load(stream)
     except tomllib.TOMLDecodeError as error:
         raise InputError(path, f"invalid TOML: {error}") from None
+    except UnicodeDecodeError as error:  # tomllib decodes the whole file as UTF-8 before parsing
+        raise InputError(path, f"invalid TOML: not UTF-8 text (byte {error.start})") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise InputError(path, "invalid TOML: nested too deeply") from None
     except OSError as error:
         raise InputError(path, f"cannot read: {error.strerror or error}") from None
     return ProjectConfig(path, values)
@@ -106,6 +110,7 @@ def choose(
 def resolve_omit(flags: list[str] | None, config: ProjectConfig) -> frozenset[str]:
     """``--omit`` groups; with none given, ``NODE_ENV=production`` omits dev, as npm does."""
     values: list[str] = list(flags or [])
+    origin = "--omit"
     if not values:
         configured = config.get("omit")
         if isinstance(configured, str):
@@ -115,9 +120,10 @@ def resolve_omit(flags: list[str] | None, config: ProjectConfig) -> frozenset[st
         ):
             raise InputError(config.path, "'omit' must be a list of group names")
         values = list(configured or [])
+        origin = f"{config.path}: omit"
     if not values and os.environ.get("NODE_ENV") == "production":
         values = ["dev"]
     for value in values:
         if value not in OMIT_GROUPS:
-            raise UsageError(f"--omit: invalid group {value!r} (choose from {', '.join(OMIT_GROUPS)})")
+            raise UsageError(f"{origin}: invalid group {value!r} (choose from {', '.join(OMIT_GROUPS)})")
     return frozenset(values)

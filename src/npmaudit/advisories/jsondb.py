@@ -133,12 +133,18 @@ def merge_into_json_database(path: Path, incoming: Iterable[dict[str, Any]]) -> 
     of the previous and no record is lost; the database itself is only ever replaced whole.
     """
     incoming = list(incoming)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(path):
-        existing = list(iter_records(path)) if path.exists() else []
-        merged, added, updated = merge_records(existing, incoming)
-        if added or updated or not path.exists():
-            write_json_database(path, merged.values())
+    if path.is_dir():
+        # A directory of records is a database we read, never one we rewrite as a single file.
+        raise InputError(path, "is a directory, not a JSON database file to merge into")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(path):
+            existing = list(iter_records(path)) if path.exists() else []
+            merged, added, updated = merge_records(existing, incoming)
+            if added or updated or not path.exists():
+                write_json_database(path, merged.values())
+    except OSError as error:  # a parent that is a file, no permission, a full disk: nothing was replaced
+        raise InputError(path, f"cannot write: {error.strerror or error}") from None
     return MergeResult(path, added, updated, len(merged))
 
 

@@ -134,9 +134,15 @@ class Advisory:
             withdrawn=withdrawn if isinstance(withdrawn, str) and withdrawn else None,
             url=_advisory_url(advisory_id, aliases, record.get("references")),
             cvss_vector=cvss_vector,
-            cwe=tuple(c for c in database_specific.get("cwe_ids") or () if isinstance(c, str)),
+            cwe=_cwe_ids(database_specific),
             record=record,
         )
+
+
+def _cwe_ids(database_specific: Mapping[str, Any]) -> tuple[str, ...]:
+    # Informational only (like database_specific itself): a malformed list is ignored, not fatal.
+    cwe_ids = database_specific.get("cwe_ids")
+    return tuple(c for c in cwe_ids if isinstance(c, str)) if isinstance(cwe_ids, list) else ()
 
 
 def _text(value: Any) -> str:
@@ -169,8 +175,11 @@ def _parse_affected(advisory_id: str, entries: Any) -> tuple[Affected, ...]:
         name = package.get("name")
         if not isinstance(name, str) or not name:
             raise AdvisoryFormatError(f"{advisory_id}: an npm 'affected' entry has no package name")
+        raw_ranges = entry.get("ranges") or ()
+        if not isinstance(raw_ranges, list | tuple):
+            raise AdvisoryFormatError(f"{advisory_id}: 'ranges' of {name} must be a list")
         ranges = []
-        for raw_range in entry.get("ranges") or ():
+        for raw_range in raw_ranges:
             if not isinstance(raw_range, dict) or not isinstance(raw_range.get("events"), list):
                 raise AdvisoryFormatError(f"{advisory_id}: a range of {name} has no 'events' list")
             events = []

@@ -19,6 +19,8 @@ from typing import Any
 from npmaudit.errors import InputError
 
 GZIP_MAGIC = b"\x1f\x8b"
+# Python's json parser recurses per nesting level: a few thousand levels exhaust the stack.
+NESTED_TOO_DEEPLY = "invalid JSON: nested too deeply"
 
 
 def read_text(path: Path) -> str:
@@ -28,7 +30,7 @@ def read_text(path: Path) -> str:
     except IsADirectoryError:
         raise InputError(path, "is a directory") from None
     except FileNotFoundError:
-        raise InputError(path, "no such file") from None
+        raise InputError(path, "broken symbolic link" if path.is_symlink() else "no such file") from None
     except OSError as error:
         raise InputError(path, f"cannot read: {error.strerror or error}") from None
     if raw.startswith(GZIP_MAGIC):
@@ -51,13 +53,20 @@ def iter_records(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _iter_directory(directory: Path) -> Iterator[dict[str, Any]]:
-    files = sorted(p for p in directory.rglob("*.json") if p.is_file() and not _hidden(p, directory))
+    # Every *.json entry that is not a folder is a record: a broken or looping symbolic link is
+    # reported by read_text rather than skipped, so no record goes missing without a word.
+    files = sorted(p for p in directory.rglob("*.json") if not p.is_dir() and not _hidden(p, directory))
+    if not files:
+        # An audit against no record at all would pass everything: most likely the wrong folder.
+        raise InputError(directory, "no advisory records here (a directory database holds *.json OSV records)")
     for file in files:
         text = read_text(file)
         try:
             record = json.loads(text)
         except json.JSONDecodeError as error:
             raise InputError(file, f"invalid JSON: {error.msg}", error.lineno) from None
+        except RecursionError:
+            raise InputError(file, NESTED_TOO_DEEPLY) from None
         if not isinstance(record, dict):
             raise InputError(file, "an advisory file must hold one JSON object")
         yield record
@@ -78,6 +87,8 @@ def records_from_text(path: Path, text: str) -> list[dict[str, Any]]:
         if stripped.startswith("{") and error.msg == "Extra data":
             return _json_lines(path, text)
         raise InputError(path, f"invalid JSON: {error.msg}", _line_of(text, error)) from None
+    except RecursionError:
+        raise InputError(path, NESTED_TOO_DEEPLY) from None
     return _records_of_document(path, document)
 
 
@@ -120,6 +131,8 @@ def _json_lines(path: Path, text: str) -> list[dict[str, Any]]:
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise InputError(path, f"invalid JSON line: {error.msg}", number) from None
+        except RecursionError:
+            raise InputError(path, NESTED_TOO_DEEPLY, number) from None
         if not isinstance(record, dict):
             raise InputError(path, "each JSON line must be one advisory object", number)
         records.append(record)

@@ -80,7 +80,7 @@ def declared_package_manager(directory: Path) -> str | None:
     manifest = directory / "package.json"
     try:
         data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None  # a broken manifest is the lockfile reader's to report, not detection's
     value = data.get("packageManager") if isinstance(data, dict) else None
     if not isinstance(value, str):

@@ -59,6 +59,9 @@ def load_lockfile_document(path: Path, text: str) -> tuple[dict[str, Any], int]:
         raise InputError(path, f"not valid YAML: {problem}", line) from None
     except yaml.YAMLError as error:
         raise InputError(path, f"not valid YAML: {str(error).splitlines()[0]}") from None
+    except RecursionError:
+        # PyYAML builds nested collections recursively: thousands of levels exhaust the stack.
+        raise InputError(path, "not valid YAML: nested too deeply") from None
     documents = [document for document in documents if document not in (None, "")]
     if not documents:
         raise InputError(path, "empty lockfile")
@@ -76,7 +79,7 @@ def line_of(text: str, document_index: int, key_path: Sequence[str]) -> int | No
     """The 1-based line of the deepest key of ``key_path`` found in the document, or None."""
     try:
         nodes = [node for node in yaml.compose_all(text, Loader=_Loader) if node is not None]
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return None
     nodes = [node for node in nodes if not (isinstance(node, yaml.ScalarNode) and node.value == "")]
     if document_index >= len(nodes):
