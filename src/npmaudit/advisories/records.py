@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import stat
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,8 @@ NESTED_TOO_DEEPLY = "invalid JSON: nested too deeply"
 def read_text(path: Path) -> str:
     """The file's text, gunzipped when it is gzip data (whatever its name)."""
     try:
+        if _is_device(path):  # /dev/zero or a terminal would be read until memory runs out
+            raise InputError(path, "not a regular file")
         raw = path.read_bytes()
     except IsADirectoryError:
         raise InputError(path, "is a directory") from None
@@ -42,6 +45,15 @@ def read_text(path: Path) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise InputError(path, f"not UTF-8 text (byte {error.start})") from None
+
+
+def _is_device(path: Path) -> bool:
+    """A character or block device, or a socket. Pipes stay readable: they end when the writer does."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False  # read_bytes reports it
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode)
 
 
 def iter_records(path: Path) -> Iterator[dict[str, Any]]:

@@ -133,4 +133,8 @@ def load_project(path: Path, lockfile: Path | None = None) -> Project:
             raise InputError(path, "no such file or directory")
     elif not lockfile.exists():
         raise InputError(lockfile, "no such lockfile")
+    if not (lockfile.is_file() or lockfile.is_dir()):
+        # A device or a pipe under a lockfile's name (a link to /dev/zero, a FIFO) would be read
+        # forever: no reader ever gets it.
+        raise InputError(lockfile, "not a regular file")
     return reader_for(lockfile)(lockfile)
