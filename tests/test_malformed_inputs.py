@@ -1,7 +1,13 @@
 """Bad input never gives a traceback: a seeded fuzz of the real fixtures, through the real CLI.
 
-Every case damages one real file (a lockfile, its package.json, an advisory database, the project
-config) and runs ``npmaudit audit ... --compromised --format json``. The contract checked for each:
+Every case damages one real file (a lockfile of each format, a package.json, an OSV database as
+JSON Lines / array / gzip / directory / SQLite store, the project config, a --write target) and
+runs ``npmaudit audit ... --compromised --format json`` (damaged databases also go through
+``npmaudit db import``). The damage: truncation (anywhere, inside strings, inside multi-byte
+UTF-8), byte flips, deleted/duplicated/swapped lines, other types and strange strings on real keys,
+dropped and renamed keys, deep nesting, wrong encodings, empty files, garbage; and on the file
+system directories, dangling and looping links, devices, FIFOs, unreadable files, node_modules
+link loops. The contract checked for each:
 
 * the exit code is 0, 1 or 2, never 70 (an internal error is a bug, whatever the input);
 * exit 2: stderr is exactly one line, ``npmaudit: error: <the damaged file's path>...``;
@@ -13,7 +19,9 @@ config) and runs ``npmaudit audit ... --compromised --format json``. The contrac
 
 Each case is rebuilt from ``random.Random(f"{SEED}:{case id}")``, so ``pytest -k '<case id>'``
 replays one case exactly. ``NPMAUDIT_FUZZ_SCALE=20`` runs twenty times as many samples per
-mutation (for a deeper local hunt; the default keeps the whole file well under 20 seconds).
+mutation (for a deeper local hunt; the default keeps the whole file well under 20 seconds). Each
+case runs under a time and memory bound, so a reader that loops fails its case instead of hanging
+or exhausting memory for the whole run.
 """
 
 from __future__ import annotations
@@ -704,9 +712,12 @@ def test_recursive_scan_with_one_damaged_project(mutation_name: str, tmp_path: P
         assert run.code == 0 and mutation_name not in ("empty", "nest_deeply"), where
 
 
-@pytest.mark.skipif(ROOT, reason="root reads files whatever their mode")
-@pytest.mark.parametrize("subject_id", ["npm-v3", "pnpm-v9", "bun", "npmex", "yarn-v1", "yarn-berry",
-                                        "npm-manifest", "npmex-manifest"])
+UNREADABLE = ["npm-v3", "npm-hidden", "pnpm-v9", "bun", "npmex", "yarn-v1", "yarn-berry", "npm-manifest",
+              "npmex-manifest", "yarn-v1-manifest"]
+
+
+@pytest.mark.skipif(ROOT, reason="root reads files whatever their mode (see the simulated variant)")
+@pytest.mark.parametrize("subject_id", UNREADABLE)
 def test_unreadable_file(subject_id: str, tmp_path: Path, good_db: Path, capsys) -> None:
     subject = SUBJECTS[subject_id]
     project = tmp_path / "project"
@@ -717,6 +728,25 @@ def test_unreadable_file(subject_id: str, tmp_path: Path, good_db: Path, capsys)
         check(audit(capsys, subject_id, str(project), "--db", str(good_db)), damaged, must_fail=True)
     finally:
         damaged.chmod(0o644)
+
+
+@pytest.mark.parametrize("subject_id", UNREADABLE)
+def test_unreadable_file_simulated(subject_id: str, tmp_path: Path, good_db: Path, capsys,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same case when the tests run as root: opening the file fails with EACCES, as chmod 000 would."""
+    subject = SUBJECTS[subject_id]
+    project = tmp_path / "project"
+    write_project(project, subject)
+    damaged = project / subject.target
+    real_open = Path.open
+
+    def open_denied(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == damaged:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", open_denied)
+    check(audit(capsys, subject_id, str(project), "--db", str(good_db)), damaged, must_fail=True)
 
 
 @pytest.mark.parametrize("subject_id", ["npm-manifest", "bun-manifest", "npmex-manifest", "yarn-v1-manifest"])
