@@ -92,7 +92,7 @@ def _subjects() -> list[Subject]:
         Subject("npm-v3", "package-lock.json", _project("package-lock.json", hono / "package-lock.json",
                                                         hono / "package.json"), "json", 4),
         Subject("npm-v1", "package-lock.json", _project("package-lock.json", latency / "package-lock.json",
-                                                        latency / "package.json"), "json", 4),
+                                                        latency / "package.json"), "json", 3),
         Subject("npm-hidden", "node_modules/.package-lock.json", _project(
             "node_modules/.package-lock.json", hono / "package-lock.json", hono / "package.json"), "json", 2),
         Subject("npm-shrinkwrap", "npm-shrinkwrap.json", _project("npm-shrinkwrap.json",
@@ -107,7 +107,7 @@ def _subjects() -> list[Subject]:
         Subject("pnpm-v9", "pnpm-lock.yaml", _project(
             "pnpm-lock.yaml", LOCKS / "pnpm-v9" / "vuejs__core__pnpm-lock.yaml", None), "yaml", 2),
         Subject("bun", "bun.lock", _project("bun.lock", bun / "honojs__hono__benchmarks__routers__bun.lock",
-                                            bun / "honojs__hono__benchmarks__routers__package.json"), "jsonc", 4),
+                                            bun / "honojs__hono__benchmarks__routers__package.json"), "jsonc", 3),
         # Only detection's "packageManager" look-up reads it: damage may never crash that either.
         Subject("bun-manifest", "package.json", _project(
             "bun.lock", bun / "honojs__hono__benchmarks__routers__bun.lock",
