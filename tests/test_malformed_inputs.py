@@ -548,23 +548,7 @@ IMPORT_MUTATIONS = {"truncate", "truncate_in_utf8", "flip_bytes", "swap_types", 
 
 # Failures in a module this file's author may not change, kept visible for its owner (exact ids: a
 # shallower nesting of the same mutation is valid input and passes).
-IMPORT_XFAIL = {
-    case: "mirror._single_object / mirror._json_lines: json's RecursionError on a deeply nested JSON line escapes "
-    "as an internal error (exit 70)"
-    for case in ("osv-jsonl:nest_deeply:0", "osv-jsonl:nest_deeply:1", "osv-jsonl:nest_deeply:2",
-                 "osv-gzip:nest_deeply:0")
-}
-
-
-def _import_case(case_id: str) -> Any:
-    if case_id in IMPORT_XFAIL:
-        return pytest.param(case_id, marks=pytest.mark.xfail(strict=True, reason=IMPORT_XFAIL[case_id]))
-    return case_id
-
-
-@pytest.mark.parametrize(
-    "case_id", [_import_case(c) for c in DATABASE_CASES if c.split(":")[1] in IMPORT_MUTATIONS]
-)
+@pytest.mark.parametrize("case_id", [c for c in DATABASE_CASES if c.split(":")[1] in IMPORT_MUTATIONS])
 def test_importing_a_damaged_database(case_id: str, tmp_path: Path, capsys) -> None:
     """`db import` reads the same files: same contract, and a failed import leaves the store as it was."""
     db_id, mutation_name, _ = case_id.split(":")

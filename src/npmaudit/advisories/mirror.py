@@ -129,8 +129,8 @@ def _single_object(line: bytes) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(stripped)
-    except ValueError:
-        return None  # a pretty-printed document: its first line is not a whole object
+    except (ValueError, RecursionError):
+        return None  # a pretty-printed (or pathological) document: read whole, where its errors are named
     return value if isinstance(value, dict) and ("id" in value or "modified" in value) else None
 
 
@@ -152,6 +152,8 @@ def _json_lines(path: Path, stream: IO[bytes], following: tuple[int, bytes], num
             except ValueError as error:
                 message = getattr(error, "msg", None) or str(error)
                 raise InputError(path, f"invalid JSON line: {message}", number) from None
+            except RecursionError:  # json decodes nested arrays and objects recursively
+                raise InputError(path, "invalid JSON line: nested too deeply", number) from None
             if not isinstance(record, dict):
                 raise InputError(path, "each JSON line must be one advisory object", number)
             yield record, text, number
