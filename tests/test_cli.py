@@ -275,3 +275,10 @@ def test_the_console_script_runs_as_a_process(project: Path):
     assert completed.returncode == 1
     assert json.loads(completed.stdout)["findings"]
     assert completed.stderr == ""
+
+
+def test_a_named_database_that_is_missing_is_an_error_even_without_a_source_flag(project: Path, tmp_path, capsys):
+    # Without --compromised the default is "local store if present, plus OSV online"; a --db that was
+    # given must not be silently skipped (the audit would then run online only, or not at all offline).
+    assert main(["audit", str(project), "--db", str(tmp_path / "typo.json")]) == 2
+    assert "typo.json" in capsys.readouterr().err

@@ -89,7 +89,8 @@ def select_sources(
                                  "(import one with `npmaudit db import`, or pass --db)")
             want_local = True
         else:
-            want_local = db_path.exists()
+            # Only the shared default store may be absent; a database someone named must exist.
+            want_local = db_path.exists() or db_path != default_database_path()
             want_osv = True
     sources: list[AdvisorySource] = []
     local: AdvisorySource | None = None
