@@ -135,7 +135,7 @@ def test_git_merge_conflict_markers(tmp_path: Path) -> None:
 
 def test_not_utf8(tmp_path: Path) -> None:
     error = failure(write(tmp_path, b'{\n "lockfileVersion": 3,\n "name": "\xff"\n}'))
-    assert (error.problem, error.line) == ("not valid UTF-8 text", 3)
+    assert (error.problem, error.line) == ("not UTF-8 text", 3)
 
 
 def test_missing_file_and_directory(tmp_path: Path) -> None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import stat
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from npmaudit import textfile
 from npmaudit.errors import InputError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -26,34 +26,13 @@ NESTED_TOO_DEEPLY = "invalid JSON: nested too deeply"
 
 def read_text(path: Path) -> str:
     """The file's text, gunzipped when it is gzip data (whatever its name)."""
-    try:
-        if _is_device(path):  # /dev/zero or a terminal would be read until memory runs out
-            raise InputError(path, "not a regular file")
-        raw = path.read_bytes()
-    except IsADirectoryError:
-        raise InputError(path, "is a directory") from None
-    except FileNotFoundError:
-        raise InputError(path, "broken symbolic link" if path.is_symlink() else "no such file") from None
-    except OSError as error:
-        raise InputError(path, f"cannot read: {error.strerror or error}") from None
+    raw = textfile.read_bytes(path)
     if raw.startswith(GZIP_MAGIC):
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as error:
             raise InputError(path, f"damaged gzip data: {error}") from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InputError(path, f"not UTF-8 text (byte {error.start})") from None
-
-
-def _is_device(path: Path) -> bool:
-    """A character or block device, or a socket. Pipes stay readable: they end when the writer does."""
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return False  # read_bytes reports it
-    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode)
+    return textfile.decode(path, raw)
 
 
 def iter_records(path: Path) -> Iterator[dict[str, Any]]:

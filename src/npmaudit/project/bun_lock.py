@@ -61,6 +61,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from npmaudit import textfile
 from npmaudit.errors import InputError
 from npmaudit.project.depflags import compute_dep_flags
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
@@ -128,15 +129,7 @@ def _groups(nodes: Mapping[str, Node]) -> dict[str, Node]:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise InputError(path, f"cannot read the lockfile: {error.strerror or error}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise InputError(path, "not UTF-8 text", line=line) from None
+    text = textfile.read_text(path, "lockfile")
     if not text.strip():
         raise InputError(path, "empty lockfile")
     return text

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from npmaudit import textfile
 from npmaudit.errors import InputError
 
 _CONFLICT = re.compile(r"^(?:<{7}|>{7})(?: |$)", re.MULTILINE)
@@ -41,19 +42,7 @@ class LockText:
 
 def load_json(path: Path) -> tuple[LockText, Any]:
     """Read and parse ``path``; every failure is an InputError naming the file (and line)."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a directory, not a lockfile") from None
-    except OSError as error:
-        raise InputError(path, f"cannot read: {error.strerror or error}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
-        raise InputError(path, "not valid UTF-8 text", line) from None
+    text = textfile.read_text(path, "lockfile")
     source = LockText(path, text)
     if not text.strip():
         raise InputError(path, "empty file")

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from npmaudit import textfile
 from npmaudit.errors import InputError
 from npmaudit.project.depflags import compute_dep_flags
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
@@ -112,12 +113,7 @@ def _groups(nodes: dict[str, Node]) -> dict[str, Node]:
 
 
 def _load_json(path: Path, what: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(path, f"cannot read the {what}: {error.strerror or error}") from None
-    except UnicodeDecodeError:
-        raise InputError(path, "not UTF-8 text") from None
+    text = textfile.read_text(path, what)
     if not text.strip():
         raise InputError(path, f"empty {what}")
     try:

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from npmaudit import textfile
 from npmaudit.errors import InputError
 
 _Loader: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
@@ -32,16 +33,7 @@ _Loader: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 
 def read_text(path: Path) -> str:
     """The file's text; a one-line InputError when it cannot be read or is not UTF-8."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise InputError(path, f"cannot read lockfile: {error.strerror or error}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise InputError(path, "not UTF-8 text", line) from None
-    return text.removeprefix("\ufeff")
+    return textfile.read_text(path, "lockfile")
 
 
 def load_lockfile_document(path: Path, text: str) -> tuple[dict[str, Any], int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from npmaudit import textfile
 from npmaudit.errors import InputError
 from npmaudit.project import yarn_berry, yarn_classic
 from npmaudit.project.model import Project
@@ -32,16 +33,7 @@ def read(path: Path) -> Project:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except OSError as error:
-        raise InputError(path, f"cannot read: {error.strerror or error}") from None
+    data = textfile.read_bytes(path, "lockfile")
     if b"\x00" in data:
         raise InputError(path, "binary data, not a yarn.lock")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise InputError(path, "not UTF-8 text", line) from None
+    return textfile.decode(path, data)
