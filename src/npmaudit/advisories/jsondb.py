@@ -10,10 +10,8 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 from npmaudit.advisories.model import Advisory, AdvisoryFormatError
 from npmaudit.advisories.records import iter_records
 from npmaudit.advisories.source import SourceInfo
+from npmaudit.atomicfile import atomic_replace
 from npmaudit.errors import InputError
 from npmaudit.project.model import PackageRef
 
@@ -157,17 +156,8 @@ def write_json_database(path: Path, records: Iterable[Mapping[str, Any]]) -> Non
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write to a temporary file beside ``path`` and rename it over: readers never see half a file."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    with atomic_replace(path) as stream:
+        stream.write(text)
 
 
 @contextmanager

@@ -18,7 +18,7 @@ import json
 import sqlite3
 import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from typing import Any
 from npmaudit.advisories.jsondb import record_key
 from npmaudit.advisories.model import Advisory, AdvisoryFormatError
 from npmaudit.advisories.source import SourceInfo
+from npmaudit.atomicfile import atomic_replace
 from npmaudit.errors import InputError
 from npmaudit.project.model import PackageRef
 
@@ -618,34 +619,22 @@ def export_store(store: AdvisoryStore, path: Path, fmt: str = "json") -> int:
     :func:`jsondb.write_json_database` writes (an array sorted by id, keys sorted, 2-space
     indent), but streamed so a 215k-record store never sits in memory; ``jsonl`` is one compact
     record per line, in the same order. Written beside ``path`` and renamed over it."""
-    import os
-    import tempfile
-
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     count = 0
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            for record in store.iter_records():
-                if fmt == "jsonl":
-                    stream.write(json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")))
-                    stream.write("\n")
-                else:
-                    # json.dumps(list, indent=2) writes each element indented one level: the same
-                    # text as the element dumped alone with every line prefixed by two spaces
-                    # (JSON strings never hold a raw newline).
-                    text = json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False)
-                    stream.write(("[\n" if count == 0 else ",\n") + "  " + text.replace("\n", "\n  "))
-                count += 1
-            if fmt == "json":
-                stream.write("\n]\n" if count else "[]\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    with atomic_replace(path) as stream:
+        for record in store.iter_records():
+            if fmt == "jsonl":
+                stream.write(json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")))
+                stream.write("\n")
+            else:
+                # json.dumps(list, indent=2) writes each element indented one level: the same
+                # text as the element dumped alone with every line prefixed by two spaces
+                # (JSON strings never hold a raw newline).
+                text = json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False)
+                stream.write(("[\n" if count == 0 else ",\n") + "  " + text.replace("\n", "\n  "))
+            count += 1
+        if fmt == "json":
+            stream.write("\n]\n" if count else "[]\n")
     return count
