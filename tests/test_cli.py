@@ -11,21 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import EXAMPLE
 from npmaudit.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "engine-io-latency"
 EXAMPLE_DB = EXAMPLE / "advisories.json"
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A private copy of the example, so config files and writes stay in the test's folder."""
-    target = tmp_path / "project"
-    target.mkdir()
-    for name in ("package.json", "package-lock.json"):
-        shutil.copy(EXAMPLE / name, target / name)
-    return target
 
 
 @pytest.fixture(autouse=True)
@@ -41,8 +30,8 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict,
     return code, json.loads(captured.out), captured.err
 
 
-def test_example_findings_and_json_shape(project: Path, capsys):
-    code, report, err = run_json(capsys, str(project), "--compromised", "--db", str(EXAMPLE_DB))
+def test_example_findings_and_json_shape(example_project: Path, capsys):
+    code, report, err = run_json(capsys, str(example_project), "--compromised", "--db", str(EXAMPLE_DB))
     assert code == 1
     assert report["schemaVersion"] == 1
     assert report["project"]["lockfileFormat"] == "package-lock-v1"
@@ -87,53 +76,54 @@ def test_example_findings_and_json_shape(project: Path, capsys):
         ("warn", "critical", 0),
     ],
 )
-def test_policy_and_level_exit_codes(project: Path, capsys, policy: str, level: str, expected: int):
+def test_policy_and_level_exit_codes(example_project: Path, capsys, policy: str, level: str, expected: int):
     code, report, _ = run_json(
-        capsys, str(project), "--compromised", "--db", str(EXAMPLE_DB), "--policy", policy, "--audit-level", level
+        capsys, str(example_project), "--compromised", "--db", str(EXAMPLE_DB), "--policy", policy,
+        "--audit-level", level,
     )
     assert code == expected
     assert report["findings"], "the level never hides findings"
     assert report["policy"]["exitCode"] == expected
 
 
-def test_policy_off_skips_and_says_so(project: Path, capsys):
-    code = main(["audit", str(project), "--db", str(project / "missing.json"), "--policy", "off"])
+def test_policy_off_skips_and_says_so(example_project: Path, capsys):
+    code = main(["audit", str(example_project), "--db", str(example_project / "missing.json"), "--policy", "off"])
     captured = capsys.readouterr()
     assert code == 0
     assert "skipped" in captured.err
 
 
-def test_no_findings_pass(project: Path, tmp_path: Path, capsys):
+def test_no_findings_pass(example_project: Path, tmp_path: Path, capsys):
     empty = tmp_path / "empty.json"
     empty.write_text("[]")
-    code, report, _ = run_json(capsys, str(project), "--db", str(empty), "--compromised")
+    code, report, _ = run_json(capsys, str(example_project), "--db", str(empty), "--compromised")
     assert code == 0
     assert report["findings"] == []
 
 
-def test_environment_and_config_precedence(project: Path, capsys, monkeypatch):
-    (project / ".npmaudit.toml").write_text('policy = "warn"\ndb = "../db.json"\n')
-    shutil.copy(EXAMPLE_DB, project.parent / "db.json")
-    code, report, _ = run_json(capsys, str(project), "--compromised")
+def test_environment_and_config_precedence(example_project: Path, capsys, monkeypatch):
+    (example_project / ".npmaudit.toml").write_text('policy = "warn"\ndb = "../db.json"\n')
+    shutil.copy(EXAMPLE_DB, example_project.parent / "db.json")
+    code, report, _ = run_json(capsys, str(example_project), "--compromised")
     assert code == 0 and report["policy"]["policy"] == "warn"
-    assert report["sources"][0]["location"] == str(project / "../db.json")
+    assert report["sources"][0]["location"] == str(example_project / "../db.json")
     monkeypatch.setenv("NPMAUDIT_POLICY", "error")
-    code, _, _ = run_json(capsys, str(project), "--compromised")
+    code, _, _ = run_json(capsys, str(example_project), "--compromised")
     assert code == 1
-    code, _, _ = run_json(capsys, str(project), "--compromised", "--policy", "warn")
+    code, _, _ = run_json(capsys, str(example_project), "--compromised", "--policy", "warn")
     assert code == 0
     monkeypatch.setenv("NPMAUDIT_POLICY", "loud")
-    assert main(["audit", str(project), "--compromised"]) == 2
+    assert main(["audit", str(example_project), "--compromised"]) == 2
     assert "NPMAUDIT_POLICY: invalid value 'loud'" in capsys.readouterr().err
 
 
-def test_omit_and_node_env(project: Path, capsys, monkeypatch):
-    _, full, _ = run_json(capsys, str(project), "--db", str(EXAMPLE_DB), "--compromised", "--policy", "warn")
-    _, no_dev, _ = run_json(capsys, str(project), "--db", str(EXAMPLE_DB), "--compromised", "--omit", "dev")
+def test_omit_and_node_env(example_project: Path, capsys, monkeypatch):
+    _, full, _ = run_json(capsys, str(example_project), "--db", str(EXAMPLE_DB), "--compromised", "--policy", "warn")
+    _, no_dev, _ = run_json(capsys, str(example_project), "--db", str(EXAMPLE_DB), "--compromised", "--omit", "dev")
     dev_only = [f for f in full["findings"] if f["dev"]]
     assert len(no_dev["findings"]) == len(full["findings"]) - len(dev_only)
     monkeypatch.setenv("NODE_ENV", "production")
-    _, production, _ = run_json(capsys, str(project), "--db", str(EXAMPLE_DB), "--compromised")
+    _, production, _ = run_json(capsys, str(example_project), "--db", str(EXAMPLE_DB), "--compromised")
     assert production["policy"]["omit"] == ["dev"]
     assert len(production["findings"]) == len(no_dev["findings"])
 
@@ -147,9 +137,9 @@ def test_omit_and_node_env(project: Path, capsys, monkeypatch):
         ("[]", ""),
     ],
 )
-def test_bad_lockfiles_exit_2_with_one_line(project: Path, capsys, content: str, problem: str):
-    (project / "package-lock.json").write_text(content)
-    code = main(["audit", str(project), "--db", str(EXAMPLE_DB), "--compromised"])
+def test_bad_lockfiles_exit_2_with_one_line(example_project: Path, capsys, content: str, problem: str):
+    (example_project / "package-lock.json").write_text(content)
+    code = main(["audit", str(example_project), "--db", str(EXAMPLE_DB), "--compromised"])
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("npmaudit: error: ")
@@ -165,17 +155,17 @@ def test_bad_lockfiles_exit_2_with_one_line(project: Path, capsys, content: str,
         ('{"id": "A"}\n{oops}\n', "invalid JSON line"),
     ],
 )
-def test_bad_databases_exit_2_with_one_line(project: Path, tmp_path: Path, capsys, content: str, problem: str):
+def test_bad_databases_exit_2_with_one_line(example_project: Path, tmp_path: Path, capsys, content: str, problem: str):
     database = tmp_path / "db.json"
     database.write_text(content)
-    code = main(["audit", str(project), "--db", str(database), "--compromised"])
+    code = main(["audit", str(example_project), "--db", str(database), "--compromised"])
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and str(database) in err and problem in err
 
 
-def test_a_missing_database_is_an_error(project: Path, tmp_path: Path, capsys):
-    assert main(["audit", str(project), "--db", str(tmp_path / "nope.json"), "--compromised"]) == 2
+def test_a_missing_database_is_an_error(example_project: Path, tmp_path: Path, capsys):
+    assert main(["audit", str(example_project), "--db", str(tmp_path / "nope.json"), "--compromised"]) == 2
     assert "not found" in capsys.readouterr().err
 
 
@@ -187,10 +177,11 @@ def test_usage_errors_exit_2(capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
-def test_write_merges_matched_advisories(project: Path, capsys):
-    local = project / "security" / "advisories.json"
+def test_write_merges_matched_advisories(example_project: Path, capsys):
+    local = example_project / "security" / "advisories.json"
     code = main(
-        ["audit", str(project), "--db", str(EXAMPLE_DB), "--compromised", "--write", str(local), "--policy", "warn"]
+        ["audit", str(example_project), "--db", str(EXAMPLE_DB), "--compromised", "--write", str(local),
+         "--policy", "warn"]
     )
     captured = capsys.readouterr()
     assert code == 0
@@ -200,12 +191,12 @@ def test_write_merges_matched_advisories(project: Path, capsys):
     assert "GHSA-4x49-vf9v-38px" not in ids  # only what matched
     assert "merged" in captured.err and str(local) in captured.err
     # The written database is itself a valid database giving the same findings.
-    code, again, _ = run_json(capsys, str(project), "--db", str(local), "--compromised", "--policy", "warn")
+    code, again, _ = run_json(capsys, str(example_project), "--db", str(local), "--compromised", "--policy", "warn")
     assert code == 0 and again["findings"]
 
 
-def test_text_report_marks_and_paths(project: Path, capsys):
-    code = main(["audit", str(project), "--db", str(EXAMPLE_DB), "--compromised"])
+def test_text_report_marks_and_paths(example_project: Path, capsys):
+    code = main(["audit", str(example_project), "--db", str(EXAMPLE_DB), "--compromised"])
     out = capsys.readouterr().out
     assert code == 1
     assert "minimist@0.0.10" in out
@@ -215,7 +206,7 @@ def test_text_report_marks_and_paths(project: Path, capsys):
     assert "FAILED" in out
 
 
-def test_malicious_findings_are_unmissable_and_text_is_neutralised(project: Path, tmp_path: Path, capsys):
+def test_malicious_findings_are_unmissable_and_text_is_neutralised(example_project: Path, tmp_path: Path, capsys):
     database = tmp_path / "mal.json"
     database.write_text(
         json.dumps(
@@ -229,7 +220,7 @@ def test_malicious_findings_are_unmissable_and_text_is_neutralised(project: Path
             ]
         )
     )
-    code = main(["audit", str(project), "--db", str(database), "--compromised"])
+    code = main(["audit", str(example_project), "--db", str(database), "--compromised"])
     out = capsys.readouterr().out
     assert code == 1
     assert "MALICIOUS ms@2.0.0" in out
@@ -237,10 +228,10 @@ def test_malicious_findings_are_unmissable_and_text_is_neutralised(project: Path
     assert "\\x1b[2J\\x0d\\u202eevil" in out
 
 
-def test_recursive_scan_combines_projects(project: Path, tmp_path: Path, capsys):
+def test_recursive_scan_combines_projects(example_project: Path, tmp_path: Path, capsys):
     monorepo = tmp_path / "repo"
-    shutil.copytree(project, monorepo / "services" / "a")
-    shutil.copytree(project, monorepo / "services" / "b")
+    shutil.copytree(example_project, monorepo / "services" / "a")
+    shutil.copytree(example_project, monorepo / "services" / "b")
     (monorepo / "services" / "b" / "node_modules" / "x").mkdir(parents=True)
     (monorepo / "services" / "b" / "node_modules" / "x" / "package-lock.json").write_text("{}")  # never read
     (monorepo / "broken").mkdir()
@@ -254,14 +245,14 @@ def test_recursive_scan_combines_projects(project: Path, tmp_path: Path, capsys)
     assert "broken/package-lock.json" in captured.err
 
 
-def test_the_console_script_runs_as_a_process(project: Path):
+def test_the_console_script_runs_as_a_process(example_project: Path):
     completed = subprocess.run(
         [
             sys.executable,
             "-m",
             "npmaudit",
             "audit",
-            str(project),
+            str(example_project),
             "--db",
             str(EXAMPLE_DB),
             "--compromised",
@@ -277,8 +268,10 @@ def test_the_console_script_runs_as_a_process(project: Path):
     assert completed.stderr == ""
 
 
-def test_a_named_database_that_is_missing_is_an_error_even_without_a_source_flag(project: Path, tmp_path, capsys):
+def test_a_named_database_that_is_missing_is_an_error_even_without_a_source_flag(
+    example_project: Path, tmp_path, capsys
+):
     # Without --compromised the default is "local store if present, plus OSV online"; a --db that was
     # given must not be silently skipped (the audit would then run online only, or not at all offline).
-    assert main(["audit", str(project), "--db", str(tmp_path / "typo.json")]) == 2
+    assert main(["audit", str(example_project), "--db", str(tmp_path / "typo.json")]) == 2
     assert "typo.json" in capsys.readouterr().err

@@ -3,30 +3,22 @@
 
 from __future__ import annotations
 
-import gzip
 import json
-import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from conftest import EXAMPLE, load_jsonl
 from npmaudit.advisories.jsondb import write_json_database
 from npmaudit.advisories.source import SourceInfo
 from npmaudit.audit.freshness import age_days, check_freshness
 from npmaudit.cli import main
 from npmaudit.errors import SourceError
 
-ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "osv" / "store"
 SOURCES = [FIXTURES / n for n in ("npm-malicious-sample.jsonl.gz", "npm-ghsa.jsonl.gz", "npm-nodesecurity.jsonl.gz")]
-EXAMPLE = ROOT / "examples" / "engine-io-latency"
-
-
-def raw(path: Path) -> list[dict]:
-    with gzip.open(path, "rt", encoding="utf-8") as stream:
-        return [json.loads(line) for line in stream if line.strip()]
 
 
 @pytest.fixture(autouse=True)
@@ -39,19 +31,10 @@ def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path / "cache" / "advisories.sqlite"
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    target = tmp_path / "project"
-    target.mkdir()
-    for name in ("package.json", "package-lock.json"):
-        shutil.copy(EXAMPLE / name, target / name)
-    return target
-
-
 def test_import_info_export_round_trip(environment: Path, tmp_path: Path, capsys):
     assert main(["db", "import", *map(str, SOURCES)]) == 0
     out = capsys.readouterr().out
-    records = [r for path in SOURCES for r in raw(path)]
+    records = [r for path in SOURCES for r in load_jsonl(path)]
     assert f"{environment}: {len(records):,} records" in out
     assert main(["db", "info", "--format", "json"]) == 0
     info = json.loads(capsys.readouterr().out)
@@ -99,10 +82,10 @@ def test_missing_store_and_json_path_errors(environment: Path, tmp_path: Path, c
     assert main(["db"]) == 2
 
 
-def test_audit_uses_the_default_store_and_reports_its_age(environment: Path, project: Path, capsys):
+def test_audit_uses_the_default_store_and_reports_its_age(environment: Path, example_project: Path, capsys):
     assert main(["db", "import", str(EXAMPLE / "advisories.json")]) == 0
     capsys.readouterr()
-    code = main(["audit", str(project), "--compromised", "--format", "json"])
+    code = main(["audit", str(example_project), "--compromised", "--format", "json"])
     report = json.loads(capsys.readouterr().out)
     assert code == 1
     assert report["sources"][0]["kind"] == "sqlite"
@@ -110,41 +93,41 @@ def test_audit_uses_the_default_store_and_reports_its_age(environment: Path, pro
     updated = datetime.fromisoformat(report["sources"][0]["updated"].replace("Z", "+00:00"))
     assert abs((datetime.now(UTC) - updated).total_seconds()) < 120
     # Same findings as the JSON database it was imported from.
-    main(["audit", str(project), "--compromised", "--format", "json", "--db", str(EXAMPLE / "advisories.json")])
+    main(["audit", str(example_project), "--compromised", "--format", "json", "--db", str(EXAMPLE / "advisories.json")])
     from_json = json.loads(capsys.readouterr().out)
     assert [(f["name"], f["version"], f["id"]) for f in report["findings"]] == [
         (f["name"], f["version"], f["id"]) for f in from_json["findings"]
     ]
 
 
-def test_max_db_age_fails_closed_on_a_stale_store(environment: Path, project: Path, capsys):
+def test_max_db_age_fails_closed_on_a_stale_store(environment: Path, example_project: Path, capsys):
     assert main(["db", "import", str(EXAMPLE / "advisories.json")]) == 0
     with sqlite3.connect(environment) as db:  # pretend the import happened ten days ago
         stamp = (datetime.now(UTC) - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
         db.execute("UPDATE meta SET value = ? WHERE key = 'updated'", (stamp,))
     capsys.readouterr()
-    assert main(["audit", str(project), "--compromised", "--max-db-age", "7"]) == 3
+    assert main(["audit", str(example_project), "--compromised", "--max-db-age", "7"]) == 3
     captured = capsys.readouterr()
     assert "10.0 days old" in captured.err and captured.out == ""
-    assert main(["audit", str(project), "--compromised", "--max-db-age", "11", "--policy", "warn"]) == 0
+    assert main(["audit", str(example_project), "--compromised", "--max-db-age", "11", "--policy", "warn"]) == 0
     capsys.readouterr()
     with pytest.raises(SystemExit) as exited:
-        main(["audit", str(project), "--compromised", "--max-db-age", "-1"])
+        main(["audit", str(example_project), "--compromised", "--max-db-age", "-1"])
     assert exited.value.code == 2
     assert "argument --max-db-age: expected a number of days >= 0, not '-1'" in capsys.readouterr().err
 
 
-def test_max_db_age_from_env_and_config(environment: Path, project: Path, monkeypatch, capsys):
+def test_max_db_age_from_env_and_config(environment: Path, example_project: Path, monkeypatch, capsys):
     assert main(["db", "import", str(EXAMPLE / "advisories.json")]) == 0
     with sqlite3.connect(environment) as db:
         db.execute("UPDATE meta SET value = '2020-01-01T00:00:00Z' WHERE key = 'updated'")
     monkeypatch.setenv("NPMAUDIT_MAX_DB_AGE", "30")
-    assert main(["audit", str(project), "--compromised"]) == 3
+    assert main(["audit", str(example_project), "--compromised"]) == 3
     monkeypatch.delenv("NPMAUDIT_MAX_DB_AGE")
-    (project / ".npmaudit.toml").write_text("max-db-age = 30\n")
-    assert main(["audit", str(project), "--compromised"]) == 3
-    (project / ".npmaudit.toml").unlink()
-    assert main(["audit", str(project), "--compromised", "--policy", "warn"]) == 0
+    (example_project / ".npmaudit.toml").write_text("max-db-age = 30\n")
+    assert main(["audit", str(example_project), "--compromised"]) == 3
+    (example_project / ".npmaudit.toml").unlink()
+    assert main(["audit", str(example_project), "--compromised", "--policy", "warn"]) == 0
 
 
 def test_freshness_rules():
@@ -161,9 +144,9 @@ def test_freshness_rules():
         check_freshness([SourceInfo("json-db", "empty.json", 0)], 5, now)
 
 
-def test_write_cache_merges_matched_records_into_the_shared_store(environment: Path, project: Path, capsys):
-    code = main(["audit", str(project), "--compromised", "--db", str(EXAMPLE / "advisories.json"), "--write-cache",
-                 "--format", "json"])
+def test_write_cache_merges_matched_records_into_the_shared_store(environment: Path, example_project: Path, capsys):
+    code = main(["audit", str(example_project), "--compromised", "--db", str(EXAMPLE / "advisories.json"),
+                 "--write-cache", "--format", "json"])
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert code == 1 and f"into {environment}" in captured.err
@@ -173,7 +156,7 @@ def test_write_cache_merges_matched_records_into_the_shared_store(environment: P
     assert {f["id"] for f in report["findings"]} <= cached <= matched
     # The cache alone now gives the same findings as the database they came from.
     capsys.readouterr()
-    main(["audit", str(project), "--compromised", "--format", "json"])
+    main(["audit", str(example_project), "--compromised", "--format", "json"])
     again = json.loads(capsys.readouterr().out)
     assert [(f["name"], f["version"], f["id"]) for f in again["findings"]] == [
         (f["name"], f["version"], f["id"]) for f in report["findings"]
@@ -187,7 +170,7 @@ def test_write_cache_merges_matched_records_into_the_shared_store(environment: P
 def test_update_through_the_cli_from_a_file_mirror(environment: Path, tmp_path: Path, capsys):
     import zipfile
 
-    records = raw(SOURCES[1])
+    records = load_jsonl(SOURCES[1])
     mirror = tmp_path / "mirror" / "npm"
     mirror.mkdir(parents=True)
     with zipfile.ZipFile(mirror / "all.zip", "w") as bundle:

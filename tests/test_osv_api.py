@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import gzip
-import json
-from pathlib import Path
-
 import pytest
 
+from conftest import ONLINE
 from npmaudit.advisories.model import Advisory
 from npmaudit.advisories.osv_api import CallableKnown, OsvApiSource
 from npmaudit.audit.engine import audit
@@ -17,18 +14,12 @@ from npmaudit.project.loader import load_project
 from npmaudit.project.model import PackageRef
 from servers import Fault, OsvServer
 
-ONLINE = Path(__file__).parent / "fixtures" / "osv" / "online"
 FAST = HttpSettings(timeout=2.0, retries=1, backoff=0.01)
 
 
-def _records(name: str) -> list[dict]:
-    with gzip.open(ONLINE / name, "rt", encoding="utf-8") as stream:
-        return [json.loads(line) for line in stream]
-
-
-@pytest.fixture(scope="module")
-def records() -> list[dict]:
-    return _records("npm-ghsa.jsonl.gz") + _records("npm-malicious-sample.jsonl.gz")
+@pytest.fixture
+def records(online_osv_records: list[dict]) -> list[dict]:
+    return online_osv_records
 
 
 def _source(server: OsvServer, **kwargs) -> OsvApiSource:

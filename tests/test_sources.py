@@ -3,7 +3,6 @@ local OSV API and registry servers: refresh patterns, fail-closed exit codes."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 import socket
@@ -11,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ONLINE, load_jsonl
 from npmaudit.cli import main
 from servers import Fault, OsvServer, RegistryServer
 
-ONLINE = Path(__file__).parent / "fixtures" / "osv" / "online"
 HANDMADE = ONLINE / "projects" / "handmade"
 # Hand-checked in test_osv_api.py: the six production findings and six dev findings of `handmade`.
 PROD_IDS = {
@@ -25,16 +24,6 @@ PROD_IDS = {
     ("minimist", "GHSA-xvch-5gv4-984h"),
     ("policycms", "MAL-2023-1269"),
 }
-
-
-def _jsonl(name: str) -> list[dict]:
-    with gzip.open(ONLINE / name, "rt", encoding="utf-8") as stream:
-        return [json.loads(line) for line in stream]
-
-
-@pytest.fixture(scope="module")
-def osv_records() -> list[dict]:
-    return _jsonl("npm-ghsa.jsonl.gz") + _jsonl("npm-malicious-sample.jsonl.gz")
 
 
 @pytest.fixture
@@ -67,10 +56,10 @@ def _pairs(report: dict) -> set[tuple[str, str]]:
     return {(f["name"], f["id"]) for f in report["findings"]}
 
 
-def test_osv_write_policy_warn_then_offline_gate(capsys, project: Path, tmp_path: Path, osv_records) -> None:
+def test_osv_write_policy_warn_then_offline_gate(capsys, project: Path, tmp_path: Path, online_osv_records) -> None:
     """The seed's refresh pattern: `--osv --write PATH --policy warn`, then `--compromised --db PATH`."""
     database = tmp_path / "security" / "advisories.json"
-    with OsvServer(osv_records, page_size=5) as server:
+    with OsvServer(online_osv_records, page_size=5) as server:
         code, report, err = _run(
             capsys, str(project), "--osv", "--osv-url", server.url, "--write", str(database), "--policy", "warn",
             "--omit", "dev",
@@ -87,25 +76,27 @@ def test_osv_write_policy_warn_then_offline_gate(capsys, project: Path, tmp_path
     assert code == 1 and report is not None and _pairs(report) == PROD_IDS
 
 
-def test_osv_url_from_environment(capsys, project: Path, monkeypatch, osv_records) -> None:
-    with OsvServer(osv_records) as server:
+def test_osv_url_from_environment(capsys, project: Path, monkeypatch, online_osv_records) -> None:
+    with OsvServer(online_osv_records) as server:
         monkeypatch.setenv("NPMAUDIT_OSV_URL", server.url)
         code, report, _ = _run(capsys, str(project), "--osv", "--omit", "dev")
         assert code == 1 and report is not None and _pairs(report) == PROD_IDS
         assert server.requests_to("/v1/querybatch")
 
 
-def test_osv_url_from_project_config(capsys, project: Path, osv_records) -> None:
-    with OsvServer(osv_records) as server:
+def test_osv_url_from_project_config(capsys, project: Path, online_osv_records) -> None:
+    with OsvServer(online_osv_records) as server:
         (project / ".npmaudit.toml").write_text(f'osv-url = "{server.url}"\npolicy = "warn"\n')
         code, report, _ = _run(capsys, str(project), "--osv")
         assert code == 0 and report is not None and len(report["findings"]) == 12
 
 
-def test_default_is_local_database_plus_osv(capsys, project: Path, tmp_path: Path, monkeypatch, osv_records) -> None:
+def test_default_is_local_database_plus_osv(
+    capsys, project: Path, tmp_path: Path, monkeypatch, online_osv_records
+) -> None:
     database = tmp_path / "local.json"
-    database.write_text(json.dumps([r for r in osv_records if r["id"] == "MAL-2023-1269"]))
-    with OsvServer(osv_records) as server:
+    database.write_text(json.dumps([r for r in online_osv_records if r["id"] == "MAL-2023-1269"]))
+    with OsvServer(online_osv_records) as server:
         monkeypatch.setenv("NPMAUDIT_OSV_URL", server.url)
         code, report, _ = _run(capsys, str(project), "--db", str(database), "--omit", "dev")
         assert report is not None and [s["kind"] for s in report["sources"]] == ["json-db", "osv-api"]
@@ -114,8 +105,8 @@ def test_default_is_local_database_plus_osv(capsys, project: Path, tmp_path: Pat
         assert server.requests_to("/v1/vulns/GHSA-xvch-5gv4-984h")
 
 
-def test_default_without_local_database_is_osv_only(capsys, project: Path, monkeypatch, osv_records) -> None:
-    with OsvServer(osv_records) as server:
+def test_default_without_local_database_is_osv_only(capsys, project: Path, monkeypatch, online_osv_records) -> None:
+    with OsvServer(online_osv_records) as server:
         monkeypatch.setenv("NPMAUDIT_OSV_URL", server.url)
         code, report, _ = _run(capsys, str(project), "--omit", "dev")
         assert report is not None and [s["kind"] for s in report["sources"]] == ["osv-api"]
@@ -149,11 +140,11 @@ def test_offline_with_an_online_flag_is_a_usage_error(capsys, project: Path) -> 
     assert code == 2 and "cannot be combined with --osv" in err
 
 
-def test_flags_combine(capsys, project: Path, tmp_path: Path, osv_records) -> None:
+def test_flags_combine(capsys, project: Path, tmp_path: Path, online_osv_records) -> None:
     database = tmp_path / "local.json"
     database.write_text("[]")
-    nsp = _jsonl("nsp-original.jsonl.gz")
-    with OsvServer(osv_records) as osv, RegistryServer.from_nsp(nsp) as registry:
+    nsp = load_jsonl(ONLINE / "nsp-original.jsonl.gz")
+    with OsvServer(online_osv_records) as osv, RegistryServer.from_nsp(nsp) as registry:
         code, report, _ = _run(
             capsys, str(project), "--compromised", "--db", str(database), "--osv", "--osv-url", osv.url,
             "--registry-advisories", "--registry", registry.url, "--policy", "warn",
@@ -165,7 +156,7 @@ def test_flags_combine(capsys, project: Path, tmp_path: Path, osv_records) -> No
 
 
 def test_registry_advisories_with_registry_from_npmrc(capsys, project: Path) -> None:
-    nsp = _jsonl("nsp-original.jsonl.gz")
+    nsp = load_jsonl(ONLINE / "nsp-original.jsonl.gz")
     with RegistryServer.from_nsp(nsp, token="t0k") as registry:
         (project / ".npmrc").write_text(f"registry={registry.url}\n//127.0.0.1:{registry.port}/:_authToken=t0k\n")
         code, report, _ = _run(capsys, str(project), "--registry-advisories")
@@ -202,8 +193,8 @@ def test_unreachable_osv_exits_3_with_one_line(capsys, project: Path) -> None:
     ],
     ids=["http-503", "invalid-json", "shape", "hydration-500", "timeout"],
 )
-def test_osv_faults_exit_3_even_under_policy_warn(capsys, project: Path, osv_records, fault: Fault) -> None:
-    with OsvServer(osv_records) as server:
+def test_osv_faults_exit_3_even_under_policy_warn(capsys, project: Path, online_osv_records, fault: Fault) -> None:
+    with OsvServer(online_osv_records) as server:
         server.add_fault(fault)
         code, report, err = _run(
             capsys, str(project), "--osv", "--osv-url", server.url, "--policy", "warn", "--timeout", "0.3"
