@@ -8,12 +8,12 @@ only for the format it reads (PyYAML, for instance, is not imported for package-
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from npmaudit.errors import InputError
+from npmaudit.project.manifest import read_manifest
 from npmaudit.project.model import Project
 
 
@@ -77,12 +77,11 @@ def _present(directory: Path) -> list[Path]:
 
 def declared_package_manager(directory: Path) -> str | None:
     """The manager named by package.json's "packageManager" ("pnpm@9.1.0" -> "pnpm"), if any."""
-    manifest = directory / "package.json"
     try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+        data = read_manifest(directory / "package.json")
+    except InputError:
         return None  # a broken manifest is the lockfile reader's to report, not detection's
-    value = data.get("packageManager") if isinstance(data, dict) else None
+    value = data.get("packageManager") if data is not None else None
     if not isinstance(value, str):
         return None
     name = value.split("@", 1)[0].strip()

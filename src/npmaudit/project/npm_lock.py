@@ -32,14 +32,22 @@ from typing import Any
 from npmaudit.errors import InputError
 from npmaudit.project.depflags import compute_dep_flags
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
-from npmaudit.project.npm_locktext import LockText, json_type, load_json, object_field, spec_map, string_field
+from npmaudit.project.npm_locktext import (
+    DEP_FIELDS,
+    LockText,
+    json_type,
+    load_json,
+    load_manifest,
+    object_field,
+    spec_map,
+    string_field,
+)
 from npmaudit.project.npm_spec import SpecType, is_registry_tarball, is_semver, spec_type
 from npmaudit.project.npm_v1 import migrate
 from npmaudit.project.npm_workspaces import map_workspaces
 
 SUPPORTED_VERSIONS = (1, 2, 3)
 HIDDEN_LOCKFILE = ".package-lock.json"
-DEP_FIELDS = ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies")
 _WORKSPACE = "workspace"  # arborist's edge type from the root to a workspace member; prod for us
 _UNDER_NODE_MODULES = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/]+$")
 
@@ -106,17 +114,7 @@ def _checked_packages(source: LockText, data: Mapping[str, Any]) -> dict[str, di
 
 def _read_manifest(path: Path) -> dict[str, Any] | None:
     """A package.json's content, None when there is none; malformed ones are InputErrors."""
-    if not path.is_file():
-        return None
-    source, data = load_json(path)
-    if not isinstance(data, dict):
-        raise InputError(path, f"the top level must be a JSON object, not {json_type(data)}", 1)
-    label = "package.json"
-    string_field(source, data, "name", label, "name")
-    string_field(source, data, "version", label, "version")
-    for field in DEP_FIELDS:
-        spec_map(source, data, field, label, field)
-    return data
+    return load_manifest(path)[1] if path.is_file() else None
 
 
 def name_from_folder(location: str) -> str:

@@ -65,6 +65,23 @@ def load_json(path: Path) -> tuple[LockText, Any]:
     return source, data
 
 
+DEP_FIELDS = ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies")
+
+
+def load_manifest(path: Path) -> tuple[LockText, dict[str, Any]]:
+    """A package.json as npm's readers need it: an object whose name and version are strings and
+    whose dependency groups map names to strings (each error at the offending field's line)."""
+    source, data = load_json(path)
+    if not isinstance(data, dict):
+        raise InputError(path, f"the top level must be a JSON object, not {json_type(data)}", 1)
+    label = "package.json"
+    string_field(source, data, "name", label, "name")
+    string_field(source, data, "version", label, "version")
+    for field in DEP_FIELDS:
+        spec_map(source, data, field, label, field)
+    return source, data
+
+
 # In these checks ``key`` names the entry in the message and ``anchor`` is the JSON key whose line
 # the error points at (the entry's own key unless given).
 

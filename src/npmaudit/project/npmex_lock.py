@@ -41,6 +41,7 @@ from urllib.parse import unquote, urlsplit
 from npmaudit import textfile
 from npmaudit.errors import InputError
 from npmaudit.project.depflags import compute_dep_flags
+from npmaudit.project.manifest import read_manifest
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
 from npmaudit.semver import satisfies, valid_range
 
@@ -212,10 +213,10 @@ def _with_edges(node: Node, entry: dict[str, Any], nodes: dict[str, Node]) -> No
     return replace(node, edges=edges)
 
 
-def _load_manifest(path: Path) -> dict[str, Any]:
-    manifest = _load_json(path, "package.json")
-    if not isinstance(manifest, dict):
-        raise InputError(path, "package.json is not an object", line=1)
+def _load_manifest(path: Path) -> dict[str, Any] | None:
+    manifest = read_manifest(path)
+    if manifest is None:
+        return None
     for group, _ in _MANIFEST_GROUPS:
         deps = manifest.get(group, {})
         if not isinstance(deps, dict) or not all(isinstance(spec, str) for spec in deps.values()):

@@ -49,7 +49,6 @@ tarball URL), and an integrity alone is REGISTRY. Registry entries keep no URL (
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from collections.abc import Iterator
@@ -59,6 +58,7 @@ from typing import Any
 
 from npmaudit.errors import InputError
 from npmaudit.project.depflags import compute_dep_flags
+from npmaudit.project.manifest import read_manifest
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
 from npmaudit.project.pnpm_deppath import parse_key, ref_to_key, remove_suffix
 from npmaudit.project.pnpm_layout import synthesise_locations
@@ -365,19 +365,9 @@ def _manifest(directory: Path, location: str) -> tuple[str, str]:
     """Name and version of an importer from its package.json, else its folder's name and ""."""
     folder = directory / location if location else directory
     fallback = (folder.resolve().name if location == "" else posixpath.basename(location)), ""
-    manifest = folder / "package.json"
-    try:
-        text = manifest.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    data = read_manifest(folder / "package.json")
+    if data is None:
         return fallback
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(manifest, f"cannot read manifest: {error}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(manifest, f"not valid JSON: {error.msg}", error.lineno) from None
-    if not isinstance(data, dict):
-        raise InputError(manifest, "not a package manifest: the top level is not an object", 1)
     name = data.get("name")
     version = data.get("version")
     return (

@@ -7,28 +7,17 @@ every package (see yarn_tree for how entries nothing reaches are attached).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from npmaudit.errors import InputError
+from npmaudit.project import manifest
 
 
 def read_manifest(path: Path) -> dict[str, object] | None:
     """The parsed package.json at ``path``; None when there is none, InputError when it is broken."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    data = manifest.read_manifest(path)
+    if data is None:
         return None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(path, f"cannot read: {error}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(path, f"not valid JSON: {error.msg}", error.lineno) from None
-    except RecursionError:  # json decodes nested arrays and objects recursively
-        raise InputError(path, "not valid JSON: nested too deeply") from None
-    if not isinstance(data, dict):
-        raise InputError(path, "package.json must hold a JSON object")
     for key in ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies", "resolutions"):
         value = data.get(key)
         if value is not None and not (isinstance(value, dict) and all(isinstance(v, str) for v in value.values())):
