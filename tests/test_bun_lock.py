@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import damaged_read
 from npmaudit.errors import InputError
 from npmaudit.project.bun_lock import classify, read, split_ident, split_tree_path, strip_jsonc
 from npmaudit.project.model import DepType, SourceKind
@@ -210,16 +211,7 @@ VALID = (FIXTURES / "edge" / "bun.lock").read_text()
 
 
 def _damaged(tmp_path: Path, text: str | bytes) -> InputError:
-    path = tmp_path / "bun.lock"
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text)
-    with pytest.raises(InputError) as caught:
-        read(path)
-    assert str(path) in str(caught.value)
-    assert "\n" not in str(caught.value)
-    return caught.value
+    return damaged_read(read, tmp_path / "bun.lock", text)
 
 
 def test_empty_file(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ONLINE
+from conftest import HANDMADE_DEV, HANDMADE_PROD, ONLINE
 from npmaudit.advisories.model import Advisory
 from npmaudit.advisories.osv_api import CallableKnown, OsvApiSource
 from npmaudit.audit.engine import audit
@@ -26,34 +26,12 @@ def _source(server: OsvServer, **kwargs) -> OsvApiSource:
     return OsvApiSource(HttpClient("OSV API", FAST), server.url, **kwargs)
 
 
-# Hand-checked from the records' ranges: lodash 4.17.15 is inside GHSA-p6mc (<4.17.20), GHSA-29mw
-# (>=4.0.0 <4.17.21) and GHSA-35jh (<4.17.21), outside the four others; minimist 1.2.0 is inside
-# GHSA-xvch (>=1.0.0 <1.2.6) and GHSA-vh95 (>=1.0.0 <1.2.3); policycms 1.0.1 is listed in
-# MAL-2023-1269; dev marked 0.3.5 is below 0.3.6/0.3.7/0.3.9/0.3.17/4.0.10 in six GHSA records.
-EXPECTED_PROD = {
-    ("lodash", "GHSA-29mw-wpgm-hmr9"),
-    ("lodash", "GHSA-35jh-r3h4-6jhm"),
-    ("lodash", "GHSA-p6mc-m468-83gw"),
-    ("minimist", "GHSA-vh95-rmgr-6w4m"),
-    ("minimist", "GHSA-xvch-5gv4-984h"),
-    ("policycms", "MAL-2023-1269"),
-}
-EXPECTED_DEV = {
-    ("marked", "GHSA-5v2h-r2cx-5xgj"),
-    ("marked", "GHSA-7px7-7xjx-hxm8"),
-    ("marked", "GHSA-p9wx-2529-fp83"),
-    ("marked", "GHSA-rrrm-qjm4-v8hf"),
-    ("marked", "GHSA-vfvf-mqq8-rwqc"),
-    ("marked", "GHSA-x5pg-88wf-qq4p"),
-}
-
-
 def test_findings_on_a_hand_checked_project(records: list[dict]) -> None:
     project = load_project(ONLINE / "projects" / "handmade")
     with OsvServer(records, page_size=3) as server:
         result = audit(project, [_source(server)])
-        assert {(f.name, f.id) for f in result.findings} == EXPECTED_PROD | EXPECTED_DEV
-        assert {(f.name, f.id) for f in audit(project, [_source(server)], frozenset({"dev"})).findings} == EXPECTED_PROD
+        assert {(f.name, f.id) for f in result.findings} == HANDMADE_PROD | HANDMADE_DEV
+        assert {(f.name, f.id) for f in audit(project, [_source(server)], frozenset({"dev"})).findings} == HANDMADE_PROD
         assert [f.malicious for f in result.findings if f.name == "policycms"] == [True]
 
 

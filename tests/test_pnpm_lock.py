@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import damaged_read
 from npmaudit.errors import InputError
 from npmaudit.project.loader import load_project
 from npmaudit.project.model import DepType, Edge, SourceKind
@@ -215,18 +216,7 @@ GOOD_V9 = V9_EDGE.read_text()
 
 
 def _damage(tmp_path: Path, text: str | bytes, name: str = "pnpm-lock.yaml") -> InputError:
-    path = tmp_path / name
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text)
-    with pytest.raises(InputError) as caught:
-        read(path)
-    error = caught.value
-    assert error.path == str(path)
-    assert "\n" not in str(error)
-    assert str(error).startswith(str(path))
-    return error
+    return damaged_read(read, tmp_path / name, text)
 
 
 @pytest.mark.parametrize("text", ["", "\n\n", "   \n", "---\n"], ids=["empty", "newlines", "spaces", "bare-marker"])

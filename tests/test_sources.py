@@ -10,20 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ONLINE, load_jsonl
+from conftest import HANDMADE_PROD, ONLINE, load_jsonl
 from npmaudit.cli import main
 from servers import Fault, OsvServer, RegistryServer
 
 HANDMADE = ONLINE / "projects" / "handmade"
-# Hand-checked in test_osv_api.py: the six production findings and six dev findings of `handmade`.
-PROD_IDS = {
-    ("lodash", "GHSA-29mw-wpgm-hmr9"),
-    ("lodash", "GHSA-35jh-r3h4-6jhm"),
-    ("lodash", "GHSA-p6mc-m468-83gw"),
-    ("minimist", "GHSA-vh95-rmgr-6w4m"),
-    ("minimist", "GHSA-xvch-5gv4-984h"),
-    ("policycms", "MAL-2023-1269"),
-}
 
 
 @pytest.fixture
@@ -65,22 +56,22 @@ def test_osv_write_policy_warn_then_offline_gate(capsys, project: Path, tmp_path
             "--omit", "dev",
         )
     assert code == 0 and report is not None
-    assert _pairs(report) == PROD_IDS
+    assert _pairs(report) == HANDMADE_PROD
     assert [s["kind"] for s in report["sources"]] == ["osv-api"]
     assert "merged 6 advisories into" in err
     written = json.loads(database.read_text())
     records = written if isinstance(written, list) else written.get("vulns", written)
-    assert {r["id"] for r in records} == {i for _, i in PROD_IDS}
+    assert {r["id"] for r in records} == {i for _, i in HANDMADE_PROD}
     assert all(r.get("affected") for r in records)  # full records, not querybatch stubs
     code, report, _ = _run(capsys, str(project), "--compromised", "--db", str(database), "--omit", "dev")
-    assert code == 1 and report is not None and _pairs(report) == PROD_IDS
+    assert code == 1 and report is not None and _pairs(report) == HANDMADE_PROD
 
 
 def test_osv_url_from_environment(capsys, project: Path, monkeypatch, online_osv_records) -> None:
     with OsvServer(online_osv_records) as server:
         monkeypatch.setenv("NPMAUDIT_OSV_URL", server.url)
         code, report, _ = _run(capsys, str(project), "--osv", "--omit", "dev")
-        assert code == 1 and report is not None and _pairs(report) == PROD_IDS
+        assert code == 1 and report is not None and _pairs(report) == HANDMADE_PROD
         assert server.requests_to("/v1/querybatch")
 
 
@@ -100,7 +91,7 @@ def test_default_is_local_database_plus_osv(
         monkeypatch.setenv("NPMAUDIT_OSV_URL", server.url)
         code, report, _ = _run(capsys, str(project), "--db", str(database), "--omit", "dev")
         assert report is not None and [s["kind"] for s in report["sources"]] == ["json-db", "osv-api"]
-        assert code == 1 and _pairs(report) == PROD_IDS
+        assert code == 1 and _pairs(report) == HANDMADE_PROD
         assert server.requests_to("/v1/vulns/MAL-2023-1269") == []  # same `modified` locally: not fetched again
         assert server.requests_to("/v1/vulns/GHSA-xvch-5gv4-984h")
 
@@ -110,7 +101,7 @@ def test_default_without_local_database_is_osv_only(capsys, project: Path, monke
         monkeypatch.setenv("NPMAUDIT_OSV_URL", server.url)
         code, report, _ = _run(capsys, str(project), "--omit", "dev")
         assert report is not None and [s["kind"] for s in report["sources"]] == ["osv-api"]
-        assert code == 1 and _pairs(report) == PROD_IDS
+        assert code == 1 and _pairs(report) == HANDMADE_PROD
 
 
 @pytest.mark.parametrize("how", ["flag", "env", "config"])
@@ -152,7 +143,7 @@ def test_flags_combine(capsys, project: Path, tmp_path: Path, online_osv_records
     assert code == 0 and report is not None
     assert [s["kind"] for s in report["sources"]] == ["json-db", "osv-api", "npm-registry"]
     pairs = _pairs(report)
-    assert ("marked", "NPM-101") in pairs and ("lodash", "NPM-516") in pairs and pairs >= PROD_IDS
+    assert ("marked", "NPM-101") in pairs and ("lodash", "NPM-516") in pairs and pairs >= HANDMADE_PROD
 
 
 def test_registry_advisories_with_registry_from_npmrc(capsys, project: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import damaged_read
 from npmaudit.errors import InputError
 from npmaudit.project.loader import load_project, reader_for
 from npmaudit.project.model import DepType, Project, SourceKind
@@ -413,14 +414,9 @@ CLASSIC_DAMAGE = [
 
 @pytest.mark.parametrize(("text", "problem", "line"), CLASSIC_DAMAGE)
 def test_classic_damage(tmp_path: Path, text: str, problem: str, line: int | None) -> None:
-    lock = tmp_path / "yarn.lock"
-    lock.write_text(text)
-    with pytest.raises(InputError) as caught:
-        read(lock)
-    assert caught.value.path == str(lock)
-    assert problem in caught.value.problem
-    assert caught.value.line == line
-    assert "\n" not in str(caught.value)
+    error = damaged_read(read, tmp_path / "yarn.lock", text)
+    assert problem in error.problem
+    assert error.line == line
 
 
 BERRY_HEAD = "__metadata:\n  version: 6\n  cacheKey: 8\n\n"
@@ -440,14 +436,9 @@ BERRY_DAMAGE = [
 
 @pytest.mark.parametrize(("text", "problem", "line"), BERRY_DAMAGE)
 def test_berry_damage(tmp_path: Path, text: str, problem: str, line: int | None) -> None:
-    lock = tmp_path / "yarn.lock"
-    lock.write_text(text)
-    with pytest.raises(InputError) as caught:
-        read(lock)
-    assert caught.value.path == str(lock)
-    assert problem in caught.value.problem
-    assert caught.value.line == line
-    assert "\n" not in str(caught.value)
+    error = damaged_read(read, tmp_path / "yarn.lock", text)
+    assert problem in error.problem
+    assert error.line == line
 
 
 def test_binary_and_non_utf8_files_are_input_errors(tmp_path: Path) -> None:
