@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from npmaudit import semver
 from npmaudit.advisories.matching import affects, fixed_versions
 from npmaudit.advisories.model import Advisory, Severity
 from npmaudit.advisories.source import AdvisorySource, SourceInfo
@@ -121,8 +122,6 @@ def audit(project: Project, sources: Sequence[AdvisorySource], omit: frozenset[s
 
 
 def _version_key(version: str) -> tuple[int, object]:
-    from npmaudit import semver
-
     parsed = semver.parse_version(version, loose=True)
     return (0, parsed) if parsed is not None else (1, version)  # type: ignore[return-value]
 

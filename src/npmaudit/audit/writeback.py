@@ -25,15 +25,16 @@ def apply_writes(args: argparse.Namespace, config: ProjectConfig, result: AuditR
     """Perform the requested write-backs; returns the messages to show on stderr."""
     from npmaudit.advisories.jsondb import merge_into_json_database
 
-    messages = []
+    messages: list[str] = []
+    records = matched_records(result)
     if getattr(args, "write", None):
-        merged = merge_into_json_database(args.write, matched_records(result))
+        merged = merge_into_json_database(args.write, records)
         messages.append(
             f"merged {merged.added + merged.updated} advisories into {merged.path} "
             f"({merged.added} added, {merged.updated} updated, {merged.total} total)"
         )
     if getattr(args, "write_cache", None):
-        messages.append(write_cache(matched_records(result)))
+        messages.append(write_cache(records))
     return messages
 
 

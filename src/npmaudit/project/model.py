@@ -140,6 +140,7 @@ class Project:
     lockfile_format: str
     nodes: Mapping[str, Node]
     _dependents: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _chains: dict[str, tuple[Node, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def root(self) -> Node:
@@ -186,6 +187,13 @@ class Project:
         """
         if location not in self.nodes:
             raise KeyError(location)
+        # Every finding on a package asks again for the same nodes: the search runs once per location.
+        cached = self._chains.get(location)
+        if cached is None:
+            cached = self._chains[location] = self._shortest_chain(location)
+        return cached
+
+    def _shortest_chain(self, location: str) -> tuple[Node, ...]:
         previous: dict[str, str | None] = {location: None}
         queue = deque([location])
         while queue:
