@@ -275,3 +275,24 @@ def test_a_named_database_that_is_missing_is_an_error_even_without_a_source_flag
     # given must not be silently skipped (the audit would then run online only, or not at all offline).
     assert main(["audit", str(example_project), "--db", str(tmp_path / "typo.json")]) == 2
     assert "typo.json" in capsys.readouterr().err
+
+
+def test_package_names_are_neutralised_even_in_colour(monkeypatch):
+    from npmaudit.advisories.model import Advisory
+    from npmaudit.audit.engine import Finding
+    from npmaudit.project.model import Node, PackageRef, SourceKind
+    from npmaudit.report.text import _package_block, _Painter
+
+    node = Node("node_modules/x", "x\x1b[2J", "1.0.0", SourceKind.REGISTRY)
+    advisory = Advisory.from_osv({"id": "MAL-1", "summary": "evil"})
+    finding = Finding(PackageRef(node.name, node.version), advisory, (advisory,), (node,), ())
+
+    class Outcome:
+        class result:
+            project = None
+
+    monkeypatch.setattr("npmaudit.report.text.chain_labels", lambda result, n: [n.name])
+    lines = _package_block(Outcome(), [finding], _Painter(True))
+    assert "\x1b[2J" not in "\n".join(lines)
+    assert "x\\x1b[2J@1.0.0" in lines[0]
+    assert "\x1b[1;97;41m" in lines[0]  # the colour itself stays

@@ -54,12 +54,12 @@ def _package_block(outcome: AuditOutcome, findings: list[Finding], paint: _Paint
     first = findings[0]
     severity = worst(findings)
     malicious = any(f.malicious for f in findings)
-    head = f"{first.name}@{first.version}"
+    head = neutralise(f"{first.name}@{first.version}")  # names come from the lockfile: untrusted text
     if malicious:
         header = f"{paint('MALICIOUS', _MALICIOUS_COLOR)} {head}  {paint(severity.value, _COLORS[severity])}"
     else:
         header = f"{head}  {paint(severity.value, _COLORS[severity])}"
-    lines = [neutralise(header) if not paint.color else header]
+    lines = [header]
     for finding in findings:
         aliases = f" ({', '.join(finding.aliases)})" if finding.aliases else ""
         summary = finding.advisory.summary or "(no summary)"
