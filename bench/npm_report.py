@@ -58,8 +58,10 @@ def main() -> int:
         report = build_npm_report(project, advisories, packuments, engines=engines)
         best = min(best, time.perf_counter() - start)
     vulns = len(report.document["vulnerabilities"])
-    print(f"npmaudit  {args.stem}: {best:.2f}s (best of {args.repeat}; {vulns} vulnerabilities, "
-          f"{len(project.nodes)} nodes, {len(advisories)} advisories)")
+    print(
+        f"npmaudit  {args.stem}: {best:.2f}s (best of {args.repeat}; {vulns} vulnerabilities, "
+        f"{len(project.nodes)} nodes, {len(advisories)} advisories)"
+    )
     if args.no_npm or not NPM_ORACLE.exists() or shutil.which("npm") is None:
         return 0
     with tempfile.TemporaryDirectory(prefix="npmreport-bench-") as tmp:
@@ -69,15 +71,29 @@ def main() -> int:
         shutil.copytree(folder, project_dir)
         env = dict(os.environ, npm_config_cache=str(Path(tmp) / "npm-cache"))
         cache = Path("/tmp/npmreport/oracle-cache")
-        cmd = [str(NPM_ORACLE), "run", "--advisories", str(combined), "--cache", str(cache),
-               "--project", str(project_dir), "--", "npm", "audit", "--json"]
+        cmd = [
+            str(NPM_ORACLE),
+            "run",
+            "--advisories",
+            str(combined),
+            "--cache",
+            str(cache),
+            "--project",
+            str(project_dir),
+            "--",
+            "npm",
+            "audit",
+            "--json",
+        ]
         start = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         elapsed = time.perf_counter() - start
     npm_doc = json.loads(proc.stdout)
     same_names = list(npm_doc["vulnerabilities"]) == list(report.document["vulnerabilities"])
-    print(f"npm 11    {args.stem}: {elapsed:.2f}s (npm-oracle, fresh npm cache, cached packuments; "
-          f"{len(npm_doc['vulnerabilities'])} vulnerabilities; same vulnerability names: {same_names})")
+    print(
+        f"npm 11    {args.stem}: {elapsed:.2f}s (npm-oracle, fresh npm cache, cached packuments; "
+        f"{len(npm_doc['vulnerabilities'])} vulnerabilities; same vulnerability names: {same_names})"
+    )
     print(f"speed-up: {elapsed / best:.1f}x")
     return 0
 

@@ -39,8 +39,10 @@ def main() -> int:
                 result = read(project / "yarn.lock")
                 times.append(time.perf_counter() - start)
             size = (project / "yarn.lock").stat().st_size / 1024
-            print(f"{lock.parent.name:10} {project.name:48} {size:7.0f} KB {len(result.nodes):6} nodes "
-                  f"{statistics.median(times) * 1000:8.1f} ms  ({result.lockfile_format})")
+            print(
+                f"{lock.parent.name:10} {project.name:48} {size:7.0f} KB {len(result.nodes):6} nodes "
+                f"{statistics.median(times) * 1000:8.1f} ms  ({result.lockfile_format})"
+            )
     return 0
 
 

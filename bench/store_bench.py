@@ -108,24 +108,33 @@ def main() -> int:
         Path(f"{store}{suffix}").unlink(missing_ok=True)
     importing = [str(NPMAUDIT), "db", "import", str(corpus), "--db", str(store)]
     first, first_rss, first_cpu = timed(importing, env=env)
-    print(f"db import (fresh store):      {first:6.1f} s (CPU {first_cpu:.1f} s)  peak RSS {first_rss} MB   "
-          f"goal <= 60 s   {records / first:,.0f} records/s")
+    print(
+        f"db import (fresh store):      {first:6.1f} s (CPU {first_cpu:.1f} s)  peak RSS {first_rss} MB   "
+        f"goal <= 60 s   {records / first:,.0f} records/s"
+    )
     again, again_rss, again_cpu = timed(importing, env=env)
-    print(f"db import (unchanged again):  {again:6.1f} s (CPU {again_cpu:.1f} s)  peak RSS {again_rss} MB   "
-          "goal <= 10 s")
-    print(f"store size: {store.stat().st_size / 1e6:.1f} MB ({store.stat().st_size / records:.0f} bytes/record; "
-          f"the corpus is {corpus.stat().st_size / 1e6:.1f} MB gzipped)")
+    print(
+        f"db import (unchanged again):  {again:6.1f} s (CPU {again_cpu:.1f} s)  peak RSS {again_rss} MB   goal <= 10 s"
+    )
+    print(
+        f"store size: {store.stat().st_size / 1e6:.1f} MB ({store.stat().st_size / records:.0f} bytes/record; "
+        f"the corpus is {corpus.stat().st_size / 1e6:.1f} MB gzipped)"
+    )
 
     project = largest_npm_lockfile(args.shared, work)
     lockfile = project / "package-lock.json"
-    print(f"lockfile: {LARGEST_NPM_LOCKFILE[1]} package-lock.json, {lockfile.stat().st_size / 1e6:.1f} MB, "
-          f"{count_packages(lockfile):,} packages")
+    print(
+        f"lockfile: {LARGEST_NPM_LOCKFILE[1]} package-lock.json, {lockfile.stat().st_size / 1e6:.1f} MB, "
+        f"{count_packages(lockfile):,} packages"
+    )
     auditing = [str(NPMAUDIT), "audit", str(lockfile), "--db", str(store), "--format", "json", "--compromised"]
     report = json.loads(subprocess.run(auditing, env=env, capture_output=True, check=False).stdout)
     ours, runs, rss, audit_cpu = repeated(auditing, args.runs, env=env)
-    print(f"npmaudit audit (offline):     {ours:6.3f} s median of {args.runs} "
-          f"({', '.join(f'{r:.3f}' for r in runs)}; fastest {min(runs):.3f}), CPU {audit_cpu:.3f} s  "
-          f"peak RSS {rss} MB   goals <= 0.3 s, <= 100 MB")
+    print(
+        f"npmaudit audit (offline):     {ours:6.3f} s median of {args.runs} "
+        f"({', '.join(f'{r:.3f}' for r in runs)}; fastest {min(runs):.3f}), CPU {audit_cpu:.3f} s  "
+        f"peak RSS {rss} MB   goals <= 0.3 s, <= 100 MB"
+    )
     print(f"  findings: {len(report['findings'])}, vulnerable packages: {report['summary']['vulnerablePackages']}")
     helping, runs, _, cpu = repeated([str(NPMAUDIT), "--help"], args.runs, env=env)
     print(f"npmaudit --help:              {helping:6.3f} s median of {args.runs}, CPU {cpu:.3f} s   goal <= 0.15 s")
@@ -146,8 +155,15 @@ def compare_with_npm(args: argparse.Namespace, work: Path, project: Path, ours: 
             with gzip.open(args.shared / "data" / "osv" / name, "rb") as source:
                 shutil.copyfileobj(source, sink)
     oracle = subprocess.Popen(
-        [sys.executable, str(args.shared / "tools" / "npm-oracle"), "serve", "--advisories", str(real),
-         "--cache", str(work / "oracle-cache")],
+        [
+            sys.executable,
+            str(args.shared / "tools" / "npm-oracle"),
+            "serve",
+            "--advisories",
+            str(real),
+            "--cache",
+            str(work / "oracle-cache"),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -162,9 +178,11 @@ def compare_with_npm(args: argparse.Namespace, work: Path, project: Path, ours: 
         npm_report = json.loads(subprocess.run(command, cwd=project, env=env, capture_output=True).stdout)
         theirs, runs, rss, cpu = repeated(command, args.runs, cwd=project, env=env)
         total = npm_report.get("metadata", {}).get("vulnerabilities", {}).get("total")
-        print(f"npm audit --json (npm-oracle): {theirs:5.3f} s median of {args.runs} "
-              f"({', '.join(f'{r:.3f}' for r in runs)}), CPU {cpu:.3f} s (npm's own, not the oracle's)  "
-              f"peak RSS {rss} MB; {total} vulnerable packages")
+        print(
+            f"npm audit --json (npm-oracle): {theirs:5.3f} s median of {args.runs} "
+            f"({', '.join(f'{r:.3f}' for r in runs)}), CPU {cpu:.3f} s (npm's own, not the oracle's)  "
+            f"peak RSS {rss} MB; {total} vulnerable packages"
+        )
         print(f"ratio npm / npmaudit: {theirs / ours:.1f}x wall, {cpu / our_cpu:.1f}x CPU   goal >= 5x")
     finally:
         oracle.send_signal(signal.SIGTERM)

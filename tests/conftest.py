@@ -39,7 +39,7 @@ HANDMADE_DEV = {
 
 def load_jsonl(path: Path) -> list[dict]:
     """The records of a JSON Lines file, gunzipped when its name ends in .gz."""
-    with (gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8")) as stream:
+    with gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8") as stream:
         return [json.loads(line) for line in stream if line.strip()]
 
 

@@ -78,8 +78,15 @@ def test_example_findings_and_json_shape(example_project: Path, capsys):
 )
 def test_policy_and_level_exit_codes(example_project: Path, capsys, policy: str, level: str, expected: int):
     code, report, _ = run_json(
-        capsys, str(example_project), "--compromised", "--db", str(EXAMPLE_DB), "--policy", policy,
-        "--audit-level", level,
+        capsys,
+        str(example_project),
+        "--compromised",
+        "--db",
+        str(EXAMPLE_DB),
+        "--policy",
+        policy,
+        "--audit-level",
+        level,
     )
     assert code == expected
     assert report["findings"], "the level never hides findings"
@@ -180,8 +187,17 @@ def test_usage_errors_exit_2(capsys):
 def test_write_merges_matched_advisories(example_project: Path, capsys):
     local = example_project / "security" / "advisories.json"
     code = main(
-        ["audit", str(example_project), "--db", str(EXAMPLE_DB), "--compromised", "--write", str(local),
-         "--policy", "warn"]
+        [
+            "audit",
+            str(example_project),
+            "--db",
+            str(EXAMPLE_DB),
+            "--compromised",
+            "--write",
+            str(local),
+            "--policy",
+            "warn",
+        ]
     )
     captured = capsys.readouterr()
     assert code == 0

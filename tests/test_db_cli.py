@@ -23,8 +23,15 @@ SOURCES = [FIXTURES / n for n in ("npm-malicious-sample.jsonl.gz", "npm-ghsa.jso
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    for name in ("NPMAUDIT_POLICY", "NPMAUDIT_AUDIT_LEVEL", "NPMAUDIT_DB", "NODE_ENV", "NO_COLOR",
-                 "NPMAUDIT_MIRROR_URL", "NPMAUDIT_MAX_DB_AGE"):
+    for name in (
+        "NPMAUDIT_POLICY",
+        "NPMAUDIT_AUDIT_LEVEL",
+        "NPMAUDIT_DB",
+        "NODE_ENV",
+        "NO_COLOR",
+        "NPMAUDIT_MIRROR_URL",
+        "NPMAUDIT_MAX_DB_AGE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
@@ -145,8 +152,18 @@ def test_freshness_rules():
 
 
 def test_write_cache_merges_matched_records_into_the_shared_store(environment: Path, example_project: Path, capsys):
-    code = main(["audit", str(example_project), "--compromised", "--db", str(EXAMPLE / "advisories.json"),
-                 "--write-cache", "--format", "json"])
+    code = main(
+        [
+            "audit",
+            str(example_project),
+            "--compromised",
+            "--db",
+            str(EXAMPLE / "advisories.json"),
+            "--write-cache",
+            "--format",
+            "json",
+        ]
+    )
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert code == 1 and f"into {environment}" in captured.err

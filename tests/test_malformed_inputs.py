@@ -89,38 +89,105 @@ def _subjects() -> list[Subject]:
     berry = LOCKS / "yarn-berry" / "prettier__prettier__scripts__release"
     npmex = LOCKS / "npmex" / "hono-query-param"
     return [
-        Subject("npm-v3", "package-lock.json", _project("package-lock.json", hono / "package-lock.json",
-                                                        hono / "package.json"), "json", 4),
-        Subject("npm-v1", "package-lock.json", _project("package-lock.json", latency / "package-lock.json",
-                                                        latency / "package.json"), "json", 3),
-        Subject("npm-hidden", "node_modules/.package-lock.json", _project(
-            "node_modules/.package-lock.json", hono / "package-lock.json", hono / "package.json"), "json", 2),
-        Subject("npm-shrinkwrap", "npm-shrinkwrap.json", _project("npm-shrinkwrap.json",
-                                                                  memory / "package-lock.json",
-                                                                  memory / "package.json"), "json", 2),
-        Subject("npm-manifest", "package.json", _project("package-lock.json", hono / "package-lock.json",
-                                                         hono / "package.json"), "json", 2),
-        Subject("pnpm-v5", "pnpm-lock.yaml", _project(
-            "pnpm-lock.yaml", LOCKS / "pnpm-v5" / "windicss__windicss__pnpm-lock.yaml", None), "yaml", 2),
-        Subject("pnpm-v6", "pnpm-lock.yaml", _project(
-            "pnpm-lock.yaml", LOCKS / "pnpm-v6" / "vuejs__vue__pnpm-lock.yaml", None), "yaml", 1),
-        Subject("pnpm-v9", "pnpm-lock.yaml", _project(
-            "pnpm-lock.yaml", LOCKS / "pnpm-v9" / "vuejs__core__pnpm-lock.yaml", None), "yaml", 2),
-        Subject("bun", "bun.lock", _project("bun.lock", bun / "honojs__hono__benchmarks__routers__bun.lock",
-                                            bun / "honojs__hono__benchmarks__routers__package.json"), "jsonc", 3),
+        Subject(
+            "npm-v3",
+            "package-lock.json",
+            _project("package-lock.json", hono / "package-lock.json", hono / "package.json"),
+            "json",
+            4,
+        ),
+        Subject(
+            "npm-v1",
+            "package-lock.json",
+            _project("package-lock.json", latency / "package-lock.json", latency / "package.json"),
+            "json",
+            3,
+        ),
+        Subject(
+            "npm-hidden",
+            "node_modules/.package-lock.json",
+            _project("node_modules/.package-lock.json", hono / "package-lock.json", hono / "package.json"),
+            "json",
+            2,
+        ),
+        Subject(
+            "npm-shrinkwrap",
+            "npm-shrinkwrap.json",
+            _project("npm-shrinkwrap.json", memory / "package-lock.json", memory / "package.json"),
+            "json",
+            2,
+        ),
+        Subject(
+            "npm-manifest",
+            "package.json",
+            _project("package-lock.json", hono / "package-lock.json", hono / "package.json"),
+            "json",
+            2,
+        ),
+        Subject(
+            "pnpm-v5",
+            "pnpm-lock.yaml",
+            _project("pnpm-lock.yaml", LOCKS / "pnpm-v5" / "windicss__windicss__pnpm-lock.yaml", None),
+            "yaml",
+            2,
+        ),
+        Subject(
+            "pnpm-v6",
+            "pnpm-lock.yaml",
+            _project("pnpm-lock.yaml", LOCKS / "pnpm-v6" / "vuejs__vue__pnpm-lock.yaml", None),
+            "yaml",
+            1,
+        ),
+        Subject(
+            "pnpm-v9",
+            "pnpm-lock.yaml",
+            _project("pnpm-lock.yaml", LOCKS / "pnpm-v9" / "vuejs__core__pnpm-lock.yaml", None),
+            "yaml",
+            2,
+        ),
+        Subject(
+            "bun",
+            "bun.lock",
+            _project(
+                "bun.lock",
+                bun / "honojs__hono__benchmarks__routers__bun.lock",
+                bun / "honojs__hono__benchmarks__routers__package.json",
+            ),
+            "jsonc",
+            3,
+        ),
         # Only detection's "packageManager" look-up reads it: damage may never crash that either.
-        Subject("bun-manifest", "package.json", _project(
-            "bun.lock", bun / "honojs__hono__benchmarks__routers__bun.lock",
-            bun / "honojs__hono__benchmarks__routers__package.json"), "json", 2, read=False),
+        Subject(
+            "bun-manifest",
+            "package.json",
+            _project(
+                "bun.lock",
+                bun / "honojs__hono__benchmarks__routers__bun.lock",
+                bun / "honojs__hono__benchmarks__routers__package.json",
+            ),
+            "json",
+            2,
+            read=False,
+        ),
         Subject("npmex", "npm.lock", _project("npm.lock", npmex / "npm.lock", npmex / "package.json"), "json", 4),
-        Subject("npmex-manifest", "package.json", _project("npm.lock", npmex / "npm.lock", npmex / "package.json"),
-                "json", 2),
-        Subject("yarn-v1", "yarn.lock", _project("yarn.lock", yarn1 / "yarn.lock", yarn1 / "package.json"),
-                "yarn1", 4),
-        Subject("yarn-v1-manifest", "package.json", _project("yarn.lock", yarn1 / "yarn.lock",
-                                                             yarn1 / "package.json"), "json", 2),
-        Subject("yarn-berry", "yarn.lock", _project("yarn.lock", berry / "yarn.lock", berry / "package.json"),
-                "yaml", 4),
+        Subject(
+            "npmex-manifest",
+            "package.json",
+            _project("npm.lock", npmex / "npm.lock", npmex / "package.json"),
+            "json",
+            2,
+        ),
+        Subject("yarn-v1", "yarn.lock", _project("yarn.lock", yarn1 / "yarn.lock", yarn1 / "package.json"), "yarn1", 4),
+        Subject(
+            "yarn-v1-manifest",
+            "package.json",
+            _project("yarn.lock", yarn1 / "yarn.lock", yarn1 / "package.json"),
+            "json",
+            2,
+        ),
+        Subject(
+            "yarn-berry", "yarn.lock", _project("yarn.lock", berry / "yarn.lock", berry / "package.json"), "yaml", 4
+        ),
     ]
 
 
@@ -152,8 +219,9 @@ def fixture_bytes(path: Path) -> bytes:
 @cache
 def good_database_text() -> str:
     """The three core OSV fixture files as one JSON Lines database (the database every lockfile case uses)."""
-    return "".join((OSV / "core" / f"{name}.jsonl").read_text(encoding="utf-8")
-                   for name in ("ghsa", "malicious", "nodesecurity"))
+    return "".join(
+        (OSV / "core" / f"{name}.jsonl").read_text(encoding="utf-8") for name in ("ghsa", "malicious", "nodesecurity")
+    )
 
 
 @cache
@@ -234,10 +302,45 @@ def swap_lines(rng: random.Random, data: bytes, syntax: str) -> bytes:
 STRANGE_VALUES: tuple[Any, ...] = ([], {}, None, 0, -1, 1.5, 10**30, True, "", "x", ["a", 1], {"a": {"b": []}})
 # Strings that are wrong only in meaning: versions, ranges, specs, names, vectors, times.
 STRANGE_STRINGS: tuple[str, ...] = (
-    "", " ", "1.0.0-", "v1.2.3", "99999999999999999999.0.0", "1.2.3.4", ">=1 <", "^", "~>1", "1.x || ", "*",
-    "latest", "npm:", "npm:@", "workspace:", "file:", "link:..", "git+ssh://", "github:", "https://", "@", "@scope",
-    "@scope/", "../../..", "/", "a\nb", "\u0000", "\u202eevil", "💥", "x" * 100_000, "1.0.0 " * 2000,
-    "CVSS:3.1/AV:N/AC:", "CVSS:9.9/XX:Y", "2024-13-45T99:99:99Z", "ECOSYSTEM", "SEMVER", "GIT", "npm", "PyPI",
+    "",
+    " ",
+    "1.0.0-",
+    "v1.2.3",
+    "99999999999999999999.0.0",
+    "1.2.3.4",
+    ">=1 <",
+    "^",
+    "~>1",
+    "1.x || ",
+    "*",
+    "latest",
+    "npm:",
+    "npm:@",
+    "workspace:",
+    "file:",
+    "link:..",
+    "git+ssh://",
+    "github:",
+    "https://",
+    "@",
+    "@scope",
+    "@scope/",
+    "../../..",
+    "/",
+    "a\nb",
+    "\u0000",
+    "\u202eevil",
+    "💥",
+    "x" * 100_000,
+    "1.0.0 " * 2000,
+    "CVSS:3.1/AV:N/AC:",
+    "CVSS:9.9/XX:Y",
+    "2024-13-45T99:99:99Z",
+    "ECOSYSTEM",
+    "SEMVER",
+    "GIT",
+    "npm",
+    "PyPI",
 )
 ACTIONS = ("swap", "swap", "string", "string", "drop", "rename", "several")
 
@@ -319,8 +422,13 @@ def _damage_structure(rng: random.Random, data: bytes, syntax: str, action: str)
             lines[index] = key + b": " + b"[" * 5000 + b"]" * 5000 + b"\n"
             return b"".join(lines)
         document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        return yaml.dump(_edit_document(rng, document, action), Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
-                         sort_keys=False, allow_unicode=True, width=1 << 20).encode()
+        return yaml.dump(
+            _edit_document(rng, document, action),
+            Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
+            sort_keys=False,
+            allow_unicode=True,
+            width=1 << 20,
+        ).encode()
     # yarn v1 is neither: replace the value of one "key value" line with another kind of token
     lines = _lines(data)
     candidates = [i for i, line in enumerate(lines) if re.match(rb"^\s+\S+ \S", line)]
@@ -374,10 +482,13 @@ def garbage(rng: random.Random, data: bytes, syntax: str) -> bytes:
         packed = gzip.compress(data, mtime=0)
         return packed[: rng.randrange(2, len(packed))]
     # a real file of another format under this name
-    others = [LOCKS / "yarn-v1" / "honojs__hono__benchmarks__jsx" / "yarn.lock",
-              LOCKS / "bun" / "v0" / "bun.lock", LOCKS / "pnpm-v9" / "edge-cases" / "pnpm-lock.yaml",
-              LOCKS / "npm" / "honojs__hono__benchmarks__query-param" / "package-lock.json",
-              OSV / "core" / "malicious.jsonl"]
+    others = [
+        LOCKS / "yarn-v1" / "honojs__hono__benchmarks__jsx" / "yarn.lock",
+        LOCKS / "bun" / "v0" / "bun.lock",
+        LOCKS / "pnpm-v9" / "edge-cases" / "pnpm-lock.yaml",
+        LOCKS / "npm" / "honojs__hono__benchmarks__query-param" / "package-lock.json",
+        OSV / "core" / "malicious.jsonl",
+    ]
     return fixture_bytes(rng.choice(others))
 
 
@@ -490,8 +601,14 @@ def good_db(tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No setting from the environment or a config file above the case may change the outcome."""
-    for variable in ("NPMAUDIT_DB", "NPMAUDIT_POLICY", "NPMAUDIT_AUDIT_LEVEL", "NPMAUDIT_OFFLINE", "NODE_ENV",
-                     "NPMAUDIT_DEBUG"):
+    for variable in (
+        "NPMAUDIT_DB",
+        "NPMAUDIT_POLICY",
+        "NPMAUDIT_AUDIT_LEVEL",
+        "NPMAUDIT_OFFLINE",
+        "NODE_ENV",
+        "NPMAUDIT_DEBUG",
+    ):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
@@ -529,8 +646,9 @@ def test_damaged_database(case_id: str, tmp_path: Path, capsys) -> None:
     db_id, mutation_name, _ = case_id.split(":")
     database = DATABASES[db_id]
     mutate, may_stay_valid = MUTATIONS[mutation_name]
-    damaged_bytes = mutate(_rng(case_id), database_bytes(db_id), "jsonl" if database.syntax == "gzip"
-                           else database.syntax)
+    damaged_bytes = mutate(
+        _rng(case_id), database_bytes(db_id), "jsonl" if database.syntax == "gzip" else database.syntax
+    )
     if database.syntax == "gzip":
         damaged_bytes = gzip.compress(damaged_bytes, mtime=0)
     if database.syntax == "json" and mutation_name in JSON_TRUNCATIONS:
@@ -542,8 +660,16 @@ def test_damaged_database(case_id: str, tmp_path: Path, capsys) -> None:
     check(run, damaged, must_fail=not may_stay_valid)
 
 
-IMPORT_MUTATIONS = {"truncate", "truncate_in_utf8", "flip_bytes", "swap_types", "nest_deeply", "wrong_encoding",
-                    "empty", "garbage"}
+IMPORT_MUTATIONS = {
+    "truncate",
+    "truncate_in_utf8",
+    "flip_bytes",
+    "swap_types",
+    "nest_deeply",
+    "wrong_encoding",
+    "empty",
+    "garbage",
+}
 
 
 # Failures in a module this file's author may not change, kept visible for its owner (exact ids: a
@@ -554,8 +680,9 @@ def test_importing_a_damaged_database(case_id: str, tmp_path: Path, capsys) -> N
     db_id, mutation_name, _ = case_id.split(":")
     database = DATABASES[db_id]
     mutate, may_stay_valid = MUTATIONS[mutation_name]
-    damaged_bytes = mutate(_rng(case_id), database_bytes(db_id), "jsonl" if database.syntax == "gzip"
-                           else database.syntax)
+    damaged_bytes = mutate(
+        _rng(case_id), database_bytes(db_id), "jsonl" if database.syntax == "gzip" else database.syntax
+    )
     if database.syntax == "gzip":
         damaged_bytes = gzip.compress(damaged_bytes, mtime=0)
     damaged = tmp_path / database.name
@@ -624,8 +751,7 @@ def test_damaged_sqlite_store(case_id: str, good_store: bytes, tmp_path: Path, c
 
 @pytest.mark.parametrize("subject_id", ["npm-v3", "pnpm-v9", "bun", "npmex", "yarn-v1", "yarn-berry"])
 @pytest.mark.parametrize("how", ["--lockfile", "path"])
-def test_directory_where_the_lockfile_belongs(subject_id: str, how: str, tmp_path: Path, good_db: Path,
-                                              capsys) -> None:
+def test_directory_where_the_lockfile_belongs(subject_id: str, how: str, tmp_path: Path, good_db: Path, capsys) -> None:
     subject = SUBJECTS[subject_id]
     project = tmp_path / "project"
     project.mkdir()
@@ -638,8 +764,9 @@ def test_directory_where_the_lockfile_belongs(subject_id: str, how: str, tmp_pat
 
 @pytest.mark.parametrize("subject_id", ["npm-v3", "pnpm-v9", "bun", "npmex", "yarn-v1", "yarn-berry"])
 @pytest.mark.parametrize("link", ["dangling", "loop"])
-def test_symlinked_lockfile_that_leads_nowhere(subject_id: str, link: str, tmp_path: Path, good_db: Path,
-                                               capsys) -> None:
+def test_symlinked_lockfile_that_leads_nowhere(
+    subject_id: str, link: str, tmp_path: Path, good_db: Path, capsys
+) -> None:
     subject = SUBJECTS[subject_id]
     project = tmp_path / "project"
     project.mkdir()
@@ -652,8 +779,9 @@ def test_symlinked_lockfile_that_leads_nowhere(subject_id: str, link: str, tmp_p
 
 @pytest.mark.parametrize("kind", ["zero-device", "null-device", "fifo"])
 @pytest.mark.parametrize("subject_id", ["npm-v3", "pnpm-v9", "yarn-v1", "bun"])
-def test_device_or_pipe_under_a_lockfile_name(kind: str, subject_id: str, tmp_path: Path, good_db: Path,
-                                              capsys) -> None:
+def test_device_or_pipe_under_a_lockfile_name(
+    kind: str, subject_id: str, tmp_path: Path, good_db: Path, capsys
+) -> None:
     """Read whole, /dev/zero never ends and a FIFO without a writer never answers: refused, not read."""
     project = tmp_path / "project"
     write_project(project, SUBJECTS[subject_id])
@@ -663,8 +791,9 @@ def test_device_or_pipe_under_a_lockfile_name(kind: str, subject_id: str, tmp_pa
         os.mkfifo(damaged)
     else:
         damaged.symlink_to("/dev/zero" if kind == "zero-device" else "/dev/null")
-    check(audit(capsys, f"{subject_id}:{kind}", "--lockfile", str(damaged), "--db", str(good_db)), damaged,
-          must_fail=True)
+    check(
+        audit(capsys, f"{subject_id}:{kind}", "--lockfile", str(damaged), "--db", str(good_db)), damaged, must_fail=True
+    )
 
 
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
@@ -696,8 +825,18 @@ def test_recursive_scan_with_one_damaged_project(mutation_name: str, tmp_path: P
         assert run.code == 0 and mutation_name not in ("empty", "nest_deeply"), where
 
 
-UNREADABLE = ["npm-v3", "npm-hidden", "pnpm-v9", "bun", "npmex", "yarn-v1", "yarn-berry", "npm-manifest",
-              "npmex-manifest", "yarn-v1-manifest"]
+UNREADABLE = [
+    "npm-v3",
+    "npm-hidden",
+    "pnpm-v9",
+    "bun",
+    "npmex",
+    "yarn-v1",
+    "yarn-berry",
+    "npm-manifest",
+    "npmex-manifest",
+    "yarn-v1-manifest",
+]
 
 
 @pytest.mark.skipif(ROOT, reason="root reads files whatever their mode (see the simulated variant)")
@@ -715,8 +854,9 @@ def test_unreadable_file(subject_id: str, tmp_path: Path, good_db: Path, capsys)
 
 
 @pytest.mark.parametrize("subject_id", UNREADABLE)
-def test_unreadable_file_simulated(subject_id: str, tmp_path: Path, good_db: Path, capsys,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreadable_file_simulated(
+    subject_id: str, tmp_path: Path, good_db: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The same case when the tests run as root: opening the file fails with EACCES, as chmod 000 would."""
     subject = SUBJECTS[subject_id]
     project = tmp_path / "project"

@@ -53,8 +53,11 @@ def test_payload_is_npm_11s(name: str, case: dict) -> None:
 def test_payload_cases_cover_links_workspaces_and_aliases() -> None:
     lock = json.loads((ONLINE / "projects" / "npm__cli" / "package-lock.json").read_text())
     assert any(meta.get("link") for meta in lock["packages"].values())
-    assert any(meta.get("name") and not loc.endswith("/" + meta["name"]) for loc, meta in lock["packages"].items()
-               if loc.startswith("node_modules/"))  # an alias: installed under another name
+    assert any(
+        meta.get("name") and not loc.endswith("/" + meta["name"])
+        for loc, meta in lock["packages"].items()
+        if loc.startswith("node_modules/")
+    )  # an alias: installed under another name
     assert len(PAYLOAD_CASES) == 9
 
 
@@ -64,8 +67,13 @@ def test_findings_equal_npm_audits(nsp: list[dict], name: str) -> None:
     project = load_project(ONLINE / "projects" / name)
     with RegistryServer.from_nsp(nsp) as registry:
         result = audit(project, [_source(registry.url, project)])
-    ours = {(f.name, int(alias[4:])) for f in result.findings for a in f.records for alias in a.ids
-            if alias.startswith("NPM-")}
+    ours = {
+        (f.name, int(alias[4:]))
+        for f in result.findings
+        for a in f.records
+        for alias in a.ids
+        if alias.startswith("NPM-")
+    }
     assert ours == expected and expected
 
 

@@ -22,8 +22,9 @@ def tarball(name: str, version: str) -> str:
     return f"{REG}/{name}/-/{name.rsplit('/', 1)[-1]}-{version}.tgz"
 
 
-def write(folder: Path, lock: dict[str, Any], package: dict[str, Any] | None = None,
-          name: str = "package-lock.json") -> Path:
+def write(
+    folder: Path, lock: dict[str, Any], package: dict[str, Any] | None = None, name: str = "package-lock.json"
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,9 +40,16 @@ ROOT_V3 = {
     "name": "app",
     "version": "1.0.0",
     "workspaces": ["packages/*"],
-    "dependencies": {"a": "^1.0.0", "sw": "npm:string-width@^4.2.0", "g": "github:u/g", "t": "https://example.test/t.tgz",
-                     "loc": "file:vendor/loc", "vt": "file:vendor/vt-1.0.0.tgz", "bun": "^1.0.0",
-                     "priv": "^1.0.0"},
+    "dependencies": {
+        "a": "^1.0.0",
+        "sw": "npm:string-width@^4.2.0",
+        "g": "github:u/g",
+        "t": "https://example.test/t.tgz",
+        "loc": "file:vendor/loc",
+        "vt": "file:vendor/vt-1.0.0.tgz",
+        "bun": "^1.0.0",
+        "priv": "^1.0.0",
+    },
     "devDependencies": {"d": "^1.0.0"},
     "optionalDependencies": {"gone": "^1.0.0"},
 }
@@ -52,30 +60,48 @@ LOCK_V3 = {
     "requires": True,
     "packages": {
         "": ROOT_V3,
-        "node_modules/a": {"version": "1.0.0", "resolved": tarball("a", "1.0.0"), "integrity": "sha512-a",
-                           "dependencies": {"b": "^2.0.0", "c": "^1.0.0"},
-                           "peerDependencies": {"p": "^1.0.0", "q": "^1.0.0"},
-                           "peerDependenciesMeta": {"q": {"optional": True}}},
+        "node_modules/a": {
+            "version": "1.0.0",
+            "resolved": tarball("a", "1.0.0"),
+            "integrity": "sha512-a",
+            "dependencies": {"b": "^2.0.0", "c": "^1.0.0"},
+            "peerDependencies": {"p": "^1.0.0", "q": "^1.0.0"},
+            "peerDependenciesMeta": {"q": {"optional": True}},
+        },
         "node_modules/a/node_modules/b": {"version": "2.0.0", "resolved": tarball("b", "2.0.0")},
         "node_modules/b": {"version": "1.0.0", "resolved": tarball("b", "1.0.0")},
         "node_modules/c": {"version": "1.0.0", "resolved": tarball("c", "1.0.0"), "dependencies": {"b": "^1.0.0"}},
         "node_modules/p": {"version": "1.0.0", "resolved": tarball("p", "1.0.0"), "peer": True},
-        "node_modules/d": {"version": "1.0.0", "resolved": tarball("d", "1.0.0"), "dev": True,
-                           "devDependencies": {"c": "^1.0.0"}},
+        "node_modules/d": {
+            "version": "1.0.0",
+            "resolved": tarball("d", "1.0.0"),
+            "dev": True,
+            "devDependencies": {"c": "^1.0.0"},
+        },
         "node_modules/sw": {"name": "string-width", "version": "4.2.3", "resolved": tarball("string-width", "4.2.3")},
         "node_modules/g": {"version": "0.1.0", "resolved": "git+ssh://git@github.com/u/g.git#0123456789abcdef"},
         "node_modules/t": {"version": "3.0.0", "resolved": "https://example.test/t.tgz"},
         "node_modules/loc": {"resolved": "vendor/loc", "link": True},
         "vendor/loc": {"name": "loc", "version": "0.0.1"},
         "node_modules/vt": {"version": "1.0.0", "resolved": "file:vendor/vt-1.0.0.tgz"},
-        "node_modules/bun": {"version": "1.0.0", "resolved": tarball("bun", "1.0.0"),
-                             "bundleDependencies": ["inner"], "dependencies": {"inner": "^1.0.0"}},
+        "node_modules/bun": {
+            "version": "1.0.0",
+            "resolved": tarball("bun", "1.0.0"),
+            "bundleDependencies": ["inner"],
+            "dependencies": {"inner": "^1.0.0"},
+        },
         "node_modules/bun/node_modules/inner": {"version": "1.2.0", "inBundle": True},
-        "node_modules/priv": {"version": "1.0.0",
-                              "resolved": "https://npm.example.test/api/npm/npm-remote/priv/-/priv-1.0.0.tgz"},
+        "node_modules/priv": {
+            "version": "1.0.0",
+            "resolved": "https://npm.example.test/api/npm/npm-remote/priv/-/priv-1.0.0.tgz",
+        },
         "node_modules/w": {"resolved": "packages/w", "link": True},
-        "packages/w": {"name": "w", "version": "0.0.0", "dependencies": {"b": "^1.0.0"},
-                       "devDependencies": {"c": "^1.0.0"}},
+        "packages/w": {
+            "name": "w",
+            "version": "0.0.0",
+            "dependencies": {"b": "^1.0.0"},
+            "devDependencies": {"c": "^1.0.0"},
+        },
     },
 }
 
@@ -88,7 +114,11 @@ def test_alias_keeps_install_name_and_resolves_the_real_name(tmp_path: Path) -> 
     project = v3_project(tmp_path)
     alias = project.nodes["node_modules/sw"]
     assert (alias.name, alias.install_name, alias.version, alias.source) == (
-        "string-width", "sw", "4.2.3", SourceKind.REGISTRY)
+        "string-width",
+        "sw",
+        "4.2.3",
+        SourceKind.REGISTRY,
+    )
     assert Edge("sw", "npm:string-width@^4.2.0", DepType.PROD, "node_modules/sw") in project.root.edges
 
 
@@ -124,9 +154,18 @@ def test_links_and_workspaces_are_never_auditable(tmp_path: Path) -> None:
     assert (link.name, link.version, link.link_target) == ("w", "", "packages/w")
     assert project.nodes["node_modules/loc"].link_target == "vendor/loc"
     auditable = {node.location for node in project.auditable()}
-    assert auditable == {"node_modules/a", "node_modules/a/node_modules/b", "node_modules/b", "node_modules/c",
-                         "node_modules/p", "node_modules/d", "node_modules/sw", "node_modules/bun",
-                         "node_modules/bun/node_modules/inner", "node_modules/priv"}
+    assert auditable == {
+        "node_modules/a",
+        "node_modules/a/node_modules/b",
+        "node_modules/b",
+        "node_modules/c",
+        "node_modules/p",
+        "node_modules/d",
+        "node_modules/sw",
+        "node_modules/bun",
+        "node_modules/bun/node_modules/inner",
+        "node_modules/priv",
+    }
     assert "node_modules/d" not in {n.location for n in project.auditable(frozenset({"dev"}))}
 
 
@@ -140,7 +179,9 @@ def test_edges_resolve_by_walking_up_node_modules(tmp_path: Path) -> None:
     assert {e.name: e.to for e in nodes["node_modules/c"].edges} == {"b": "node_modules/b"}
     # a workspace member resolves through the root's node_modules
     assert {e.name: (e.type, e.to) for e in nodes["packages/w"].edges} == {
-        "b": (DepType.PROD, "node_modules/b"), "c": (DepType.DEV, "node_modules/c")}
+        "b": (DepType.PROD, "node_modules/b"),
+        "c": (DepType.DEV, "node_modules/c"),
+    }
     root = {e.name: e for e in nodes[""].edges}
     assert root["w"] == Edge("w", "file:packages/w", DepType.PROD, "node_modules/w")
     assert root["gone"] == Edge("gone", "^1.0.0", DepType.OPTIONAL, None)
@@ -214,28 +255,54 @@ LOCK_V1 = {
     "lockfileVersion": 1,
     "requires": True,
     "dependencies": {
-        "a": {"version": "1.0.0", "resolved": tarball("a", "1.0.0"), "integrity": "sha512-a",
-              "requires": {"b": "^2.0.0", "c": "^1.0.0"},
-              "dependencies": {"b": {"version": "2.0.0", "resolved": tarball("b", "2.0.0"), "integrity": "sha512-b2"}}},
+        "a": {
+            "version": "1.0.0",
+            "resolved": tarball("a", "1.0.0"),
+            "integrity": "sha512-a",
+            "requires": {"b": "^2.0.0", "c": "^1.0.0"},
+            "dependencies": {"b": {"version": "2.0.0", "resolved": tarball("b", "2.0.0"), "integrity": "sha512-b2"}},
+        },
         "b": {"version": "1.0.0", "resolved": tarball("b", "1.0.0"), "integrity": "sha512-b1", "dev": True},
         "c": {"version": "1.0.0", "resolved": tarball("c", "1.0.0"), "integrity": "sha512-c"},
-        "sw": {"version": "npm:string-width@4.2.3", "resolved": tarball("string-width", "4.2.3"),
-               "integrity": "sha512-sw"},
-        "g": {"version": "git+ssh://git@github.com/u/g.git#0123456789abcdef", "from": "github:u/g",
-              "requires": {"c": "^1.0.0"}},
+        "sw": {
+            "version": "npm:string-width@4.2.3",
+            "resolved": tarball("string-width", "4.2.3"),
+            "integrity": "sha512-sw",
+        },
+        "g": {
+            "version": "git+ssh://git@github.com/u/g.git#0123456789abcdef",
+            "from": "github:u/g",
+            "requires": {"c": "^1.0.0"},
+        },
         "t": {"version": "https://example.test/dl/t-3.1.0.tgz", "integrity": "sha512-t"},
-        "loc": {"version": "file:vendor/loc", "requires": {"c": "^1.0.0"},
-                "dependencies": {"c": {"version": "1.1.0", "resolved": tarball("c", "1.1.0"),
-                                       "integrity": "sha512-c11"}}},
-        "d": {"version": "1.0.0", "resolved": tarball("d", "1.0.0"), "integrity": "sha512-d", "dev": True,
-              "requires": {"b": "^1.0.0", "inner": "^1.0.0"},
-              "dependencies": {"inner": {"version": "1.2.0", "bundled": True}}},
+        "loc": {
+            "version": "file:vendor/loc",
+            "requires": {"c": "^1.0.0"},
+            "dependencies": {"c": {"version": "1.1.0", "resolved": tarball("c", "1.1.0"), "integrity": "sha512-c11"}},
+        },
+        "d": {
+            "version": "1.0.0",
+            "resolved": tarball("d", "1.0.0"),
+            "integrity": "sha512-d",
+            "dev": True,
+            "requires": {"b": "^1.0.0", "inner": "^1.0.0"},
+            "dependencies": {"inner": {"version": "1.2.0", "bundled": True}},
+        },
     },
 }
-PACKAGE_V1 = {"name": "old", "version": "1.0.0",
-              "dependencies": {"a": "^1.0.0", "sw": "npm:string-width@^4.2.0", "g": "github:u/g",
-                               "t": "https://example.test/dl/t-3.1.0.tgz", "loc": "file:vendor/loc", "c": "^1.0.0"},
-              "devDependencies": {"d": "^1.0.0"}}
+PACKAGE_V1 = {
+    "name": "old",
+    "version": "1.0.0",
+    "dependencies": {
+        "a": "^1.0.0",
+        "sw": "npm:string-width@^4.2.0",
+        "g": "github:u/g",
+        "t": "https://example.test/dl/t-3.1.0.tgz",
+        "loc": "file:vendor/loc",
+        "c": "^1.0.0",
+    },
+    "devDependencies": {"d": "^1.0.0"},
+}
 
 
 def test_v1_entries_become_npms_tree(tmp_path: Path) -> None:
@@ -264,7 +331,9 @@ def test_v1_entries_become_npms_tree(tmp_path: Path) -> None:
 def test_v1_requires_become_edges_resolved_from_their_location(tmp_path: Path) -> None:
     nodes = read(write(tmp_path / "old", LOCK_V1, PACKAGE_V1)).nodes
     assert {e.name: e.to for e in nodes["node_modules/a"].edges} == {
-        "b": "node_modules/a/node_modules/b", "c": "node_modules/c"}
+        "b": "node_modules/a/node_modules/b",
+        "c": "node_modules/c",
+    }
     assert {e.name: e.to for e in nodes["vendor/loc"].edges} == {"c": "vendor/loc/node_modules/c"}
     # the root's edges come from package.json: v1 records none for the root
     root = {e.name: e.type for e in nodes[""].edges}
@@ -308,6 +377,7 @@ def test_v1_without_package_json_has_a_root_without_edges(tmp_path: Path) -> Non
 
 # -- names, formats, hidden lockfile ---------------------------------------------------------------
 
+
 def test_format_names(tmp_path: Path) -> None:
     v2 = {"lockfileVersion": 2, "requires": True, "packages": {"": {}}, "dependencies": {}}
     assert read(write(tmp_path / "a", v2, name="npm-shrinkwrap.json")).lockfile_format == "npm-shrinkwrap-v2"
@@ -340,8 +410,12 @@ def test_hidden_lockfile_recomputes_flags_from_package_json(tmp_path: Path) -> N
 
 def test_hidden_lockfile_is_found_by_the_loader_when_there_is_no_lockfile(tmp_path: Path) -> None:
     packages = {k: v for k, v in LOCK_V3["packages"].items() if k}
-    write(tmp_path / "app", {"lockfileVersion": 3, "requires": True, "packages": packages}, ROOT_V3,
-          name="node_modules/.package-lock.json")
+    write(
+        tmp_path / "app",
+        {"lockfileVersion": 3, "requires": True, "packages": packages},
+        ROOT_V3,
+        name="node_modules/.package-lock.json",
+    )
     project = load_project(tmp_path / "app")
     assert project.lockfile_format == "hidden-lockfile"
     assert project.nodes["node_modules/sw"].name == "string-width"

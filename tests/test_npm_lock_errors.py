@@ -101,7 +101,8 @@ def test_package_entry_field_types(tmp_path: Path) -> None:
 def test_link_without_or_with_a_missing_target(tmp_path: Path) -> None:
     lock = {"lockfileVersion": 3, "packages": {"": {}, "node_modules/w": {"link": True}}}
     assert failure(write(tmp_path, json.dumps(lock, indent=2))).problem == (
-        'link entry "node_modules/w" has no "resolved" target')
+        'link entry "node_modules/w" has no "resolved" target'
+    )
     lock = {"lockfileVersion": 3, "packages": {"": {}, "node_modules/w": {"link": True, "resolved": "packages/w"}}}
     error = failure(write(tmp_path, json.dumps(lock, indent=2)))
     assert error.problem == 'link "node_modules/w" points to "packages/w", which the lockfile does not contain'
@@ -114,9 +115,14 @@ def test_v1_dependencies_must_be_an_object(tmp_path: Path) -> None:
 
 
 def test_v1_nested_entry_types_point_at_the_nested_entry(tmp_path: Path) -> None:
-    lock = {"lockfileVersion": 1, "requires": True, "dependencies": {
-        "b": {"version": "1.0.0"},
-        "a": {"version": "1.0.0", "dependencies": {"b": {"version": ["2.0.0"]}}}}}
+    lock = {
+        "lockfileVersion": 1,
+        "requires": True,
+        "dependencies": {
+            "b": {"version": "1.0.0"},
+            "a": {"version": "1.0.0", "dependencies": {"b": {"version": ["2.0.0"]}}},
+        },
+    }
     text = json.dumps(lock, indent=2)
     error = failure(write(tmp_path, text))
     assert error.problem == '"version" of "b" must be a string, not an array'

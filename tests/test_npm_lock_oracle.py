@@ -37,8 +37,13 @@ def test_every_npm_lockfile_of_the_corpus_is_compared() -> None:
     # 3 v1, 3 v2, 6 v3 package-locks and 2 shrinkwraps (one v1, one v2): see SOURCE.md.
     assert len(CASES) == 14
     formats = {project(prefix).lockfile_format for prefix in CASES}
-    assert formats == {"package-lock-v1", "package-lock-v2", "package-lock-v3", "npm-shrinkwrap-v1",
-                       "npm-shrinkwrap-v2"}
+    assert formats == {
+        "package-lock-v1",
+        "package-lock-v2",
+        "package-lock-v3",
+        "npm-shrinkwrap-v1",
+        "npm-shrinkwrap-v2",
+    }
 
 
 @pytest.mark.parametrize("prefix", CASES)
@@ -65,10 +70,26 @@ def test_names_versions_and_groups_equal_npm(prefix: str) -> None:
         version = ours[mine.link_target].version if mine.link_target is not None else mine.version
         if mine.link_target is not None:
             assert mine.version == ""
-        got = (mine.name, version, mine.dev, mine.optional, mine.dev_optional, mine.peer,
-               mine.link_target, mine.in_bundle)
-        want = (node["name"], node["version"], node["dev"], node["optional"], node["devOptional"],
-                node["peer"], node["target"], node["inBundle"])
+        got = (
+            mine.name,
+            version,
+            mine.dev,
+            mine.optional,
+            mine.dev_optional,
+            mine.peer,
+            mine.link_target,
+            mine.in_bundle,
+        )
+        want = (
+            node["name"],
+            node["version"],
+            node["dev"],
+            node["optional"],
+            node["devOptional"],
+            node["peer"],
+            node["target"],
+            node["inBundle"],
+        )
         if got != want:
             differences.append((node["location"], got, want))
     assert differences == []

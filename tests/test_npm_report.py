@@ -40,18 +40,26 @@ ENGINES = Engines(node=RUNS["_tools"]["node"], npm=RUNS["_tools"]["npm"])
 
 # Documents equal to npm's byte for byte (after JSON parsing) with our deterministic order.
 EXACT = {
-    "GoogleChromeLabs__squoosh.json", "GoogleChromeLabs__squoosh.omit-dev.json",
-    "facebook__create-react-app.json", "facebook__create-react-app.omit-dev.json",
-    "honojs__hono__benchmarks__query-param.json", "honojs__hono__benchmarks__query-param.omit-dev.json",
-    "mochajs__mocha.json", "mochajs__mocha.omit-dev.json",
-    "netlify__cli.json", "netlify__cli.omit-dev.json",
-    "netlify__cli@d0dee3d.omit-dev.json", "npm__cli.omit-dev.json",
-    "react-boilerplate__react-boilerplate.omit-dev.json", "socketio__socket.io.omit-dev.json",
+    "GoogleChromeLabs__squoosh.json",
+    "GoogleChromeLabs__squoosh.omit-dev.json",
+    "facebook__create-react-app.json",
+    "facebook__create-react-app.omit-dev.json",
+    "honojs__hono__benchmarks__query-param.json",
+    "honojs__hono__benchmarks__query-param.omit-dev.json",
+    "mochajs__mocha.json",
+    "mochajs__mocha.omit-dev.json",
+    "netlify__cli.json",
+    "netlify__cli.omit-dev.json",
+    "netlify__cli@d0dee3d.omit-dev.json",
+    "npm__cli.omit-dev.json",
+    "react-boilerplate__react-boilerplate.omit-dev.json",
+    "socketio__socket.io.omit-dev.json",
     "socketio__socket.io__packages__engine.io__examples__latency.json",
     "socketio__socket.io__packages__engine.io__examples__latency.omit-dev.json",
     "socketio__socket.io__packages__engine.io__examples__memory-usage.json",
     "socketio__socket.io__packages__engine.io__examples__memory-usage.omit-dev.json",
-    "windicss__windicss-intellisense.json", "windicss__windicss-intellisense.omit-dev.json",
+    "windicss__windicss-intellisense.json",
+    "windicss__windicss-intellisense.omit-dev.json",
 }
 # Metavuln ranges that depend on npm's resolution order (which source advisory reaches the package
 # first): npm itself printed ">=2.0.1" in one socket.io run and ">=5.0.1" in another.
@@ -134,7 +142,7 @@ def test_agreement_figures_cover_every_recording() -> None:
 
 def _npm_runs(filename: str) -> list[dict[str, Any]]:
     runs = [json.loads((ORACLE / "expected" / filename).read_text())]
-    stem, suffix = _stem(filename), filename[len(_stem(filename)):]
+    stem, suffix = _stem(filename), filename[len(_stem(filename)) :]
     for run in (1, 2):
         rerun = ORACLE / "expected" / "reruns" / f"{stem}.run{run}{suffix}.gz"
         if rerun.exists():
@@ -174,7 +182,9 @@ def _fix_neutral(text: str) -> list[str]:
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("Will install ") or stripped in (
-            "No fix available", "fix available via `npm audit fix`", "fix available via `npm audit fix --force`",
+            "No fix available",
+            "fix available via `npm audit fix`",
+            "fix available via `npm audit fix --force`",
         ):
             continue
         if stripped.startswith(("To address", "npm audit fix", "Some issues need review", "a different dependency")):
@@ -213,8 +223,11 @@ def test_collation_matches_node_intl_collator() -> None:
 
 
 def _packument(versions: dict[str, dict[str, Any]], latest: str) -> dict[str, Any]:
-    return {"name": "p", "dist-tags": {"latest": latest},
-            "versions": {v: {"name": "p", "version": v, **m} for v, m in versions.items()}}
+    return {
+        "name": "p",
+        "dist-tags": {"latest": latest},
+        "versions": {v: {"name": "p", "version": v, **m} for v, m in versions.items()},
+    }
 
 
 def test_hole_in_a_minor_series_is_flagged_like_npm() -> None:
@@ -227,13 +240,20 @@ def test_hole_in_a_minor_series_is_flagged_like_npm() -> None:
 
 def test_metavuln_range_and_semver_major_fix() -> None:
     """The worked example of §2.1: b@1.x needs c ^1 (all vulnerable) -> range <=1.1.0, fix b@2.0.0 major."""
-    c = {"name": "c", "dist-tags": {"latest": "2.0.0"},
-         "versions": {v: {"name": "c", "version": v} for v in ("1.0.0", "1.0.1", "2.0.0")}}
-    b = {"name": "b", "dist-tags": {"latest": "2.0.0"}, "versions": {
-        "1.0.0": {"name": "b", "version": "1.0.0", "dependencies": {"c": "^1.0.0"}},
-        "1.1.0": {"name": "b", "version": "1.1.0", "dependencies": {"c": "^1.0.0"}},
-        "2.0.0": {"name": "b", "version": "2.0.0", "dependencies": {"c": "^2.0.0"}},
-    }}
+    c = {
+        "name": "c",
+        "dist-tags": {"latest": "2.0.0"},
+        "versions": {v: {"name": "c", "version": v} for v in ("1.0.0", "1.0.1", "2.0.0")},
+    }
+    b = {
+        "name": "b",
+        "dist-tags": {"latest": "2.0.0"},
+        "versions": {
+            "1.0.0": {"name": "b", "version": "1.0.0", "dependencies": {"c": "^1.0.0"}},
+            "1.1.0": {"name": "b", "version": "1.1.0", "dependencies": {"c": "^1.0.0"}},
+            "2.0.0": {"name": "b", "version": "2.0.0", "dependencies": {"c": "^2.0.0"}},
+        },
+    }
     source = NpmAdvisory("c", {"id": 1001, "severity": "high", "vulnerable_versions": "<2.0.0"})
     source.load(c)
     meta = NpmAdvisory("b", source)
@@ -308,11 +328,18 @@ def test_same_document_from_registry_bulk_advisories(filename: str) -> None:
         for via in vuln["via"]:
             if isinstance(via, dict):
                 echoed[(via["name"], via["source"])] = {
-                    "id": via["source"], "url": via["url"], "title": via["title"], "severity": via["severity"],
-                    "vulnerable_versions": via["range"], "cwe": via["cwe"], "cvss": via["cvss"],
+                    "id": via["source"],
+                    "url": via["url"],
+                    "title": via["title"],
+                    "severity": via["severity"],
+                    "vulnerable_versions": via["range"],
+                    "cwe": via["cwe"],
+                    "cvss": via["cvss"],
                 }
-    registry = [advisory_from_bulk(name, entry) for (name, source), entry in sorted(
-        echoed.items(), key=lambda item: order[item[0][1]])]
+    registry = [
+        advisory_from_bulk(name, entry)
+        for (name, source), entry in sorted(echoed.items(), key=lambda item: order[item[0][1]])
+    ]
     omit = frozenset({"dev"}) if filename.endswith(".omit-dev.json") else frozenset()
     project = read(_lockfile(_stem(filename)))
     assert build_npm_report(project, registry, PACKUMENTS, omit, engines=ENGINES).document == npm

@@ -146,8 +146,10 @@ def test_cli_registry_beats_everything(tmp_path: Path) -> None:
     project.mkdir()
     (project / ".npmrc").write_text("registry=http://127.0.0.1:1/\n")
     config = load_npm_config(
-        project, env=_isolated_env(tmp_path, npm_config_registry="http://127.0.0.1:2/"),
-        cli={"registry": "http://127.0.0.1:3/"}, ask_npm=False,
+        project,
+        env=_isolated_env(tmp_path, npm_config_registry="http://127.0.0.1:2/"),
+        cli={"registry": "http://127.0.0.1:3/"},
+        ask_npm=False,
     )
     assert config.registry == "http://127.0.0.1:3/"
 

@@ -52,8 +52,17 @@ def test_osv_write_policy_warn_then_offline_gate(capsys, project: Path, tmp_path
     database = tmp_path / "security" / "advisories.json"
     with OsvServer(online_osv_records, page_size=5) as server:
         code, report, err = _run(
-            capsys, str(project), "--osv", "--osv-url", server.url, "--write", str(database), "--policy", "warn",
-            "--omit", "dev",
+            capsys,
+            str(project),
+            "--osv",
+            "--osv-url",
+            server.url,
+            "--write",
+            str(database),
+            "--policy",
+            "warn",
+            "--omit",
+            "dev",
         )
     assert code == 0 and report is not None
     assert _pairs(report) == HANDMADE_PROD
@@ -137,8 +146,19 @@ def test_flags_combine(capsys, project: Path, tmp_path: Path, online_osv_records
     nsp = load_jsonl(ONLINE / "nsp-original.jsonl.gz")
     with OsvServer(online_osv_records) as osv, RegistryServer.from_nsp(nsp) as registry:
         code, report, _ = _run(
-            capsys, str(project), "--compromised", "--db", str(database), "--osv", "--osv-url", osv.url,
-            "--registry-advisories", "--registry", registry.url, "--policy", "warn",
+            capsys,
+            str(project),
+            "--compromised",
+            "--db",
+            str(database),
+            "--osv",
+            "--osv-url",
+            osv.url,
+            "--registry-advisories",
+            "--registry",
+            registry.url,
+            "--policy",
+            "warn",
         )
     assert code == 0 and report is not None
     assert [s["kind"] for s in report["sources"]] == ["json-db", "osv-api", "npm-registry"]

@@ -18,7 +18,7 @@ def test_text_without_byte_order_mark(tmp_path: Path) -> None:
 
 def test_bad_byte_names_its_line(tmp_path: Path) -> None:
     path = tmp_path / "a.json"
-    path.write_bytes(b"{\n\n  \"x\": \"\xff\"\n}\n")
+    path.write_bytes(b'{\n\n  "x": "\xff"\n}\n')
     with pytest.raises(InputError) as caught:
         read_text(path)
     assert (caught.value.path, caught.value.problem, caught.value.line) == (str(path), "not UTF-8 text", 3)

@@ -362,8 +362,14 @@ def test_berry_protocols_patches_workspaces_and_groups(tmp_path: Path) -> None:
     assert sources["portal-pkg"] is SourceKind.LINK
     auditable = sorted(f"{node.name}@{node.version}" for node in project.auditable())
     assert auditable == [
-        "a@1.0.0", "fsevents@2.3.3", "is-core-module@2.13.1", "old@2.0.0", "react@18.3.0-canary.1",
-        "resolve@1.22.8", "string-width@4.2.3", "string-width@4.2.3",
+        "a@1.0.0",
+        "fsevents@2.3.3",
+        "is-core-module@2.13.1",
+        "old@2.0.0",
+        "react@18.3.0-canary.1",
+        "resolve@1.22.8",
+        "string-width@4.2.3",
+        "string-width@4.2.3",
     ]
 
 
@@ -382,7 +388,7 @@ def test_berry_catalog_ranges_come_from_yarnrc(tmp_path: Path) -> None:
     )
     manifest = {"name": "root", "dependencies": {"b": "catalog:"}, "devDependencies": {}}
     write_project(tmp_path, lock, manifest)
-    (tmp_path / ".yarnrc.yml").write_text('catalog:\n  b: ^2.0.0\n')
+    (tmp_path / ".yarnrc.yml").write_text("catalog:\n  b: ^2.0.0\n")
     project = read(tmp_path / "yarn.lock")
     assert project.root.edges[0].to is not None and project.nodes[project.root.edges[0].to].version == "2.0.0"
 
@@ -422,8 +428,11 @@ def test_classic_damage(tmp_path: Path, text: str, problem: str, line: int | Non
 BERRY_HEAD = "__metadata:\n  version: 6\n  cacheKey: 8\n\n"
 BERRY_DAMAGE = [
     (BERRY_HEAD + '"a@npm:^1.0.0":\n  version: 1.0.0\n  resolution: "a@npm:1.0', "invalid YAML", 7),
-    (BERRY_HEAD + '"a@npm:^1.0.0":\n  version: 1.0.0\n  resolution: "a@npm:1.0.0"\n  dependencies:\n    - b\n',
-     "dependencies must map names to ranges", 5),
+    (
+        BERRY_HEAD + '"a@npm:^1.0.0":\n  version: 1.0.0\n  resolution: "a@npm:1.0.0"\n  dependencies:\n    - b\n',
+        "dependencies must map names to ranges",
+        5,
+    ),
     (BERRY_HEAD + '"a@npm:^1.0.0":\n  version: 1.0.0\n', "no valid resolution", 5),
     (BERRY_HEAD + '"a@npm:^1.0.0":\n  version:\n    - 1\n  resolution: "a@npm:1.0.0"\n', "version must be a string", 5),
     (BERRY_HEAD + '"a@npm:^1.0.0": 12\n', "must be a mapping", 5),

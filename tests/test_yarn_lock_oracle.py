@@ -98,4 +98,3 @@ def test_packages_and_groups_match_yarn(project_dir: Path, tmp_path: Path) -> No
     known = json.loads((project_dir / "expected.json").read_text()).get("known_differences", {})
     wrong = {key: (ours[key], group) for key, group in expected.items() if ours[key] != group}
     assert sorted(wrong) == sorted(known), "(ours, yarn+npm) groups differ beyond the explained differences"
-

@@ -185,8 +185,9 @@ class HttpClient:
             sent["if-modified-since"] = last_modified
         response = self.request("GET", url, headers=sent, ok=(200, 304) if etag or last_modified else (200,))
         if response.status == 304:
-            return JsonResponse(304, None, response.headers.get("etag") or etag,
-                                response.headers.get("last-modified") or last_modified)
+            return JsonResponse(
+                304, None, response.headers.get("etag") or etag, response.headers.get("last-modified") or last_modified
+            )
         return JsonResponse(
             response.status,
             self.decode_json(response),

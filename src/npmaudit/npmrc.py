@@ -349,9 +349,8 @@ class NpmConfig:
             registry = self.get("registry")
             if default_auth and isinstance(registry, str) and registry:
                 reg = normalize_registry(registry, "registry")
-                if (
-                    urlsplit(url).scheme.lower() == urlsplit(reg).scheme.lower()
-                    and nerf_dart(url).startswith(nerf_dart(reg))
+                if urlsplit(url).scheme.lower() == urlsplit(reg).scheme.lower() and nerf_dart(url).startswith(
+                    nerf_dart(reg)
                 ):
                     return f"Basic {default_auth}"
             return None
@@ -376,8 +375,12 @@ class NpmConfig:
         scheme = urlsplit(url).scheme.lower()
         lowered = {name.lower(): value for name, value in self.env.items()}
         if scheme == "https":
-            candidates = [self.get("https-proxy"), self.get("proxy"), lowered.get("https_proxy"),
-                          lowered.get("http_proxy")]
+            candidates = [
+                self.get("https-proxy"),
+                self.get("proxy"),
+                lowered.get("https_proxy"),
+                lowered.get("http_proxy"),
+            ]
         else:
             candidates = [self.get("proxy"), lowered.get("http_proxy")]
         proxy = next((c for c in candidates if isinstance(c, str) and c.strip()), None)
@@ -473,8 +476,13 @@ def load_npm_config(
 
     project_file = project_dir / ".npmrc"
     project = read_npmrc(project_file, "project", env)
-    user_file = Path(str(current("userconfig") or (project.values.get("userconfig") if project else None) or
-                         Path(env.get("HOME", "~")).expanduser() / ".npmrc"))
+    user_file = Path(
+        str(
+            current("userconfig")
+            or (project.values.get("userconfig") if project else None)
+            or Path(env.get("HOME", "~")).expanduser() / ".npmrc"
+        )
+    )
     # npm skips the project file when it is the user file (a project in the home directory).
     if project and _same_file(project_file, user_file):
         project = None

@@ -85,8 +85,11 @@ def select_sources(
     if not (want_local or want_osv or want_registry):
         if offline:
             if not db_path.exists():
-                raise InputError(db_path, "offline audit needs a local advisory database, and there is none here "
-                                 "(import one with `npmaudit db import`, or pass --db)")
+                raise InputError(
+                    db_path,
+                    "offline audit needs a local advisory database, and there is none here "
+                    "(import one with `npmaudit db import`, or pass --db)",
+                )
             want_local = True
         else:
             # Only the shared default store may be absent; a database someone named must exist.
@@ -116,8 +119,9 @@ def http_settings(args: argparse.Namespace, config: ProjectConfig) -> Any:
     ``NPMAUDIT_RETRIES`` > config ``retries``."""
     from npmaudit.http import DEFAULT_TIMEOUT, HttpSettings
 
-    timeout = _number("--timeout", getattr(args, "timeout", None), "NPMAUDIT_TIMEOUT", config, "timeout",
-                      DEFAULT_TIMEOUT)
+    timeout = _number(
+        "--timeout", getattr(args, "timeout", None), "NPMAUDIT_TIMEOUT", config, "timeout", DEFAULT_TIMEOUT
+    )
     if timeout <= 0:
         raise UsageError(f"timeout must be a positive number of seconds, not {timeout:g}")
     retries = _number(None, None, "NPMAUDIT_RETRIES", config, "retries", HttpSettings.retries)

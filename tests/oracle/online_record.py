@@ -38,8 +38,12 @@ def run_npm_audit(project: Path, registry: str, extra: list[str]) -> subprocess.
         for item in project.iterdir():
             if item.is_file():
                 shutil.copy(item, tmp)
-        env = {"PATH": os.environ["PATH"], "HOME": tmp, "npm_config_cache": f"{tmp}/cache",
-               "npm_config_update_notifier": "false"}
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": tmp,
+            "npm_config_cache": f"{tmp}/cache",
+            "npm_config_update_notifier": "false",
+        }
         command = ["npm", "audit", "--json", f"--registry={registry}", *extra]
         return subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True, check=False)
 
@@ -96,8 +100,12 @@ def record_findings(project: Path) -> dict:
     if "error" in report:
         raise SystemExit(completed.stdout[:2000])
     direct = sorted(
-        {(name, via["source"]) for name, vuln in report["vulnerabilities"].items() for via in vuln["via"]
-         if isinstance(via, dict)}
+        {
+            (name, via["source"])
+            for name, vuln in report["vulnerabilities"].items()
+            for via in vuln["via"]
+            if isinstance(via, dict)
+        }
     )
     return {
         "npm_version": npm_version(),
@@ -109,34 +117,70 @@ def record_findings(project: Path) -> dict:
 
 
 NPMRC_SCENARIOS = [
-    {"name": "precedence",
-     "files": {"project/.npmrc": "registry=http://127.0.0.1:4001/\nx-a=project\n",
-               "home/.npmrc": "registry=http://127.0.0.1:4002/\nx-a=user\nx-b=user\n",
-               "global/etc/npmrc": "x-b=global\nx-c=global\n"},
-     "env": {"npm_config_globalconfig": "{root}/global/etc/npmrc"}, "keys": ["registry", "x-a", "x-b", "x-c"]},
-    {"name": "env-beats-files",
-     "files": {"project/.npmrc": "registry=http://127.0.0.1:4001/\n", "home/.npmrc": "strict-ssl=false\n"},
-     "env": {"NPM_CONFIG_REGISTRY": "http://127.0.0.1:4003/", "npm_config_strict_ssl": "true",
-             "NPM_CONFIG_HTTPS_PROXY": "http://127.0.0.1:3128"},
-     "keys": ["registry", "strict-ssl", "https-proxy"]},
-    {"name": "userconfig-env",
-     "files": {"elsewhere/custom-npmrc": "registry=http://127.0.0.1:4004/\n@acme:registry=http://127.0.0.1:4005/acme/\n",
-               "home/.npmrc": "registry=http://127.0.0.1:4002/\n"},
-     "env": {"NPM_CONFIG_USERCONFIG": "{root}/elsewhere/custom-npmrc"}, "keys": ["registry", "@acme:registry"]},
-    {"name": "ini-syntax",
-     "files": {"project/.npmrc": "; comment\n# another\n  x-spaced  =  value with spaces  \n"
-               "x-quoted=\"quoted ; not a comment\"\nx-comment=before ; after\nx-hash=a#b\nx-escaped=a\\;b\n"
-               "x-bool=true\nx-arr[]=one\nx-arr[]=two\nx-empty=\n[section]\nx-in-section=hidden\n"},
-     "env": {}, "keys": ["x-spaced", "x-quoted", "x-comment", "x-hash", "x-escaped", "x-bool", "x-arr", "x-empty",
-                         "x-in-section"]},
-    {"name": "env-expansion",
-     "files": {"project/.npmrc": "registry=${REG_URL}\nx-unset=${NOT_SET_ANYWHERE}\n"
-               "x-optional=[${NOT_SET_ANYWHERE?}]\nx-escaped=\\${REG_URL}\nx-twice=${A}-${B}\n"},
-     "env": {"REG_URL": "http://127.0.0.1:4006/", "A": "aa", "B": "bb"},
-     "keys": ["registry", "x-unset", "x-optional", "x-escaped", "x-twice"]},
-    {"name": "noproxy-and-ca",
-     "files": {"project/.npmrc": "noproxy=localhost,.internal.test\nca[]=CERT-ONE\nca[]=CERT-TWO\n"},
-     "env": {}, "keys": ["noproxy", "ca"]},
+    {
+        "name": "precedence",
+        "files": {
+            "project/.npmrc": "registry=http://127.0.0.1:4001/\nx-a=project\n",
+            "home/.npmrc": "registry=http://127.0.0.1:4002/\nx-a=user\nx-b=user\n",
+            "global/etc/npmrc": "x-b=global\nx-c=global\n",
+        },
+        "env": {"npm_config_globalconfig": "{root}/global/etc/npmrc"},
+        "keys": ["registry", "x-a", "x-b", "x-c"],
+    },
+    {
+        "name": "env-beats-files",
+        "files": {"project/.npmrc": "registry=http://127.0.0.1:4001/\n", "home/.npmrc": "strict-ssl=false\n"},
+        "env": {
+            "NPM_CONFIG_REGISTRY": "http://127.0.0.1:4003/",
+            "npm_config_strict_ssl": "true",
+            "NPM_CONFIG_HTTPS_PROXY": "http://127.0.0.1:3128",
+        },
+        "keys": ["registry", "strict-ssl", "https-proxy"],
+    },
+    {
+        "name": "userconfig-env",
+        "files": {
+            "elsewhere/custom-npmrc": "registry=http://127.0.0.1:4004/\n@acme:registry=http://127.0.0.1:4005/acme/\n",
+            "home/.npmrc": "registry=http://127.0.0.1:4002/\n",
+        },
+        "env": {"NPM_CONFIG_USERCONFIG": "{root}/elsewhere/custom-npmrc"},
+        "keys": ["registry", "@acme:registry"],
+    },
+    {
+        "name": "ini-syntax",
+        "files": {
+            "project/.npmrc": "; comment\n# another\n  x-spaced  =  value with spaces  \n"
+            'x-quoted="quoted ; not a comment"\nx-comment=before ; after\nx-hash=a#b\nx-escaped=a\\;b\n'
+            "x-bool=true\nx-arr[]=one\nx-arr[]=two\nx-empty=\n[section]\nx-in-section=hidden\n"
+        },
+        "env": {},
+        "keys": [
+            "x-spaced",
+            "x-quoted",
+            "x-comment",
+            "x-hash",
+            "x-escaped",
+            "x-bool",
+            "x-arr",
+            "x-empty",
+            "x-in-section",
+        ],
+    },
+    {
+        "name": "env-expansion",
+        "files": {
+            "project/.npmrc": "registry=${REG_URL}\nx-unset=${NOT_SET_ANYWHERE}\n"
+            "x-optional=[${NOT_SET_ANYWHERE?}]\nx-escaped=\\${REG_URL}\nx-twice=${A}-${B}\n"
+        },
+        "env": {"REG_URL": "http://127.0.0.1:4006/", "A": "aa", "B": "bb"},
+        "keys": ["registry", "x-unset", "x-optional", "x-escaped", "x-twice"],
+    },
+    {
+        "name": "noproxy-and-ca",
+        "files": {"project/.npmrc": "noproxy=localhost,.internal.test\nca[]=CERT-ONE\nca[]=CERT-TWO\n"},
+        "env": {},
+        "keys": ["noproxy", "ca"],
+    },
 ]
 
 
@@ -150,13 +194,23 @@ def record_npmrc() -> dict:
                 path.write_text(text)
             (Path(root) / "project").mkdir(exist_ok=True)
             (Path(root) / "project" / "package.json").write_text('{"name":"p","version":"1.0.0"}')
-            env = {"PATH": os.environ["PATH"], "HOME": f"{root}/home", "npm_config_update_notifier": "false",
-                   "npm_config_globalconfig": f"{root}/no-global-npmrc"}
+            env = {
+                "PATH": os.environ["PATH"],
+                "HOME": f"{root}/home",
+                "npm_config_update_notifier": "false",
+                "npm_config_globalconfig": f"{root}/no-global-npmrc",
+            }
             env.update({k: v.replace("{root}", root) for k, v in scenario["env"].items()})
             answers = {}
             for key in scenario["keys"]:
-                completed = subprocess.run(["npm", "config", "get", key], cwd=f"{root}/project", env=env,
-                                           capture_output=True, text=True, check=True)
+                completed = subprocess.run(
+                    ["npm", "config", "get", key],
+                    cwd=f"{root}/project",
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 answers[key] = completed.stdout.rstrip("\n")
         scenarios.append({**scenario, "answers": answers})
     return {"npm_version": npm_version(), "scenarios": scenarios}

@@ -73,8 +73,21 @@ def main() -> int:
             project.mkdir(parents=True)
             shutil.copy(lock, project / filename)
             shutil.copy(lock.parent / f"{stem}__package.json", project / "package.json")
-            command = [sys.executable, str(ORACLE), "run", "--advisories", str(advisories),
-                       "--cache", str(SCRATCH / "cache"), "--project", str(project), "--", "npm", "audit", "--json"]
+            command = [
+                sys.executable,
+                str(ORACLE),
+                "run",
+                "--advisories",
+                str(advisories),
+                "--cache",
+                str(SCRATCH / "cache"),
+                "--project",
+                str(project),
+                "--",
+                "npm",
+                "audit",
+                "--json",
+            ]
             done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
             document = json.loads(done.stdout)
             with gzip.open(OUT / f"{stem}.json.gz", "wt", encoding="utf-8") as stream:

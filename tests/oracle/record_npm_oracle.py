@@ -133,8 +133,21 @@ def run_oracle(stem: str, lock: Path, package_json: Path, advisories: Path, args
         shutil.rmtree(npm_cache)
     env = dict(os.environ, npm_config_cache=str(npm_cache), NO_COLOR="1")
     env.pop("NODE_ENV", None)
-    cmd = [str(ORACLE), "run", "--advisories", str(advisories), "--cache", str(SCRATCH / "oracle-cache"),
-           "--verbose", "--project", str(project), "--", "npm", "audit", *args]
+    cmd = [
+        str(ORACLE),
+        "run",
+        "--advisories",
+        str(advisories),
+        "--cache",
+        str(SCRATCH / "oracle-cache"),
+        "--verbose",
+        "--project",
+        str(project),
+        "--",
+        "npm",
+        "audit",
+        *args,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     gets = [(urllib.parse.unquote(m.group(1)).lstrip("/"), int(m.group(2))) for m in GET_LINE.finditer(proc.stderr)]
     return {"stdout": proc.stdout, "exit": proc.returncode, "gets": gets, "stderr": proc.stderr}
@@ -193,8 +206,9 @@ def record_color(stems: list[str]) -> int:
     """npm's detail report with ANSI colours, for the renderer's colour test."""
     locks = {stem: (lock, pj) for stem, lock, pj in npm_lockfiles()}
     combined = SCRATCH / "combined.jsonl"
-    combined.write_text((FIXTURES / "advisories" / "real.jsonl").read_text()
-                        + (FIXTURES / "advisories" / "synthetic.jsonl").read_text())
+    combined.write_text(
+        (FIXTURES / "advisories" / "real.jsonl").read_text() + (FIXTURES / "advisories" / "synthetic.jsonl").read_text()
+    )
     for stem in stems:
         lock, package_json = locks[stem]
         result = run_oracle(stem, lock, package_json, combined, ["--color=always"], "color")
@@ -207,8 +221,9 @@ def record_reruns(stems: list[str]) -> int:
     so some documents differ from run to run (tests/test_npm_report.py relies on these)."""
     locks = {stem: (lock, pj) for stem, lock, pj in npm_lockfiles()}
     combined = SCRATCH / "combined.jsonl"
-    combined.write_text((FIXTURES / "advisories" / "real.jsonl").read_text()
-                        + (FIXTURES / "advisories" / "synthetic.jsonl").read_text())
+    combined.write_text(
+        (FIXTURES / "advisories" / "real.jsonl").read_text() + (FIXTURES / "advisories" / "synthetic.jsonl").read_text()
+    )
     out = FIXTURES / "expected" / "reruns"
     out.mkdir(parents=True, exist_ok=True)
     for stem in stems:
@@ -224,11 +239,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", nargs="*", default=None)
     ap.add_argument("--skip-real-filter", action="store_true")
-    ap.add_argument("--reruns", nargs="*", default=None,
-                    help="only run `npm audit --json` (and --omit=dev) twice more for these stems, "
-                         "into expected/reruns/ (evidence of npm's own run-to-run differences)")
-    ap.add_argument("--color", nargs="*", default=None,
-                    help="only record `npm audit --color=always` for these stems (expected/<stem>.color.txt)")
+    ap.add_argument(
+        "--reruns",
+        nargs="*",
+        default=None,
+        help="only run `npm audit --json` (and --omit=dev) twice more for these stems, "
+        "into expected/reruns/ (evidence of npm's own run-to-run differences)",
+    )
+    ap.add_argument(
+        "--color",
+        nargs="*",
+        default=None,
+        help="only record `npm audit --color=always` for these stems (expected/<stem>.color.txt)",
+    )
     opts = ap.parse_args(argv)
     if opts.color is not None:
         return record_color(opts.color)

@@ -77,9 +77,19 @@ def install_classic(work: Path, registry: str, yarn: str) -> str:
     stub_local_folders(work)
     env = dict(os.environ, YARN_CACHE_FOLDER=str(CACHE / "classic"))
     run(
-        ["node", yarn, "install", "--frozen-lockfile", "--ignore-scripts", "--ignore-engines", "--ignore-platform",
-         "--non-interactive", "--no-progress"],
-        cwd=work, env=env,
+        [
+            "node",
+            yarn,
+            "install",
+            "--frozen-lockfile",
+            "--ignore-scripts",
+            "--ignore-engines",
+            "--ignore-platform",
+            "--non-interactive",
+            "--no-progress",
+        ],
+        cwd=work,
+        env=env,
     )
     version = subprocess.run(["node", yarn, "--version"], capture_output=True, text=True, check=True).stdout.strip()
     return f"yarn {version} install --frozen-lockfile --ignore-scripts --ignore-platform"
@@ -109,24 +119,27 @@ def install_berry(work: Path, registry: str, yarn: str) -> str:
         (folder / "package.json").write_text(json.dumps(manifest, indent=2))
         made += 1
     (work / ".yarnrc.yml").write_text(
-        yaml.safe_dump({
-            "nodeLinker": "node-modules",
-            "npmRegistryServer": registry.rstrip("/"),
-            "enableScripts": False,
-            "enableGlobalCache": False,
-            "enableTelemetry": False,
-            "checksumBehavior": "update",
-            "cacheFolder": str(CACHE / "berry"),
-            "supportedArchitectures": {"os": OSES, "cpu": CPUS, "libc": ["current", "glibc", "musl"]},
-        })
+        yaml.safe_dump(
+            {
+                "nodeLinker": "node-modules",
+                "npmRegistryServer": registry.rstrip("/"),
+                "enableScripts": False,
+                "enableGlobalCache": False,
+                "enableTelemetry": False,
+                "checksumBehavior": "update",
+                "cacheFolder": str(CACHE / "berry"),
+                "supportedArchitectures": {"os": OSES, "cpu": CPUS, "libc": ["current", "glibc", "musl"]},
+            }
+        )
     )
     package = json.loads((work / "package.json").read_text())
     package.pop("packageManager", None)
     (work / "package.json").write_text(json.dumps(package, indent=2))
     env = dict(os.environ, YARN_IGNORE_PATH="1", COREPACK_ENABLE_STRICT="0", YARN_ENABLE_IMMUTABLE_INSTALLS="0")
     run(["node", yarn, "install", "--mode=skip-build"], cwd=work, env=env)
-    version = subprocess.run(["node", yarn, "--version"], cwd=work, env=env, capture_output=True, text=True,
-                             check=True).stdout.strip()
+    version = subprocess.run(
+        ["node", yarn, "--version"], cwd=work, env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
     note = f"; {made} workspace package.json files made from their lock entries" if made else ""
     return f"yarn {version} install --mode=skip-build, nodeLinker node-modules, all platforms{note}"
 
@@ -144,8 +157,9 @@ def main() -> int:
     work = scratch / "project"
     shutil.copytree(args.fixture, work, ignore=shutil.ignore_patterns("expected*"))
     how = install_berry(work, args.registry, args.berry) if berry else install_classic(work, args.registry, args.yarn1)
-    dump = subprocess.run(["node", str(HERE / "yarn_installed_dump.js"), str(work)], capture_output=True, text=True,
-                          check=True)
+    dump = subprocess.run(
+        ["node", str(HERE / "yarn_installed_dump.js"), str(work)], capture_output=True, text=True, check=True
+    )
     npm_version = subprocess.run(["npm", "--version"], capture_output=True, text=True, check=True).stdout.strip()
     labels: dict[str, list[str]] = {}
     for node in json.loads(dump.stdout):

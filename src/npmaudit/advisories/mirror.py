@@ -357,4 +357,3 @@ def _download(location: str, sink: IO[bytes], progress: Progress | None) -> None
                     progress("downloaded bytes", done)
         except OSError as error:
             raise SourceError(location, f"download interrupted: {error}") from None
-

@@ -201,9 +201,7 @@ def _parse_affected(advisory_id: str, entries: Any) -> tuple[Affected, ...]:
             # it could not be expressed as OSV events; it is exact, "every version" would not be.
             candidate = specific.get("vulnerable_versions")
             npm_range = candidate if isinstance(candidate, str) and candidate.strip() else None
-        parsed.append(
-            Affected(name, tuple(ranges), frozenset(v for v in versions if isinstance(v, str)), npm_range)
-        )
+        parsed.append(Affected(name, tuple(ranges), frozenset(v for v in versions if isinstance(v, str)), npm_range))
     return tuple(parsed)
 
 

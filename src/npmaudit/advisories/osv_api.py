@@ -200,9 +200,7 @@ def _parse_batch(document: Any, expected: int) -> list[tuple[list[tuple[str, str
         raise SourceError(SOURCE_NAME, "unexpected querybatch answer: no 'results' list")
     results = document["results"]
     if len(results) != expected:
-        raise SourceError(
-            SOURCE_NAME, f"unexpected querybatch answer: {len(results)} results for {expected} queries"
-        )
+        raise SourceError(SOURCE_NAME, f"unexpected querybatch answer: {len(results)} results for {expected} queries")
     parsed = []
     for result in results:
         if not isinstance(result, dict):

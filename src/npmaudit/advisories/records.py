@@ -101,8 +101,9 @@ def _records_of_document(path: Path, document: Any) -> list[dict[str, Any]]:
         else:
             if "id" not in document:
                 raise InputError(
-                    path, "not an advisory database: expected a list of OSV records, an object with "
-                    "'vulns' or 'advisories', one OSV record, or JSON Lines"
+                    path,
+                    "not an advisory database: expected a list of OSV records, an object with "
+                    "'vulns' or 'advisories', one OSV record, or JSON Lines",
                 )
             records = [document]
     else:

@@ -63,7 +63,7 @@ _ZDICT = (
     b'"},{"type":"PACKAGE","url":"https://npmjs.com/package/'
     b'{"modified":"20","published":"20","schema_version":"1.5.0","id":"MAL-20","aliases":["GHSA-'
     b'"],"summary":"Malicious code in  (npm)","details":"\\n---\\n_-= Per source details. Do not edit below '
-    b'this line.=-_\\n\\n## Source: ghsa-malware ()\\nAny computer that has this package installed or running '
+    b"this line.=-_\\n\\n## Source: ghsa-malware ()\\nAny computer that has this package installed or running "
     b"should be considered fully compromised. All secrets and keys stored on that computer should be rotated "
     b"immediately from a different computer. The package should be removed, but as full control of the "
     b"computer may have been given to an outside entity, there is no guarantee that removing the package "

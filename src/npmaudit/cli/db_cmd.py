@@ -88,9 +88,7 @@ def run_import(args: argparse.Namespace) -> int:
     with _open_store(args, create=True) as store, _Progress() as progress:
         result = store.merge(sources, progress=progress)
     for counts in result.sources:
-        print(
-            f"{counts.location}: {counts.records:,} records, {counts.added:,} added, {counts.changed:,} updated"
-        )
+        print(f"{counts.location}: {counts.records:,} records, {counts.added:,} added, {counts.changed:,} updated")
     print(f"{store.path}: {result.total:,} records")
     return 0
 
@@ -140,10 +138,7 @@ def run_update(args: argparse.Namespace) -> int:
         update = update_from_mirror(store, url, full=args.full, progress=progress)
     result = update.result
     what = "all.zip" if update.mode == "full" else f"{update.fetched:,} changed records"
-    print(
-        f"{url}: {what}: {result.added:,} added, {result.changed:,} updated; "
-        f"{store.path}: {result.total:,} records"
-    )
+    print(f"{url}: {what}: {result.added:,} added, {result.changed:,} updated; {store.path}: {result.total:,} records")
     return 0
 
 

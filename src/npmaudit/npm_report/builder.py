@@ -91,7 +91,8 @@ class _ReportWalk:
     def payload(self) -> list[str]:
         """Package names of the bulk request, in inventory order (first occurrence)."""
         return [
-            name for name, nodes in self.tree.by_name.items()
+            name
+            for name, nodes in self.tree.by_name.items()
             if any(should_audit(self.tree, n, self.omit) for n in nodes)
         ]
 
@@ -192,7 +193,11 @@ class _ReportWalk:
     def to_json(self) -> dict[str, Any]:
         counts = {"info": 0, "low": 0, "moderate": 0, "high": 0, "critical": 0, "total": len(self.vulns)}
         dependencies = {
-            "prod": 0, "dev": 0, "optional": 0, "peer": 0, "peerOptional": 0,
+            "prod": 0,
+            "dev": 0,
+            "optional": 0,
+            "peer": 0,
+            "peerOptional": 0,
             "total": len(self.tree.nodes) - 1,
         }
         for tree_node in self.tree.nodes:

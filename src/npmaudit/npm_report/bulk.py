@@ -65,15 +65,20 @@ def bulk_entries(advisory: Advisory) -> list[tuple[str, dict[str, Any]]]:
         rng = _osv_range_from_record(record, index, affected)
         if not rng:
             continue
-        entries.append((affected.name, {
-            "id": npm_advisory_id(advisory.id),
-            "url": _osv_url(advisory),
-            "title": (record.get("summary") if isinstance(record.get("summary"), str) else "") or advisory.id,
-            "severity": _osv_severity(advisory, database_specific),
-            "vulnerable_versions": rng,
-            "cwe": [c for c in database_specific.get("cwe_ids") or () if isinstance(c, str)],
-            "cvss": {"score": 0, "vectorString": _first_cvss3(record)},
-        }))
+        entries.append(
+            (
+                affected.name,
+                {
+                    "id": npm_advisory_id(advisory.id),
+                    "url": _osv_url(advisory),
+                    "title": (record.get("summary") if isinstance(record.get("summary"), str) else "") or advisory.id,
+                    "severity": _osv_severity(advisory, database_specific),
+                    "vulnerable_versions": rng,
+                    "cwe": [c for c in database_specific.get("cwe_ids") or () if isinstance(c, str)],
+                    "cvss": {"score": 0, "vectorString": _first_cvss3(record)},
+                },
+            )
+        )
     return entries
 
 
@@ -81,8 +86,10 @@ def _osv_range_from_record(record: Mapping[str, Any], index: int, affected: Affe
     """The range, keeping explicit versions in the record's own order when the record is at hand
     (Affected.versions is a set)."""
     raw_affected = [
-        a for a in record.get("affected") or ()
-        if isinstance(a, dict) and str((a.get("package") or {}).get("ecosystem", "")).lower() == "npm"
+        a
+        for a in record.get("affected") or ()
+        if isinstance(a, dict)
+        and str((a.get("package") or {}).get("ecosystem", "")).lower() == "npm"
         and (a.get("package") or {}).get("name")
     ]
     if index < len(raw_affected) and raw_affected[index].get("package", {}).get("name") == affected.name:

@@ -22,8 +22,15 @@ from typing import Any, Protocol
 
 # Fields of a version that metavuln-calculator and npm-pick-manifest read.
 VERSION_FIELDS = (
-    "name", "version", "dependencies", "optionalDependencies", "peerDependencies",
-    "bundleDependencies", "bundledDependencies", "deprecated", "engines",
+    "name",
+    "version",
+    "dependencies",
+    "optionalDependencies",
+    "peerDependencies",
+    "bundleDependencies",
+    "bundledDependencies",
+    "deprecated",
+    "engines",
 )
 # npm asks for the abbreviated ("corgi") document, as pacote.packument does.
 CORGI_ACCEPT = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"

@@ -100,9 +100,7 @@ def _pick(packument: dict[str, Any], wanted: str, avoid: str | None, engines: En
     return _decorate(candidates[0][1] if candidates else None, avoid)
 
 
-def pick_manifest(
-    packument: dict[str, Any], wanted: str, *, avoid: str | None, engines: Engines
-) -> dict[str, Any]:
+def pick_manifest(packument: dict[str, Any], wanted: str, *, avoid: str | None, engines: Engines) -> dict[str, Any]:
     """``pickManifest(packument, wanted, {avoid, avoidStrict: true, before: null})``.
 
     Returns the picked manifest, with ``_isSemVerMajor`` set when the pick had to leave the

@@ -86,13 +86,15 @@ def _summary(document: dict[str, Any], c: _Style) -> str:
         scope = "issues that do not require attention" if some_force or some_unfixable else "all issues"
         output.extend(["", f"To address {scope}, run:\n  npm audit fix"])
     if some_force:
-        output.extend([
-            "",
-            "To address all issues"
-            + (" possible" if some_unfixable else "")
-            + (" (including breaking changes)" if force_major else "")
-            + ", run:\n  npm audit fix --force",
-        ])
+        output.extend(
+            [
+                "",
+                "To address all issues"
+                + (" possible" if some_unfixable else "")
+                + (" (including breaking changes)" if force_major else "")
+                + ", run:\n  npm audit fix --force",
+            ]
+        )
     if some_unfixable:
         output.extend(["", "Some issues need review, and may require choosing", "a different dependency."])
     return "\n".join(output)

@@ -122,9 +122,7 @@ class Vuln:
     @property
     def is_direct(self) -> bool:
         return any(
-            source.is_root or source.is_workspace
-            for node in self.nodes.values()
-            for source, _spec in node.edges_in
+            source.is_root or source.is_workspace for node in self.nodes.values() for source, _spec in node.edges_in
         )
 
     def test_spec(self, spec: str) -> bool:

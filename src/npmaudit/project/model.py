@@ -162,9 +162,7 @@ class Project:
     def is_top(self, location: str) -> bool:
         """True for the root and for workspace members (npm's 'top' nodes)."""
         node = self.nodes.get(location)
-        return node is not None and node.source in (SourceKind.ROOT, SourceKind.WORKSPACE) and not (
-            node.link_target
-        )
+        return node is not None and node.source in (SourceKind.ROOT, SourceKind.WORKSPACE) and not (node.link_target)
 
     def dependents(self, location: str) -> list[str]:
         """Locations of the nodes with an edge resolving to ``location``."""

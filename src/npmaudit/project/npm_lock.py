@@ -75,8 +75,7 @@ def read(path: Path) -> Project:
     # package.json to do it); a lockfile's are recomputed only when they look stale.
     recompute = manifest is not None if hidden else not ancient and builder.root_edges_differ()
     nodes = builder.build(recompute)
-    return Project(directory=directory, lockfile=path, lockfile_format=_format_name(path, version, hidden),
-                   nodes=nodes)
+    return Project(directory=directory, lockfile=path, lockfile_format=_format_name(path, version, hidden), nodes=nodes)
 
 
 def _format_name(path: Path, version: int, hidden: bool) -> str:
@@ -133,8 +132,9 @@ def is_top(location: str) -> bool:
 class _Builder:
     """Builds the nodes of one lockfile: names, edges, resolution, flags, source kinds."""
 
-    def __init__(self, source: LockText, directory: Path, packages: dict[str, dict[str, Any]],
-                 manifest: dict[str, Any] | None) -> None:
+    def __init__(
+        self, source: LockText, directory: Path, packages: dict[str, dict[str, Any]], manifest: dict[str, Any] | None
+    ) -> None:
         self.source = source
         self.directory = directory
         self.entries = packages
@@ -151,8 +151,9 @@ class _Builder:
                 self.package_of[location] = entry
         for location, target in self.links.items():
             if target not in self.package_of:
-                raise source.error(f'link "{location}" points to "{target}", which the lockfile does not contain',
-                                   location)
+                raise source.error(
+                    f'link "{location}" points to "{target}", which the lockfile does not contain', location
+                )
             if target and is_top(target):
                 on_disk = _read_manifest(directory / target / "package.json")
                 if on_disk is not None:
@@ -371,6 +372,6 @@ def _optional_peer(meta: Mapping[str, Any], name: str) -> bool:
 
 def _normal(resolved: str) -> str:
     """A link's ``resolved`` as a location: relative to the project, ``/``-separated, normalised."""
-    path = resolved[len("file:"):] if resolved.startswith("file:") else resolved
+    path = resolved[len("file:") :] if resolved.startswith("file:") else resolved
     normal = posixpath.normpath(path.replace("\\", "/"))
     return "" if normal == "." else normal

@@ -86,8 +86,9 @@ def load_manifest(path: Path) -> tuple[LockText, dict[str, Any]]:
 # the error points at (the entry's own key unless given).
 
 
-def object_field(source: LockText, owner: Mapping[str, Any], field: str, key: str | None = None,
-                 anchor: str | None = None) -> dict[str, Any]:
+def object_field(
+    source: LockText, owner: Mapping[str, Any], field: str, key: str | None = None, anchor: str | None = None
+) -> dict[str, Any]:
     """``owner[field]`` as an object (absent or null -> {}), or an InputError."""
     value = owner.get(field)
     if value is None:
@@ -98,22 +99,25 @@ def object_field(source: LockText, owner: Mapping[str, Any], field: str, key: st
     return value
 
 
-def string_field(source: LockText, owner: Mapping[str, Any], field: str, key: str,
-                 anchor: str | None = None) -> str | None:
+def string_field(
+    source: LockText, owner: Mapping[str, Any], field: str, key: str, anchor: str | None = None
+) -> str | None:
     value = owner.get(field)
     if value is None or isinstance(value, str):
         return value
     raise source.error(f'"{field}" of {label(key)} must be a string, not {json_type(value)}', anchor or key)
 
 
-def spec_map(source: LockText, owner: Mapping[str, Any], field: str, key: str,
-             anchor: str | None = None) -> dict[str, str]:
+def spec_map(
+    source: LockText, owner: Mapping[str, Any], field: str, key: str, anchor: str | None = None
+) -> dict[str, str]:
     """A dependency map (``{"name": "spec"}``) of entry ``key``, checked."""
     value = object_field(source, owner, field, key, anchor)
     for name, spec in value.items():
         if not isinstance(spec, str):
-            raise source.error(f'"{field}.{name}" of {label(key)} must be a string, not {json_type(spec)}',
-                               anchor or key)
+            raise source.error(
+                f'"{field}.{name}" of {label(key)} must be a string, not {json_type(spec)}', anchor or key
+            )
     return value
 
 

@@ -46,8 +46,17 @@ _HOSTED_SHORTCUT = re.compile(r"^(?:github|gitlab|bitbucket|gist):", re.IGNORECA
 # "user/repo" or "user/repo#ref": hosted-git-info reads it as a GitHub shortcut.
 _GITHUB_SHORTHAND = re.compile(r"^[^@%/:\s.][^/:\s]*/[^/:\s#]+(?:#.*)?$")
 _HTTP_PATH = re.compile(r"^https?://[^/?#]+/([^?#]*)", re.IGNORECASE)
-_GIT_HOSTS = frozenset({"github.com", "www.github.com", "gitlab.com", "www.gitlab.com", "bitbucket.org",
-                        "www.bitbucket.org", "gist.github.com"})
+_GIT_HOSTS = frozenset(
+    {
+        "github.com",
+        "www.github.com",
+        "gitlab.com",
+        "www.gitlab.com",
+        "bitbucket.org",
+        "www.bitbucket.org",
+        "gist.github.com",
+    }
+)
 
 
 def is_semver(version: str) -> bool:
@@ -95,11 +104,11 @@ def _is_hosted_url(spec: str) -> bool:
 
 def alias_target(spec: str) -> tuple[str, str]:
     """``npm:real@1.2.3`` -> (``real``, ``1.2.3``); the version part may be empty."""
-    body = spec[len("npm:"):]
+    body = spec[len("npm:") :]
     at = body.find("@", 1)  # a scoped name starts with "@"
     if at == -1:
         return body, ""
-    return body[:at], body[at + 1:]
+    return body[:at], body[at + 1 :]
 
 
 def is_registry_tarball(url: str) -> bool:
@@ -144,7 +153,7 @@ def version_from_tarball(name: str, tarball: str) -> tuple[str, str] | None:
 def _from_base(base: str, scope: str | None, project: str) -> tuple[str, str] | None:
     if not base.startswith(project + "-"):
         return None
-    candidate = base[len(project) + 1: -len(".tgz")]
+    candidate = base[len(project) + 1 : -len(".tgz")]
     match = SEMVER.match(candidate)
     if not match:
         return None

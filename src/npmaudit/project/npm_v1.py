@@ -29,12 +29,19 @@ from npmaudit.project.npm_spec import REGISTRY_TYPES, SpecType, alias_target, sp
 
 # The package.json fields arborist copies into the migrated root entry (pkgMetaKeys, the ones
 # that matter for the tree). devDependencies is not among them in npm either.
-ROOT_KEYS = ("version", "dependencies", "peerDependencies", "peerDependenciesMeta", "optionalDependencies",
-             "workspaces")
+ROOT_KEYS = (
+    "version",
+    "dependencies",
+    "peerDependencies",
+    "peerDependenciesMeta",
+    "optionalDependencies",
+    "workspaces",
+)
 
 
-def migrate(source: LockText, data: Mapping[str, Any], manifest: Mapping[str, Any] | None,
-            directory: Path) -> dict[str, dict[str, Any]]:
+def migrate(
+    source: LockText, data: Mapping[str, Any], manifest: Mapping[str, Any] | None, directory: Path
+) -> dict[str, dict[str, Any]]:
     """The v2-style ``packages`` map for a v1 lockfile's ``data``."""
     migration = _Migration(source, directory)
     migration.load_all("", None, data, ())
@@ -59,8 +66,9 @@ class _Migration:
             raise self.error(f'"dependencies" of "{name}" must be an object, not {json_type(children)}', trail)
         for child, child_lock in children.items():
             if not isinstance(child_lock, dict):
-                raise self.error(f'dependency "{child}" must be an object, not {json_type(child_lock)}',
-                                 (*trail, child))
+                raise self.error(
+                    f'dependency "{child}" must be an object, not {json_type(child_lock)}', (*trail, child)
+                )
             child_location = f"{location}/node_modules/{child}" if location else f"node_modules/{child}"
             self.load_all(child_location, child, child_lock, (*trail, child))
 
@@ -74,8 +82,9 @@ class _Migration:
             position = found
         return self.source.error(problem, trail[-1] if trail else "lockfileVersion", position)
 
-    def meta_from_lock(self, location: str, name: str | None, lock: Mapping[str, Any],
-                       trail: tuple[str, ...]) -> dict[str, Any]:
+    def meta_from_lock(
+        self, location: str, name: str | None, lock: Mapping[str, Any], trail: tuple[str, ...]
+    ) -> dict[str, Any]:
         key = name or "the root"
         for field in ("version", "resolved", "integrity", "from"):
             if lock.get(field) is not None and not isinstance(lock[field], str):
@@ -203,5 +212,4 @@ class _Migration:
 
 
 def _strip_file(spec: str) -> str:
-    return spec[len("file:"):] if spec.startswith("file:") else spec
-
+    return spec[len("file:") :] if spec.startswith("file:") else spec

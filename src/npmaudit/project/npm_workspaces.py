@@ -88,7 +88,7 @@ def _segment(segment: str) -> str:
             if end == -1:
                 out += "\\["
             else:
-                body = segment[i + 1: end].replace("\\", "\\\\")
+                body = segment[i + 1 : end].replace("\\", "\\\\")
                 if body.startswith("!"):
                     body = "^" + body[1:]
                 out += f"[{body}]"
@@ -98,7 +98,7 @@ def _segment(segment: str) -> str:
             if end == -1:
                 out += "\\{"
             else:
-                options = segment[i + 1: end].split(",")
+                options = segment[i + 1 : end].split(",")
                 out += "(?:" + "|".join(_segment(o).removeprefix("(?!\\.)") for o in options) + ")"
                 i = end
         else:

@@ -19,7 +19,9 @@ _GIT_PREFIXES = ("git+", "git://", "git@", "github:", "gitlab:", "bitbucket:", "
 _LOCAL_PREFIXES = ("./", "../", "/", "~/", ".\\", "..\\")
 # A GitHub shorthand ``user/repo`` or ``user/repo#ref`` (npm-package-arg's rule: no scheme, one slash).
 _SHORTHAND = re.compile(r"^[^@:/\s#][^:/\s#]*/[^/\s#]+(#.*)?$")
-_GIT_URL = re.compile(r"^https?://[^#]*\.git(#.*)?$|^https?://(www\.)?(github|gitlab|bitbucket)\.(com|org)/[^/]+/[^/#]+/?(#.*)?$")
+_GIT_URL = re.compile(
+    r"^https?://[^#]*\.git(#.*)?$|^https?://(www\.)?(github|gitlab|bitbucket)\.(com|org)/[^/]+/[^/#]+/?(#.*)?$"
+)
 _GIT_RESOLVED = re.compile(r"^(git\+|git://|git@|ssh://)|codeload\.github\.com/|\.git(#|$)|#commit=")
 
 

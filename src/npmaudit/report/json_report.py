@@ -84,8 +84,7 @@ def render_recursive(scan: RecursiveOutcome, *, color: bool = False) -> str:
         "exitCode": scan.exit_code,
         "projects": [document(outcome) for outcome in scan.outcomes],
         "errors": [
-            {"directory": str(f.directory), "error": str(f.error), "exitCode": f.error.exit_code}
-            for f in scan.failures
+            {"directory": str(f.directory), "error": str(f.error), "exitCode": f.error.exit_code} for f in scan.failures
         ],
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

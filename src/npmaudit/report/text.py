@@ -68,8 +68,10 @@ def _package_block(outcome: AuditOutcome, findings: list[Finding], paint: _Paint
         if finding.advisory.url:
             lines.append(f"    {neutralise(finding.advisory.url)}")
         if finding.malicious:
-            lines.append("    action: remove it; treat the machines that installed it as compromised "
-                         "(rotate the secrets they held)")
+            lines.append(
+                "    action: remove it; treat the machines that installed it as compromised "
+                "(rotate the secrets they held)"
+            )
         elif finding.fixed_in:
             lines.append(f"    fix: upgrade to {' or '.join(neutralise(v) for v in finding.fixed_in)}")
         else:

@@ -61,9 +61,7 @@ class Comparator:
             version = parsed
         return _OPERATORS[self.operator](version._key, self._key)
 
-    def intersects(
-        self, other: Comparator, *, loose: bool = False, include_prerelease: bool = False
-    ) -> bool:
+    def intersects(self, other: Comparator, *, loose: bool = False, include_prerelease: bool = False) -> bool:
         """Whether some version satisfies both comparators (node's Comparator#intersects:
         the options given here are used, not the comparators' own)."""
         if not isinstance(other, Comparator):
@@ -116,8 +114,11 @@ class Range:
         self.loose = bool(loose)
         self.include_prerelease = bool(include_prerelease)
         self.raw = g.collapse_ws(g.js_trim(text))
-        sets = [s for s in (_parse_set(g.js_trim(part), self.loose, self.include_prerelease)
-                            for part in self.raw.split("||")) if s]
+        sets = [
+            s
+            for s in (_parse_set(g.js_trim(part), self.loose, self.include_prerelease) for part in self.raw.split("||"))
+            if s
+        ]
         if not sets:
             raise SemverError(f"Invalid SemVer Range: {self.raw}")
         if len(sets) > 1:
@@ -175,9 +176,7 @@ class Range:
                     return True
         return False
 
-    def intersects(
-        self, other: Range, *, loose: bool | None = None, include_prerelease: bool | None = None
-    ) -> bool:
+    def intersects(self, other: Range, *, loose: bool | None = None, include_prerelease: bool | None = None) -> bool:
         """Whether some version satisfies both ranges. Options default to this range's own
         (node's method defaults them to off; the module-level intersects() passes them)."""
         if not isinstance(other, Range):

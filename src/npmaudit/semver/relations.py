@@ -114,9 +114,7 @@ def simplify_range(
     return simplified if len(simplified) < len(original) else original
 
 
-def subset(
-    sub: str | Range, dom: str | Range, *, loose: bool = False, include_prerelease: bool = False
-) -> bool:
+def subset(sub: str | Range, dom: str | Range, *, loose: bool = False, include_prerelease: bool = False) -> bool:
     """node's `semver.subset`: whether every version `sub` admits is admitted by `dom`.
     Raises SemverError on an invalid range."""
     if sub is dom or (isinstance(sub, str) and sub == dom):
@@ -161,9 +159,7 @@ def _same_tuple(a: Version, b: Version) -> bool:
     return (a.major, a.minor, a.patch) == (b.major, b.minor, b.patch)
 
 
-def _simple_subset(
-    sub: ComparatorSet, dom: ComparatorSet, loose: bool, include_prerelease: bool
-) -> bool | None:
+def _simple_subset(sub: ComparatorSet, dom: ComparatorSet, loose: bool, include_prerelease: bool) -> bool | None:
     """True/False for subset-or-not; None when `sub` admits no version at all."""
     opts = {"loose": loose, "include_prerelease": include_prerelease}
     if sub is dom:
@@ -232,8 +228,11 @@ def _simple_subset(
         has_dom_lt = has_dom_lt or c.operator in ("<", "<=")
         if gt is not None:
             assert gt.semver is not None
-            if need_gt_pre is not None and c.semver is not None and c.semver.prerelease and _same_tuple(
-                c.semver, need_gt_pre
+            if (
+                need_gt_pre is not None
+                and c.semver is not None
+                and c.semver.prerelease
+                and _same_tuple(c.semver, need_gt_pre)
             ):
                 need_gt_pre = None
             if c.operator in (">", ">="):
@@ -244,8 +243,11 @@ def _simple_subset(
                 return False
         if lt is not None:
             assert lt.semver is not None
-            if need_lt_pre is not None and c.semver is not None and c.semver.prerelease and _same_tuple(
-                c.semver, need_lt_pre
+            if (
+                need_lt_pre is not None
+                and c.semver is not None
+                and c.semver.prerelease
+                and _same_tuple(c.semver, need_lt_pre)
             ):
                 need_lt_pre = None
             if c.operator in ("<", "<="):
