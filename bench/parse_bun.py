@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from npmaudit.project.bun_lock import read
+from npmaudit.project.readers.bun.lockfile import read
 
 CORPUS = Path("/work/shared/data/lockfiles/bun")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from npmaudit.project.pnpm_lock import read
+from npmaudit.project.readers.pnpm.lockfile import read
 
 CORPUS = Path("/work/shared/data/lockfiles")
 FOLDERS = ("pnpm-v5", "pnpm-v6", "pnpm-v9")

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from npmaudit.project.yarn_lock import read
+from npmaudit.project.readers.yarn.lockfile import read
 
 DEFAULT = Path("/work/shared/data/lockfiles")
 

@@ -9,8 +9,8 @@ import pytest
 
 from conftest import damaged_read
 from npmaudit.errors import InputError
-from npmaudit.project.bun_lock import classify, read, split_ident, split_tree_path, strip_jsonc
 from npmaudit.project.model import DepType, SourceKind
+from npmaudit.project.readers.bun.lockfile import classify, read, split_ident, split_tree_path, strip_jsonc
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lockfiles" / "bun"
 EXPECTED = FIXTURES / "expected"

@@ -49,7 +49,7 @@ except ImportError:  # not on Windows: cases then run without a memory bound
     resource = None  # type: ignore[assignment]
 
 from npmaudit.cli import main
-from npmaudit.project.bun_lock import strip_jsonc
+from npmaudit.project.readers.bun.lockfile import strip_jsonc
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LOCKS = FIXTURES / "lockfiles"

@@ -13,7 +13,7 @@ from typing import Any
 
 from npmaudit.project.loader import load_project
 from npmaudit.project.model import DepType, Edge, Project, SourceKind
-from npmaudit.project.npm_lock import read
+from npmaudit.project.readers.npm.lockfile import read
 
 REG = "https://registry.npmjs.test"
 

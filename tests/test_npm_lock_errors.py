@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from npmaudit.errors import EXIT_INPUT, InputError
-from npmaudit.project.npm_lock import read
+from npmaudit.project.readers.npm.lockfile import read
 
 REAL = Path(__file__).parent / "fixtures" / "lockfiles" / "npm"
 

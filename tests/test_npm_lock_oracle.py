@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from npmaudit.project.model import Project
-from npmaudit.project.npm_lock import read
+from npmaudit.project.readers.npm.lockfile import read
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lockfiles" / "npm"
 CASES = sorted(path.name.removesuffix(".json.gz") for path in (FIXTURES / "expected").glob("*.json.gz"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from npmaudit.project.npm_spec import (
+from npmaudit.project.readers.npm.spec import (
     REGISTRY_TYPES,
     SpecType,
     alias_target,
@@ -15,7 +15,7 @@ from npmaudit.project.npm_spec import (
     spec_type,
     version_from_tarball,
 )
-from npmaudit.project.npm_workspaces import map_workspaces
+from npmaudit.project.readers.npm.workspaces import map_workspaces
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lockfiles" / "npm"
 NPA = json.loads((FIXTURES / "npa-spec-types.json").read_text(encoding="utf-8"))

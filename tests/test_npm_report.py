@@ -30,7 +30,7 @@ from npmaudit.npm_report.calculator import NpmAdvisory
 from npmaudit.npm_report.collation import locale_sorted
 from npmaudit.npm_report.packuments import MappingPackuments, PackumentCache
 from npmaudit.npm_report.pick_manifest import Engines, NoMatchingVersion, pick_manifest
-from npmaudit.project.npm_lock import read
+from npmaudit.project.readers.npm.lockfile import read
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ORACLE = FIXTURES / "npm_oracle"

@@ -10,7 +10,7 @@ import pytest
 
 from npmaudit.errors import InputError
 from npmaudit.project.model import DepType, SourceKind
-from npmaudit.project.npmex_lock import classify_tarball, read
+from npmaudit.project.readers.npmex.lockfile import classify_tarball, read
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lockfiles" / "npmex"
 

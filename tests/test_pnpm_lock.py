@@ -15,7 +15,7 @@ from conftest import damaged_read
 from npmaudit.errors import InputError
 from npmaudit.project.loader import load_project
 from npmaudit.project.model import DepType, Edge, SourceKind
-from npmaudit.project.pnpm_lock import read
+from npmaudit.project.readers.pnpm.lockfile import read
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lockfiles"
 V9_EDGE = FIXTURES / "pnpm-v9/edge-cases/pnpm-lock.yaml"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from npmaudit.project.model import DepType, Project, SourceKind
-from npmaudit.project.pnpm_lock import read
+from npmaudit.project.readers.pnpm.lockfile import read
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lockfiles"
 SHARED = Path("/work/shared/data/lockfiles")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from npmaudit.project.model import Node, Project
-from npmaudit.project.yarn_lock import read
+from npmaudit.project.readers.yarn.lockfile import read
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lockfiles"
 PROJECTS = sorted(path.parent for path in FIXTURES.glob("yarn-*/*/expected.json"))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from npmaudit import semver
-from npmaudit.project.npm_spec import SpecType, spec_type
+from npmaudit.project.readers.npm.spec import SpecType, spec_type
 
 _AVOID_OPTS = {"include_prerelease": True, "loose": True}
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from npmaudit import semver
 from npmaudit.npm_report.calculator import NpmAdvisory
 from npmaudit.npm_report.collation import collation_key, locale_sorted
-from npmaudit.project.npm_spec import REGISTRY_TYPES, SpecType, alias_target, spec_type
+from npmaudit.project.readers.npm.spec import REGISTRY_TYPES, SpecType, alias_target, spec_type
 
 if TYPE_CHECKING:
     from npmaudit.npm_report.tree import TreeNode

@@ -20,21 +20,21 @@ from npmaudit.project.model import Project
 @dataclass(frozen=True)
 class LockfileKind:
     filename: str  # the name the package manager writes, relative to the project directory
-    module: str  # npmaudit.project.<module> with a read(path) -> Project
+    module: str  # npmaudit.project.readers.<module> with a read(path) -> Project
 
 
 # In detection order: the first file present in the project directory is the one read.
 # npm-shrinkwrap.json wins over package-lock.json as npm itself decides; the hidden lockfile
 # in node_modules is the fallback npm uses when neither exists.
 LOCKFILE_KINDS: tuple[LockfileKind, ...] = (
-    LockfileKind("npm-shrinkwrap.json", "npm_lock"),
-    LockfileKind("package-lock.json", "npm_lock"),
-    LockfileKind("pnpm-lock.yaml", "pnpm_lock"),
-    LockfileKind("yarn.lock", "yarn_lock"),
-    LockfileKind("bun.lock", "bun_lock"),
-    LockfileKind("npm.lock", "npmex_lock"),
-    LockfileKind("node_modules/.package-lock.json", "npm_lock"),
-    LockfileKind("node_modules", "node_modules"),
+    LockfileKind("npm-shrinkwrap.json", "npm.lockfile"),
+    LockfileKind("package-lock.json", "npm.lockfile"),
+    LockfileKind("pnpm-lock.yaml", "pnpm.lockfile"),
+    LockfileKind("yarn.lock", "yarn.lockfile"),
+    LockfileKind("bun.lock", "bun.lockfile"),
+    LockfileKind("npm.lock", "npmex.lockfile"),
+    LockfileKind("node_modules/.package-lock.json", "npm.lockfile"),
+    LockfileKind("node_modules", "node_modules.tree"),
 )
 
 
@@ -43,7 +43,7 @@ def reader_for(lockfile: Path) -> Callable[[Path], Project]:
     name = lockfile.name
     for kind in LOCKFILE_KINDS:
         if Path(kind.filename).name == name:
-            module = importlib.import_module(f"npmaudit.project.{kind.module}")
+            module = importlib.import_module(f"npmaudit.project.readers.{kind.module}")
             return module.read
     known = ", ".join(sorted({Path(kind.filename).name for kind in LOCKFILE_KINDS}))
     raise InputError(lockfile, f"not a lockfile npmaudit can read (known names: {known})")
@@ -70,7 +70,7 @@ def _present(directory: Path) -> list[Path]:
     found = []
     for kind in LOCKFILE_KINDS:
         candidate = directory / kind.filename
-        if candidate.is_file() or (kind.module == "node_modules" and candidate.is_dir()):
+        if candidate.is_file() or (kind.module == "node_modules.tree" and candidate.is_dir()):
             found.append(candidate)
     return found
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from npmaudit import textfile
 from npmaudit.errors import InputError
-from npmaudit.project.npm_locktext import json_type
+from npmaudit.project.readers.npm.locktext import json_type
 
 
 def read_manifest(path: Path) -> dict[str, Any] | None:

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from npmaudit.errors import InputError
-from npmaudit.project.npm_locktext import LockText, json_type
-from npmaudit.project.npm_spec import REGISTRY_TYPES, SpecType, alias_target, spec_type, version_from_tarball
+from npmaudit.project.readers.npm.locktext import LockText, json_type
+from npmaudit.project.readers.npm.spec import REGISTRY_TYPES, SpecType, alias_target, spec_type, version_from_tarball
 
 # The package.json fields arborist copies into the migrated root entry (pkgMetaKeys, the ones
 # that matter for the tree). devDependencies is not among them in npm either.

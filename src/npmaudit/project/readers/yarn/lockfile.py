@@ -12,9 +12,10 @@ from pathlib import Path
 
 from npmaudit import textfile
 from npmaudit.errors import InputError
-from npmaudit.project import yarn_berry, yarn_classic
 from npmaudit.project.model import Project
-from npmaudit.project.yarn_tree import build_project
+from npmaudit.project.readers.yarn import berry as yarn_berry
+from npmaudit.project.readers.yarn import classic as yarn_classic
+from npmaudit.project.readers.yarn.tree import build_project
 
 # Berry writes ``__metadata:`` as the first key; a classic file never has a top-level key of that name.
 _BERRY = re.compile(r'^"?__metadata"?:', re.MULTILINE)

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from npmaudit.errors import InputError
 from npmaudit.project.model import DepType, SourceKind
-from npmaudit.project.yarn_manifest import read_manifest, workspace_folders, workspace_patterns
-from npmaudit.project.yarn_resolutions import Resolutions
-from npmaudit.project.yarn_specs import alias_target, classify, looks_like_git, split_descriptor
-from npmaudit.project.yarn_tree import Dep, Importer, LockGraph, LockPackage, manifest_deps
-from npmaudit.project.yarn_v1_syntax import Block, parse
+from npmaudit.project.readers.yarn.manifest import read_manifest, workspace_folders, workspace_patterns
+from npmaudit.project.readers.yarn.resolutions import Resolutions
+from npmaudit.project.readers.yarn.specs import alias_target, classify, looks_like_git, split_descriptor
+from npmaudit.project.readers.yarn.tree import Dep, Importer, LockGraph, LockPackage, manifest_deps
+from npmaudit.project.readers.yarn.v1_syntax import Block, parse
 
 FORMAT = "yarn-v1"
 _SHA1_HEX = re.compile(r"^[0-9a-f]{40}$")

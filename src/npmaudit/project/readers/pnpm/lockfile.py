@@ -60,9 +60,9 @@ from npmaudit.errors import InputError
 from npmaudit.project.depflags import compute_dep_flags
 from npmaudit.project.manifest import read_manifest
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
-from npmaudit.project.pnpm_deppath import parse_key, ref_to_key, remove_suffix
-from npmaudit.project.pnpm_layout import synthesise_locations
-from npmaudit.project.pnpm_yaml import line_of, load_lockfile_document, read_text
+from npmaudit.project.readers.pnpm.deppath import parse_key, ref_to_key, remove_suffix
+from npmaudit.project.readers.pnpm.layout import synthesise_locations
+from npmaudit.project.readers.pnpm.yaml_load import line_of, load_lockfile_document, read_text
 
 SUPPORTED_MAJORS = (5, 6, 9)
 _VERSION = re.compile(r"(\d+)(?:\.\d+)?(?:-[A-Za-z]+)?")

@@ -27,10 +27,10 @@ import yaml
 
 from npmaudit.errors import InputError
 from npmaudit.project.model import DepType, SourceKind
-from npmaudit.project.yarn_manifest import read_manifest
-from npmaudit.project.yarn_resolutions import Resolutions, with_protocol
-from npmaudit.project.yarn_specs import alias_target, classify, patch_source, split_descriptor, strip_binding
-from npmaudit.project.yarn_tree import Dep, Importer, LockGraph, LockPackage, manifest_deps
+from npmaudit.project.readers.yarn.manifest import read_manifest
+from npmaudit.project.readers.yarn.resolutions import Resolutions, with_protocol
+from npmaudit.project.readers.yarn.specs import alias_target, classify, patch_source, split_descriptor, strip_binding
+from npmaudit.project.readers.yarn.tree import Dep, Importer, LockGraph, LockPackage, manifest_deps
 
 _Loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 

@@ -32,7 +32,7 @@ from typing import Any
 from npmaudit.errors import InputError
 from npmaudit.project.depflags import compute_dep_flags
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
-from npmaudit.project.npm_locktext import (
+from npmaudit.project.readers.npm.locktext import (
     DEP_FIELDS,
     LockText,
     json_type,
@@ -42,9 +42,9 @@ from npmaudit.project.npm_locktext import (
     spec_map,
     string_field,
 )
-from npmaudit.project.npm_spec import SpecType, is_registry_tarball, is_semver, spec_type
-from npmaudit.project.npm_v1 import migrate
-from npmaudit.project.npm_workspaces import map_workspaces
+from npmaudit.project.readers.npm.spec import SpecType, is_registry_tarball, is_semver, spec_type
+from npmaudit.project.readers.npm.v1 import migrate
+from npmaudit.project.readers.npm.workspaces import map_workspaces
 
 SUPPORTED_VERSIONS = (1, 2, 3)
 HIDDEN_LOCKFILE = ".package-lock.json"

@@ -1,0 +1,1 @@
+"""One sub-package per ecosystem; each exposes a reader module with ``read(path) -> Project``."""

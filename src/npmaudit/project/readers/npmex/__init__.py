@@ -1,0 +1,1 @@
+"""npmex lockfile reader."""

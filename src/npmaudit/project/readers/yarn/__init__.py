@@ -1,0 +1,1 @@
+"""yarn lockfile reader."""
