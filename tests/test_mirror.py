@@ -4,6 +4,7 @@ the mirror that changes, adds and withdraws records, fetched as a delta."""
 
 from __future__ import annotations
 
+import argparse
 import copy
 import gzip
 import io
@@ -19,15 +20,15 @@ import pytest
 
 from npmaudit.advisories.jsondb import write_json_database
 from npmaudit.advisories.mirror import (
-    DEFAULT_MIRROR_URL,
     _is_newer,
-    mirror_url,
     parse_modified_csv,
     update_from_mirror,
 )
 from npmaudit.advisories.store import AdvisoryStore, export_store
+from npmaudit.cli.settings import resolve_settings
 from npmaudit.config import ProjectConfig
 from npmaudit.errors import SourceError
+from npmaudit.settings import DEFAULT_MIRROR_URL
 
 FIXTURES = Path(__file__).parent / "fixtures" / "osv" / "store"
 
@@ -233,11 +234,14 @@ def test_listing_precision_never_causes_refetch_loops():
     assert _is_newer("2023-11-08T04:08:35Z", None)
 
 
-def test_mirror_url_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def test_mirror_url_precedence(tmp_path: Path):
     config = ProjectConfig(tmp_path / ".npmaudit.toml", {"mirror-url": "https://config.example/npm/"})
-    monkeypatch.setenv("NPMAUDIT_MIRROR_URL", "https://env.example/npm")
-    assert mirror_url("https://flag.example/npm", config) == "https://flag.example/npm"
-    assert mirror_url(None, config) == "https://env.example/npm"
-    monkeypatch.delenv("NPMAUDIT_MIRROR_URL")
-    assert mirror_url(None, config) == "https://config.example/npm"
-    assert mirror_url(None, ProjectConfig(None)) == DEFAULT_MIRROR_URL
+    env = {"NPMAUDIT_MIRROR_URL": "https://env.example/npm"}
+
+    def mirror_url(flag: str | None, config: ProjectConfig, env: dict[str, str]) -> str:
+        return resolve_settings(argparse.Namespace(mirror=flag), env, config).mirror_url
+
+    assert mirror_url("https://flag.example/npm", config, env) == "https://flag.example/npm"
+    assert mirror_url(None, config, env) == "https://env.example/npm"
+    assert mirror_url(None, config, {}) == "https://config.example/npm"
+    assert mirror_url(None, ProjectConfig(None), {}) == DEFAULT_MIRROR_URL

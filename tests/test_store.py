@@ -372,10 +372,9 @@ def test_an_empty_file_named_like_a_store_is_refused(tmp_path: Path):
     assert isinstance(open_local_database(empty), AdvisoryStore)
 
 
-def test_missing_default_store_says_how_to_create_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))
+def test_missing_default_store_says_how_to_create_it(tmp_path: Path):
     with pytest.raises(InputError, match="npmaudit db update"):
-        open_local_database(tmp_path / "cache" / "advisories.sqlite")
+        open_local_database(tmp_path / "cache" / "advisories.sqlite", is_default=True)
     with pytest.raises(InputError, match="advisory database not found"):
         open_local_database(tmp_path / "elsewhere.sqlite")
 

@@ -1,6 +1,7 @@
-"""Settings and their precedence: command-line flag > environment > project config file > default.
+"""The project configuration file, ``.npmaudit.toml``: found, read and checked (values are resolved with
+flags and environment in ``npmaudit.cli.settings``).
 
-The project config file is ``.npmaudit.toml`` in the project directory (or the nearest parent that
+The file is ``.npmaudit.toml`` in the project directory (or the nearest parent that
 has one), with keys named like the long flags::
 
     policy = "warn"
@@ -11,34 +12,28 @@ has one), with keys named like the long flags::
 
 from __future__ import annotations
 
-import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from npmaudit.errors import InputError, UsageError
+from npmaudit.errors import InputError
 
 CONFIG_FILE_NAME = ".npmaudit.toml"
-POLICIES = ("error", "warn", "off")
-AUDIT_LEVELS = ("info", "low", "moderate", "high", "critical", "none")
-OMIT_GROUPS = ("dev", "optional", "peer")
-APP_NAME = "npmaudit"
-
-
-def default_cache_dir() -> Path:
-    """The user cache directory (shared by every project of this user)."""
-    override = os.environ.get("NPMAUDIT_CACHE_DIR")
-    if override:
-        return Path(override).expanduser()
-    from platformdirs import user_cache_dir  # lazy: keeps `--help` fast
-
-    return Path(user_cache_dir(APP_NAME, appauthor=False))
-
-
-def default_database_path() -> Path:
-    return default_cache_dir() / "advisories.sqlite"
+# Every key the file may hold. An unknown key is an error, not a setting silently ignored: a misspelt
+# `audit_level = "critical"` must not leave the gate at its default.
+KNOWN_KEYS = (
+    "policy",
+    "audit-level",
+    "db",
+    "omit",
+    "offline",
+    "osv-url",
+    "mirror-url",
+    "timeout",
+    "retries",
+    "max-db-age",
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +66,8 @@ def find_config(start: Path) -> ProjectConfig:
 
 
 def load_config(path: Path) -> ProjectConfig:
+    import tomllib  # lazy: most runs have no config file
+
     try:
         with path.open("rb") as stream:
             values = tomllib.load(stream)
@@ -82,48 +79,17 @@ def load_config(path: Path) -> ProjectConfig:
         raise InputError(path, "invalid TOML: nested too deeply") from None
     except OSError as error:
         raise InputError(path, f"cannot read: {error.strerror or error}") from None
+    check_keys(path, values)
     return ProjectConfig(path, values)
 
 
-def choose(
-    name: str,
-    flag: str | None,
-    env_var: str,
-    config: ProjectConfig,
-    default: str,
-    allowed: tuple[str, ...],
-) -> str:
-    """Resolve one enumerated setting, validating the value wherever it came from."""
-    for value, origin in (
-        (flag, f"--{name}"),
-        (os.environ.get(env_var), env_var),
-        (config.get(name), f"{config.path}: {name}"),
-    ):
-        if value is None or value == "":
+def check_keys(path: Path, values: Mapping[str, Any]) -> None:
+    """Refuse keys npmaudit does not know, suggesting the closest known one."""
+    import difflib
+
+    for key in values:
+        if key in KNOWN_KEYS:
             continue
-        if not isinstance(value, str) or value.strip().lower() not in allowed:
-            raise UsageError(f"{origin}: invalid value {value!r} (choose from {', '.join(allowed)})")
-        return value.strip().lower()
-    return default
-
-
-def resolve_omit(flags: list[str] | None, config: ProjectConfig) -> frozenset[str]:
-    """``--omit`` groups; with none given, ``NODE_ENV=production`` omits dev, as npm does."""
-    values: list[str] = list(flags or [])
-    origin = "--omit"
-    if not values:
-        configured = config.get("omit")
-        if isinstance(configured, str):
-            configured = [configured]
-        if configured is not None and not (
-            isinstance(configured, list) and all(isinstance(v, str) for v in configured)
-        ):
-            raise InputError(config.path, "'omit' must be a list of group names")
-        values = list(configured or [])
-        origin = f"{config.path}: omit"
-    if not values and os.environ.get("NODE_ENV") == "production":
-        values = ["dev"]
-    for value in values:
-        if value not in OMIT_GROUPS:
-            raise UsageError(f"{origin}: invalid group {value!r} (choose from {', '.join(OMIT_GROUPS)})")
-    return frozenset(values)
+        close = difflib.get_close_matches(key.replace("_", "-"), KNOWN_KEYS, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(KNOWN_KEYS)})"
+        raise InputError(path, f"unknown key '{key}'{hint}")

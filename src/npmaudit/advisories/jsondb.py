@@ -21,7 +21,7 @@ from npmaudit.advisories.records import iter_records
 from npmaudit.advisories.source import SourceInfo
 from npmaudit.atomicfile import atomic_replace
 from npmaudit.errors import InputError
-from npmaudit.project.model import PackageRef
+from npmaudit.project.model import PackageRef, Project
 
 
 def parse_records(path: Path, records: Iterable[dict[str, Any]]) -> list[Advisory]:
@@ -63,6 +63,10 @@ class JsonDatabase:
         if not path.exists():
             raise InputError(path, "advisory database not found")
         self._index = AdvisoryIndex(parse_records(path, iter_records(path)))
+
+    def prepare(self, project: Project, omit: frozenset[str]) -> JsonDatabase:
+        """The same answers for every project: nothing to bind."""
+        return self
 
     def info(self) -> SourceInfo:
         return SourceInfo(self.kind, str(self.path), self._index.count, self._index.newest_modified)

@@ -31,10 +31,13 @@ def is_sqlite_file(path: Path) -> bool:
         return False
 
 
-def open_local_database(path: Path) -> AdvisorySource:
-    """The advisory source for a local database path; a missing path is an error, never empty."""
+def open_local_database(path: Path, *, is_default: bool = False) -> AdvisorySource:
+    """The advisory source for a local database path; a missing path is an error, never empty.
+
+    ``is_default``: the path is the shared store nobody named, so the error says how to create it.
+    """
     if not path.exists():
-        raise InputError(path, MISSING_DEFAULT_HINT if _is_default(path) else MISSING_HINT)
+        raise InputError(path, MISSING_DEFAULT_HINT if is_default else MISSING_HINT)
     if path.is_file() and (is_sqlite_file(path) or _empty_store_file(path)):
         from npmaudit.advisories.store import AdvisoryStore
 
@@ -48,12 +51,3 @@ def _empty_store_file(path: Path) -> bool:
     # SQLite may leave a zero-byte file behind (a store whose creation was killed): call it a
     # store, so the error says "not an advisory store (empty database)" rather than "empty JSON".
     return path.suffix.lower() in SQLITE_SUFFIXES and path.stat().st_size == 0
-
-
-def _is_default(path: Path) -> bool:
-    from npmaudit.config import default_database_path
-
-    try:
-        return path.resolve() == default_database_path().resolve()
-    except OSError:
-        return False

@@ -27,12 +27,8 @@ from urllib.parse import quote
 
 from npmaudit.advisories.records import GZIP_MAGIC, iter_records, records_from_text
 from npmaudit.advisories.store import AdvisoryStore, ImportResult, ImportSource, RawRecord
-from npmaudit.config import ProjectConfig
 from npmaudit.errors import InputError, SourceError
 
-DEFAULT_MIRROR_URL = "https://osv-vulnerabilities.storage.googleapis.com/npm"
-MIRROR_URL_ENV = "NPMAUDIT_MIRROR_URL"
-MIRROR_URL_KEY = "mirror-url"
 ZIP_MAGIC = b"PK\x03\x04"
 # Past this many changed records one all.zip download is cheaper than fetching them one by one.
 DELTA_LIMIT = 5000
@@ -184,14 +180,6 @@ def iter_zip_records(archive: Path, label: str) -> Iterator[RawRecord]:
 
 
 # -- the OSV mirror ---------------------------------------------------------------------------
-
-
-def mirror_url(flag: str | None, config: ProjectConfig) -> str:
-    """``--mirror`` > ``NPMAUDIT_MIRROR_URL`` > the project config's ``mirror-url`` > OSV's bucket."""
-    for value in (flag, os.environ.get(MIRROR_URL_ENV), config.get(MIRROR_URL_KEY)):
-        if isinstance(value, str) and value.strip():
-            return value.strip().rstrip("/")
-    return DEFAULT_MIRROR_URL
 
 
 @dataclass(frozen=True)

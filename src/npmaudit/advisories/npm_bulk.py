@@ -190,6 +190,10 @@ class NpmBulkSource:
         self.omit = omit
         self.payload: dict[str, list[str]] | None = None
 
+    def prepare(self, project: Project, omit: frozenset[str]) -> NpmBulkSource:
+        """A copy that sends npm 11's payload for this project's tree and omitted groups."""
+        return NpmBulkSource(self.client, self.registry, project, omit)
+
     def info(self) -> SourceInfo:
         return SourceInfo(self.kind, redact_url(self.registry + BULK_PATH))
 

@@ -12,7 +12,6 @@ Any failure (network, HTTP, JSON, shape) raises :class:`~npmaudit.errors.SourceE
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,10 +23,9 @@ from npmaudit.advisories.source import SourceInfo
 from npmaudit.errors import SourceError
 from npmaudit.http import HttpClient
 from npmaudit.npmrc import redact_url
-from npmaudit.project.model import PackageRef
+from npmaudit.project.model import PackageRef, Project
+from npmaudit.settings import DEFAULT_OSV_URL
 
-DEFAULT_OSV_URL = "https://api.osv.dev/"
-ENV_OSV_URL = "NPMAUDIT_OSV_URL"
 CONFIG_OSV_URL = "osv-url"
 BATCH_SIZE = 1000  # OSV's documented maximum number of queries per querybatch
 MAX_PAGES = 1000  # per query: a server that never stops paging is a broken server
@@ -91,6 +89,10 @@ class OsvApiSource:
         self.batch_size = max(1, min(batch_size, BATCH_SIZE))
         self.stats: OsvFetchStats | None = None
         self.fetched: list[Advisory] = []  # records hydrated in the last call (for write-back)
+
+    def prepare(self, project: Project, omit: frozenset[str]) -> OsvApiSource:
+        """The same answers for every project: nothing to bind."""
+        return self
 
     def info(self) -> SourceInfo:
         details: dict[str, Any] = {}
@@ -217,11 +219,3 @@ def _parse_batch(document: Any, expected: int) -> list[tuple[list[tuple[str, str
             entries.append((vuln["id"], when if isinstance(when, str) else ""))
         parsed.append((entries, token))
     return parsed
-
-
-def osv_base_url(flag: str | None, config_value: Any) -> str:
-    """``--osv-url`` > ``NPMAUDIT_OSV_URL`` > config ``osv-url`` > OSV's public API."""
-    for value in (flag, os.environ.get(ENV_OSV_URL), config_value):
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return DEFAULT_OSV_URL

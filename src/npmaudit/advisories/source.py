@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from npmaudit.advisories.model import Advisory
-from npmaudit.project.model import PackageRef
+from npmaudit.project.model import PackageRef, Project
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,19 @@ class SourceInfo:
 
 @runtime_checkable
 class AdvisorySource(Protocol):
+    """One advisory source. A new kind of source is one module implementing this, plus one row of
+    :data:`npmaudit.advisories.selection.SOURCE_KINDS`."""
+
+    def prepare(self, project: Project, omit: frozenset[str]) -> AdvisorySource:
+        """The source as it answers for one project.
+
+        A source whose question depends on the whole tree (the registry's bulk payload is npm's own
+        for the project and its omitted groups) returns a copy bound to the project; the others
+        return themselves. Opened once per run, prepared once per project: ``-r`` asks exactly
+        what a single audit asks.
+        """
+        ...
+
     def info(self) -> SourceInfo:
         """Describe the source for reports."""
         ...

@@ -29,7 +29,7 @@ from npmaudit.advisories.model import Advisory, AdvisoryFormatError
 from npmaudit.advisories.source import SourceInfo
 from npmaudit.atomicfile import atomic_replace
 from npmaudit.errors import InputError
-from npmaudit.project.model import PackageRef
+from npmaudit.project.model import PackageRef, Project
 
 SCHEMA_VERSION = 1
 # PRAGMA application_id: tells our stores from any other SQLite file (b"npma").
@@ -225,6 +225,10 @@ class AdvisoryStore:
         self.close()
 
     # -- AdvisorySource ------------------------------------------------------------------------
+
+    def prepare(self, project: Project, omit: frozenset[str]) -> AdvisoryStore:
+        """The same answers for every project: nothing to bind."""
+        return self
 
     def info(self) -> SourceInfo:
         if self._info is None:

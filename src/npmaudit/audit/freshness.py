@@ -9,16 +9,12 @@ record, so its newest ``modified`` stands in (the best lower bound of its freshn
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from npmaudit.advisories.source import SourceInfo
-from npmaudit.config import ProjectConfig
 from npmaudit.errors import SourceError, UsageError
 
-MAX_AGE_ENV = "NPMAUDIT_MAX_DB_AGE"
-MAX_AGE_KEY = "max-db-age"
 LOCAL_KINDS = frozenset({"sqlite", "json-db"})  # online sources are live: they have no age
 
 
@@ -31,19 +27,6 @@ def parse_days(value: object, origin: str = "--max-db-age") -> float:
     if not math.isfinite(days) or days < 0:
         raise UsageError(f"{origin}: expected a number of days >= 0, not {value!r}")
     return days
-
-
-def resolve_max_age(flag: float | None, config: ProjectConfig) -> float | None:
-    """``--max-db-age`` > ``NPMAUDIT_MAX_DB_AGE`` > the project config's ``max-db-age`` > no limit."""
-    if flag is not None:
-        return flag
-    env = os.environ.get(MAX_AGE_ENV)
-    if env:
-        return parse_days(env, MAX_AGE_ENV)
-    configured = config.get(MAX_AGE_KEY)
-    if configured is not None and configured != "":
-        return parse_days(configured, f"{config.path}: {MAX_AGE_KEY}")
-    return None
 
 
 def database_time(info: SourceInfo) -> str | None:

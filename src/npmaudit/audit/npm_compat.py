@@ -7,32 +7,27 @@ only, and the report then says which dependents could not be evaluated.
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING
 
-from npmaudit.config import ProjectConfig, default_cache_dir
+from npmaudit.progress import Progress, no_progress
+from npmaudit.settings import Settings
 
 if TYPE_CHECKING:
     from npmaudit.audit.engine import AuditResult
     from npmaudit.npm_report import NpmReport
 
-NPM_FORMATS = ("npm-json", "npm-text")
 
-
-def compute_npm_report(
-    result: AuditResult, args: argparse.Namespace, config: ProjectConfig, omit: frozenset[str]
-) -> NpmReport:
+def compute_npm_report(result: AuditResult, settings: Settings, progress: Progress = no_progress) -> NpmReport:
+    from npmaudit.advisories.selection import http_settings, npm_config
     from npmaudit.npm_report import build_npm_report
     from npmaudit.npm_report.packuments import PackumentCache, registry_fetcher
-    from npmaudit.sources import http_settings, npm_config_for, offline_requested
 
-    offline = offline_requested(args, config)
     fetch = None
-    if not offline:
+    if not settings.offline:
         from npmaudit.http import HttpClient
 
-        npm_config = npm_config_for(args)
-        client = HttpClient("npm registry (packuments)", http_settings(args, config), npm_config)
-        fetch = registry_fetcher(client, npm_config.registry_for)
-    packuments = PackumentCache(default_cache_dir() / "packuments", fetch, offline=offline)
-    return build_npm_report(result.project, result.advisories, packuments, omit)
+        config = npm_config(settings)
+        client = HttpClient("npm registry (packuments)", http_settings(settings), config)
+        fetch = registry_fetcher(client, config.registry_for)
+    packuments = PackumentCache(settings.packument_cache, fetch, offline=settings.offline)
+    return build_npm_report(result.project, result.advisories, packuments, settings.omit)

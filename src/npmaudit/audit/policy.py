@@ -6,7 +6,7 @@ npm. Under ``warn`` findings are reported and the run passes; ``off`` skips the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from npmaudit.advisories.model import Severity
@@ -32,7 +32,24 @@ def at_or_above(severity: Severity, level: str) -> bool:
     return severity.rank >= LEVEL_RANK[level]
 
 
-def judge(findings: Iterable[Finding], policy: str, level: str) -> Verdict:
+def judge(
+    findings: Iterable[Finding], policy: str, level: str, *, npm_counts: Mapping[str, int] | None = None
+) -> Verdict:
+    """The verdict on what was analysed.
+
+    ``npm_counts`` (vulnerable packages by severity, meta-vulnerabilities included) is given when
+    npm's own report was computed: then npm's rule decides, as ``npm audit`` would exit, because a
+    dependent that can only install a vulnerable version is a problem too.
+    """
     failing = tuple(f for f in findings if at_or_above(f.severity, level))
-    code = EXIT_FINDINGS if policy == "error" and failing else EXIT_OK
+    if npm_counts is not None:
+        fails = any(count > 0 and _npm_at_or_above(severity, level) for severity, count in npm_counts.items())
+    else:
+        fails = bool(failing)
+    code = EXIT_FINDINGS if policy == "error" and fails else EXIT_OK
     return Verdict(code, failing, policy, level)
+
+
+def _npm_at_or_above(severity: str, level: str) -> bool:
+    # npm counts "info" below "low" and has no "none" level (nothing fails at "none").
+    return severity in LEVEL_RANK and severity != "none" and LEVEL_RANK[severity] >= LEVEL_RANK[level]

@@ -1,37 +1,36 @@
-"""One audit run, start to end, as a value: what the CLI (or any caller) then prints and exits with."""
+"""One audit run, start to end, as a value: what the CLI (or any caller) then prints and exits with.
+
+Everything comes in as values: the project's path and a :class:`~npmaudit.settings.Settings`.
+Sources are opened once per run and prepared for each project, so ``-r`` asks each source exactly
+what a single audit of that project would ask.
+"""
 
 from __future__ import annotations
 
-import argparse
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from npmaudit.advisories.source import AdvisorySource
 from npmaudit.audit.engine import AuditResult, audit
 from npmaudit.audit.policy import Verdict, judge
-from npmaudit.config import ProjectConfig
-from npmaudit.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_SOURCE, NpmauditError
+from npmaudit.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_SOURCE, InputError, NpmauditError, SourceError
+from npmaudit.progress import Progress, no_progress
 from npmaudit.project.loader import detect_lockfile, load_project
+from npmaudit.settings import Settings
 
-
-@dataclass(frozen=True)
-class AuditOptions:
-    path: Path
-    lockfile: Path | None
-    omit: frozenset[str]
-    policy: str
-    level: str
-    npm_report: bool = False  # compute npm's own report (--format npm-json / npm-text)
+if TYPE_CHECKING:
+    from npmaudit.npm_report import NpmReport
 
 
 @dataclass(frozen=True)
 class AuditOutcome:
     result: AuditResult
     verdict: Verdict
-    options: AuditOptions
+    settings: Settings
     messages: list[str] = field(default_factory=list)  # for stderr, in order
-    npm_report: Any = None  # npmaudit.npm_report.NpmReport, when asked for
+    npm_report: NpmReport | None = None  # npm's own report, when the settings ask for it
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class RecursiveOutcome:
     root: Path
     outcomes: list[AuditOutcome]
     failures: list[ProjectFailure]
-    options: AuditOptions
+    settings: Settings
 
     @property
     def exit_code(self) -> int:
@@ -62,82 +61,88 @@ class RecursiveOutcome:
         return [m for outcome in self.outcomes for m in outcome.messages]
 
 
+def open_sources(settings: Settings) -> list[AdvisorySource]:
+    """The run's advisory sources (see :mod:`npmaudit.advisories.selection`), with ``--max-db-age`` checked."""
+    from npmaudit.advisories.selection import select_sources
+    from npmaudit.audit.freshness import check_freshness
+
+    sources = select_sources(settings)
+    check_freshness([source.info() for source in sources], settings.max_db_age)
+    return sources
+
+
 def run_audit(
-    options: AuditOptions,
-    args: argparse.Namespace,
-    config: ProjectConfig,
-    sources: list[AdvisorySource] | None = None,
+    path: Path,
+    settings: Settings,
+    *,
+    lockfile: Path | None = None,
+    sources: Sequence[AdvisorySource] | None = None,
+    progress: Progress = no_progress,
 ) -> AuditOutcome:
-    """Read the project, query the selected sources, match, write back what was asked, judge."""
+    """Read the project, query the sources, match, write back what was asked, judge."""
     from npmaudit.audit.writeback import apply_writes
-    from npmaudit.sources import select_sources
 
     messages = []
-    lockfile = options.lockfile
-    if lockfile is None and options.path.is_dir():
-        detection = detect_lockfile(options.path)
+    if lockfile is None and path.is_dir():
+        detection = detect_lockfile(path)
         lockfile = detection.lockfile
         if detection.others:
             others = ", ".join(str(p) for p in detection.others)
             messages.append(f"read {lockfile} ({detection.reason}); also present, not read: {others}")
-    project = load_project(options.path, lockfile)
+    project = load_project(path, lockfile)
     if sources is None:
-        # With the project known, the registry source can send npm's exact bulk payload.
-        sources = select_sources(args, config, project=project, omit=options.omit)
-        check_freshness(args, config, sources)
-    result = audit(project, sources, options.omit)
-    messages.extend(apply_writes(args, config, result))
-    verdict = judge(result.findings, options.policy, options.level)
+        sources = open_sources(settings)
+    prepared = [source.prepare(project, settings.omit) for source in sources]
+    try:
+        result = audit(project, prepared, settings.omit)
+    except SourceError as error:
+        raise _with_offline_hint(error, settings, sources) from None
+    messages.extend(apply_writes(settings, result))
     npm_report = None
-    if options.npm_report:
-        from dataclasses import replace
-
+    npm_counts = None
+    if settings.npm_report:
         from npmaudit.audit.npm_compat import compute_npm_report
-        from npmaudit.npm_report import npm_exit_code
 
-        npm_report = compute_npm_report(result, args, config, options.omit)
+        npm_report = compute_npm_report(result, settings, progress)
         unavailable = npm_report.unavailable_message()
         if unavailable:
             messages.append(unavailable)
-        if options.policy == "error":
-            # npm's rule: meta-vulnerabilities count too, by their own severity.
-            verdict = replace(verdict, exit_code=npm_exit_code(npm_report.document, options.level))
-    return AuditOutcome(result, verdict, options, messages, npm_report)
+        npm_counts = npm_report.document["metadata"]["vulnerabilities"]
+    verdict = judge(result.findings, settings.policy, settings.audit_level, npm_counts=npm_counts)
+    return AuditOutcome(result, verdict, settings, messages, npm_report)
 
 
-def run_recursive(options: AuditOptions, args: argparse.Namespace, config: ProjectConfig) -> RecursiveOutcome:
-    """Audit every project under ``options.path`` against the same sources, opened once.
+def _with_offline_hint(error: SourceError, settings: Settings, sources: Sequence[AdvisorySource]) -> SourceError:
+    """A default run (no source flag) with a local database whose online source failed: say how to go offline."""
+    chose_none = not (settings.local or settings.osv or settings.registry_advisories)
+    has_local = any(source.info().kind in ("sqlite", "json-db") for source in sources)
+    if chose_none and has_local:
+        return SourceError(
+            error.source, f"{error.reason} (to audit against the local database only, pass --offline or --compromised)"
+        )
+    return error
+
+
+def run_recursive(root: Path, settings: Settings, *, progress: Progress = no_progress) -> RecursiveOutcome:
+    """Audit every project under ``root`` against the same sources, opened once.
 
     A project that cannot be read is recorded and the scan goes on, so one broken lockfile does
     not hide the findings of the others; the combined exit code still reports it.
     """
-    from dataclasses import replace
-
-    from npmaudit.errors import InputError
     from npmaudit.project.discover import find_projects
-    from npmaudit.sources import select_sources
 
-    if not options.path.is_dir():
-        raise InputError(options.path, "--recursive needs a directory")
-    directories = find_projects(options.path)
+    if not root.is_dir():
+        raise InputError(root, "--recursive needs a directory")
+    directories = find_projects(root)
     if not directories:
-        raise InputError(options.path, "no project with a lockfile found under this directory")
-    sources = select_sources(args, config)
-    check_freshness(args, config, sources)
+        raise InputError(root, "no project with a lockfile found under this directory")
+    sources = open_sources(settings)
     outcomes, failures = [], []
     for directory in directories:
         try:
-            outcomes.append(run_audit(replace(options, path=directory, lockfile=None), args, config, sources))
+            outcomes.append(run_audit(directory, settings, sources=sources, progress=progress))
         except NpmauditError as error:
             if error.exit_code == EXIT_SOURCE:
                 raise  # a source that fails for one project fails for all: stop, closed
             failures.append(ProjectFailure(directory, error))
-    return RecursiveOutcome(options.path, outcomes, failures, options)
-
-
-def check_freshness(args: argparse.Namespace, config: ProjectConfig, sources: list[AdvisorySource]) -> None:
-    """``--max-db-age``: a stale local database fails the run (exit 3) before anything is matched."""
-    from npmaudit.audit import freshness
-
-    max_age = freshness.resolve_max_age(getattr(args, "max_db_age", None), config)
-    freshness.check_freshness([source.info() for source in sources], max_age)
+    return RecursiveOutcome(root, outcomes, failures, settings)

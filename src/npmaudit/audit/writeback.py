@@ -4,11 +4,11 @@ pattern: what an online audit learned is there for the next offline one)."""
 
 from __future__ import annotations
 
-import argparse
+from pathlib import Path
 from typing import Any
 
 from npmaudit.audit.engine import AuditResult
-from npmaudit.config import ProjectConfig
+from npmaudit.settings import Settings
 
 
 def matched_records(result: AuditResult) -> list[dict[str, Any]]:
@@ -21,28 +21,26 @@ def matched_records(result: AuditResult) -> list[dict[str, Any]]:
     return list(records.values())
 
 
-def apply_writes(args: argparse.Namespace, config: ProjectConfig, result: AuditResult) -> list[str]:
+def apply_writes(settings: Settings, result: AuditResult) -> list[str]:
     """Perform the requested write-backs; returns the messages to show on stderr."""
     from npmaudit.advisories.jsondb import merge_into_json_database
 
     messages: list[str] = []
     records = matched_records(result)
-    if getattr(args, "write", None):
-        merged = merge_into_json_database(args.write, records)
+    if settings.write is not None:
+        merged = merge_into_json_database(settings.write, records)
         messages.append(
             f"merged {merged.added + merged.updated} advisories into {merged.path} "
             f"({merged.added} added, {merged.updated} updated, {merged.total} total)"
         )
-    if getattr(args, "write_cache", None):
-        messages.append(write_cache(records))
+    if settings.write_cache:
+        messages.append(write_cache(settings.default_store, records))
     return messages
 
 
-def write_cache(records: list[dict[str, Any]]) -> str:
+def write_cache(path: Path, records: list[dict[str, Any]]) -> str:
     from npmaudit.advisories.store import write_records
-    from npmaudit.config import default_database_path
 
-    path = default_database_path()
     merged = write_records(path, records, location="audit --write-cache")
     return (
         f"merged {merged.added + merged.changed} advisories into {path} "

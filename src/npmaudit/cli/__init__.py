@@ -75,7 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except Exception as error:  # a bug: one line by default, the traceback on request
-        if os.environ.get("NPMAUDIT_DEBUG"):
+        from npmaudit.cli.settings import debug_enabled
+
+        if debug_enabled():
             raise
         print(f"npmaudit: internal error: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_INTERNAL

@@ -7,13 +7,12 @@ import importlib
 import sys
 from pathlib import Path
 
-from npmaudit.config import AUDIT_LEVELS, OMIT_GROUPS, POLICIES
+from npmaudit.report import FORMAT_NAMES, FORMATS
+from npmaudit.settings import AUDIT_LEVELS, OMIT_GROUPS, POLICIES
 
 # Modules that add their own options to `audit` (each has add_arguments(parser)); a feature that
 # brings flags registers here instead of growing this file.
 EXTRA_OPTION_MODULES: tuple[str, ...] = ("npmaudit.cli.store_options", "npmaudit.cli.online_options")
-
-FORMATS = ("text", "json", "npm-json", "npm-text")
 
 DESCRIPTION = """\
 Audit the dependency tree of an npm-ecosystem project (a directory or a lockfile) against security
@@ -67,11 +66,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--format",
-        choices=FORMATS,
+        choices=FORMAT_NAMES,
         default="text",
-        help="report format (default: text). npm-json / npm-text: exactly what `npm audit --json` / `npm audit` "
-        "print (meta-vulnerabilities, fixAvailable), with packuments from the configured registry, cached; "
-        "--offline uses the cache only",
+        help="report format: "
+        + "; ".join(f"{fmt.name}: {fmt.description}" for fmt in FORMATS)
+        + ". The npm formats fetch packuments from the configured registry into a cache; --offline uses the "
+        "cache only",
     )
     parser.add_argument(
         "--policy",
@@ -97,39 +97,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from npmaudit.audit.run import AuditOptions, run_audit, run_recursive
-    from npmaudit.config import choose, find_config, resolve_omit
+    from npmaudit.audit.run import run_audit, run_recursive
+    from npmaudit.cli.progress import progress_for
+    from npmaudit.cli.settings import no_color, resolve_settings
     from npmaudit.errors import UsageError
-    from npmaudit.report import render, render_recursive
+    from npmaudit.report import NPM_REPORT, output_format
 
-    path = Path(args.path)
-    config = find_config(path if path.exists() else Path.cwd())
-    policy = choose("policy", args.policy, "NPMAUDIT_POLICY", config, "error", POLICIES)
-    level = choose("audit-level", args.audit_level, "NPMAUDIT_AUDIT_LEVEL", config, "low", AUDIT_LEVELS)
-    if policy == "off":
+    fmt = output_format(args.format)
+    settings = resolve_settings(args, npm_report=NPM_REPORT in fmt.analyses)
+    if settings.policy == "off":
         print("npmaudit: policy is off: the advisory check was skipped", file=sys.stderr)
         return 0
-    options = AuditOptions(
-        path=path,
-        lockfile=args.lockfile,
-        omit=resolve_omit(args.omit, config),
-        policy=policy,
-        level=level,
-        npm_report=args.format.startswith("npm-"),
-    )
+    color = sys.stdout.isatty() and not no_color()
+    progress = progress_for(enabled=fmt.name == "text", no_color=no_color())
+    path = Path(args.path)
     if args.recursive:
         if args.lockfile:
             raise UsageError("--lockfile and --recursive cannot be combined")
-        if options.npm_report:
-            raise UsageError(f"--format {args.format} reports one project; it cannot be combined with --recursive")
-        scan = run_recursive(options, args, config)
-        sys.stdout.write(render_recursive(args.format, scan, color=_use_color(args.format)))
+        if not fmt.recursive:
+            raise UsageError(f"--format {fmt.name} reports one project; it cannot be combined with --recursive")
+        scan = run_recursive(path, settings, progress=progress)
+        sys.stdout.write(fmt.render_recursive(scan, color=color))
         _print_messages(scan.messages)
         for failure in scan.failures:
             print(f"npmaudit: error: {failure.error}", file=sys.stderr)
         return scan.exit_code
-    outcome = run_audit(options, args, config)
-    sys.stdout.write(render(args.format, outcome, color=_use_color(args.format)))
+    outcome = run_audit(path, settings, lockfile=args.lockfile, progress=progress)
+    sys.stdout.write(fmt.render(outcome, color=color))
     _print_messages(outcome.messages)
     return outcome.verdict.exit_code
 
@@ -137,9 +131,3 @@ def run(args: argparse.Namespace) -> int:
 def _print_messages(messages: list[str]) -> None:
     for message in messages:
         print(f"npmaudit: {message}", file=sys.stderr)
-
-
-def _use_color(fmt: str) -> bool:
-    import os
-
-    return fmt == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")

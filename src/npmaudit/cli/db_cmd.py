@@ -130,10 +130,10 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_update(args: argparse.Namespace) -> int:
-    from npmaudit.advisories.mirror import mirror_url, update_from_mirror
-    from npmaudit.config import find_config
+    from npmaudit.advisories.mirror import update_from_mirror
+    from npmaudit.cli.settings import resolve_settings
 
-    url = mirror_url(args.mirror, find_config(Path.cwd()))
+    url = resolve_settings(args).mirror_url
     with _open_store(args, create=True) as store, _Progress() as progress:
         update = update_from_mirror(store, url, full=args.full, progress=progress)
     result = update.result
@@ -146,26 +146,26 @@ def run_update(args: argparse.Namespace) -> int:
 
 
 def store_path(args: argparse.Namespace) -> Path:
-    from npmaudit.config import find_config
-    from npmaudit.sources import local_database_path
+    from npmaudit.cli.settings import resolve_settings
 
-    return local_database_path(args, find_config(Path.cwd()))
+    return resolve_settings(args).database
 
 
 def _open_store(args: argparse.Namespace, *, create: bool) -> Any:
     from npmaudit.advisories.local import MISSING_DEFAULT_HINT, MISSING_HINT, is_sqlite_file
     from npmaudit.advisories.store import AdvisoryStore
-    from npmaudit.config import default_database_path
+    from npmaudit.cli.settings import resolve_settings
     from npmaudit.errors import InputError, UsageError
 
-    path = store_path(args)
+    settings = resolve_settings(args)
+    path = settings.database
     if path.exists() and path.is_file() and path.stat().st_size and not is_sqlite_file(path):
         raise UsageError(
             f"{path} is not a SQLite store: `db` commands manage a store; import this database into one with "
             f"`npmaudit db import {path}`"
         )
     if not create and not path.exists():
-        hint = MISSING_DEFAULT_HINT if path == default_database_path() else MISSING_HINT
+        hint = MISSING_HINT if settings.database_named else MISSING_DEFAULT_HINT
         raise InputError(path, hint)
     return AdvisoryStore.open(path, create=create)
 

@@ -1,27 +1,94 @@
-"""Output formats: one module per format, each with ``render(outcome, *, color) -> str``."""
+"""Output formats: one module per format behind :class:`FormatModule`, one row each in :data:`FORMATS`.
+
+Adding a format is one module plus one row: the command line takes its ``--format`` choices, help
+text and the analyses to run from this table, and never names a format itself. A format states the
+analyses it needs (``npm-report``: npm's meta-vulnerabilities and fixes, which need packuments); the
+run computes them and the verdict judges what was analysed, so the renderer never decides an exit code.
+"""
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, cast
+
+from npmaudit.errors import UsageError
 
 if TYPE_CHECKING:
     from npmaudit.audit.run import AuditOutcome, RecursiveOutcome
 
-FORMAT_MODULES = {
-    "text": "npmaudit.report.text",
-    "json": "npmaudit.report.json_report",
-    "npm-json": "npmaudit.report.npm_json",
-    "npm-text": "npmaudit.report.npm_text",
-}
+NPM_REPORT = "npm-report"
+"""The analysis that computes npm's own report (``AuditOutcome.npm_report``)."""
 
 
-def render(fmt: str, outcome: AuditOutcome, *, color: bool = False) -> str:
-    module = importlib.import_module(FORMAT_MODULES[fmt])
-    return module.render(outcome, color=color)
+class FormatModule(Protocol):
+    """What a format module provides. ``render_recursive`` may be absent (then ``-r`` is refused)."""
+
+    def render(self, outcome: AuditOutcome, *, color: bool = False) -> str:
+        """The whole output for one project, ending with a newline."""
+        ...
 
 
-def render_recursive(fmt: str, scan: RecursiveOutcome, *, color: bool = False) -> str:
-    """A combined report: each format module's ``render_recursive`` when it has one."""
-    module = importlib.import_module(FORMAT_MODULES[fmt])
-    return module.render_recursive(scan, color=color)
+class RecursiveFormatModule(FormatModule, Protocol):
+    def render_recursive(self, scan: RecursiveOutcome, *, color: bool = False) -> str:
+        """One document for every project of a ``-r`` scan."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    name: str
+    module: str
+    description: str
+    analyses: frozenset[str] = frozenset()
+    recursive: bool = True
+    colored: bool = False  # may use colour on a terminal
+
+    def load(self) -> FormatModule:
+        return cast(FormatModule, importlib.import_module(self.module))
+
+    def render(self, outcome: AuditOutcome, *, color: bool = False) -> str:
+        return self.load().render(outcome, color=color and self.colored)
+
+    def render_recursive(self, scan: RecursiveOutcome, *, color: bool = False) -> str:
+        if not self.recursive:
+            raise UsageError(f"--format {self.name} reports one project; it cannot be combined with --recursive")
+        module = cast(RecursiveFormatModule, self.load())
+        return module.render_recursive(scan, color=color and self.colored)
+
+
+FORMATS: tuple[OutputFormat, ...] = (
+    OutputFormat("text", "npmaudit.report.text", "a report for people (the default)", colored=True),
+    OutputFormat("json", "npmaudit.report.json_report", "npmaudit's JSON document (schemaVersion 1)"),
+    OutputFormat(
+        "npm-json",
+        "npmaudit.report.npm_json",
+        "exactly what `npm audit --json` prints (meta-vulnerabilities, fixAvailable)",
+        analyses=frozenset({NPM_REPORT}),
+        recursive=False,
+    ),
+    OutputFormat(
+        "npm-text",
+        "npmaudit.report.npm_text",
+        "exactly what `npm audit` prints",
+        analyses=frozenset({NPM_REPORT}),
+        recursive=False,
+    ),
+)
+
+FORMAT_NAMES: tuple[str, ...] = tuple(f.name for f in FORMATS)
+
+
+def output_format(name: str) -> OutputFormat:
+    for fmt in FORMATS:
+        if fmt.name == name:
+            return fmt
+    raise UsageError(f"unknown format {name!r} (choose from {', '.join(FORMAT_NAMES)})")
+
+
+def render(name: str, outcome: AuditOutcome, *, color: bool = False) -> str:
+    return output_format(name).render(outcome, color=color)
+
+
+def render_recursive(name: str, scan: RecursiveOutcome, *, color: bool = False) -> str:
+    return output_format(name).render_recursive(scan, color=color)

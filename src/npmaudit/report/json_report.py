@@ -54,7 +54,7 @@ def document(outcome: AuditOutcome) -> dict[str, Any]:
         "policy": {
             "policy": verdict.policy,
             "auditLevel": verdict.level,
-            "omit": sorted(outcome.options.omit),
+            "omit": sorted(outcome.settings.omit),
             "passed": verdict.passed,
             "exitCode": verdict.exit_code,
         },

@@ -1,0 +1,112 @@
+"""Every setting of a run, resolved once into a frozen value.
+
+The command line builds a :class:`Settings` from its flags, the environment, ``.npmaudit.toml`` and
+``.npmrc`` (``npmaudit.cli.settings``, the only code that reads the environment); a Python caller
+builds one directly, or with :meth:`Settings.for_library`. Core code takes this value and never looks
+anywhere else, so the same call gives the same answer whoever makes it.
+
+Precedence, for each setting: flag > environment > ``.npmaudit.toml`` > ``.npmrc`` (npm's own keys
+``audit-level`` and ``omit``) > default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+POLICIES = ("error", "warn", "off")
+AUDIT_LEVELS = ("info", "low", "moderate", "high", "critical", "none")
+OMIT_GROUPS = ("dev", "optional", "peer")
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_RETRIES = 3
+DEFAULT_OSV_URL = "https://api.osv.dev/"
+DEFAULT_MIRROR_URL = "https://osv-vulnerabilities.storage.googleapis.com/npm"
+STORE_FILE_NAME = "advisories.sqlite"
+
+
+def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a run is asked to do and with what; see ``npmaudit audit --help`` for each one's meaning."""
+
+    cache_dir: Path
+    """The user cache directory: the shared store and the packument cache live here."""
+
+    # -- advisory sources
+    local: bool = False
+    """``--compromised``: use the local database (offline)."""
+    osv: bool = False
+    """``--osv``: query the OSV API."""
+    registry_advisories: bool = False
+    """``--registry-advisories``: query the npm registry's bulk advisory endpoint."""
+    offline: bool = False
+    """No network at all: only local data (the packument cache for npm's report)."""
+    db: Path | None = None
+    """A database someone named (flag, env, config): it must exist. None: the shared store, if any."""
+    osv_url: str = DEFAULT_OSV_URL
+    mirror_url: str = DEFAULT_MIRROR_URL
+    registry: str | None = None
+    """``--registry``: overrides npm's configured registry."""
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    max_db_age: float | None = None
+    """Days; a local database older than this fails the run (exit 3)."""
+
+    # -- the verdict
+    policy: str = "error"
+    audit_level: str = "low"
+    omit: frozenset[str] = frozenset()
+    allow_unchecked: bool = False
+    """Packages that could not be checked (an unparseable version) warn instead of failing the run."""
+
+    # -- what to produce
+    npm_report: bool = False
+    """Compute npm's own report (meta-vulnerabilities, fixAvailable): an extra analysis, asked by a format."""
+    write: Path | None = None
+    """Merge the matched advisories into this project-local JSON database."""
+    write_cache: bool = False
+    """Merge the matched advisories into the shared store."""
+
+    # -- the outside world, as values
+    npm_environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """The environment npm's configuration is read with (``npm_config_*``, HOME, PATH, PREFIX)."""
+    project_dir: Path = Path(".")
+    """The directory whose ``.npmrc`` applies (the project audited, or the working directory)."""
+    config_file: Path | None = None
+    """The ``.npmaudit.toml`` these settings came from, for messages."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "npm_environ", _frozen(self.npm_environ))
+
+    @property
+    def default_store(self) -> Path:
+        """The shared SQLite store in the user cache directory."""
+        return self.cache_dir / STORE_FILE_NAME
+
+    @property
+    def database(self) -> Path:
+        """The local database to read: the one named, else the shared store."""
+        return self.db if self.db is not None else self.default_store
+
+    @property
+    def database_named(self) -> bool:
+        """A database someone named must exist; only the shared default store may be absent."""
+        return self.db is not None and self.db != self.default_store
+
+    @property
+    def packument_cache(self) -> Path:
+        return self.cache_dir / "packuments"
+
+    @classmethod
+    def for_library(cls, *, cache_dir: Path | None = None, **values: object) -> Settings:
+        """Settings for a Python caller: the user cache directory unless one is given; no environment."""
+        if cache_dir is None:
+            from platformdirs import user_cache_dir
+
+            cache_dir = Path(user_cache_dir("npmaudit", appauthor=False))
+        return cls(cache_dir=cache_dir, **values)  # type: ignore[arg-type]
