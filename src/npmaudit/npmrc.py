@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -457,12 +456,13 @@ def ask_npm_for_registry(project_dir: Path, env: Mapping[str, str]) -> str | Non
 
 def load_npm_config(
     project_dir: Path,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
     cli: Mapping[str, Any] | None = None,
     ask_npm: bool = True,
 ) -> NpmConfig:
-    """Read every layer npm would read for a project in ``project_dir``."""
-    env = dict(os.environ if env is None else env)
+    """Read every layer npm would read for a project in ``project_dir``, with the environment ``env``
+    (``npm_config_*``, HOME, PATH, PREFIX: the caller's, resolved at the edge)."""
+    env = dict(env)
     layers: list[Layer] = []
     if cli:
         layers.append(Layer("cli", "command line", dict(cli)))

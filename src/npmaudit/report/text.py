@@ -102,7 +102,9 @@ def _footer(outcome: AuditOutcome, paint: _Painter) -> list[str]:
             "(registry advisories do not apply to them)"
         )
     if summary.omitted:
-        lines.append(f"omitted: {_count(summary.omitted, 'package')} (--omit {','.join(sorted(outcome.settings.omit))})")
+        lines.append(
+            f"omitted: {_count(summary.omitted, 'package')} (--omit {','.join(sorted(outcome.settings.omit))})"
+        )
     for source in result.sources:
         details = []
         if source.records is not None:
