@@ -295,7 +295,7 @@ def test_a_named_database_that_is_missing_is_an_error_even_without_a_source_flag
 
 def test_package_names_are_neutralised_even_in_colour(monkeypatch):
     from npmaudit.advisories.model import Advisory
-    from npmaudit.audit.engine import Finding
+    from npmaudit.auditing.engine import Finding
     from npmaudit.project.model import Node, PackageRef, SourceKind
     from npmaudit.report.text import _package_block, _Painter
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import EXAMPLE, load_jsonl
 from npmaudit.advisories.jsondb import write_json_database
 from npmaudit.advisories.source import SourceInfo
-from npmaudit.audit.freshness import age_days, check_freshness
+from npmaudit.auditing.freshness import age_days, check_freshness
 from npmaudit.cli import main
 from npmaudit.errors import SourceError
 

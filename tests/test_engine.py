@@ -11,8 +11,8 @@ import pytest
 from conftest import FIXTURES
 from npmaudit.advisories.jsondb import JsonDatabase
 from npmaudit.advisories.model import Severity
-from npmaudit.audit.engine import audit
-from npmaudit.audit.policy import judge
+from npmaudit.auditing.engine import audit
+from npmaudit.auditing.policy import judge
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
 
 CORE = FIXTURES / "osv" / "core"

@@ -12,7 +12,7 @@ import pytest
 
 from npmaudit.advisories.model import Advisory
 from npmaudit.advisories.npm_bulk import BULK_PATH, NpmBulkSource, advisory_from_bulk, bulk_payload, bulk_to_osv
-from npmaudit.audit.engine import audit
+from npmaudit.auditing.engine import audit
 from npmaudit.errors import EXIT_SOURCE, SourceError
 from npmaudit.http import HttpClient, HttpSettings
 from npmaudit.project.loader import load_project

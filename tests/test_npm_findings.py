@@ -21,7 +21,7 @@ from conftest import FIXTURES
 from npmaudit import semver
 from npmaudit.advisories.jsondb import AdvisoryIndex, parse_records
 from npmaudit.advisories.source import SourceInfo
-from npmaudit.audit.engine import audit
+from npmaudit.auditing.engine import audit
 from npmaudit.project.loader import load_project
 from npmaudit.project.model import SourceKind
 

@@ -7,7 +7,7 @@ import pytest
 from conftest import HANDMADE_DEV, HANDMADE_PROD, ONLINE
 from npmaudit.advisories.model import Advisory
 from npmaudit.advisories.osv_api import CallableKnown, OsvApiSource
-from npmaudit.audit.engine import audit
+from npmaudit.auditing.engine import audit
 from npmaudit.errors import EXIT_SOURCE, SourceError
 from npmaudit.http import HttpClient, HttpSettings
 from npmaudit.project.loader import load_project

@@ -17,7 +17,7 @@ from npmaudit.advisories.local import open_local_database
 from npmaudit.advisories.mirror import import_source
 from npmaudit.advisories.model import Advisory
 from npmaudit.advisories.store import AdvisoryStore, export_store, modified_key, write_records
-from npmaudit.audit.engine import audit
+from npmaudit.auditing.engine import audit
 from npmaudit.errors import InputError
 from npmaudit.project.loader import load_project
 from npmaudit.project.model import PackageRef

@@ -97,7 +97,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from npmaudit.audit.run import run_audit, run_recursive
+    from npmaudit.auditing.run import run_audit, run_recursive
     from npmaudit.cli.progress import progress_for
     from npmaudit.cli.settings import no_color, resolve_settings
     from npmaudit.errors import UsageError

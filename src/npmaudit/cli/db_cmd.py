@@ -201,7 +201,7 @@ def _ago(stamp: str | None) -> str:
     if not stamp:
         return ""
     from npmaudit.advisories.source import SourceInfo
-    from npmaudit.audit.freshness import age_days
+    from npmaudit.auditing.freshness import age_days
 
     days = age_days(SourceInfo("sqlite", "", details={"updated": stamp}))
     if days is None:

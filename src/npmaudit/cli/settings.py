@@ -293,7 +293,7 @@ def _number(
 
 def _max_age(flag: float | None, env: Mapping[str, str], config: ProjectConfig) -> float | None:
     """``--max-db-age`` > ``NPMAUDIT_MAX_DB_AGE`` > the project config's ``max-db-age`` > no limit."""
-    from npmaudit.audit.freshness import parse_days
+    from npmaudit.auditing.freshness import parse_days
 
     if flag is not None:
         return flag

@@ -7,7 +7,7 @@ import argparse
 
 
 def _days(value: str) -> float:
-    from npmaudit.audit.freshness import parse_days
+    from npmaudit.auditing.freshness import parse_days
     from npmaudit.errors import UsageError
 
     try:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 from npmaudit.errors import UsageError
 
 if TYPE_CHECKING:
-    from npmaudit.audit.run import AuditOutcome, RecursiveOutcome
+    from npmaudit.auditing.run import AuditOutcome, RecursiveOutcome
 
 NPM_REPORT = "npm-report"
 """The analysis that computes npm's own report (``AuditOutcome.npm_report``)."""

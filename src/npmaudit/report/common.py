@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from npmaudit.advisories.model import Severity
-from npmaudit.audit.engine import AuditResult, Finding
+from npmaudit.auditing.engine import AuditResult, Finding
 from npmaudit.project.model import Node, PackageRef
 
 SEVERITY_ORDER = ("critical", "high", "moderate", "low", "info", "unknown")

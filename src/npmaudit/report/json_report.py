@@ -10,8 +10,8 @@ from npmaudit import __version__
 from npmaudit.report.common import chain_labels, summarize
 
 if TYPE_CHECKING:
-    from npmaudit.audit.engine import Finding
-    from npmaudit.audit.run import AuditOutcome, RecursiveOutcome
+    from npmaudit.auditing.engine import Finding
+    from npmaudit.auditing.run import AuditOutcome, RecursiveOutcome
 
 SCHEMA_VERSION = 1
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from npmaudit.advisories.model import Severity
-from npmaudit.audit.freshness import age_days as database_age_days
+from npmaudit.auditing.freshness import age_days as database_age_days
 from npmaudit.report.common import by_package, chain_labels, summarize, worst
 from npmaudit.report.safe_text import neutralise
 
 if TYPE_CHECKING:
-    from npmaudit.audit.engine import Finding
-    from npmaudit.audit.run import AuditOutcome, RecursiveOutcome
+    from npmaudit.auditing.engine import Finding
+    from npmaudit.auditing.run import AuditOutcome, RecursiveOutcome
 
 MAX_LOCATIONS = 5
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from npmaudit.advisories.model import Severity
-from npmaudit.audit.engine import Finding
+from npmaudit.auditing.engine import Finding
 from npmaudit.errors import EXIT_FINDINGS, EXIT_OK
 
 LEVEL_RANK = {"info": 0, "low": 1, "moderate": 2, "high": 3, "critical": 4, "none": 5}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from npmaudit.audit.engine import AuditResult
+from npmaudit.auditing.engine import AuditResult
 from npmaudit.settings import Settings
 
 

@@ -61,6 +61,15 @@ class Finding:
     def locations(self) -> tuple[str, ...]:
         return tuple(node.location for node in self.nodes)
 
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Where the package is installed (lockfile locations such as ``node_modules/a/node_modules/b``)."""
+        return self.locations
+
+    @property
+    def summary(self) -> str:
+        return self.advisory.summary
+
 
 @dataclass(frozen=True)
 class AuditResult:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from npmaudit.advisories.source import AdvisorySource
-from npmaudit.audit.engine import AuditResult, audit
-from npmaudit.audit.policy import Verdict, judge
+from npmaudit.auditing.engine import AuditResult, audit
+from npmaudit.auditing.policy import Verdict, judge
 from npmaudit.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_SOURCE, InputError, NpmauditError, SourceError
 from npmaudit.progress import Progress, no_progress
 from npmaudit.project.loader import detect_lockfile, load_project
@@ -64,7 +64,7 @@ class RecursiveOutcome:
 def open_sources(settings: Settings) -> list[AdvisorySource]:
     """The run's advisory sources (see :mod:`npmaudit.advisories.selection`), with ``--max-db-age`` checked."""
     from npmaudit.advisories.selection import select_sources
-    from npmaudit.audit.freshness import check_freshness
+    from npmaudit.auditing.freshness import check_freshness
 
     sources = select_sources(settings)
     check_freshness([source.info() for source in sources], settings.max_db_age)
@@ -80,7 +80,7 @@ def run_audit(
     progress: Progress = no_progress,
 ) -> AuditOutcome:
     """Read the project, query the sources, match, write back what was asked, judge."""
-    from npmaudit.audit.writeback import apply_writes
+    from npmaudit.auditing.writeback import apply_writes
 
     messages = []
     if lockfile is None and path.is_dir():
@@ -101,7 +101,7 @@ def run_audit(
     npm_report = None
     npm_counts = None
     if settings.npm_report:
-        from npmaudit.audit.npm_compat import compute_npm_report
+        from npmaudit.auditing.npm_compat import compute_npm_report
 
         npm_report = compute_npm_report(result, settings, progress)
         unavailable = npm_report.unavailable_message()

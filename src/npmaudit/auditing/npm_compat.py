@@ -13,7 +13,7 @@ from npmaudit.progress import Progress, no_progress
 from npmaudit.settings import Settings
 
 if TYPE_CHECKING:
-    from npmaudit.audit.engine import AuditResult
+    from npmaudit.auditing.engine import AuditResult
     from npmaudit.npm_report import NpmReport
 
 
