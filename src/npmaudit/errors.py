@@ -1,6 +1,6 @@
 """Errors that carry the exit code the command line must end with.
 
-Exit codes separate results from failures (DESIGN.md, decision 4):
+Exit codes separate results from failures (docs/architecture.md, decision 4):
 0 passed, 1 findings at or above the failure level, 2 usage or input error,
 3 an advisory source could not be queried (fail closed).
 """

@@ -2,7 +2,7 @@
 
 The request is ``POST <registry>/-/npm/v1/security/advisories/bulk`` with the gzipped JSON
 ``{name: [versions]}`` built exactly as npm 11's arborist builds it (``prepareBulkData`` and
-``shouldAudit`` in ``audit-report.js``; reference/npm-audit-internals.md §1.2):
+``shouldAudit`` in ``audit-report.js``; docs/npm-audit.md):
 
 * names are real package names (an alias ``"x": "npm:foo@1"`` is sent as ``foo``), in the
   order the names first occur in the tree; versions are unique, in insertion order;

@@ -1,7 +1,7 @@
 """``--osv``: the OSV API online (``/v1/querybatch`` then ``/v1/vulns/{id}``).
 
 querybatch answers only ``id`` and ``modified`` for each vuln (npm_ex stopped there, so its
-``--osv`` never matched anything: reference/npm_ex-audit.md §3). Every id is therefore
+``--osv`` never matched anything: docs/npm_ex.md). Every id is therefore
 *hydrated* with ``GET /v1/vulns/{id}``, concurrently but bounded, except ids whose ``modified``
 equals a copy the caller already holds (the local store plugs in through ``known``).
 

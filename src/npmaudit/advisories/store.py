@@ -598,10 +598,6 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def open_store(path: Path, *, create: bool = False) -> AdvisoryStore:
-    return AdvisoryStore.open(path, create=create)
-
-
 def write_records(
     path: Path,
     records: Iterable[dict[str, Any]],

@@ -81,10 +81,6 @@ class AuditResult:
     omitted: int  # nodes left out by --omit
     advisories: tuple[Advisory, ...] = ()  # every candidate the sources returned, newest per id, in source order
 
-    @property
-    def vulnerable_packages(self) -> tuple[PackageRef, ...]:
-        return tuple(sorted({finding.package for finding in self.findings}))
-
 
 def audit(project: Project, sources: Sequence[AdvisorySource], omit: frozenset[str] = frozenset()) -> AuditResult:
     """Query every source for the project's registry packages and match what they return."""

@@ -39,9 +39,6 @@ class DepType(StrEnum):
     PEER_OPTIONAL = "peerOptional"
 
 
-OMITTABLE_GROUPS = ("dev", "optional", "peer")
-
-
 @dataclass(frozen=True, slots=True)
 class Edge:
     """A dependency as its dependent declares it.

@@ -1,6 +1,6 @@
 """Read npm_ex's ``npm.lock`` (the Elixir npm client's own lockfile) into the package model.
 
-Format (npm_ex ``lib/npm/lockfile.ex``; /work/shared/reference/npm_ex-audit.md §2): a JSON object
+Format (npm_ex ``lib/npm/lockfile.ex``; docs/npm_ex.md): a JSON object
 with ``lockfileVersion`` (always 1), ``policy`` (ignored here) and ``packages``, a *flat* map from
 a bare package name to ``{version, integrity, tarball, dependencies, optional_dependencies,
 has_install_script}``. One version per name: copies npm_ex installed nested because of a version
