@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from npmaudit.advisories.model import Advisory, AdvisoryFormatError
-from npmaudit.advisories.source import SourceInfo
+from npmaudit.advisories.source import KnownRecords, SourceInfo
 from npmaudit.errors import SourceError
 from npmaudit.http import HttpClient
 from npmaudit.npmrc import redact_url
@@ -78,7 +78,7 @@ class OsvApiSource:
         self,
         client: HttpClient,
         base_url: str = DEFAULT_OSV_URL,
-        known: KnownAdvisories | None = None,
+        known: KnownRecords | None = None,
         workers: int = DEFAULT_WORKERS,
         batch_size: int = BATCH_SIZE,
     ) -> None:

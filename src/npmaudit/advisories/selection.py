@@ -130,7 +130,8 @@ def npm_config(settings: Settings) -> NpmConfig:
 
 
 class KnownFromSource:
-    """Any local :class:`AdvisorySource` as the OSV source's cache of unchanged records.
+    """Any local :class:`AdvisorySource` as the OSV source's cache of unchanged records
+    (a :class:`~npmaudit.advisories.source.KnownRecords`).
 
     ``prime`` asks the local source once for the audited packages' names; ``modified``/``get``
     then answer from that answer (the SQLite store and the JSON database both index by name).

@@ -42,6 +42,18 @@ class SourceInfo:
         return data
 
 
+class KnownRecords(Protocol):
+    """Records a caller already holds, so an online source need not fetch unchanged ones again."""
+
+    def modified(self, advisory_id: str) -> str | None:
+        """The held copy's ``modified``, or None when none is held."""
+        ...
+
+    def get(self, advisory_id: str) -> Advisory | None:
+        """The held copy."""
+        ...
+
+
 @runtime_checkable
 class AdvisorySource(Protocol):
     """One advisory source. A new kind of source is one module implementing this, plus one row of

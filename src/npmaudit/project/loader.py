@@ -44,7 +44,8 @@ def reader_for(lockfile: Path) -> Callable[[Path], Project]:
     for kind in LOCKFILE_KINDS:
         if Path(kind.filename).name == name:
             module = importlib.import_module(f"npmaudit.project.readers.{kind.module}")
-            return module.read
+            reader: Callable[[Path], Project] = module.read
+            return reader
     known = ", ".join(sorted({Path(kind.filename).name for kind in LOCKFILE_KINDS}))
     raise InputError(lockfile, f"not a lockfile npmaudit can read (known names: {known})")
 

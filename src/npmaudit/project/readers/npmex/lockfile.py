@@ -76,8 +76,9 @@ def read(path: Path) -> Project:
 
     manifest_path = path.parent / "package.json"
     manifest = _load_manifest(manifest_path) if manifest_path.is_file() else None
-    root_name = manifest.get("name") if manifest and isinstance(manifest.get("name"), str) else ""
-    root_version = manifest.get("version") if manifest and isinstance(manifest.get("version"), str) else ""
+    name, version = (manifest.get("name"), manifest.get("version")) if manifest else (None, None)
+    root_name = name if isinstance(name, str) else ""
+    root_version = version if isinstance(version, str) else ""
     root_edges = _manifest_edges(manifest, nodes) if manifest is not None else ()
     nodes[""] = Node(
         location="",

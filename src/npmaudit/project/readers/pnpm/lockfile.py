@@ -253,7 +253,9 @@ def _read_catalogs(document: dict[str, Any]) -> dict[str, dict[str, str]]:
 def _read_importers(document: dict[str, Any], catalogs: dict[str, dict[str, str]]) -> list[_Importer]:
     if "importers" in document:
         raw = _mapping(document["importers"], ("importers",))
-        items = [(importer_id, ("importers", importer_id), value) for importer_id, value in raw.items()]
+        items: list[tuple[str, tuple[str, ...], Any]] = [
+            (importer_id, ("importers", importer_id), value) for importer_id, value in raw.items()
+        ]
     else:  # a single-project 5.x/6.x lockfile: the root's dependencies sit at the top level
         items = [(".", (), document)]
     importers = []

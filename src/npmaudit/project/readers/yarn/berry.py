@@ -190,7 +190,8 @@ class _Entries:
         same name replaces; those edges make the members (and what they need) production.
         """
         ids = {importer.id for importer in importers}
-        for holder in (*importers, *packages.values()):
+        holders: list[Importer | LockPackage] = [*importers, *packages.values()]
+        for holder in holders:
             for dep in holder.deps:
                 if dep.target is not None and dep.target.startswith("ws-ref:"):
                     dep.target = self._workspace_id(dep.target.removeprefix("ws-ref:"), ids)

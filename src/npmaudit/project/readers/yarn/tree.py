@@ -162,7 +162,8 @@ class _Builder:
 
     def _untargeted(self) -> list[LockPackage]:
         targeted = set()
-        for holder in (*self.graph.importers, *self.graph.packages.values()):
+        holders: list[Importer | LockPackage] = [*self.graph.importers, *self.graph.packages.values()]
+        for holder in holders:
             for dep in holder.deps:
                 if dep.target is not None and dep.target != holder.id:
                     targeted.add(dep.target)
