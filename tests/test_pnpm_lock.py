@@ -22,10 +22,11 @@ V9_EDGE = FIXTURES / "pnpm-v9/edge-cases/pnpm-lock.yaml"
 V6_EDGE = FIXTURES / "pnpm-v6/edge-cases/pnpm-lock.yaml"
 V5_EDGE = FIXTURES / "pnpm-v5/edge-cases/pnpm-lock.yaml"
 
-R, G, T, D, L, W = (
+R, G, T, LT, D, L, W = (
     SourceKind.REGISTRY,
     SourceKind.GIT,
     SourceKind.TARBALL,
+    SourceKind.LOCAL_TARBALL,
     SourceKind.DIRECTORY,
     SourceKind.LINK,
     SourceKind.WORKSPACE,
@@ -54,7 +55,7 @@ def test_v9_edge_cases() -> None:
         "node_modules/gitrepo": ("gitrepo", "3.0.0", G, "gitrepo", none),
         "node_modules/local-dir": ("local-dir", "0.1.0", D, "local-dir", none),
         "node_modules/loose-envify": ("loose-envify", "1.4.0", R, "loose-envify", none),
-        "node_modules/loose-tgz": ("loose-tgz", "1.0.0", D, "loose-tgz", none),
+        "node_modules/loose-tgz": ("loose-tgz", "1.0.0", LT, "loose-tgz", none),  # file: tarball
         "node_modules/opt-child": ("opt-child", "1.0.0", R, "opt-child", opt),
         "node_modules/patched": ("patched", "2.0.0", R, "patched", none),
         "node_modules/peer-only": ("peer-only", "1.0.0", R, "peer-only", frozenset({"peer"})),

@@ -1,7 +1,10 @@
 """Match a project against advisory sources: Project x Advisories -> Findings.
 
-Each distinct installed (name, version) is tested once against every candidate advisory the
-sources returned for that name. Records that describe the same advisory under several ids (a
+Each distinct installed (name, version) of a published package (registry or tarball) is tested
+once against every candidate advisory the sources returned for that name. Every other node is
+listed as not checked, with its reason; a published package whose version cannot be read is an
+input error naming it (:class:`UncheckedVersionError`) unless the caller allows it, because it
+would otherwise be counted as audited while no advisory could ever match it. Records that describe the same advisory under several ids (a
 GHSA and its MAL twin, the same record from two sources) share an id or alias; they are grouped
 into one finding so a report never counts one problem twice.
 """
@@ -15,7 +18,8 @@ from npmaudit import semver
 from npmaudit.advisories.matching import affects, fixed_versions
 from npmaudit.advisories.model import Advisory, Severity
 from npmaudit.advisories.source import AdvisorySource, SourceInfo
-from npmaudit.project.model import Node, PackageRef, Project
+from npmaudit.errors import InputError
+from npmaudit.project.model import Node, PackageRef, Project, unchecked_reason, version_problem
 
 
 @dataclass(frozen=True)
@@ -77,23 +81,65 @@ class AuditResult:
     findings: tuple[Finding, ...]
     sources: tuple[SourceInfo, ...]
     audited: int  # distinct (name, version) pairs checked
-    not_checked: tuple[Node, ...]  # git, file, link and workspace packages: no registry advisory applies
+    not_checked: tuple[Node, ...]  # never matched: the project's own code, git, unreadable versions
     omitted: int  # nodes left out by --omit
     advisories: tuple[Advisory, ...] = ()  # every candidate the sources returned, newest per id, in source order
 
+    @property
+    def unreadable_versions(self) -> tuple[Node, ...]:
+        """Published packages left unchecked because their version cannot be read (allowed by the caller)."""
+        return tuple(node for node in self.not_checked if version_problem(node) is not None)
 
-def audit(project: Project, sources: Sequence[AdvisorySource], omit: frozenset[str] = frozenset()) -> AuditResult:
-    """Query every source for the project's registry packages and match what they return."""
+    @property
+    def warnings(self) -> list[str]:
+        """One line per unreadable version the caller allowed: they were not checked, and a report must say so."""
+        lockfile = self.project.lockfile
+        return [f"warning: {lockfile}: not checked: {describe_unchecked(node)}" for node in self.unreadable_versions]
+
+
+class UncheckedVersionError(InputError):
+    """Published packages whose version cannot be read: they would pass unchecked."""
+
+
+def describe_unchecked(node: Node) -> str:
+    """``node_modules/x: x@latest: version 'latest' is not a valid semver version`` (one line)."""
+    label = f"{node.name}@{node.version}" if node.version else node.name
+    return f"{node.location}: {label}: {unchecked_reason(node)}, so no advisory can be matched against it"
+
+
+def audit(
+    project: Project,
+    sources: Sequence[AdvisorySource],
+    omit: frozenset[str] = frozenset(),
+    *,
+    allow_unchecked: bool = False,
+) -> AuditResult:
+    """Query every source for the project's published packages and match what they return.
+
+    A published package whose version cannot be read raises :class:`UncheckedVersionError`
+    (before any source is queried) unless ``allow_unchecked``: then it is listed as not checked.
+    """
     groups: dict[PackageRef, list[Node]] = {}
     not_checked: list[Node] = []
+    unreadable: list[Node] = []
     omitted = 0
     for node in project.packages():
         if node.omitted_by(omit):
             omitted += 1
-        elif node.is_registry and node.version:
-            groups.setdefault(PackageRef(node.name, node.version), []).append(node)
-        else:
+        elif not node.is_matched_by_version:
             not_checked.append(node)
+        elif version_problem(node) is not None:
+            not_checked.append(node)
+            unreadable.append(node)
+        else:
+            groups.setdefault(PackageRef(node.name, node.version), []).append(node)
+    if unreadable and not allow_unchecked:
+        more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+        raise UncheckedVersionError(
+            project.lockfile,
+            f"{describe_unchecked(unreadable[0])}{more}; --allow-unchecked lists such packages "
+            "as not checked and goes on",
+        )
     refs = list(groups)
     candidates: dict[str, list[Advisory]] = {}
     for source in sources:

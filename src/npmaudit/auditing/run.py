@@ -94,9 +94,10 @@ def run_audit(
         sources = open_sources(settings)
     prepared = [source.prepare(project, settings.omit) for source in sources]
     try:
-        result = audit(project, prepared, settings.omit)
+        result = audit(project, prepared, settings.omit, allow_unchecked=settings.allow_unchecked)
     except SourceError as error:
         raise _with_offline_hint(error, settings, sources) from None
+    messages.extend(result.warnings)
     messages.extend(apply_writes(settings, result))
     npm_report = None
     npm_counts = None

@@ -91,6 +91,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         choices=OMIT_GROUPS,
         help="leave a dependency group out (repeatable); NODE_ENV=production omits dev",
     )
+    parser.add_argument(
+        "--allow-unchecked",
+        action="store_true",
+        help="a package whose lockfile version is not valid semver (it matches no advisory) is listed as not "
+        "checked with a warning; without this flag it fails the run (exit 2)",
+    )
     for module_name in EXTRA_OPTION_MODULES:
         importlib.import_module(module_name).add_arguments(parser)
     parser.set_defaults(run=run)

@@ -5,18 +5,25 @@ A project is a tree of *nodes* keyed by their install location, as npm's arboris
 folder. Formats without install paths (pnpm, yarn berry, bun) synthesise locations with the same
 shape so reports read alike whatever the lockfile.
 
-Every node records where it came from (:class:`SourceKind`): only registry packages are matched
-against registry advisories, because a workspace or a local folder that happens to share a name
-with a removed malicious registry package is not that package (osv-scanner#2881).
+Every node records where it came from (:class:`SourceKind`). Published packages are matched
+against advisories by name and version: registry packages, and tarballs (a vendored
+``file:vendor/x-1.2.3.tgz`` is almost always a copy of a registry release; npm audits it too).
+The project's own code (workspaces, folders, links) and git checkouts are not: a workspace or a
+local folder that happens to share a name with a removed malicious registry package is not that
+package (osv-scanner#2881). A published package whose version is missing or not semver cannot be
+matched either, and says so (:func:`version_problem`): the audit must not count it as checked.
 """
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+
+from npmaudit import semver
 
 
 class SourceKind(StrEnum):
@@ -24,9 +31,37 @@ class SourceKind(StrEnum):
     REGISTRY = "registry"
     GIT = "git"
     TARBALL = "tarball"  # a remote tarball URL that is not the registry's
-    DIRECTORY = "directory"  # file: folders and local tarballs
+    LOCAL_TARBALL = "local-tarball"  # a file: tarball (``file:vendor/x-1.2.3.tgz``)
+    DIRECTORY = "directory"  # a file: folder
     LINK = "link"  # a symlink to a folder outside the tree (npm link, yarn portal:/link:, pnpm link:)
     WORKSPACE = "workspace"  # a workspace member of this project, or a link to one
+
+
+# Sources whose packages are matched against advisories by name and version.
+MATCHED_SOURCES = frozenset({SourceKind.REGISTRY, SourceKind.TARBALL, SourceKind.LOCAL_TARBALL})
+
+# What a report says of a matched package that did not come from the registry: its name and
+# version are only what the tarball claims.
+PROVENANCE = {
+    SourceKind.TARBALL: "remote tarball: provenance unknown",
+    SourceKind.LOCAL_TARBALL: "local tarball: provenance unknown",
+}
+
+# Why a package of each other source is never matched (listed as "not checked").
+_UNMATCHED_REASONS = {
+    SourceKind.WORKSPACE: "a workspace of this project (the project's own code)",
+    SourceKind.DIRECTORY: "a local folder (the project's own code)",
+    SourceKind.LINK: "a link to a folder (the project's own code)",
+    SourceKind.GIT: "installed from git (advisories name published versions)",
+}
+
+
+_TARBALL_SUFFIX = re.compile(r"\.(?:tgz|tar\.gz|tar)$", re.IGNORECASE)
+
+
+def local_source(path: str) -> SourceKind:
+    """A ``file:`` dependency's kind: a tarball by its name (npm-package-arg's rule), else a folder."""
+    return SourceKind.LOCAL_TARBALL if _TARBALL_SUFFIX.search(path.split("#", 1)[0]) else SourceKind.DIRECTORY
 
 
 class DepType(StrEnum):
@@ -60,7 +95,8 @@ class Node:
 
     ``name`` is the real package name (aliases resolved); ``install_name`` the folder name it is
     installed under, which differs only for aliases. ``version`` is "" when the lockfile gives none;
-    such a node is never matched against advisories (a missing version is not "affected").
+    such a node is never matched against advisories (a missing version is not "affected"), and a
+    published one is reported as not checked (:func:`version_problem`).
     The group flags follow npm's arborist: a node is ``dev`` when only dev edges lead to it,
     ``optional`` when only optional ones do, ``dev_optional`` when it is needed by both kinds but by
     no production edge, ``peer`` when it is only reachable through peer edges.
@@ -88,6 +124,16 @@ class Node:
     @property
     def is_registry(self) -> bool:
         return self.source is SourceKind.REGISTRY
+
+    @property
+    def is_matched_by_version(self) -> bool:
+        """A published package (registry or tarball): advisories about its name and version apply."""
+        return self.source in MATCHED_SOURCES
+
+    @property
+    def provenance(self) -> str | None:
+        """For a matched package that did not come from the registry, what a report must say of it."""
+        return PROVENANCE.get(self.source)
 
     @property
     def groups(self) -> frozenset[str]:
@@ -151,9 +197,10 @@ class Project:
         return (node for node in self.nodes.values() if not node.is_root)
 
     def auditable(self, omit: frozenset[str] = frozenset()) -> Iterator[Node]:
-        """Nodes that registry advisories apply to: registry-sourced, versioned, not omitted."""
+        """Nodes that advisories are matched against: published (registry or tarball), with a
+        valid version, not omitted."""
         for node in self.nodes.values():
-            if node.is_registry and node.version and not node.omitted_by(omit):
+            if node.is_matched_by_version and not node.omitted_by(omit) and version_problem(node) is None:
                 yield node
 
     def is_top(self, location: str) -> bool:
@@ -207,3 +254,26 @@ class Project:
             chain.append(self.nodes[step])
             step = previous[step]
         return tuple(chain)
+
+
+def version_problem(node: Node) -> str | None:
+    """Why a published package cannot be matched by its version, or None when it can.
+
+    A version the matcher cannot read ("latest", "1.0", "1.0.0.0") would match no advisory at all:
+    the package must be reported as not checked, never counted as audited.
+    """
+    if not node.is_matched_by_version:
+        return None
+    if not node.version:
+        return "the lockfile records no version"
+    if semver.parse_version(node.version, loose=True) is None:
+        return f"version {node.version!r} is not a valid semver version"
+    return None
+
+
+def unchecked_reason(node: Node) -> str:
+    """Why ``node`` is not matched against advisories (for a node the audit lists as not checked)."""
+    problem = version_problem(node)
+    if problem is not None:
+        return problem
+    return _UNMATCHED_REASONS.get(node.source, "not a published package")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from npmaudit.advisories.model import Severity
 from npmaudit.auditing.engine import AuditResult, Finding
-from npmaudit.project.model import Node, PackageRef
+from npmaudit.project.model import Node, PackageRef, unchecked_reason, version_problem
 
 SEVERITY_ORDER = ("critical", "high", "moderate", "low", "info", "unknown")
 
@@ -59,3 +59,16 @@ def by_package(findings: tuple[Finding, ...]) -> dict[PackageRef, list[Finding]]
 
 def worst(findings: list[Finding]) -> Severity:
     return max((f.severity for f in findings), key=lambda s: s.rank)
+
+
+UNREADABLE_VERSION = "with a version that cannot be read"
+
+
+def not_checked_by_reason(result: AuditResult) -> dict[str, list[Node]]:
+    """The nodes the audit did not match, grouped by why (most frequent reason first); every
+    unreadable version is one group (each is then worth naming on its own)."""
+    grouped: dict[str, list[Node]] = {}
+    for node in result.not_checked:
+        reason = UNREADABLE_VERSION if version_problem(node) is not None else unchecked_reason(node)
+        grouped.setdefault(reason, []).append(node)
+    return dict(sorted(grouped.items(), key=lambda item: (-len(item[1]), item[0])))

@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from npmaudit import __version__
+from npmaudit.project.model import unchecked_reason
 from npmaudit.report.common import chain_labels, summarize
 
 if TYPE_CHECKING:
@@ -35,6 +36,11 @@ def finding_json(outcome: AuditOutcome, finding: Finding) -> dict[str, Any]:
         "dev": all(node.dev for node in finding.nodes),
         "optional": all(node.optional for node in finding.nodes),
         "records": [record.id for record in finding.records],
+        # Where each installed copy came from: a tarball's name and version are only what it claims.
+        "origins": [
+            {"path": node.location, "source": node.source.value, "resolved": node.resolved, "provenance": node.provenance}
+            for node in finding.nodes
+        ],
     }
 
 
@@ -59,6 +65,16 @@ def document(outcome: AuditOutcome) -> dict[str, Any]:
             "exitCode": verdict.exit_code,
         },
         "findings": [finding_json(outcome, finding) for finding in result.findings],
+        "notChecked": [
+            {
+                "name": node.name,
+                "version": node.version,
+                "path": node.location,
+                "source": node.source.value,
+                "reason": unchecked_reason(node),
+            }
+            for node in result.not_checked
+        ],
         "summary": {
             "findings": summary.findings,
             "vulnerablePackages": summary.packages,

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from npmaudit.advisories.model import Severity
+from npmaudit.auditing.engine import describe_unchecked
 from npmaudit.auditing.freshness import age_days as database_age_days
-from npmaudit.report.common import by_package, chain_labels, summarize, worst
+from npmaudit.report.common import by_package, chain_labels, not_checked_by_reason, summarize, worst
 from npmaudit.report.safe_text import neutralise
 
 if TYPE_CHECKING:
@@ -80,6 +81,10 @@ def _package_block(outcome: AuditOutcome, findings: list[Finding], paint: _Paint
     shown = nodes[:MAX_LOCATIONS]
     more = f" (+{len(nodes) - len(shown)} more)" if len(nodes) > len(shown) else ""
     lines.append(f"  installed at: {', '.join(neutralise(n.location) for n in shown)}{more}")
+    for node in nodes:
+        if node.provenance:  # a tarball: its name and version are only what the file claims
+            origin = f" ({neutralise(node.resolved)})" if node.resolved else ""
+            lines.append(f"  source of {neutralise(node.location)}: {node.provenance}{origin}")
     for node in shown:
         lines.append(f"  why: {' > '.join(neutralise(label) for label in chain_labels(outcome.result, node))}")
     return lines
@@ -97,10 +102,11 @@ def _footer(outcome: AuditOutcome, paint: _Painter) -> list[str]:
     else:
         lines.append("no known vulnerable or malicious packages found")
     if summary.not_checked:
-        lines.append(
-            f"not checked: {_count(summary.not_checked, 'package')} from git, file, link or workspace sources "
-            "(registry advisories do not apply to them)"
-        )
+        reasons = not_checked_by_reason(result)
+        counts = "; ".join(f"{len(nodes)} {reason}" for reason, nodes in reasons.items())
+        lines.append(f"not checked: {_count(summary.not_checked, 'package')}: {counts}")
+        for node in result.unreadable_versions:
+            lines.append(f"  not checked: {neutralise(describe_unchecked(node))}")
     if summary.omitted:
         lines.append(
             f"omitted: {_count(summary.omitted, 'package')} (--omit {','.join(sorted(outcome.settings.omit))})"

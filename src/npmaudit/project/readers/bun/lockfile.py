@@ -24,7 +24,7 @@ Shape, as bun's own reader (``src/install/lockfile/bun.lock.zig``) takes it:
   ``workspace:path``  ``[id]`` (lockfile v0: ``[id, info]``)                      workspace
   ``link:path``       ``[id, info]``                                              link
   ``file:path``       ``[id, info]``                                              directory
-  ``./x.tgz`` etc.    ``[id, info, integrity?]`` (a local tarball)                directory
+  ``./x.tgz`` etc.    ``[id, info, integrity?]`` (a local tarball)                local tarball
   ``https://...``     ``[id, info, integrity?]`` (a remote tarball)               tarball
   ``git+...``         ``[id, info, bun-tag, integrity?]``                         git
   ``github:o/r#c``    ``[id, info, bun-tag, integrity?]``                         git
@@ -38,9 +38,10 @@ Locations follow the tree paths, so they are bun's real hoisted install paths in
 ``"debug/ms"`` becomes ``node_modules/debug/node_modules/ms``, ``"ws-a/yallist"`` becomes
 ``packages/a/node_modules/yallist``. The root is ``""``, each member sits at its folder and the
 ``packages`` entry of a member is a link node ``node_modules/<name>`` pointing at it (with no
-version of its own), as npm records workspaces. Only semver resolutions are registry packages;
-everything else keeps an empty version (bun does not store one) except workspace members, which
-keep the version bun saved.
+version of its own), as npm records workspaces. Registry packages keep their resolution as version
+(semver or not: the audit names an unreadable one as not checked); tarballs get the version their
+file name implies, when it implies one; everything else keeps an empty version (bun does not store
+one) except workspace members, which keep the version bun saved.
 
 Edges are resolved the way bun resolves them: a dependency of the tree path ``a/b`` is looked up
 at ``a/b/<dep>``, then ``a/<dep>``, then ``<dep>``; the root looks only at the top; a member looks
@@ -64,7 +65,8 @@ from typing import Any
 from npmaudit import textfile
 from npmaudit.errors import InputError
 from npmaudit.project.depflags import compute_dep_flags
-from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
+from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind, local_source
+from npmaudit.project.readers.npm.spec import version_from_tarball
 
 SUPPORTED_VERSIONS = (0, 1, 2)
 
@@ -205,13 +207,11 @@ def classify(resolution: str) -> SourceKind | None:
     """The source kind of a resolution string as bun infers it; None for ``root:``."""
     if resolution.startswith("root:"):
         return None
-    for prefix, kind in (
-        ("link:", SourceKind.LINK),
-        ("workspace:", SourceKind.WORKSPACE),
-        ("file:", SourceKind.DIRECTORY),
-    ):
+    for prefix, kind in (("link:", SourceKind.LINK), ("workspace:", SourceKind.WORKSPACE)):
         if resolution.startswith(prefix):
             return kind
+    if resolution.startswith("file:"):
+        return local_source(resolution)
     lowered = resolution.lower()
     if lowered.startswith(("git+", "git://", "git@", "ssh://", "github:", "gitlab:", "bitbucket:")):
         return SourceKind.GIT
@@ -221,7 +221,7 @@ def classify(resolution: str) -> SourceKind | None:
             return SourceKind.GIT
         return SourceKind.TARBALL
     if lowered.endswith((".tgz", ".tar.gz", ".tar")) or resolution.startswith((".", "/", "~")):
-        return SourceKind.DIRECTORY
+        return local_source(resolution)
     if _SEMVER.match(resolution):
         return SourceKind.REGISTRY
     return SourceKind.GIT if re.match(r"^[\w.-]+/[\w.-]+(#.*)?$", resolution) else SourceKind.REGISTRY
@@ -396,8 +396,8 @@ class _Reader:
             node = Node(**base, version="", source=SourceKind.WORKSPACE, resolved=resolution, link_target=folder)
             return node, None
         if kind is SourceKind.REGISTRY:
-            if not _SEMVER.match(resolution):
-                raise self.fail(f"package {key!r}: invalid package version {resolution!r}", key)
+            # A version that is not semver ("latest", "1.0") is kept as written: the audit reports
+            # the package as not checked, naming it, rather than this reader refusing the file.
             if len(entry) < 2 or not isinstance(entry[1], str):
                 raise self.fail(f"package {key!r}: the registry (2nd element) must be a string", key)
             info = self.info_at(key, entry, 2)
@@ -413,14 +413,22 @@ class _Reader:
             return node, info
         info = self.info_at(key, entry, 1)
         integrity: str | None = None
-        if kind in (SourceKind.TARBALL, SourceKind.DIRECTORY) and not resolution.startswith("file:"):
+        version = ""
+        if kind in (SourceKind.TARBALL, SourceKind.LOCAL_TARBALL, SourceKind.DIRECTORY) and not resolution.startswith(
+            "file:"
+        ):
             integrity = self.string_at(key, entry, 2, "integrity", required=False)
         elif kind is SourceKind.GIT:
             self.string_at(key, entry, 2, "git tag", required=True)
             integrity = self.string_at(key, entry, 3, "integrity", required=False)
+        if kind in (SourceKind.TARBALL, SourceKind.LOCAL_TARBALL):
+            # bun records no version for a tarball: its file name gives one when it has npm's
+            # ``<name>-<version>.tgz`` shape (arborist's own guess); else it stays "" (not checked).
+            guess = version_from_tarball(name, resolution.removeprefix("file:"))
+            version = guess[1] if guess is not None and guess[0] == name else ""
         node = Node(
             **base,
-            version="",
+            version=version,
             source=kind,
             resolved=resolution,
             integrity=integrity or None,

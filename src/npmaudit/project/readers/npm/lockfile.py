@@ -358,7 +358,9 @@ def _kind_of(spec: str) -> SourceKind:
     kind = spec_type(spec)
     if kind is SpecType.GIT:
         return SourceKind.GIT
-    if kind in (SpecType.FILE, SpecType.DIRECTORY):
+    if kind is SpecType.FILE:
+        return SourceKind.LOCAL_TARBALL
+    if kind is SpecType.DIRECTORY:
         return SourceKind.DIRECTORY
     if kind is SpecType.REMOTE:
         return SourceKind.TARBALL

@@ -146,6 +146,10 @@ class _Migration:
                 meta["name"], meta["version"] = alias_target(spec)
             elif kind is SpecType.VERSION:
                 meta["version"] = spec.lstrip("v= ")
+            elif kind in (SpecType.RANGE, SpecType.TAG) and version:
+                # A registry entry whose version is not one ("latest", "1.0"): npm drops it and never
+                # audits the package; it is kept so the audit names it as not checked.
+                meta["version"] = version
         if lock.get("bundled"):
             meta["inBundle"] = True
         self.packages[location] = meta

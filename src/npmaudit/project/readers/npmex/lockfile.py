@@ -42,7 +42,7 @@ from npmaudit import textfile
 from npmaudit.errors import InputError
 from npmaudit.project.depflags import compute_dep_flags
 from npmaudit.project.manifest import read_manifest
-from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
+from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind, local_source
 from npmaudit.semver import satisfies, valid_range
 
 _MANIFEST_GROUPS = (  # npm's loading order: a later group replaces an earlier edge of the same name
@@ -182,7 +182,7 @@ def classify_tarball(tarball: str) -> tuple[SourceKind, str | None]:
         if match:
             return SourceKind.REGISTRY, match.group(1)
         return SourceKind.TARBALL, None
-    return SourceKind.DIRECTORY, None
+    return local_source(tarball), None
 
 
 def _target(nodes: dict[str, Node], name: str, spec: str) -> str | None:

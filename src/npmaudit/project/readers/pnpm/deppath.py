@@ -44,6 +44,7 @@ class KeyParts:
 
     name: str | None
     version: str | None  # peer context and patch hash removed
+    spelled: str = ""  # the version part as the key spells it, semver or not ("latest", "1.0")
 
 
 def ref_to_key(reference: str, dependency_name: str, major: int) -> str | None:
@@ -119,8 +120,11 @@ def parse_key(key: str, major: int) -> KeyParts:
         return KeyParts(None, None)
     version = rest[slash + 1 :].split("_", 1)[0]  # 5.x: name/version_peers
     if is_semver(version):
-        return KeyParts(scope + rest[:slash], version)
-    return KeyParts(None, None)
+        return KeyParts(scope + rest[:slash], version, version)
+    if key.startswith("/") and "/" not in rest[slash + 1 :]:
+        # A registry key ("/name/version") whose version is not semver: the name is still certain.
+        return KeyParts(scope + rest[:slash], None, version)
+    return KeyParts(None, None, version)
 
 
 def _split_name(key: str, scope: str) -> KeyParts:
@@ -133,4 +137,4 @@ def _split_name(key: str, scope: str) -> KeyParts:
     index = suffix_index(version)
     if index != -1:
         version = version[:index]
-    return KeyParts(name, version if is_semver(version) else None)
+    return KeyParts(name, version if is_semver(version) else None, version)

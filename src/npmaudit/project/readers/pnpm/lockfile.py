@@ -37,10 +37,11 @@ The model built from it:
 * locations are synthesised npm-style (:mod:`.pnpm_layout`).
 
 Name and version: a ``name``/``version`` field in the entry wins over the key (git, tarball and
-directory entries carry them); otherwise they come from the key. A directory entry without a
-version field gets version "" and is never matched against registry advisories anyway.
+directory entries carry them); otherwise they come from the key (a registry entry keeps even a
+version that is not semver, which the audit then reports as not checked). A directory entry
+without a version field gets version "" and is never matched against advisories anyway.
 
-Source kinds, from the resolution: ``type: directory`` and ``file:`` tarballs are DIRECTORY,
+Source kinds, from the resolution: ``type: directory`` is DIRECTORY, ``file:`` tarballs LOCAL_TARBALL,
 ``type: git`` and tarballs marked ``gitHosted`` or from a git host's archive endpoint
 (codeload.github.com, gitlab.com, bitbucket.org: pnpm's own list) are GIT, other tarballs are
 TARBALL unless the key has the registry shape (name and semver version: a registry that names its
@@ -313,6 +314,10 @@ def _entry(key: str, metadata: dict[str, Any], meta_where: KeyPath, graph: Any, 
     version = _optional_string(metadata.get("version"), (*meta_where, "version")) or parts.version or ""
     resolution = _mapping(metadata.get("resolution"), (*meta_where, "resolution"))
     source, resolved, integrity = _source(resolution, parts.version is not None, (*meta_where, "resolution"))
+    if not version and source is SourceKind.REGISTRY:
+        # A registry entry keyed by a version that is not semver ("bad@latest"): keep what the key
+        # says, so the audit names it as not checked instead of passing over a versionless package.
+        version = parts.spelled
 
     peers = _string_map(metadata.get("peerDependencies"), (*meta_where, "peerDependencies"))
     peers_meta = _mapping(metadata.get("peerDependenciesMeta"), (*meta_where, "peerDependenciesMeta"))
@@ -347,7 +352,7 @@ def _source(
         raise _Malformed((*where, "type"), f"unknown resolution type {kind!r}")
     if tarball is not None:
         if tarball.startswith("file:"):
-            return SourceKind.DIRECTORY, tarball, integrity
+            return SourceKind.LOCAL_TARBALL, tarball, integrity
         if resolution.get("gitHosted") == "true" or tarball.startswith(_GIT_ARCHIVE_HOSTS):
             return SourceKind.GIT, tarball, integrity
         return (SourceKind.REGISTRY if registry_key else SourceKind.TARBALL), tarball, integrity

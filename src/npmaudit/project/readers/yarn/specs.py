@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from npmaudit.project.model import SourceKind
+from npmaudit.project.model import SourceKind, local_source
 
 _GIT_PREFIXES = ("git+", "git://", "git@", "github:", "gitlab:", "bitbucket:", "gist:", "git:")
 _LOCAL_PREFIXES = ("./", "../", "/", "~/", ".\\", "..\\")
@@ -79,8 +79,10 @@ def classify(spec: str) -> SourceKind:
         return SourceKind.WORKSPACE
     if spec.startswith(("link:", "portal:")):
         return SourceKind.LINK
-    if spec.startswith(("file:", "exec:")) or spec.startswith(_LOCAL_PREFIXES):
+    if spec.startswith("exec:"):
         return SourceKind.DIRECTORY
+    if spec.startswith("file:") or spec.startswith(_LOCAL_PREFIXES):
+        return local_source(spec)
     if spec.startswith(_GIT_PREFIXES) or _GIT_URL.match(spec) or _SHORTHAND.match(spec):
         return SourceKind.GIT
     if spec.startswith(("http://", "https://")):
