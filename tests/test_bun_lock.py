@@ -102,7 +102,9 @@ def test_edge_project_sources_and_links() -> None:
     assert nodes["node_modules/local-dir"].source is SourceKind.DIRECTORY
     assert nodes["node_modules/local-dir"].resolved == "file:local/local-dir"
     tarball = nodes["node_modules/local-tgz"]
-    assert tarball.source is SourceKind.DIRECTORY and tarball.integrity and tarball.integrity.startswith("sha512-")
+    assert tarball.source is SourceKind.LOCAL_TARBALL and tarball.integrity and tarball.integrity.startswith("sha512-")
+    # bun records no version for a tarball: the file name's (local/local-tgz-1.0.0.tgz holds 1.0.0).
+    assert tarball.version == "1.0.0"
     for member, folder, version in (("ws-a", "packages/a", "1.0.0"), ("ws-b", "packages/b", "0.2.0")):
         link = nodes[f"node_modules/{member}"]
         assert (link.source, link.link_target, link.version) == (SourceKind.WORKSPACE, folder, "")
@@ -122,9 +124,8 @@ def test_edge_project_sources_and_links() -> None:
     assert nodes["node_modules/debug"].edges[0].to == "node_modules/debug/node_modules/ms"
     auditable = {(node.name, node.version) for node in project.auditable()}
     assert ("ws-a", "1.0.0") not in auditable and ("local-dir", "") not in auditable
-    assert not any(
-        node.name in {"linked-pkg", "local-dir", "local-tgz", "ws-a", "ws-b"} for node in project.auditable()
-    )
+    assert ("local-tgz", "1.0.0") in auditable  # a vendored tarball is matched by name and version, as npm does
+    assert not any(node.name in {"linked-pkg", "local-dir", "ws-a", "ws-b"} for node in project.auditable())
 
 
 def test_hand_written_tuple_shapes() -> None:
@@ -136,7 +137,7 @@ def test_hand_written_tuple_shapes() -> None:
     assert github.edges[0].to == "node_modules/ms"
     assert nodes["node_modules/from-git"].source is SourceKind.GIT
     remote = nodes["node_modules/remote-tgz"]
-    assert (remote.source, remote.integrity) == (SourceKind.TARBALL, "sha512-HHHH")
+    assert (remote.source, remote.integrity, remote.version) == (SourceKind.TARBALL, "sha512-HHHH", "1.0.0")
     assert nodes["node_modules/buildmeta"].version == "1.0.0+build.5"
     scoped = nodes["node_modules/@scope/alias"]
     assert (scoped.name, scoped.install_name, scoped.version) == ("@real/pkg", "@scope/alias", "2.0.0-rc.1")
@@ -161,6 +162,7 @@ def test_hand_written_tuple_shapes() -> None:
         "ms",
         "plugin",
         "private",
+        "remote-tgz",  # a remote tarball, matched by the version its file name gives
     }
 
 
@@ -198,7 +200,8 @@ def test_helpers() -> None:
     assert classify("workspace:packages/x") is SourceKind.WORKSPACE
     assert classify("link:x") is SourceKind.LINK
     assert classify("file:../x") is SourceKind.DIRECTORY
-    assert classify("./x-1.0.0.tgz") is SourceKind.DIRECTORY
+    assert classify("./x-1.0.0.tgz") is SourceKind.LOCAL_TARBALL
+    assert classify("file:vendor/x-1.0.0.tgz") is SourceKind.LOCAL_TARBALL
     assert classify("https://example.test/x.tgz") is SourceKind.TARBALL
     assert classify("git+ssh://git@example.test/x.git#abc") is SourceKind.GIT
     assert classify("github:o/r#abc") is SourceKind.GIT
@@ -275,9 +278,12 @@ def test_entry_wrong_types(tmp_path: Path) -> None:
     assert "integrity" in _damaged(tmp_path, base % '"ms": ["ms@2.1.3", "", {}, null]').problem
 
 
-def test_entry_bad_version(tmp_path: Path) -> None:
-    error = _damaged(tmp_path, VALID.replace('"is-odd@3.0.1"', '"is-odd@3.0"', 1))
-    assert "invalid package version" in error.problem
+def test_entry_version_that_is_not_semver_is_kept_for_the_audit_to_name(tmp_path: Path) -> None:
+    """The reader keeps it; the audit then names it as not checked (tests/test_unchecked.py)."""
+    path = tmp_path / "bun.lock"
+    path.write_text(VALID.replace('"is-odd@3.0.1"', '"is-odd@3.0"', 1))
+    node = read(path).nodes["node_modules/is-odd"]
+    assert (node.version, node.source) == ("3.0", SourceKind.REGISTRY)
 
 
 def test_entry_missing_integrity(tmp_path: Path) -> None:

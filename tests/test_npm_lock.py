@@ -138,7 +138,7 @@ def test_source_kind_of_each_origin(tmp_path: Path) -> None:
         "node_modules/t": SourceKind.TARBALL,
         "node_modules/loc": SourceKind.LINK,
         "vendor/loc": SourceKind.DIRECTORY,
-        "node_modules/vt": SourceKind.DIRECTORY,
+        "node_modules/vt": SourceKind.LOCAL_TARBALL,  # a vendored file: tarball
         "node_modules/bun": SourceKind.REGISTRY,
         "node_modules/bun/node_modules/inner": SourceKind.REGISTRY,  # bundled: no resolved of its own
         "node_modules/priv": SourceKind.REGISTRY,  # a private registry's tarball URL
@@ -148,7 +148,8 @@ def test_source_kind_of_each_origin(tmp_path: Path) -> None:
 
 
 def test_links_and_workspaces_are_never_auditable(tmp_path: Path) -> None:
-    """A workspace or a local folder sharing a name with a registry package is not that package."""
+    """A workspace or a local folder sharing a name with a registry package is not that package;
+    tarballs (remote or vendored) are published packages, matched by name and version as npm does."""
     project = v3_project(tmp_path)
     link = project.nodes["node_modules/w"]
     assert (link.name, link.version, link.link_target) == ("w", "", "packages/w")
@@ -165,6 +166,8 @@ def test_links_and_workspaces_are_never_auditable(tmp_path: Path) -> None:
         "node_modules/bun",
         "node_modules/bun/node_modules/inner",
         "node_modules/priv",
+        "node_modules/t",
+        "node_modules/vt",
     }
     assert "node_modules/d" not in {n.location for n in project.auditable(frozenset({"dev"}))}
 

@@ -116,7 +116,8 @@ def test_classify_tarball() -> None:
     assert classify_tarball("https://mirror.example.test/npm/@a%2fb/-/b-1.0.0.tgz") == (SourceKind.REGISTRY, "@a/b")
     assert classify_tarball("https://files.example.test/x.tgz") == (SourceKind.TARBALL, None)
     assert classify_tarball("github:o/r#abc")[0] is SourceKind.GIT
-    assert classify_tarball("/abs/x.tgz")[0] is SourceKind.DIRECTORY
+    assert classify_tarball("/abs/x.tgz")[0] is SourceKind.LOCAL_TARBALL
+    assert classify_tarball("file:../vendor/local-thing")[0] is SourceKind.DIRECTORY
 
 
 # -- damaged input ---------------------------------------------------------------------------------

@@ -133,7 +133,9 @@ def test_classic_packages_sources_and_groups(tmp_path: Path) -> None:
     assert sources["local"] is SourceKind.DIRECTORY
     assert sources["remote"] is SourceKind.TARBALL
     assert sources["linked"] is SourceKind.LINK
-    assert {node.name for node in project.auditable()} == {"@scope/a", "b", "c", "fsevents", "lodash", "stale"}
+    # a remote tarball is a published package: matched by name and version, as npm does
+    auditable = {node.name for node in project.auditable()}
+    assert auditable == {"@scope/a", "b", "c", "fsevents", "lodash", "stale", "remote"}
 
     # a lock entry nothing needs is stale: kept, but extraneous (reached from nothing, in every group)
     (stale,) = by_name(project, "stale")
@@ -357,7 +359,7 @@ def test_berry_protocols_patches_workspaces_and_groups(tmp_path: Path) -> None:
     assert sources["gitpkg"] is SourceKind.GIT
     assert by_name(project, "gitpkg")[0].version == "1.10"  # YAML would have made it the float 1.1
     assert sources["gen"] is SourceKind.DIRECTORY
-    assert sources["tarball"] is SourceKind.DIRECTORY
+    assert sources["tarball"] is SourceKind.LOCAL_TARBALL
     assert sources["linked"] is SourceKind.LINK
     assert sources["portal-pkg"] is SourceKind.LINK
     auditable = sorted(f"{node.name}@{node.version}" for node in project.auditable())
@@ -370,6 +372,7 @@ def test_berry_protocols_patches_workspaces_and_groups(tmp_path: Path) -> None:
         "resolve@1.22.8",
         "string-width@4.2.3",
         "string-width@4.2.3",
+        "tarball@2.0.0",  # the vendored file: tarball, by the version yarn recorded
     ]
 
 

@@ -4,9 +4,11 @@ Each distinct installed (name, version) of a published package (registry or tarb
 once against every candidate advisory the sources returned for that name. Every other node is
 listed as not checked, with its reason; a published package whose version cannot be read is an
 input error naming it (:class:`UncheckedVersionError`) unless the caller allows it, because it
-would otherwise be counted as audited while no advisory could ever match it. Records that describe the same advisory under several ids (a
-GHSA and its MAL twin, the same record from two sources) share an id or alias; they are grouped
-into one finding so a report never counts one problem twice.
+would otherwise be counted as audited while no advisory could ever match it.
+
+Records that describe the same advisory under several ids (a GHSA and its MAL twin, the same
+record from two sources) share an id or alias; they are grouped into one finding so a report never
+counts one problem twice.
 """
 
 from __future__ import annotations

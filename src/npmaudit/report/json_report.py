@@ -38,7 +38,12 @@ def finding_json(outcome: AuditOutcome, finding: Finding) -> dict[str, Any]:
         "records": [record.id for record in finding.records],
         # Where each installed copy came from: a tarball's name and version are only what it claims.
         "origins": [
-            {"path": node.location, "source": node.source.value, "resolved": node.resolved, "provenance": node.provenance}
+            {
+                "path": node.location,
+                "source": node.source.value,
+                "resolved": node.resolved,
+                "provenance": node.provenance,
+            }
             for node in finding.nodes
         ],
     }
