@@ -13,6 +13,8 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+from npmaudit import semver
+
 
 class Severity(StrEnum):
     INFO = "info"
@@ -159,6 +161,11 @@ def _string_list(advisory_id: str, record: Mapping[str, Any], key: str) -> list[
 
 
 def _parse_affected(advisory_id: str, entries: Any) -> tuple[Affected, ...]:
+    """The npm entries of ``affected``, each checked so that it can be matched as written.
+
+    A range, event or version list that cannot be read would otherwise become an entry that matches
+    nothing (or everything), silently: it is an :class:`AdvisoryFormatError` naming the record.
+    """
     if entries is None:
         return ()
     if not isinstance(entries, list):
@@ -175,34 +182,71 @@ def _parse_affected(advisory_id: str, entries: Any) -> tuple[Affected, ...]:
         name = package.get("name")
         if not isinstance(name, str) or not name:
             raise AdvisoryFormatError(f"{advisory_id}: an npm 'affected' entry has no package name")
-        raw_ranges = entry.get("ranges") or ()
-        if not isinstance(raw_ranges, list | tuple):
-            raise AdvisoryFormatError(f"{advisory_id}: 'ranges' of {name} must be a list")
-        ranges = []
-        for raw_range in raw_ranges:
-            if not isinstance(raw_range, dict) or not isinstance(raw_range.get("events"), list):
-                raise AdvisoryFormatError(f"{advisory_id}: a range of {name} has no 'events' list")
-            events = []
-            for raw_event in raw_range["events"]:
-                if not isinstance(raw_event, dict):
-                    raise AdvisoryFormatError(f"{advisory_id}: an event of {name} is not an object")
-                for kind in EVENT_KINDS:
-                    value = raw_event.get(kind)
-                    if isinstance(value, str):
-                        events.append(Event(kind, value))
-            ranges.append(AffectedRange(str(raw_range.get("type", "")).upper(), tuple(events)))
-        versions = entry.get("versions") or ()
-        if not isinstance(versions, list | tuple):
-            raise AdvisoryFormatError(f"{advisory_id}: 'versions' of {name} must be a list")
+        where = f"{advisory_id}: {name}"
+        raw_ranges = entry.get("ranges")
+        if raw_ranges is None:
+            raw_ranges = []
+        if not isinstance(raw_ranges, list):
+            raise AdvisoryFormatError(f"{where}: 'ranges' must be a list")
+        ranges = tuple(_parse_range(where, raw_range) for raw_range in raw_ranges)
+        versions = entry.get("versions")
+        if versions is None:
+            versions = []
+        if not isinstance(versions, list) or not all(isinstance(v, str) for v in versions):
+            raise AdvisoryFormatError(f"{where}: 'versions' must be a list of strings")
         npm_range = None
         specific = entry.get("database_specific")
-        if not ranges and not versions and isinstance(specific, dict):
+        if not ranges and not versions and isinstance(specific, dict) and "vulnerable_versions" in specific:
             # Records converted from npm's own advisories keep the original node-semver range here when
             # it could not be expressed as OSV events; it is exact, "every version" would not be.
-            candidate = specific.get("vulnerable_versions")
-            npm_range = candidate if isinstance(candidate, str) and candidate.strip() else None
-        parsed.append(Affected(name, tuple(ranges), frozenset(v for v in versions if isinstance(v, str)), npm_range))
+            npm_range = _npm_range(where, specific["vulnerable_versions"])
+        parsed.append(Affected(name, ranges, frozenset(versions), npm_range))
     return tuple(parsed)
+
+
+RANGE_TYPES = ("SEMVER", "ECOSYSTEM", "GIT")
+
+
+def _parse_range(where: str, raw_range: Any) -> AffectedRange:
+    if not isinstance(raw_range, dict):
+        raise AdvisoryFormatError(f"{where}: a range is not an object")
+    kind = raw_range.get("type")
+    if not isinstance(kind, str) or kind.upper() not in RANGE_TYPES:
+        shown = "no 'type'" if kind is None else f"type {kind!r}"
+        raise AdvisoryFormatError(f"{where}: a range has {shown} (expected one of {', '.join(RANGE_TYPES)})")
+    kind = kind.upper()
+    raw_events = raw_range.get("events")
+    if not isinstance(raw_events, list) or not raw_events:
+        raise AdvisoryFormatError(f"{where}: a {kind} range has no 'events' (a non-empty list)")
+    events = tuple(_parse_event(where, kind, raw_event) for raw_event in raw_events)
+    if not any(event.kind == "introduced" for event in events):
+        raise AdvisoryFormatError(f"{where}: a {kind} range has no 'introduced' event, so it covers no version")
+    return AffectedRange(kind, events)
+
+
+def _parse_event(where: str, kind: str, raw_event: Any) -> Event:
+    if not isinstance(raw_event, dict) or len(raw_event) != 1:
+        raise AdvisoryFormatError(f"{where}: an event must be an object with exactly one of {', '.join(EVENT_KINDS)}")
+    ((event_kind, value),) = raw_event.items()
+    if event_kind not in EVENT_KINDS:
+        raise AdvisoryFormatError(f"{where}: unknown event {event_kind!r} (expected one of {', '.join(EVENT_KINDS)})")
+    if not isinstance(value, str) or not value:
+        raise AdvisoryFormatError(f"{where}: event {event_kind!r} must be a version string, not {value!r}")
+    if kind != "GIT" and not (event_kind == "introduced" and value == "0") and not _is_version(value):
+        raise AdvisoryFormatError(f"{where}: event {event_kind!r} has {value!r}, which is not a semver version")
+    return Event(event_kind, value)
+
+
+def _is_version(text: str) -> bool:
+    return semver.parse_version(text, loose=True) is not None
+
+
+def _npm_range(where: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise AdvisoryFormatError(f"{where}: 'vulnerable_versions' must be a node-semver range, not {value!r}")
+    if semver.valid_range(value, **semver.ADVISORY_OPTIONS) is None:
+        raise AdvisoryFormatError(f"{where}: 'vulnerable_versions' {value!r} is not a node-semver range")
+    return value.strip()
 
 
 def _cvss_vector(entries: Any) -> str | None:

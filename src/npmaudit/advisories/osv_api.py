@@ -111,7 +111,16 @@ class OsvApiSource:
         for ref, ids in zip(refs, ids_by_ref, strict=True):
             bucket = found.setdefault(ref.name, {})
             for advisory_id in ids:
-                bucket[advisory_id] = records[advisory_id]
+                advisory = records[advisory_id]
+                if ref.name not in advisory.package_names:
+                    # Matching tests the record's own entries for this name: a hit whose record does
+                    # not list the package would be dropped without a word. The answer is wrong.
+                    raise SourceError(
+                        SOURCE_NAME,
+                        f"querybatch answered {advisory_id} for {ref}, but that record does not name "
+                        f"the npm package {ref.name}",
+                    )
+                bucket[advisory_id] = advisory
         self.stats = OsvFetchStats(len(refs), batches, len(self.fetched), len(records) - len(self.fetched))
         return {name: list(advisories.values()) for name, advisories in found.items() if advisories}
 

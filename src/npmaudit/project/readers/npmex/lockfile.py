@@ -13,8 +13,8 @@ What this reader makes of it:
   so an aliased entry is matched under the package it really is; otherwise it is the key.
 * Source kind from the tarball: a registry-layout URL (or none: npm_ex resolves from a registry)
   is a registry package; ``git+``/``git:``/``github:``/``ssh:`` is git; another http(s) URL a
-  remote tarball; ``file:`` or a path a local directory/tarball. Only registry entries are
-  matched against advisories.
+  remote tarball; ``file:`` or a path a local tarball (by its file name) or directory. Registry
+  entries and tarballs are matched against advisories by name and version.
 * Edges: each entry's ``dependencies`` (prod) and ``optional_dependencies`` (optional; a name in
   both is optional, npm's rule) point at the recorded entry of that name when its version
   satisfies the range. A range the recorded version does not satisfy was installed nested and not
