@@ -21,10 +21,14 @@ from pathlib import Path
 import pytest
 
 from conftest import load_jsonl
+from npmaudit.advisories.mirror import update_from_mirror
 from npmaudit.advisories.npm_bulk import bulk_payload
+from npmaudit.advisories.store import AdvisoryStore
 from npmaudit.cli import main
+from npmaudit.errors import SourceError
 from npmaudit.project.loader import load_project
 from servers import OsvServer, RegistryServer
+from test_mirror import mirror  # noqa: F401  (the fixture: an OSV mirror served on 127.0.0.1)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VENDORED = FIXTURES / "vendored_tarball"
@@ -329,6 +333,18 @@ def test_a_malformed_record_from_the_osv_api_fails_closed(capsys, tmp_path: Path
         code, out, err = _audit(capsys, str(_npm_project(tmp_path)), "--osv", "--osv-url", server.url)
     assert code == 3 and out == "" and err.count("\n") == 1
     assert f"GHSA-bad-{shape}: good: {MALFORMED[shape][1]}" in err
+
+
+def test_a_malformed_record_from_an_osv_mirror_fails_closed(request: pytest.FixtureRequest, tmp_path: Path):
+    """`db update` is an online source too: exit 3 naming the record, and nothing is merged."""
+    server, url = request.getfixturevalue("mirror")
+    server.publish([_every_version_of("good", "GHSA-fine-fine-fine"), _malformed("misspelt-event")])
+    with AdvisoryStore.open(tmp_path / "store.sqlite", create=True) as store:
+        with pytest.raises(SourceError) as caught:
+            update_from_mirror(store, url)
+        assert caught.value.exit_code == 3
+        assert "GHSA-bad-misspelt-event: good: unknown event 'introduce'" in str(caught.value)
+        assert store.stats().records == 0
 
 
 def test_a_registry_range_that_is_not_node_semver_fails_closed(capsys, tmp_path: Path):

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
 
+from npmaudit.advisories.model import MalformedRecordError
 from npmaudit.advisories.records import GZIP_MAGIC, iter_records, records_from_text
 from npmaudit.advisories.store import AdvisoryStore, ImportResult, ImportSource, RawRecord
 from npmaudit.errors import InputError, SourceError
@@ -211,7 +212,8 @@ def update_from_mirror(
         return _full_update(store, url, listing, progress, download_dir)
     records = _fetch_records(url, changed, progress)
     state = {"mode": "delta", "newestListed": newest_listed}
-    result = store.merge([ImportSource(url, "mirror", records, state)], progress=progress)
+    with _malformed_is_remote(url):
+        result = store.merge([ImportSource(url, "mirror", records, state)], progress=progress)
     return MirrorUpdate(url, "delta", len(listing), len(changed), result)
 
 
@@ -229,11 +231,22 @@ def _full_update(
             _download(f"{url}/all.zip", sink, progress)
         state = {"mode": "full", "newestListed": listing[0][0] if listing else None}
         records = _remote_errors(url, iter_zip_records(Path(temporary), f"{url}/all.zip"))
-        result = store.merge([ImportSource(url, "mirror", records, state)], progress=progress)
+        with _malformed_is_remote(url):
+            result = store.merge([ImportSource(url, "mirror", records, state)], progress=progress)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
     return MirrorUpdate(url, "full", len(listing), result.sources[0].records, result)
+
+
+@contextlib.contextmanager
+def _malformed_is_remote(url: str) -> Iterator[None]:
+    """A record the mirror serves that cannot be read is the mirror's failure (exit 3), like a damaged
+    archive; the merge is one transaction, so nothing of it was kept."""
+    try:
+        yield
+    except MalformedRecordError as error:
+        raise SourceError(url, error.problem) from None
 
 
 def _remote_errors(url: str, records: Iterator[RawRecord]) -> Iterator[RawRecord]:

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from npmaudit import semver
+from npmaudit.errors import InputError
 
 
 class Severity(StrEnum):
@@ -58,6 +59,11 @@ EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
 
 class AdvisoryFormatError(ValueError):
     """An OSV record that cannot be understood (not an object, no id, bad affected entries)."""
+
+
+class MalformedRecordError(InputError):
+    """A file's record that cannot be understood: an input error (exit 2) when the file is local;
+    a caller fed by an online source (a mirror) turns it into a SourceError (exit 3)."""
 
 
 @dataclass(frozen=True, slots=True)

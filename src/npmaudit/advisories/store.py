@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from npmaudit.advisories.jsondb import record_key
-from npmaudit.advisories.model import Advisory, AdvisoryFormatError
+from npmaudit.advisories.model import Advisory, AdvisoryFormatError, MalformedRecordError
 from npmaudit.advisories.source import SourceInfo
 from npmaudit.atomicfile import atomic_replace
 from npmaudit.errors import InputError
@@ -415,7 +415,7 @@ class AdvisoryStore:
             except AdvisoryFormatError as error:
                 line = where if isinstance(where, int) else None
                 label = "" if line is not None else f"{where}: "
-                raise InputError(source.location, f"{label}{error}", line) from None
+                raise MalformedRecordError(source.location, f"{label}{error}", line) from None
             names = sorted(advisory.package_names)
             if current is None:
                 added += 1
