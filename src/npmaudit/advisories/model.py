@@ -131,9 +131,10 @@ class Advisory:
             database_specific = {}
         cvss_vector = _cvss_vector(record.get("severity"))
         withdrawn = record.get("withdrawn")
+        modified = record.get("modified")
         return cls(
             id=advisory_id,
-            modified=record.get("modified") if isinstance(record.get("modified"), str) else "",
+            modified=modified if isinstance(modified, str) else "",
             aliases=aliases,
             summary=_text(record.get("summary")) or _text(record.get("details")).split("\n", 1)[0],
             severity=_severity(database_specific, cvss_vector),

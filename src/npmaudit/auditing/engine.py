@@ -176,7 +176,7 @@ def audit(
 
 def _version_key(version: str) -> tuple[int, object]:
     parsed = semver.parse_version(version, loose=True)
-    return (0, parsed) if parsed is not None else (1, version)  # type: ignore[return-value]
+    return (0, parsed) if parsed is not None else (1, version)
 
 
 def _newest_per_id(advisories: Iterable[Advisory]) -> list[Advisory]:

@@ -376,7 +376,7 @@ class _Reader:
         install_name: str,
         manifests: Mapping[str, dict[str, Any]],
     ) -> tuple[Node, dict[str, Any] | None]:
-        base = {"location": location, "name": name, "install_name": install_name}
+        base: dict[str, Any] = {"location": location, "name": name, "install_name": install_name}
         if kind is None:  # "name@root:": the project itself, required by one of its dependencies
             self.info_at(key, entry, 1)
             root = self.nodes[""]
@@ -401,13 +401,13 @@ class _Reader:
             if len(entry) < 2 or not isinstance(entry[1], str):
                 raise self.fail(f"package {key!r}: the registry (2nd element) must be a string", key)
             info = self.info_at(key, entry, 2)
-            integrity = self.string_at(key, entry, 3, "integrity", required=True)
+            checksum = self.string_at(key, entry, 3, "integrity", required=True)
             node = Node(
                 **base,
                 version=resolution,
                 source=kind,
                 resolved=entry[1] or None,
-                integrity=integrity or None,
+                integrity=checksum or None,
                 in_bundle=info.get("bundled") is True,
             )
             return node, info
