@@ -76,6 +76,7 @@ def audit_project(
     offline: bool = False,
     omit: Iterable[str] = (),
     lockfile: str | PathLike[str] | None = None,
+    allow_unchecked: bool = False,
     settings: Settings | None = None,
 ) -> AuditReport:
     """Audit the project at ``path`` (a directory, whose lockfile is detected, or a lockfile).
@@ -84,6 +85,7 @@ def audit_project(
     of records); without one, the shared store in the user cache directory. ``sources``: any of
     :data:`SOURCE_NAMES`; None means the command line's default (the local database when it exists,
     plus OSV online unless ``offline``). ``omit``: dependency groups to leave out (dev, optional, peer).
+    ``allow_unchecked``: list packages whose version cannot be read as not checked instead of failing.
     ``settings``: full control (HTTP timeouts, registry, ...); the keyword arguments override it.
     """
     chosen = set(sources or ())
@@ -105,6 +107,7 @@ def audit_project(
         offline=offline or base.offline,
         db=Path(db) if db is not None else base.db,
         omit=groups or base.omit,
+        allow_unchecked=allow_unchecked or base.allow_unchecked,
         project_dir=(project_path if project_path.is_dir() else project_path.parent).resolve(),
     )
     outcome = run_audit(project_path, values, lockfile=Path(lockfile) if lockfile is not None else None)
@@ -125,12 +128,19 @@ def open_database(path: str | PathLike[str]) -> AdvisorySource:
     return open_local_database(Path(path))
 
 
-def audit(project: Project, sources: Sequence[AdvisorySource], omit: Iterable[str] = ()) -> AuditResult:
-    """Match a project against advisory sources: the findings, the sources' descriptions, what was not checked."""
+def audit(
+    project: Project, sources: Sequence[AdvisorySource], omit: Iterable[str] = (), *, allow_unchecked: bool = False
+) -> AuditResult:
+    """Match a project against advisory sources: the findings, the sources' descriptions, what was not checked.
+
+    A published package whose version cannot be read is an error naming it, unless ``allow_unchecked``
+    (then it is listed in ``not_checked``): it would otherwise pass without having been checked.
+    """
     from npmaudit.auditing.engine import audit as _audit
 
     groups = frozenset(omit)
-    return _audit(project, [source.prepare(project, groups) for source in sources], groups)
+    prepared = [source.prepare(project, groups) for source in sources]
+    return _audit(project, prepared, groups, allow_unchecked=allow_unchecked)
 
 
 def judge(findings: Iterable[Finding], policy: str = "error", level: str = "low") -> Verdict:
