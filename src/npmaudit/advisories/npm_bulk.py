@@ -109,7 +109,8 @@ def bulk_to_osv(name: str, entry: Any) -> dict[str, Any]:
     npm_id = f"NPM-{numeric}"
     advisory_id = "GHSA-" + ghsa.group(0)[5:].lower() if ghsa else npm_id
     cwe = [c for c in entry.get("cwe") or () if isinstance(c, str)] if isinstance(entry.get("cwe"), list) else []
-    cvss = entry.get("cvss") if isinstance(entry.get("cvss"), dict) else {}
+    raw_cvss = entry.get("cvss")
+    cvss: dict[str, Any] = raw_cvss if isinstance(raw_cvss, dict) else {}
     vector = cvss.get("vectorString") if isinstance(cvss.get("vectorString"), str) else None
     database_specific: dict[str, Any] = {"source": "npm-registry", "npm_advisory_id": numeric, "cwe_ids": cwe}
     score = cvss.get("score")
