@@ -63,7 +63,8 @@ def test_example_findings_and_json_shape(example_project: Path, capsys):
     assert sum(report["summary"]["bySeverity"].values()) == len(report["findings"])
     assert report["sources"][0]["records"] == 46
     assert report["sources"][0]["kind"] == "json-db"
-    assert err == ""
+    # stderr holds only the database's age warning (its newest record is from 2025).
+    assert [line for line in err.splitlines() if "the advisory database is" not in line] == []
 
 
 @pytest.mark.parametrize(
@@ -101,11 +102,29 @@ def test_policy_off_skips_and_says_so(example_project: Path, capsys):
 
 
 def test_no_findings_pass(example_project: Path, tmp_path: Path, capsys):
-    empty = tmp_path / "empty.json"
-    empty.write_text("[]")
-    code, report, _ = run_json(capsys, str(example_project), "--db", str(empty), "--compromised")
+    unrelated = tmp_path / "unrelated.json"
+    unrelated.write_text(
+        json.dumps(
+            [
+                {
+                    "id": "GHSA-test-unrelated",
+                    "modified": "2026-01-01T00:00:00Z",
+                    "affected": [
+                        {"package": {"ecosystem": "npm", "name": "not-in-this-project"}, "versions": ["1.0.0"]}
+                    ],
+                }
+            ]
+        )
+    )
+    code, report, _ = run_json(capsys, str(example_project), "--db", str(unrelated), "--compromised")
     assert code == 0
     assert report["findings"] == []
+    # A database with no record at all is no database: nothing was looked at.
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]")
+    assert main(["audit", str(example_project), "--db", str(empty), "--compromised"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "empty.json: holds no advisory records" in captured.err
 
 
 def test_environment_and_config_precedence(example_project: Path, capsys, monkeypatch):
@@ -229,7 +248,7 @@ def test_malicious_findings_are_unmissable_and_text_is_neutralised(example_proje
             [
                 {
                     "id": "MAL-2099-1",
-                    "modified": "2099-01-01T00:00:00Z",
+                    "modified": "2026-01-01T00:00:00Z",
                     "summary": "Malicious code in ms\x1b[2J\r\u202eevil",
                     "affected": [{"package": {"ecosystem": "npm", "name": "ms"}, "versions": ["2.0.0"]}],
                 }
@@ -281,7 +300,7 @@ def test_the_console_script_runs_as_a_process(example_project: Path):
     )
     assert completed.returncode == 1
     assert json.loads(completed.stdout)["findings"]
-    assert completed.stderr == ""
+    assert [line for line in completed.stderr.splitlines() if "the advisory database is" not in line] == []
 
 
 def test_a_named_database_that_is_missing_is_an_error_even_without_a_source_flag(

@@ -107,15 +107,26 @@ def test_audit_uses_the_default_store_and_reports_its_age(environment: Path, exa
     ]
 
 
-def test_max_db_age_fails_closed_on_a_stale_store(environment: Path, example_project: Path, capsys):
-    assert main(["db", "import", str(EXAMPLE / "advisories.json")]) == 0
-    with sqlite3.connect(environment) as db:  # pretend the import happened ten days ago
-        stamp = (datetime.now(UTC) - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        db.execute("UPDATE meta SET value = ? WHERE key = 'updated'", (stamp,))
+def dated_copy(tmp_path: Path, days_ago: float) -> Path:
+    """The example database with its newest record modified ``days_ago`` days before now."""
+    records = json.loads((EXAMPLE / "advisories.json").read_text())
+    newest = max(records, key=lambda r: r["modified"])
+    newest["modified"] = (datetime.now(UTC) - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path = tmp_path / f"advisories-{days_ago:g}-days.json"
+    write_json_database(path, records)
+    return path
+
+
+def test_max_db_age_fails_closed_on_a_stale_store(environment: Path, example_project: Path, tmp_path: Path, capsys):
+    # Imported today, but its newest record is ten days old: the store is ten days old, as the file is.
+    database = dated_copy(tmp_path, 10)
+    assert main(["db", "import", str(database)]) == 0
     capsys.readouterr()
     assert main(["audit", str(example_project), "--compromised", "--max-db-age", "7"]) == 3
     captured = capsys.readouterr()
-    assert "10.0 days old" in captured.err and captured.out == ""
+    assert "10.0 days old (newest record modified " in captured.err and captured.out == ""
+    assert main(["audit", str(example_project), "--compromised", "--db", str(database), "--max-db-age", "7"]) == 3
+    assert "10.0 days old (newest record modified " in capsys.readouterr().err
     assert main(["audit", str(example_project), "--compromised", "--max-db-age", "11", "--policy", "warn"]) == 0
     capsys.readouterr()
     with pytest.raises(SystemExit) as exited:
@@ -139,16 +150,32 @@ def test_max_db_age_from_env_and_config(environment: Path, example_project: Path
 
 def test_freshness_rules():
     now = datetime(2026, 1, 10, tzinfo=UTC)
-    fresh = SourceInfo("sqlite", "s", 1, "2025-01-01T00:00:00Z", {"updated": "2026-01-09T00:00:00Z"})
+    synced = SourceInfo(
+        "sqlite", "s", 1, "2025-01-01T00:00:00Z", {"updated": "2026-01-09T00:00:00Z", "synced": "2026-01-09T00:00:00Z"}
+    )
+    imported = SourceInfo("sqlite", "i", 1, "2026-01-01T00:00:00Z", {"updated": "2026-01-09T12:00:00Z"})
     json_db = SourceInfo("json-db", "j", 1, "2026-01-01T00:00:00Z")
     online = SourceInfo("osv-api", "https://api")
-    assert age_days(fresh, now) == 1.0 and age_days(json_db, now) == 9.0
-    check_freshness([fresh, online], 1.0, now)
-    check_freshness([fresh, json_db], None, now)
+    # Synchronised from a mirror: the last sync; imported or read from a file: the newest record.
+    assert age_days(synced, now) == 1.0 and age_days(imported, now) == 9.0 and age_days(json_db, now) == 9.0
+    assert age_days(online, now) is None
+    assert check_freshness([synced, online], 1.0, now) == []
+    assert check_freshness([synced], None, now) == []
+    with pytest.raises(SourceError, match=r"9\.0 days old \(newest record modified 2026-01-01T00:00:00Z\)"):
+        check_freshness([synced, json_db], 5, now)
     with pytest.raises(SourceError, match=r"9\.0 days old"):
-        check_freshness([fresh, json_db], 5, now)
+        check_freshness([imported], 5, now)
     with pytest.raises(SourceError, match="age is unknown"):
         check_freshness([SourceInfo("json-db", "empty.json", 0)], 5, now)
+    # Older than a week without --max-db-age: a warning, not an error; a limit replaces the warning.
+    (warning,) = check_freshness([synced, json_db], None, now)
+    assert warning.startswith("j: the advisory database is 9.0 days old (newest record modified")
+    assert check_freshness([json_db], 10, now) == []
+    # A time more than a day ahead cannot be true: it tells no age.
+    future = SourceInfo("json-db", "f", 1, "2026-01-12T00:00:00Z")
+    assert age_days(future, now) is None and age_days(SourceInfo("json-db", "g", 1, "2026-01-10T23:00:00Z"), now) == 0
+    with pytest.raises(SourceError, match="age is unknown"):
+        check_freshness([future], 1, now)
 
 
 def test_write_cache_merges_matched_records_into_the_shared_store(environment: Path, example_project: Path, capsys):
@@ -171,17 +198,23 @@ def test_write_cache_merges_matched_records_into_the_shared_store(environment: P
     assert main(["db", "export", str(environment.parent / "out.json")]) == 0
     cached = {r["id"] for r in json.loads((environment.parent / "out.json").read_text())}
     assert {f["id"] for f in report["findings"]} <= cached <= matched
-    # The cache alone now gives the same findings as the database they came from.
+    # The cache alone is not a database (it holds only what matched before): auditing against it fails.
+    capsys.readouterr()
+    assert main(["audit", str(example_project), "--compromised", "--format", "json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "never filled" in captured.err and "npmaudit db update" in captured.err
+    assert main(["db", "info", "--format", "json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["updated"] is None and info["filled"] is False  # write-cache does not fill the store
+    assert [s["kind"] for s in info["sources"]] == ["write-cache"]
+    # Once filled, it gives the same findings as the database they came from.
+    assert main(["db", "import", str(EXAMPLE / "advisories.json")]) == 0
     capsys.readouterr()
     main(["audit", str(example_project), "--compromised", "--format", "json"])
     again = json.loads(capsys.readouterr().out)
     assert [(f["name"], f["version"], f["id"]) for f in again["findings"]] == [
         (f["name"], f["version"], f["id"]) for f in report["findings"]
     ]
-    assert main(["db", "info", "--format", "json"]) == 0
-    info = json.loads(capsys.readouterr().out)
-    assert info["updated"] is None  # write-cache does not make the store look freshly updated
-    assert [s["kind"] for s in info["sources"]] == ["write-cache"]
 
 
 def test_update_through_the_cli_from_a_file_mirror(environment: Path, tmp_path: Path, capsys):

@@ -110,7 +110,7 @@ def records() -> list[dict]:
 
 def second_state(first: list[dict], extra: list[dict]) -> tuple[list[dict], set[str]]:
     """The mirror an hour later: 3 records changed, the extra ones added, 2 withdrawn."""
-    later = "2099-01-01T00:00:00Z"
+    later = "2026-01-01T00:00:00Z"
     state = [copy.deepcopy(r) for r in first]
     active = [r for r in state if not r.get("withdrawn")]
     changed = active[:3]
@@ -160,10 +160,10 @@ def test_first_update_downloads_all_zip_then_only_changed_records(mirror, record
         assert stats.withdrawn == sum(1 for r in second if r.get("withdrawn"))
         assert [s.location for s in stats.sources] == [url]
         assert stats.sources[0].state["mode"] == "delta"
-        assert stats.sources[0].state["newestListed"] == "2099-01-01T00:00:00Z"
+        assert stats.sources[0].state["newestListed"] == "2026-01-01T00:00:00Z"
 
         # Nothing new: only the listing is read, and the store's update time still moves on.
-        update = update_from_mirror(store, url, progress=None)
+        update = update_from_mirror(store, url)
         assert server.paths() == ["/npm/modified_id.csv"]
         assert (update.mode, update.fetched, update.result.added, update.result.changed) == ("delta", 0, 0, 0)
 
@@ -215,9 +215,9 @@ def test_no_server_is_a_source_error(tmp_path: Path):
 
 
 def test_modified_id_csv_parsing():
-    data = b"2099-01-01T00:00:00Z,GHSA-aaaa\n2024-06-04T12:34:56.123456Z,MAL-2024-1\n\n"
+    data = b"2026-01-01T00:00:00Z,GHSA-aaaa\n2024-06-04T12:34:56.123456Z,MAL-2024-1\n\n"
     assert parse_modified_csv("u", data) == [
-        ("2099-01-01T00:00:00Z", "GHSA-aaaa"),
+        ("2026-01-01T00:00:00Z", "GHSA-aaaa"),
         ("2024-06-04T12:34:56.123456Z", "MAL-2024-1"),
     ]
     assert parse_modified_csv("u", b"modified,id\n2024-01-01T00:00:00Z,X-1\n") == [("2024-01-01T00:00:00Z", "X-1")]

@@ -43,6 +43,17 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict | No
     return code, (json.loads(captured.out) if captured.out.strip() else None), captured.err
 
 
+def _unrelated_database(path: Path) -> Path:
+    """A local database whose one record concerns no package of the project (an empty one is an error)."""
+    record = {
+        "id": "GHSA-test-unrelated",
+        "modified": "2026-01-01T00:00:00Z",
+        "affected": [{"package": {"ecosystem": "npm", "name": "not-in-this-project"}, "versions": ["1.0.0"]}],
+    }
+    path.write_text(json.dumps([record]))
+    return path
+
+
 def _pairs(report: dict) -> set[tuple[str, str]]:
     return {(f["name"], f["id"]) for f in report["findings"]}
 
@@ -115,8 +126,7 @@ def test_default_without_local_database_is_osv_only(capsys, project: Path, monke
 
 @pytest.mark.parametrize("how", ["flag", "env", "config"])
 def test_offline_uses_the_local_database_only(capsys, project: Path, tmp_path: Path, monkeypatch, how) -> None:
-    database = tmp_path / "local.json"
-    database.write_text("[]")
+    database = _unrelated_database(tmp_path / "local.json")
     monkeypatch.setenv("NPMAUDIT_OSV_URL", "http://127.0.0.1:9/")  # would fail if it were asked
     args = [str(project), "--db", str(database)]
     if how == "flag":
@@ -141,8 +151,7 @@ def test_offline_with_an_online_flag_is_a_usage_error(capsys, project: Path) -> 
 
 
 def test_flags_combine(capsys, project: Path, tmp_path: Path, online_osv_records) -> None:
-    database = tmp_path / "local.json"
-    database.write_text("[]")
+    database = _unrelated_database(tmp_path / "local.json")
     nsp = load_jsonl(ONLINE / "nsp-original.jsonl.gz")
     with OsvServer(online_osv_records) as osv, RegistryServer.from_nsp(nsp) as registry:
         code, report, _ = _run(

@@ -122,7 +122,7 @@ def _variant(record: dict, modified: str, **changes) -> dict:
 def test_newest_modified_wins_whatever_the_order(store_path: Path, records: list[dict], tmp_path: Path):
     original = next(r for r in records if r["id"] == "GHSA-xvch-5gv4-984h")  # minimist
     older = _variant(original, "2001-01-01T00:00:00Z", summary="older")
-    newer = _variant(original, "2099-01-01T00:00:00Z", summary="newer")
+    newer = _variant(original, "2026-01-01T00:00:00Z", summary="newer")
     same = _variant(original, original["modified"], summary="same time, other text")
     write_records(store_path, [original])
     result = write_records(store_path, [older, same], location="test")
@@ -143,7 +143,7 @@ def test_newest_modified_wins_whatever_the_order(store_path: Path, records: list
 
 def test_reindexes_names_when_a_record_changes_its_packages(store_path: Path, records: list[dict]):
     original = next(r for r in records if r["id"] == "GHSA-xvch-5gv4-984h")
-    moved = _variant(original, "2099-01-01T00:00:00Z")
+    moved = _variant(original, "2026-01-01T00:00:00Z")
     moved["affected"] = copy.deepcopy(original["affected"])
     for entry in moved["affected"]:
         entry["package"]["name"] = "minimist-renamed"
@@ -163,16 +163,16 @@ def test_withdrawn_record_is_kept_and_stops_matching(store_path: Path, tmp_path:
     assert ("minimist", "0.0.10", "GHSA-xvch-5gv4-984h") in before
     example_records = json.loads((EXAMPLE / "advisories.json").read_text())
     original = next(r for r in example_records if r["id"] == "GHSA-xvch-5gv4-984h")
-    withdrawn = _variant(original, "2099-01-01T00:00:00Z", withdrawn="2099-01-01T00:00:00Z")
+    withdrawn = _variant(original, "2026-01-01T00:00:00Z", withdrawn="2026-01-01T00:00:00Z")
     write_records(store_path, [withdrawn], location="test", kind="file")
     with AdvisoryStore.open(store_path) as store:
         after = {(f.name, f.version, f.id) for f in audit(project, [store]).findings}
         assert store.stats().withdrawn == 1
         kept = store.lookup(["minimist"])["minimist"]
     assert after == before - {("minimist", "0.0.10", "GHSA-xvch-5gv4-984h")}
-    assert [a.withdrawn for a in kept if a.id == "GHSA-xvch-5gv4-984h"] == ["2099-01-01T00:00:00Z"]
+    assert [a.withdrawn for a in kept if a.id == "GHSA-xvch-5gv4-984h"] == ["2026-01-01T00:00:00Z"]
     exported = json.loads(export_text(store_path, tmp_path))
-    assert next(r for r in exported if r["id"] == "GHSA-xvch-5gv4-984h")["withdrawn"] == "2099-01-01T00:00:00Z"
+    assert next(r for r in exported if r["id"] == "GHSA-xvch-5gv4-984h")["withdrawn"] == "2026-01-01T00:00:00Z"
 
 
 @pytest.mark.parametrize("lockfile_dir", [EXAMPLE, CRA], ids=["engine-io-latency", "create-react-app"])
@@ -367,8 +367,12 @@ def test_an_empty_file_named_like_a_store_is_refused(tmp_path: Path):
     empty.write_bytes(b"")
     with pytest.raises(InputError, match="empty database"):
         open_local_database(empty)
-    # ...and `create` turns it into a store (a creation that was killed before its first write).
+    # ...and `create` turns it into a store (a creation that was killed before its first write),
+    # which is still no database until an import fills it.
     AdvisoryStore.open(empty, create=True).close()
+    with pytest.raises(InputError, match=r"empty advisory store \(no import or update ever completed\)"):
+        open_local_database(empty)
+    write_records(empty, json.loads((EXAMPLE / "advisories.json").read_text()), location="test", kind="file")
     assert isinstance(open_local_database(empty), AdvisoryStore)
 
 
@@ -393,7 +397,7 @@ def test_store_is_in_wal_mode_with_schema_version(store_path: Path):
 
 def test_write_cache_merges_do_not_refresh_the_store_age(store_path: Path, records: list[dict]):
     import_files(store_path, FIXTURES / SOURCES[2], now="2026-01-01T00:00:00Z")
-    newer = _variant(records[0], "2099-01-01T00:00:00Z")
+    newer = _variant(records[0], "2026-01-01T00:00:00Z")
     write_records(store_path, [newer], location="audit --write-cache")
     with AdvisoryStore.open(store_path) as store:
         assert store.info().details["updated"] == "2026-01-01T00:00:00Z"

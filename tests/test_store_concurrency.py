@@ -132,7 +132,7 @@ from pathlib import Path
 from npmaudit.advisories.mirror import import_source
 from npmaudit.advisories.store import AdvisoryStore
 
-def progress(location, done):
+def progress(task, done, total):
     print("progress", done, flush=True)
     time.sleep(3600)  # hold the open transaction until the test kills us
 

@@ -3,7 +3,9 @@
 A path may name a SQLite store (recognised by its content, whatever its name), a JSON database in
 any shape :mod:`npmaudit.advisories.records` reads, or a directory of records. A missing database
 is an error (exit 2), never an empty result; when the missing one is the default store in the user
-cache directory, the message says how to create it.
+cache directory, the message says how to create it. So is a database that holds no record, and a
+store that no ``db import`` or ``db update`` ever filled (one that only ``audit --write-cache``
+wrote holds the few records earlier audits matched, not a database of advisories).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ MISSING_DEFAULT_HINT = (
     "data) or `npmaudit db import FILE`, or pass --db PATH"
 )
 MISSING_HINT = "advisory database not found (import one with `npmaudit db import`, or pass --db)"
+FILL_HINT = "fill it with `npmaudit db update` (downloads OSV's npm data) or `npmaudit db import FILE`"
 
 
 def is_sqlite_file(path: Path) -> bool:
@@ -41,10 +44,32 @@ def open_local_database(path: Path, *, is_default: bool = False) -> AdvisorySour
     if path.is_file() and (is_sqlite_file(path) or _empty_store_file(path)):
         from npmaudit.advisories.store import AdvisoryStore
 
-        return AdvisoryStore.open(path)
+        store = AdvisoryStore.open(path)
+        try:
+            check_filled(store)
+        except BaseException:
+            store.close()
+            raise
+        return store
     from npmaudit.advisories.jsondb import JsonDatabase
 
     return JsonDatabase(path)
+
+
+def check_filled(store: AdvisorySource) -> None:
+    """An :class:`InputError` unless the store was filled by an import or update and holds records."""
+    info = store.info()
+    records = info.records or 0
+    if not info.details.get("updated"):
+        if records:
+            raise InputError(
+                info.location,
+                f"this advisory store was never filled: it holds only {records} records cached by "
+                f"`audit --write-cache`; {FILL_HINT}",
+            )
+        raise InputError(info.location, f"empty advisory store (no import or update ever completed): {FILL_HINT}")
+    if not records:
+        raise InputError(info.location, f"empty advisory store (0 records): {FILL_HINT}")
 
 
 def _empty_store_file(path: Path) -> bool:

@@ -5,7 +5,9 @@ An OSV mirror is a directory of one ecosystem as OSV publishes it: ``all.zip`` (
 ``modified_id.csv`` (``<modified>,<id>`` per line, newest first) and ``<id>.json`` per record. The
 first update of a store from a mirror downloads ``all.zip``; later ones fetch only the records the
 CSV lists as newer than the store's copy. Everything fetched is merged in one transaction: a
-failed or interrupted update changes nothing.
+failed or interrupted update changes nothing (and creates no store). A mirror that lists or
+serves no record has failed: an empty answer is never a successful synchronisation, whose time
+is the store's age (see auditing/freshness.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,18 +27,17 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
 
-from npmaudit.advisories.model import MalformedRecordError
 from npmaudit.advisories.records import GZIP_MAGIC, iter_records, records_from_text
 from npmaudit.advisories.store import AdvisoryStore, ImportResult, ImportSource, RawRecord
 from npmaudit.errors import InputError, SourceError
+from npmaudit.progress import Progress, no_progress
 
 ZIP_MAGIC = b"PK\x03\x04"
 # Past this many changed records one all.zip download is cheaper than fetching them one by one.
 DELTA_LIMIT = 5000
 FETCH_WORKERS = 8
 HTTP_TIMEOUT = 60.0
-
-Progress = Callable[[str, int], None]
+FETCH_PROGRESS_EVERY = 100
 
 
 # -- local sources ----------------------------------------------------------------------------
@@ -160,13 +161,25 @@ def _json_lines(path: Path, stream: IO[bytes], following: tuple[int, bytes], num
         number += 1
 
 
+def _is_record_member(member: zipfile.ZipInfo) -> bool:
+    return not member.is_dir() and member.filename.lower().endswith(".json")
+
+
+def count_zip_records(archive: Path, label: str) -> int:
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            return sum(1 for member in bundle.infolist() if _is_record_member(member))
+    except (zipfile.BadZipFile, OSError) as error:
+        raise InputError(label, f"damaged zip archive: {error}") from None
+
+
 def iter_zip_records(archive: Path, label: str) -> Iterator[RawRecord]:
     """Every record of a zip archive such as OSV's ``all.zip``: each ``.json`` member holds one
     record (or any shape records.py reads)."""
     try:
         with zipfile.ZipFile(archive) as bundle:
             for member in bundle.infolist():
-                if member.is_dir() or not member.filename.lower().endswith(".json"):
+                if not _is_record_member(member):
                     continue
                 where = f"{label}:{member.filename}"
                 raw = bundle.read(member)
@@ -197,12 +210,14 @@ def update_from_mirror(
     url: str,
     *,
     full: bool = False,
-    progress: Progress | None = None,
+    progress: Progress = no_progress,
     download_dir: Path | None = None,
 ) -> MirrorUpdate:
     url = url.rstrip("/")
     listing = parse_modified_csv(url, _fetch_bytes(f"{url}/modified_id.csv"))
-    newest_listed = listing[0][0] if listing else None
+    if not listing:
+        raise SourceError(f"{url}/modified_id.csv", "lists no records: the mirror is empty or broken")
+    newest_listed = listing[0][0]
     known = {source.location: source for source in store.stats().sources}
     if full or url not in known:
         return _full_update(store, url, listing, progress, download_dir)
@@ -212,8 +227,9 @@ def update_from_mirror(
         return _full_update(store, url, listing, progress, download_dir)
     records = _fetch_records(url, changed, progress)
     state = {"mode": "delta", "newestListed": newest_listed}
+    source = ImportSource(url, "mirror", records, state, allow_empty=True, expected=len(records))
     with _malformed_is_remote(url):
-        result = store.merge([ImportSource(url, "mirror", records, state)], progress=progress)
+        result = store.merge([source], progress=progress)
     return MirrorUpdate(url, "delta", len(listing), len(changed), result)
 
 
@@ -221,7 +237,7 @@ def _full_update(
     store: AdvisoryStore,
     url: str,
     listing: list[tuple[str, str]],
-    progress: Progress | None,
+    progress: Progress,
     download_dir: Path | None,
 ) -> MirrorUpdate:
     directory = download_dir or store.path.parent
@@ -230,9 +246,11 @@ def _full_update(
         with os.fdopen(handle, "wb") as sink:
             _download(f"{url}/all.zip", sink, progress)
         state = {"mode": "full", "newestListed": listing[0][0] if listing else None}
-        records = _remote_errors(url, iter_zip_records(Path(temporary), f"{url}/all.zip"))
+        label = f"{url}/all.zip"
+        records = _remote_errors(url, iter_zip_records(Path(temporary), label))
+        source = ImportSource(url, "mirror", records, state, expected=_remote_count(url, Path(temporary), label))
         with _malformed_is_remote(url):
-            result = store.merge([ImportSource(url, "mirror", records, state)], progress=progress)
+            result = store.merge([source], progress=progress)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
@@ -241,12 +259,23 @@ def _full_update(
 
 @contextlib.contextmanager
 def _malformed_is_remote(url: str) -> Iterator[None]:
-    """A record the mirror serves that cannot be read is the mirror's failure (exit 3), like a damaged
-    archive; the merge is one transaction, so nothing of it was kept."""
+    """A record the mirror serves that cannot be read, or an archive with no record, is the mirror's
+    failure (exit 3), like a damaged archive; the merge is one transaction, so nothing of it was kept.
+    The store's own failures (locked, damaged) stay input errors."""
     try:
         yield
-    except MalformedRecordError as error:
+    except InputError as error:
+        if error.path != url:
+            raise
         raise SourceError(url, error.problem) from None
+
+
+def _remote_count(url: str, archive: Path, label: str) -> int:
+    """How many record files the archive holds (read from its directory, for progress)."""
+    try:
+        return count_zip_records(archive, label)
+    except InputError as error:
+        raise SourceError(url, str(error)) from None
 
 
 def _remote_errors(url: str, records: Iterator[RawRecord]) -> Iterator[RawRecord]:
@@ -296,7 +325,7 @@ def _is_newer(listed: str, stored: str | None) -> bool:
     return a[0].replace(microsecond=0) > b[0].replace(microsecond=0)
 
 
-def _fetch_records(url: str, ids: list[str], progress: Progress | None) -> list[RawRecord]:
+def _fetch_records(url: str, ids: list[str], progress: Progress) -> list[RawRecord]:
     def fetch(advisory_id: str) -> RawRecord:
         location = f"{url}/{quote(advisory_id)}.json"
         data = _fetch_bytes(location)
@@ -311,11 +340,13 @@ def _fetch_records(url: str, ids: list[str], progress: Progress | None) -> list[
     records: list[RawRecord] = []
     if not ids:
         return records
+    task = f"fetching changed records from {url}"
     with ThreadPoolExecutor(max_workers=FETCH_WORKERS) as pool:
         for record in pool.map(fetch, ids):
             records.append(record)
-            if progress is not None and len(records) % 100 == 0:
-                progress("fetched", len(records))
+            if len(records) % FETCH_PROGRESS_EVERY == 0:
+                progress(task, len(records), len(ids))
+    progress(task, len(records), len(ids))
     return records
 
 
@@ -342,19 +373,33 @@ def _open_url(location: str) -> Any:
 def _fetch_bytes(location: str) -> bytes:
     with _open_url(location) as response:
         try:
-            return response.read()
+            data: bytes = response.read()
+            return data
         except OSError as error:
             raise SourceError(location, f"download interrupted: {error}") from None
 
 
-def _download(location: str, sink: IO[bytes], progress: Progress | None) -> None:
+def _download(location: str, sink: IO[bytes], progress: Progress) -> None:
     with _open_url(location) as response:
         done = 0
+        total = _content_length(response)
+        task = f"downloading {location} (bytes)"
         try:
             while chunk := response.read(1 << 20):
                 sink.write(chunk)
                 done += len(chunk)
-                if progress is not None:
-                    progress("downloaded bytes", done)
+                progress(task, done, total)
         except OSError as error:
             raise SourceError(location, f"download interrupted: {error}") from None
+        if total is not None and done < total:
+            raise SourceError(location, f"download interrupted after {done:,} of {total:,} bytes")
+        progress(task, done, done)
+
+
+def _content_length(response: Any) -> int | None:
+    value = response.headers.get("Content-Length") if getattr(response, "headers", None) is not None else None
+    try:
+        length = int(value) if value is not None else None
+    except ValueError:
+        return None
+    return length if length is not None and length >= 0 else None

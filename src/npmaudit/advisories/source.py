@@ -23,7 +23,9 @@ class SourceInfo:
 
     ``kind`` is a short machine name (``json-db``, ``sqlite``, ``osv-api``, ``npm-registry``),
     ``location`` a path or URL (never with credentials), ``records`` how many advisories the source
-    holds (None for online sources), ``newest_modified`` the newest ``modified`` time it holds.
+    holds (None for online sources), ``newest_modified`` the newest ``modified`` time of the data it
+    was filled with (see :mod:`npmaudit.auditing.freshness` for the age computed from it), ``warnings``
+    what a run should say about it on stderr (records it refused).
     """
 
     kind: str
@@ -31,6 +33,7 @@ class SourceInfo:
     records: int | None = None
     newest_modified: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"kind": self.kind, "location": self.location}

@@ -9,26 +9,45 @@ Writers take SQLite's write lock up front (``BEGIN IMMEDIATE``) and wait for eac
 (``busy_timeout``); one import is one transaction, so a killed import leaves the store exactly as
 it was, and concurrent writers each merge into the other's result (newest ``modified`` wins).
 WAL mode lets audits read while an import writes.
+
+A store that does not exist yet is built under a temporary name beside it and renamed into place
+only once it holds records (:func:`filling_store`): a failed or killed first import or update
+leaves no store behind, rather than an empty one that an audit would pass against. A store is
+*filled* once a ``db import`` or ``db update`` has succeeded (meta ``updated``); one that only
+``audit --write-cache`` wrote is a cache, not a database. A record whose times are impossible is
+refused (:mod:`npmaudit.advisories.record_times`).
 """
 
 from __future__ import annotations
 
 import gc
 import json
+import os
+import secrets
 import sqlite3
 import zlib
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from npmaudit.advisories.dirlock import directory_lock
 from npmaudit.advisories.jsondb import record_key
 from npmaudit.advisories.model import Advisory, AdvisoryFormatError, MalformedRecordError
+from npmaudit.advisories.record_times import (
+    RefusedRecord,
+    is_credible_time,
+    latest_credible,
+    parse_time,
+    refusal_message,
+    time_problem,
+)
 from npmaudit.advisories.source import SourceInfo
 from npmaudit.atomicfile import atomic_replace
 from npmaudit.errors import InputError
+from npmaudit.progress import Progress, no_progress
 from npmaudit.project.model import PackageRef, Project
 
 SCHEMA_VERSION = 1
@@ -38,10 +57,13 @@ BUSY_TIMEOUT_MS = 600_000  # a full import takes well under a minute; waiting wr
 LOOKUP_CHUNK = 500  # bound parameters per IN (...) query, far below SQLite's limits
 WRITE_BATCH = 2000
 COMPRESSION_LEVEL = 6
+PROGRESS_EVERY = 5000  # records between two progress reports
+FILLING_MARK = ".filling-"  # a store being built: ".<name>.filling-<random>", renamed to <name> when filled
 
 # Store-freshness sources: a write-cache merge adds a few matched records, it does not make the
 # rest of the store any newer, so it never moves the "updated" time that --max-db-age checks.
 WRITE_CACHE_KIND = "write-cache"
+MIRROR_KIND = "mirror"
 
 # The deflate preset dictionary written into every new store (and read back from the store, so a
 # future version may change this constant without breaking existing stores). Most frequent
@@ -105,7 +127,6 @@ _MIGRATIONS: dict[int, str] = {
     """,
 }
 
-Progress = Callable[[str, int], None]  # (source location, records read so far)
 # One raw record as a reader yields it: the parsed object, its JSON text when the reader already has
 # a compact one (JSON Lines), and where it came from for error messages (a line number or a name).
 RawRecord = tuple[dict[str, Any], str | bytes | None, int | str]
@@ -114,9 +135,13 @@ RawRecord = tuple[dict[str, Any], str | bytes | None, int | str]
 @dataclass(frozen=True)
 class ImportSource:
     location: str
-    kind: str  # "file", "zip", "mirror", "write-cache"
+    kind: str  # "file", "zip", "directory", "store", "mirror", "write-cache"
     records: Iterable[RawRecord]
     state: Mapping[str, Any] | None = None  # kept with the source (the mirror keeps its position)
+    # A source that yields no record fails the import (an empty file is no database), except where
+    # nothing is a valid answer: a mirror's delta with no change, a write-back with no match.
+    allow_empty: bool = False
+    expected: int | None = None  # how many records it will yield, when known (for progress)
 
 
 @dataclass(frozen=True)
@@ -126,6 +151,8 @@ class SourceCounts:
     records: int
     added: int
     changed: int
+    refused: tuple[RefusedRecord, ...] = ()
+    newest_modified: str = ""  # the newest credible 'modified' the source held
 
 
 @dataclass(frozen=True)
@@ -141,6 +168,10 @@ class ImportResult:
     @property
     def changed(self) -> int:
         return sum(s.changed for s in self.sources)
+
+    def messages(self) -> list[str]:
+        """What the caller should say on stderr: the records each source had refused."""
+        return [refusal_message(s.location, s.refused) for s in self.sources if s.refused]
 
 
 @dataclass(frozen=True)
@@ -163,8 +194,10 @@ class StoreStats:
     malicious: int  # active
     withdrawn: int
     packages: int  # distinct npm names of active records
-    newest_modified: str | None
-    updated: str | None  # last import / update (not write-cache)
+    newest_modified: str | None  # of every record, write-cache ones too
+    updated: str | None  # last successful import / update (not write-cache): None = never filled
+    synced: str | None  # last successful update from a mirror
+    data_modified: str | None  # the newest 'modified' of the records imports and updates brought
     sources: tuple[SourceRecord, ...]
 
 
@@ -186,7 +219,7 @@ class AdvisoryStore:
     kind = "sqlite"
 
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
-        self.path = path
+        self.path = path  # the store's name (a store being filled is written under another one)
         self._db = connection
         with _locked_errors(path):
             zdict = _meta(connection, "zdict")
@@ -198,25 +231,32 @@ class AdvisoryStore:
     # -- opening -------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path, *, create: bool = False) -> AdvisoryStore:
+    def open(cls, path: Path, *, create: bool = False, shown_as: Path | None = None) -> AdvisoryStore:
         """Open a store; with ``create``, make it (and migrate an older one). A missing store
-        without ``create`` is an :class:`InputError`: an audit never runs against nothing."""
+        without ``create`` is an :class:`InputError`: an audit never runs against nothing.
+        ``shown_as`` names the store in messages when ``path`` is a temporary file."""
+        name = shown_as or path
         if not create and not path.exists():
-            raise InputError(path, "advisory store not found")
+            raise InputError(name, "advisory store not found")
         if path.exists() and not path.is_file():
-            raise InputError(path, "not an advisory store: it is a directory")
+            raise InputError(name, "not an advisory store: it is a directory")
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
-        connection = _connect(path, create=create)
+        connection = _connect(path, create=create, name=name)
         try:
-            _prepare(path, connection, writable=create)
-            return cls(path, connection)
+            _prepare(name, connection, writable=create)
+            return cls(name, connection)
         except BaseException:
             connection.close()
             raise
 
     def close(self) -> None:
         self._db.close()
+
+    def fold_wal(self) -> None:
+        """Copy every committed page from the write-ahead log into the database file."""
+        with _locked_errors(self.path):
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def __enter__(self) -> AdvisoryStore:
         return self
@@ -231,11 +271,15 @@ class AdvisoryStore:
         return self
 
     def info(self) -> SourceInfo:
+        """``newest_modified`` is that of the data imports and updates brought (a write-cache
+        merge adds a few fresh records; it does not make the rest any newer); ``details`` has
+        ``updated`` (the last successful import or update: absent when the store was never
+        filled) and ``synced`` (the last successful update from a mirror, when there was one)."""
         if self._info is None:
             with _reading(self.path):
                 records = _meta(self._db, "records")
-                details = {"updated": _text(_meta(self._db, "updated"))}
-                newest = _text(_meta(self._db, "newest_modified"))
+                details = {"updated": _text(_meta(self._db, "updated")), "synced": self._synced()}
+                newest = self._data_modified()
             if not isinstance(records, int | None):
                 raise InputError(self.path, "damaged advisory store: bad record count")
             self._info = SourceInfo(
@@ -246,6 +290,14 @@ class AdvisoryStore:
                 {k: v for k, v in details.items() if v is not None},
             )
         return self._info
+
+    def _synced(self) -> str | None:
+        row = self._db.execute("SELECT MAX(updated) FROM sources WHERE kind = ?", (MIRROR_KIND,)).fetchone()
+        return _text(row[0]) if row else None
+
+    def _data_modified(self) -> str | None:
+        # Stores written before 'data_modified' was kept: the newest record of any kind stands in.
+        return _text(_meta(self._db, "data_modified")) or _text(_meta(self._db, "newest_modified"))
 
     def advisories_for(self, packages: Collection[PackageRef]) -> Mapping[str, Sequence[Advisory]]:
         names = sorted({ref.name for ref in packages})
@@ -322,6 +374,8 @@ class AdvisoryStore:
             )
             (version,) = db.execute("PRAGMA user_version").fetchone()
             updated = _text(_meta(db, "updated"))
+            synced = self._synced()
+            data_modified = self._data_modified()
         return StoreStats(
             path=self.path,
             schema_version=version,
@@ -332,6 +386,8 @@ class AdvisoryStore:
             packages=packages,
             newest_modified=counts[4] or None,
             updated=updated,
+            synced=synced,
+            data_modified=data_modified,
             sources=sources,
         )
 
@@ -345,20 +401,30 @@ class AdvisoryStore:
     # -- writing -------------------------------------------------------------------------------
 
     def merge(
-        self, sources: Sequence[ImportSource], *, now: str | None = None, progress: Progress | None = None
+        self, sources: Sequence[ImportSource], *, now: str | None = None, progress: Progress = no_progress
     ) -> ImportResult:
         """Merge every source in ONE transaction: all of them or (on error or kill) none.
 
         By key, the record with the strictly newest ``modified`` wins; a withdrawn record replaces
         the active one it withdraws. Records that are not newer are skipped before being parsed,
-        which keeps a re-import of unchanged data cheap.
+        which keeps a re-import of unchanged data cheap. A record dated more than a day after
+        ``now`` is refused (ImportResult.messages names it); a stored copy with such a date, from a
+        store written before that rule, is replaced by any credible copy.
+
+        A source that yields no record (unless it allows that) and an import or update that
+        would leave the store with no record are errors: the store stays as it was.
         """
         now = now or utc_now()
+        latest = latest_credible(parse_time(now) or datetime.now(UTC))
+        fills = [source for source in sources if source.kind != WRITE_CACHE_KIND]
         counts: list[SourceCounts] = []
         with _gc_paused(), self._write_transaction():
             existing = dict(self._db.execute("SELECT key, modified FROM advisories"))
+            _forget_impossible_times(existing, latest)
             for source in sources:
-                counts.append(self._merge_source(source, existing, progress))
+                counts.append(self._merge_source(source, existing, latest, progress))
+                if not source.allow_empty and counts[-1].records == 0:
+                    raise InputError(source.location, "no advisory records: nothing to import")
                 if source.kind == WRITE_CACHE_KIND and not (counts[-1].added or counts[-1].changed):
                     continue  # nothing learned: leave the sources table alone
                 self._db.execute(
@@ -377,18 +443,28 @@ class AdvisoryStore:
                     ),
                 )
             total, newest = self._db.execute("SELECT COUNT(*), MAX(modified) FROM advisories").fetchone()
+            if fills and total == 0:
+                raise InputError(self.path, "no record could be imported: the store was left as it was")
             _set_meta(self._db, "records", total)
             _set_meta(self._db, "newest_modified", newest or None)
-            if any(source.kind != WRITE_CACHE_KIND for source in sources):
+            if fills:
+                brought = max((c.newest_modified for c in counts if c.kind != WRITE_CACHE_KIND), default="")
+                data_modified = max(brought, _text(_meta(self._db, "data_modified")) or "")
+                _set_meta(self._db, "data_modified", data_modified or None)
                 _set_meta(self._db, "updated", now)
         self._info = None
         return ImportResult(self.path, tuple(counts), total)
 
-    def _merge_source(self, source: ImportSource, existing: dict[str, str], progress: Progress | None) -> SourceCounts:
+    def _merge_source(
+        self, source: ImportSource, existing: dict[str, str], latest: datetime, progress: Progress
+    ) -> SourceCounts:
         db = self._db
         seen = added = changed = 0
+        newest = ""
+        refused: list[RefusedRecord] = []
         rows: list[tuple[str, str, str | None, int, str, bytes]] = []
         index_rows: list[tuple[str, str]] = []
+        task = f"importing {source.location}"
 
         def flush() -> None:
             db.executemany(
@@ -403,13 +479,19 @@ class AdvisoryStore:
 
         for record, text, where in source.records:
             seen += 1
-            if progress is not None and seen % 5000 == 0:
-                progress(source.location, seen)
+            if seen % PROGRESS_EVERY == 0:
+                progress(task, seen, source.expected)
             key = record_key(record)
             modified = modified_key(record)
             current = existing.get(key)
             if current is not None and modified <= current:
+                newest = max(newest, modified)  # not newer than a stored, credible copy: credible too
                 continue
+            problem = time_problem(record, latest)
+            if problem is not None:
+                refused.append(RefusedRecord(key, problem))
+                continue
+            newest = max(newest, modified)
             try:
                 advisory = Advisory.from_osv(record)
             except AdvisoryFormatError as error:
@@ -442,9 +524,8 @@ class AdvisoryStore:
             if len(rows) >= WRITE_BATCH:
                 flush()
         flush()
-        if progress is not None:
-            progress(source.location, seen)
-        return SourceCounts(source.location, source.kind, seen, added, changed)
+        progress(task, seen, seen)
+        return SourceCounts(source.location, source.kind, seen, added, changed, tuple(refused), newest)
 
     def _unindex(self, key: str) -> None:
         row = self._db.execute("SELECT names FROM advisories WHERE key = ?", (key,)).fetchone()
@@ -465,22 +546,31 @@ class AdvisoryStore:
             self._db.execute("COMMIT")
 
 
+def _forget_impossible_times(existing: dict[str, str], latest: datetime) -> None:
+    """Stored copies dated after ``latest`` (written before such records were refused) rank as
+    undated, so any credible copy replaces them. Only the few that compare later as text are parsed."""
+    cutoff = latest.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for key, modified in existing.items():
+        if modified > cutoff and not is_credible_time(modified, latest):
+            existing[key] = ""
+
+
 # -- connection helpers ------------------------------------------------------------------------
 
 
-def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
+def _connect(path: Path, *, create: bool, name: Path) -> sqlite3.Connection:
     uri = path.resolve().as_uri() + ("?mode=rwc" if create else "?mode=rw")
     try:
         connection = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     except sqlite3.Error as error:
         if create:
-            raise InputError(path, f"cannot open or create the advisory store: {error}") from None
+            raise InputError(name, f"cannot open or create the advisory store: {error}") from None
         try:  # a store the user may read but not write (a shared read-only cache)
             connection = sqlite3.connect(
                 path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
             )
         except sqlite3.Error as error2:
-            raise InputError(path, f"cannot open the advisory store: {error2}") from None
+            raise InputError(name, f"cannot open the advisory store: {error2}") from None
     connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     return connection
 
@@ -598,6 +688,57 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+@contextmanager
+def filling_store(path: Path) -> Iterator[AdvisoryStore]:
+    """The store at ``path``, to merge into. One that does not exist yet is built under a
+    temporary name beside it and renamed to ``path`` only when the block ends without an error
+    and the store holds records: a failed, interrupted or empty first fill leaves nothing.
+
+    Creation happens under a lock on the directory, so a second writer that finds no store waits
+    and then merges into the first one's result instead of replacing it; a temporary store left by
+    a killed process is removed by the next creator (none can be in use while the lock is held).
+    """
+    if path.exists():
+        with AdvisoryStore.open(path, create=True) as store:
+            yield store
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(path, f"cannot create the advisory store: {error.strerror or error}") from None
+    with directory_lock(path.parent):
+        if path.exists():  # another process created it while this one waited
+            with AdvisoryStore.open(path, create=True) as store:
+                yield store
+            return
+        prefix = f".{path.name}{FILLING_MARK}"
+        for abandoned in path.parent.iterdir():
+            if abandoned.name.startswith(prefix):
+                _remove_file(abandoned)
+        temporary = path.with_name(f".{path.name}{FILLING_MARK}{secrets.token_hex(6)}")
+        try:
+            store = AdvisoryStore.open(temporary, create=True, shown_as=path)
+            try:
+                yield store
+                filled = bool(store.info().records)
+                store.fold_wal()  # the renamed file must hold everything
+            finally:
+                store.close()
+            if filled:
+                os.replace(temporary, path)
+        finally:
+            for leftover in (temporary, *(Path(f"{temporary}{suffix}") for suffix in SQLITE_SIDE_FILES)):
+                _remove_file(leftover)
+
+
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def _remove_file(path: Path) -> None:
+    with suppress(FileNotFoundError):
+        path.unlink()
+
+
 def write_records(
     path: Path,
     records: Iterable[dict[str, Any]],
@@ -605,10 +746,11 @@ def write_records(
     location: str = "audit --write-cache",
     kind: str = WRITE_CACHE_KIND,
 ) -> ImportResult:
-    """Merge raw records into the store at ``path`` (created when missing): --write-cache's writer."""
+    """Merge raw records into the store at ``path`` (created when there is something to keep):
+    --write-cache's writer."""
     items: list[RawRecord] = [(record, None, f"#{index + 1}") for index, record in enumerate(records)]
-    with AdvisoryStore.open(path, create=True) as store:
-        return store.merge([ImportSource(location, kind, items)])
+    with filling_store(path) as store:
+        return store.merge([ImportSource(location, kind, items, allow_empty=kind == WRITE_CACHE_KIND)])
 
 
 EXPORT_FORMATS = ("json", "jsonl")

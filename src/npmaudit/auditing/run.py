@@ -45,6 +45,7 @@ class RecursiveOutcome:
     outcomes: list[AuditOutcome]
     failures: list[ProjectFailure]
     settings: Settings
+    source_messages: list[str] = field(default_factory=list)  # about the sources all projects share
 
     @property
     def exit_code(self) -> int:
@@ -58,17 +59,24 @@ class RecursiveOutcome:
 
     @property
     def messages(self) -> list[str]:
-        return [m for outcome in self.outcomes for m in outcome.messages]
+        return [*self.source_messages, *(m for outcome in self.outcomes for m in outcome.messages)]
 
 
 def open_sources(settings: Settings) -> list[AdvisorySource]:
     """The run's advisory sources (see :mod:`npmaudit.advisories.selection`), with ``--max-db-age`` checked."""
     from npmaudit.advisories.selection import select_sources
-    from npmaudit.auditing.freshness import check_freshness
 
     sources = select_sources(settings)
-    check_freshness([source.info() for source in sources], settings.max_db_age)
+    source_messages(sources, settings)
     return sources
+
+
+def source_messages(sources: Sequence[AdvisorySource], settings: Settings) -> list[str]:
+    """``--max-db-age`` (a stale local database raises :class:`SourceError`), and what to say on
+    stderr about the sources: a database older than a week, records they refused."""
+    from npmaudit.auditing.freshness import check_freshness
+
+    return check_freshness([source.info() for source in sources], settings.max_db_age)
 
 
 def run_audit(
@@ -92,6 +100,7 @@ def run_audit(
     project = load_project(path, lockfile)
     if sources is None:
         sources = open_sources(settings)
+        messages.extend(source_messages(sources, settings))
     prepared = [source.prepare(project, settings.omit) for source in sources]
     try:
         result = audit(project, prepared, settings.omit, allow_unchecked=settings.allow_unchecked)
@@ -138,6 +147,7 @@ def run_recursive(root: Path, settings: Settings, *, progress: Progress = no_pro
     if not directories:
         raise InputError(root, "no project with a lockfile found under this directory")
     sources = open_sources(settings)
+    shared_messages = source_messages(sources, settings)
     outcomes, failures = [], []
     for directory in directories:
         try:
@@ -146,4 +156,4 @@ def run_recursive(root: Path, settings: Settings, *, progress: Progress = no_pro
             if error.exit_code == EXIT_SOURCE:
                 raise  # a source that fails for one project fails for all: stop, closed
             failures.append(ProjectFailure(directory, error))
-    return RecursiveOutcome(root, outcomes, failures, settings)
+    return RecursiveOutcome(root, outcomes, failures, settings, shared_messages)

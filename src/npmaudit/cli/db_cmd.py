@@ -1,20 +1,25 @@
 """`npmaudit db`: manage the SQLite advisory store (import, export, info, update).
 
 The store is the one ``--db`` / ``NPMAUDIT_DB`` / the project's ``db`` / the shared cache names, as
-for `audit`. Results go to stdout, progress to stderr (only when stderr is a terminal).
+for `audit`. Results go to stdout; progress (only when stderr is a terminal and ``NO_COLOR`` is
+unset) and the records an import refused go to stderr. An import or update that fails leaves the
+store as it was, and creates none.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 DESCRIPTION = """\
 Manage the local advisory store: a SQLite database indexed by package name, holding each OSV
 record once. Merging keeps, for each id, the record with the newest 'modified'; withdrawn records
-are kept as withdrawn and no longer match.
+are kept as withdrawn and no longer match; a record dated more than a day in the future is refused.
+A failed import or update leaves the store as it was (and creates none).
 """
 
 DB_HELP = "the store (env NPMAUDIT_DB, the project's .npmaudit.toml `db`, else the shared cache)"
@@ -51,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     exporting.add_argument("--db", type=Path, metavar="PATH", help=DB_HELP)
     exporting.set_defaults(run=run_export)
 
-    info = commands.add_parser("info", help="counts, freshness and sources of the store")
+    info = commands.add_parser("info", help="counts, age (last sync, newest record) and sources of the store")
     info.add_argument("--format", choices=("text", "json"), default="text", help="(default: text)")
     info.add_argument("--db", type=Path, metavar="PATH", help=DB_HELP)
     info.set_defaults(run=run_info)
@@ -83,10 +88,12 @@ def _missing_command(parser: argparse.ArgumentParser) -> int:
 
 def run_import(args: argparse.Namespace) -> int:
     from npmaudit.advisories.mirror import import_source
+    from npmaudit.advisories.store import filling_store
 
     sources = [import_source(path) for path in args.sources]
-    with _open_store(args, create=True) as store, _Progress() as progress:
+    with filling_store(_checked_path(store_path(args))) as store, _progress() as progress:
         result = store.merge(sources, progress=progress)
+    _print_messages(result.messages())
     for counts in result.sources:
         print(f"{counts.location}: {counts.records:,} records, {counts.added:,} added, {counts.changed:,} updated")
     print(f"{store.path}: {result.total:,} records")
@@ -117,8 +124,13 @@ def run_info(args: argparse.Namespace) -> int:
         f"{stats.withdrawn:,} withdrawn"
     )
     print(f"packages    {stats.packages:,}")
-    print(f"newest      {stats.newest_modified or '-'} (newest 'modified')")
-    print(f"updated     {stats.updated or 'never'}{_ago(stats.updated)}")
+    if stats.updated:
+        print(f"updated     {stats.updated}{_ago(stats.updated)} (last import or update)")
+    else:
+        print("updated     never: not a database until `db update` or `db import` succeeds")
+    print(f"synced      {stats.synced or 'never (not updated from a mirror)'}{_ago(stats.synced)}")
+    print(f"newest      {stats.data_modified or '-'}{_ago(stats.data_modified)} (newest record 'modified')")
+    print(f"age         {_age_line(stats)}")
     if stats.sources:
         print("sources")
         for source in stats.sources:
@@ -131,12 +143,15 @@ def run_info(args: argparse.Namespace) -> int:
 
 def run_update(args: argparse.Namespace) -> int:
     from npmaudit.advisories.mirror import update_from_mirror
+    from npmaudit.advisories.store import filling_store
     from npmaudit.cli.settings import resolve_settings
 
-    url = resolve_settings(args).mirror_url
-    with _open_store(args, create=True) as store, _Progress() as progress:
+    settings = resolve_settings(args)
+    url = settings.mirror_url
+    with filling_store(_checked_path(settings.database)) as store, _progress() as progress:
         update = update_from_mirror(store, url, full=args.full, progress=progress)
     result = update.result
+    _print_messages(result.messages())
     what = "all.zip" if update.mode == "full" else f"{update.fetched:,} changed records"
     print(f"{url}: {what}: {result.added:,} added, {result.changed:,} updated; {store.path}: {result.total:,} records")
     return 0
@@ -151,23 +166,52 @@ def store_path(args: argparse.Namespace) -> Path:
     return resolve_settings(args).database
 
 
-def _open_store(args: argparse.Namespace, *, create: bool) -> Any:
-    from npmaudit.advisories.local import MISSING_DEFAULT_HINT, MISSING_HINT, is_sqlite_file
-    from npmaudit.advisories.store import AdvisoryStore
-    from npmaudit.cli.settings import resolve_settings
-    from npmaudit.errors import InputError, UsageError
+def _checked_path(path: Path) -> Path:
+    """``path``, unless it holds something other than a store (a JSON database, say)."""
+    from npmaudit.advisories.local import is_sqlite_file
+    from npmaudit.errors import UsageError
 
-    settings = resolve_settings(args)
-    path = settings.database
     if path.exists() and path.is_file() and path.stat().st_size and not is_sqlite_file(path):
         raise UsageError(
             f"{path} is not a SQLite store: `db` commands manage a store; import this database into one with "
             f"`npmaudit db import {path}`"
         )
+    return path
+
+
+def _open_store(args: argparse.Namespace, *, create: bool) -> Any:
+    from npmaudit.advisories.local import MISSING_DEFAULT_HINT, MISSING_HINT
+    from npmaudit.advisories.store import AdvisoryStore
+    from npmaudit.cli.settings import resolve_settings
+    from npmaudit.errors import InputError
+
+    settings = resolve_settings(args)
+    path = _checked_path(settings.database)
     if not create and not path.exists():
         hint = MISSING_HINT if settings.database_named else MISSING_DEFAULT_HINT
         raise InputError(path, hint)
     return AdvisoryStore.open(path, create=create)
+
+
+def _print_messages(messages: list[str]) -> None:
+    from npmaudit.report.safe_text import neutralise
+
+    for message in messages:
+        print(f"npmaudit: {neutralise(message)}", file=sys.stderr)
+
+
+@contextmanager
+def _progress() -> Iterator[Any]:
+    """The terminal progress line for long work; cleared however the work ends."""
+    from npmaudit.cli.progress import TerminalProgress, progress_for
+    from npmaudit.cli.settings import no_color
+
+    progress = progress_for(enabled=True, no_color=no_color())
+    try:
+        yield progress
+    finally:
+        if isinstance(progress, TerminalProgress):
+            progress.clear()
 
 
 def _stats_json(stats: Any, size: int) -> dict[str, Any]:
@@ -181,7 +225,11 @@ def _stats_json(stats: Any, size: int) -> dict[str, Any]:
         "withdrawn": stats.withdrawn,
         "packages": stats.packages,
         "newestModified": stats.newest_modified,
+        "dataModified": stats.data_modified,
+        "synced": stats.synced,
         "updated": stats.updated,
+        "filled": stats.updated is not None,
+        "dataAge": _data_age(stats).to_json() if _data_age(stats) is not None else None,
         "sources": [
             {
                 "location": s.location,
@@ -197,38 +245,35 @@ def _stats_json(stats: Any, size: int) -> dict[str, Any]:
     }
 
 
+def _data_age(stats: Any) -> Any:
+    """The store's age by the audit's own definition (auditing/freshness.py)."""
+    from npmaudit.advisories.source import SourceInfo
+    from npmaudit.auditing.freshness import data_age
+
+    details = {"synced": stats.synced} if stats.synced else {}
+    return data_age(SourceInfo("sqlite", str(stats.path), stats.records, stats.data_modified, details))
+
+
+def _age_line(stats: Any) -> str:
+    age = _data_age(stats)
+    if age is None:
+        return "unknown (no record has a credible 'modified')"
+    return f"{age.days:.1f} days ({age.describe()})"
+
+
 def _ago(stamp: str | None) -> str:
     if not stamp:
         return ""
-    from npmaudit.advisories.source import SourceInfo
-    from npmaudit.auditing.freshness import age_days
+    from npmaudit.advisories.record_times import parse_time
 
-    days = age_days(SourceInfo("sqlite", "", details={"updated": stamp}))
-    if days is None:
+    moment = parse_time(stamp)
+    if moment is None:
         return ""
+    from datetime import UTC, datetime
+
+    days = (datetime.now(UTC) - moment).total_seconds() / 86400
     if days < 1 / 24:
         return f" ({max(0, round(days * 1440))} minutes ago)"
     if days < 2:
         return f" ({days * 24:.1f} hours ago)"
     return f" ({days:.1f} days ago)"
-
-
-class _Progress:
-    """Progress lines on stderr, only when it is a terminal (never in CI logs or pipes)."""
-
-    def __init__(self) -> None:
-        self.active = sys.stderr.isatty()
-        self.shown = False
-
-    def __enter__(self) -> Any:
-        return self if self.active else None
-
-    def __call__(self, stage: str, done: int) -> None:
-        sys.stderr.write(f"\r\x1b[K{stage}: {done:,}")
-        sys.stderr.flush()
-        self.shown = True
-
-    def __exit__(self, *exc: object) -> None:
-        if self.shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()

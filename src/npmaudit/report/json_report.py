@@ -7,6 +7,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from npmaudit import __version__
+from npmaudit.advisories.source import SourceInfo
+from npmaudit.auditing.freshness import data_age
 from npmaudit.project.model import unchecked_reason
 from npmaudit.report.common import chain_labels, summarize
 
@@ -49,6 +51,12 @@ def finding_json(outcome: AuditOutcome, finding: Finding) -> dict[str, Any]:
     }
 
 
+def source_json(source: SourceInfo) -> dict[str, Any]:
+    """The source as it describes itself, with the age of a local database's data (freshness.py)."""
+    age = data_age(source)
+    return {**source.to_json(), **({"dataAge": age.to_json()} if age is not None else {})}
+
+
 def document(outcome: AuditOutcome) -> dict[str, Any]:
     result = outcome.result
     summary = summarize(result)
@@ -61,7 +69,7 @@ def document(outcome: AuditOutcome) -> dict[str, Any]:
             "lockfile": str(result.project.lockfile),
             "lockfileFormat": result.project.lockfile_format,
         },
-        "sources": [source.to_json() for source in result.sources],
+        "sources": [source_json(source) for source in result.sources],
         "policy": {
             "policy": verdict.policy,
             "auditLevel": verdict.level,

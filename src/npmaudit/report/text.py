@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from npmaudit.advisories.model import Severity
 from npmaudit.auditing.engine import describe_unchecked
-from npmaudit.auditing.freshness import age_days as database_age_days
+from npmaudit.auditing.freshness import data_age
 from npmaudit.report.common import by_package, chain_labels, not_checked_by_reason, summarize, worst
 from npmaudit.report.safe_text import neutralise
 
@@ -115,14 +115,11 @@ def _footer(outcome: AuditOutcome, paint: _Painter) -> list[str]:
         details = []
         if source.records is not None:
             details.append(f"{source.records} records")
-        if source.newest_modified:
-            details.append(f"newest modified {source.newest_modified}")
-        updated = source.details.get("updated") if source.details else None
-        if updated:
-            details.append(f"updated {updated}")
-        age = database_age_days(source)
+        age = data_age(source)
         if age is not None:
-            details.append(f"{age:.0f} days old")
+            details.append(age.describe())
+        if source.newest_modified and (age is None or age.since != source.newest_modified):
+            details.append(f"newest record modified {source.newest_modified}")
         suffix = f" ({'; '.join(details)})" if details else ""
         lines.append(f"source: {source.kind} {neutralise(source.location)}{suffix}")
     verdict = outcome.verdict
