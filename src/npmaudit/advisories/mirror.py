@@ -212,7 +212,10 @@ def update_from_mirror(
     full: bool = False,
     progress: Progress = no_progress,
     download_dir: Path | None = None,
+    now: str | None = None,
 ) -> MirrorUpdate:
+    """Bring the store up to date with the mirror at ``url``, in one transaction. ``now`` (RFC 3339)
+    is the time recorded as the last successful synchronisation (default: the current time)."""
     url = url.rstrip("/")
     listing = parse_modified_csv(url, _fetch_bytes(f"{url}/modified_id.csv"))
     if not listing:
@@ -220,16 +223,16 @@ def update_from_mirror(
     newest_listed = listing[0][0]
     known = {source.location: source for source in store.stats().sources}
     if full or url not in known:
-        return _full_update(store, url, listing, progress, download_dir)
+        return _full_update(store, url, listing, progress, download_dir, now)
     have = store.modified_by_key()
     changed = [advisory_id for modified, advisory_id in listing if _is_newer(modified, have.get(advisory_id))]
     if len(changed) > DELTA_LIMIT:
-        return _full_update(store, url, listing, progress, download_dir)
+        return _full_update(store, url, listing, progress, download_dir, now)
     records = _fetch_records(url, changed, progress)
     state = {"mode": "delta", "newestListed": newest_listed}
     source = ImportSource(url, "mirror", records, state, allow_empty=True, expected=len(records))
     with _malformed_is_remote(url):
-        result = store.merge([source], progress=progress)
+        result = store.merge([source], progress=progress, now=now)
     return MirrorUpdate(url, "delta", len(listing), len(changed), result)
 
 
@@ -239,6 +242,7 @@ def _full_update(
     listing: list[tuple[str, str]],
     progress: Progress,
     download_dir: Path | None,
+    now: str | None,
 ) -> MirrorUpdate:
     directory = download_dir or store.path.parent
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=".all.", suffix=".zip.tmp")
@@ -250,7 +254,7 @@ def _full_update(
         records = _remote_errors(url, iter_zip_records(Path(temporary), label))
         source = ImportSource(url, "mirror", records, state, expected=_remote_count(url, Path(temporary), label))
         with _malformed_is_remote(url):
-            result = store.merge([source], progress=progress)
+            result = store.merge([source], progress=progress, now=now)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
@@ -346,7 +350,8 @@ def _fetch_records(url: str, ids: list[str], progress: Progress) -> list[RawReco
             records.append(record)
             if len(records) % FETCH_PROGRESS_EVERY == 0:
                 progress(task, len(records), len(ids))
-    progress(task, len(records), len(ids))
+    if len(records) % FETCH_PROGRESS_EVERY:
+        progress(task, len(records), len(ids))
     return records
 
 
@@ -393,7 +398,8 @@ def _download(location: str, sink: IO[bytes], progress: Progress) -> None:
             raise SourceError(location, f"download interrupted: {error}") from None
         if total is not None and done < total:
             raise SourceError(location, f"download interrupted after {done:,} of {total:,} bytes")
-        progress(task, done, done)
+        if total is None:
+            progress(task, done, done)  # the end, for a renderer that could not tell it
 
 
 def _content_length(response: Any) -> int | None:

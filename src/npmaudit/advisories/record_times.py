@@ -44,7 +44,11 @@ def parse_time(text: str) -> datetime | None:
 
 
 def latest_credible(now: datetime) -> datetime:
-    return now + FUTURE_TOLERANCE
+    """The latest time a record read at ``now`` can carry."""
+    try:
+        return now + FUTURE_TOLERANCE
+    except OverflowError:  # a clock at the end of time: nothing is later
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def time_problem(record: Mapping[str, Any], latest: datetime) -> str | None:

@@ -449,11 +449,19 @@ class AdvisoryStore:
             _set_meta(self._db, "newest_modified", newest or None)
             if fills:
                 brought = max((c.newest_modified for c in counts if c.kind != WRITE_CACHE_KIND), default="")
-                data_modified = max(brought, _text(_meta(self._db, "data_modified")) or "")
-                _set_meta(self._db, "data_modified", data_modified or None)
+                _set_meta(self._db, "data_modified", max(brought, self._previous_data_modified(latest)) or None)
                 _set_meta(self._db, "updated", now)
         self._info = None
         return ImportResult(self.path, tuple(counts), total)
+
+    def _previous_data_modified(self, latest: datetime) -> str:
+        previous = _text(_meta(self._db, "data_modified")) or ""
+        if not previous or is_credible_time(previous, latest):
+            return previous
+        # Recorded before impossible times were refused: the newest credible record stands in.
+        cutoff = latest.strftime("%Y-%m-%dT%H:%M:%SZ")
+        (newest,) = self._db.execute("SELECT MAX(modified) FROM advisories WHERE modified <= ?", (cutoff,)).fetchone()
+        return _text(newest) or ""
 
     def _merge_source(
         self, source: ImportSource, existing: dict[str, str], latest: datetime, progress: Progress

@@ -42,9 +42,13 @@ class DataAge:
     basis: str  # SYNCED or NEWEST_MODIFIED
     days: float
 
+    def basis_text(self) -> str:
+        """``last synced 2026-01-09T00:00:00Z`` or ``newest record modified 2025-11-04T16:42:14Z``."""
+        return f"{BASIS_WORDS[self.basis]} {self.since}"
+
     def describe(self) -> str:
         """``last synced 2026-01-09T00:00:00Z, 1.0 days old``."""
-        return f"{BASIS_WORDS[self.basis]} {self.since}, {self.days:.1f} days old"
+        return f"{self.basis_text()}, {self.days:.1f} days old"
 
     def to_json(self) -> dict[str, Any]:
         return {"since": self.since, "basis": self.basis, "days": round(self.days, 3)}
@@ -107,14 +111,14 @@ def check_freshness(sources: Sequence[SourceInfo], max_age: float | None, now: d
             if age.days > max_age:
                 raise SourceError(
                     info.location,
-                    f"the advisory database is {age.days:.1f} days old ({BASIS_WORDS[age.basis]} {age.since}), "
+                    f"the advisory database is {age.days:.1f} days old ({age.basis_text()}), "
                     f"older than --max-db-age {max_age:g}: {REFRESH_HINT}",
                 )
         elif age is None:
             messages.append(f"{info.location}: the advisory database's age is unknown (no record has a credible time)")
         elif age.days > STALE_WARNING_DAYS:
             messages.append(
-                f"{info.location}: the advisory database is {age.days:.1f} days old ({BASIS_WORDS[age.basis]} "
-                f"{age.since}): {REFRESH_HINT}, or set --max-db-age to make this an error"
+                f"{info.location}: the advisory database is {age.days:.1f} days old ({age.basis_text()}): "
+                f"{REFRESH_HINT}, or set --max-db-age to make this an error"
             )
     return messages

@@ -258,7 +258,7 @@ def _age_line(stats: Any) -> str:
     age = _data_age(stats)
     if age is None:
         return "unknown (no record has a credible 'modified')"
-    return f"{age.days:.1f} days ({age.describe()})"
+    return f"{age.days:.1f} days ({age.basis_text()})"
 
 
 def _ago(stamp: str | None) -> str:
