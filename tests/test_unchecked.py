@@ -211,7 +211,9 @@ def _project(tmp_path: Path, fmt: str, version: str) -> tuple[Path, Path]:
 def _audit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(["audit", *args])
     captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    # The databases here are dated in the past on purpose: their age warning is not what these tests check.
+    err = "".join(line for line in captured.err.splitlines(keepends=True) if "the advisory database is" not in line)
+    return code, captured.out, err
 
 
 @pytest.mark.parametrize("version", UNPARSEABLE)
@@ -263,7 +265,7 @@ def test_an_omitted_package_is_not_an_unchecked_one(capsys, tmp_path: Path):
     lock = json.loads((directory / "package-lock.json").read_text())
     lock["packages"]["node_modules/bad"]["dev"] = True
     (directory / "package-lock.json").write_text(json.dumps(lock))
-    database = _database(tmp_path, [])
+    database = _database(tmp_path, [_every_version_of("not-in-this-project", "GHSA-none-none-none")])
     code, out, _ = _audit(capsys, str(directory), "--compromised", "--db", str(database), "--omit", "dev")
     assert code == 0 and "omitted: 1 package" in out
     assert _audit(capsys, str(directory), "--compromised", "--db", str(database))[0] == 2
