@@ -245,3 +245,30 @@ def test_help_documents_the_defaults(capsys) -> None:
     out = " ".join(capsys.readouterr().out.split())
     assert "With none: the local database when it exists, plus OSV online unless --offline" in out
     assert "offline without a local database is an error" in out
+
+
+def test_a_store_only_write_cache_filled_is_a_cache_not_a_database(
+    capsys, project: Path, tmp_path: Path, monkeypatch, online_osv_records
+) -> None:
+    """`--write-cache` creates the shared store with only what matched: a later default run still asks OSV
+    (the cache is no database to pass on), and asking for it alone is an error with the hint."""
+    with OsvServer(online_osv_records) as server:
+        monkeypatch.setenv("NPMAUDIT_OSV_URL", server.url)
+        code, report, _ = _run(capsys, str(project), "--osv", "--write-cache", "--omit", "dev")
+        assert code == 1 and report is not None and _pairs(report) == HANDMADE_PROD
+        assert (tmp_path / "cache" / "advisories.sqlite").is_file()
+        code, report, err = _run(capsys, str(project), "--omit", "dev")
+        assert code == 1 and report is not None and _pairs(report) == HANDMADE_PROD
+        assert [s["kind"] for s in report["sources"]] == ["osv-api"]
+    code, report, err = _run(capsys, str(project), "--compromised")
+    assert code == 2 and report is None
+    assert "never filled" in err and "npmaudit db update" in err and err.count("\n") == 1
+
+
+def test_write_with_nothing_matched_creates_no_empty_database(capsys, project: Path, tmp_path: Path) -> None:
+    database = tmp_path / "security" / "advisories.json"
+    with OsvServer([]) as server:
+        code, report, err = _run(capsys, str(project), "--osv", "--osv-url", server.url, "--write", str(database))
+    assert code == 0 and report is not None and report["findings"] == []
+    assert not database.exists()
+    assert f"no advisory matched: {database} was not created" in err

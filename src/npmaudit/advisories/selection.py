@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from npmaudit.advisories.model import Advisory
@@ -97,10 +98,28 @@ def chosen_kinds(settings: Settings) -> tuple[SourceKind, ...]:
                 )
             asked[LOCAL] = True
         else:
-            # Only the shared default store may be absent; a database someone named must exist.
-            asked[LOCAL] = settings.database.exists() or settings.database_named
+            # Only the shared default store may be absent; a database someone named must exist. A
+            # shared store that only `--write-cache` ever wrote to is a cache, not a database: OSV is
+            # asked anyway, so it is skipped here (asked for with --compromised, it is an error).
+            asked[LOCAL] = settings.database_named or _filled_store(settings.database)
             asked[OSV] = True
     return tuple(kind for kind in SOURCE_KINDS if asked[kind])
+
+
+def _filled_store(path: Path) -> bool:
+    """The shared store exists and a ``db import`` / ``db update`` once filled it."""
+    from npmaudit.advisories.local import is_sqlite_file
+    from npmaudit.advisories.store import AdvisoryStore
+
+    if not path.is_file():
+        return False
+    if not is_sqlite_file(path):
+        return True  # not a store: opening it says what is wrong with it
+    try:
+        with AdvisoryStore.open(path) as store:
+            return bool(store.info().details.get("updated"))
+    except InputError:
+        return True  # a damaged store: opening it as the local source reports it
 
 
 def select_sources(settings: Settings) -> list[AdvisorySource]:

@@ -27,8 +27,12 @@ def apply_writes(settings: Settings, result: AuditResult) -> list[str]:
 
     messages: list[str] = []
     records = matched_records(result)
-    if settings.write is not None:
+    if settings.write is not None and not records and not settings.write.exists():
+        # An empty database would fail every later audit that reads it (it holds nothing to check).
+        messages.append(f"no advisory matched: {settings.write} was not created (it would hold no records)")
+    elif settings.write is not None:
         merged = merge_into_json_database(settings.write, records)
+        messages.extend(merged.messages())
         messages.append(
             f"merged {merged.added + merged.updated} advisories into {merged.path} "
             f"({merged.added} added, {merged.updated} updated, {merged.total} total)"
