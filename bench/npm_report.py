@@ -23,8 +23,8 @@ from pathlib import Path
 
 from npmaudit.advisories.model import Advisory
 from npmaudit.npm_report import Engines, build_npm_report
-from npmaudit.npm_report.packuments import MappingPackuments
 from npmaudit.project.readers.npm.lockfile import read
+from npmaudit.registry.packuments import MappingPackuments
 
 REPO = Path(__file__).resolve().parents[1]
 ORACLE_FIXTURES = REPO / "tests" / "fixtures" / "npm_oracle"

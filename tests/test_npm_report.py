@@ -28,9 +28,9 @@ from npmaudit.npm_report import build_npm_report, npm_exit_code, render_npm_json
 from npmaudit.npm_report.bulk import bulk_entries, npm_advisory_id
 from npmaudit.npm_report.calculator import NpmAdvisory
 from npmaudit.npm_report.collation import locale_sorted
-from npmaudit.npm_report.packuments import MappingPackuments, PackumentCache
-from npmaudit.npm_report.pick_manifest import Engines, NoMatchingVersion, pick_manifest
 from npmaudit.project.readers.npm.lockfile import read
+from npmaudit.registry.packuments import MappingPackuments, PackumentCache
+from npmaudit.registry.pick_manifest import Engines, NoMatchingVersion, pick_manifest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ORACLE = FIXTURES / "npm_oracle"

@@ -1,24 +1,30 @@
 """Record what npm 11 itself reports for every npm lockfile of the shared corpus.
 
 This is the script that produced tests/fixtures/npm_oracle/. It is NOT run by the test suite (the
-tests must pass without node, npm, network or /work/shared); re-run it by hand to refresh the
-recordings:
+tests must pass without node, npm, network or the shared corpus); re-run it by hand to refresh the
+recordings (the shared corpus folder is $NPMAUDIT_SHARED, by default the one beside the checkouts):
 
     .venv/bin/python tests/oracle/record_npm_oracle.py [--only STEM ...] [--skip-real-filter]
+    .venv/bin/python tests/oracle/record_npm_oracle.py --reruns STEM ...
+    .venv/bin/python tests/oracle/record_npm_oracle.py --color mochajs__mocha
 
 What it does, in order:
 1. Collects every package name of the 14 npm-format lockfiles (package-lock v1-v3, shrinkwrap)
    and writes the real OSV records that name one of them (GHSA sample, Node Security WG, malicious;
-   withdrawn ones left out) to advisories/real.jsonl, in that file order.
+   withdrawn ones left out) to advisories/real.jsonl, in that file order, exactly as published:
+   a record keeps its several `affected` entries for one package (one per vulnerable range).
 2. Concatenates real.jsonl and the hand-written advisories/synthetic.jsonl (advisories over versions
    that really occur in those trees, so that meta-vulnerabilities, semver-major fixes, unfixable
    vulns and the severity-order quirk really happen) and runs, for every lockfile, through the
    shared npm-oracle tool (npm's own `npm audit`, with a loopback registry answering the bulk
-   endpoint from those records and forwarding packument GETs upstream):
+   endpoint from those records as the public registry does, one advisory per (record, package)
+   with all its ranges joined by " || ", and forwarding packument GETs upstream):
      npm audit --json            -> expected/<stem>.json
      npm audit                   -> expected/<stem>.txt     (no colour: stdout is not a TTY)
      npm audit --json --omit=dev -> expected/<stem>.omit-dev.json
-   Each npm run gets a fresh npm cache so that no metavuln-calculator cache entry leaks between runs.
+   Each npm run gets a fresh npm cache so that no metavuln-calculator cache entry leaks between runs;
+   the oracle's packument cache (ORACLE_CACHE) is reused by every run and by
+   record_npm_findings.py, so that all recordings see the same packuments.
 3. Keeps the packuments npm fetched, trimmed to the fields metavuln-calculator and
    npm-pick-manifest read, in packuments.json.gz ({name: packument | null for a 404}).
 Registry host names never reach the recordings: packuments are trimmed to version metadata (no
@@ -38,13 +44,14 @@ import sys
 import urllib.parse
 from pathlib import Path
 
-SHARED = Path("/work/shared")
+SHARED = Path(os.environ.get("NPMAUDIT_SHARED") or Path(__file__).resolve().parents[3] / "shared")
 LOCKS = SHARED / "data" / "lockfiles"
 OSV = SHARED / "data" / "osv"
 ORACLE = SHARED / "tools" / "npm-oracle"
 NPM_FORMATS = ("package-lock-v1", "package-lock-v2", "package-lock-v3", "npm-shrinkwrap")
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "npm_oracle"
 SCRATCH = Path("/tmp/npmreport")
+ORACLE_CACHE = Path("/tmp/npmaudit-oracle-cache")
 
 # Fields of a packument version that npm's report reads: metavuln-calculator's dependency lookup
 # (get-dep-spec.js and advisory.js) and npm-pick-manifest's ordering (deprecated, engines).
@@ -139,7 +146,7 @@ def run_oracle(stem: str, lock: Path, package_json: Path, advisories: Path, args
         "--advisories",
         str(advisories),
         "--cache",
-        str(SCRATCH / "oracle-cache"),
+        str(ORACLE_CACHE),
         "--verbose",
         "--project",
         str(project),
@@ -149,8 +156,13 @@ def run_oracle(stem: str, lock: Path, package_json: Path, advisories: Path, args
         *args,
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    gets = [(urllib.parse.unquote(m.group(1)).lstrip("/"), int(m.group(2))) for m in GET_LINE.finditer(proc.stderr)]
+    gets = list(packument_gets(proc.stderr).items())
     return {"stdout": proc.stdout, "exit": proc.returncode, "gets": gets, "stderr": proc.stderr}
+
+
+def packument_gets(oracle_log: str) -> dict[str, int]:
+    """{package name: HTTP status} of the GETs npm made, from npm-oracle's --verbose log."""
+    return {urllib.parse.unquote(m.group(1)).lstrip("/"): int(m.group(2)) for m in GET_LINE.finditer(oracle_log)}
 
 
 def trim_packument(doc: dict) -> dict:
@@ -172,7 +184,7 @@ def hide_registry(text: str) -> str:
 def collect_packuments(wanted: dict[str, int]) -> dict[str, dict | None]:
     """Trimmed packuments by name, from the oracle's cache (None for a 404)."""
     by_name: dict[str, dict] = {}
-    for body in (SCRATCH / "oracle-cache").iterdir():
+    for body in ORACLE_CACHE.iterdir():
         if body.suffix == ".meta":
             continue
         status, _ctype = json.loads(body.with_suffix(".meta").read_text())

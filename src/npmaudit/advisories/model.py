@@ -83,13 +83,46 @@ class Affected:
     """One ``affected[]`` entry for an npm package.
 
     ``npm_range`` is set for registry advisories (a node-semver ``vulnerable_versions`` string) and
-    is tested with advisory semantics (include prereleases, loose), as npm does.
+    is tested with advisory semantics (include prereleases, loose), as npm does. ``versions`` is
+    for lookups; ``listed_versions`` keeps the record's own order, which a node-semver range
+    written from the entry repeats.
     """
 
     name: str
     ranges: tuple[AffectedRange, ...] = ()
     versions: frozenset[str] = frozenset()
     npm_range: str | None = None
+    listed_versions: tuple[str, ...] = ()
+
+    def node_semver_parts(self) -> list[str]:
+        """This entry as node-semver range parts (to be joined by `` || ``), as npm's registry
+        writes OSV events: introduced/fixed -> ``>=a <b``, last_affected -> ``>=a <=b``, limit ->
+        ``<b``, introduced 0 -> ``<b`` (or ``*`` when nothing closes it), events in the record's
+        order; then each listed version exactly. No ranges and no versions means every version
+        (``*``); only GIT ranges give no part (nothing npm could test)."""
+        if self.npm_range is not None:
+            return [self.npm_range]
+        if not self.ranges and not self.versions:
+            return ["*"]
+        parts: list[str] = []
+        for rng in self.ranges:
+            if rng.type not in ("SEMVER", "ECOSYSTEM"):
+                continue
+            introduced: str | None = None
+            for event in rng.events:
+                if event.kind == "introduced":
+                    introduced = event.version
+                    continue
+                op = "<=" if event.kind == "last_affected" else "<"
+                low = "" if introduced in (None, "0") else f">={introduced} "
+                parts.append(f"{low}{op}{event.version}")
+                introduced = None
+            if introduced is not None:
+                parts.append("*" if introduced == "0" else f">={introduced}")
+        listed = set(self.listed_versions)
+        parts.extend(self.listed_versions)
+        parts.extend(sorted(v for v in self.versions if v not in listed))  # built without the order
+        return list(dict.fromkeys(parts))
 
 
 @dataclass(frozen=True)
@@ -106,6 +139,9 @@ class Advisory:
     cvss_vector: str | None = None
     cwe: tuple[str, ...] = ()
     record: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False, hash=False)
+    # The record's own severity word (``database_specific.severity``) as written, before it is read
+    # as a Severity (which falls back on CVSS): npm-style advisories repeat the word.
+    severity_label: str = ""
 
     @property
     def ids(self) -> frozenset[str]:
@@ -115,6 +151,18 @@ class Advisory:
     @property
     def package_names(self) -> frozenset[str]:
         return frozenset(entry.name for entry in self.affected)
+
+    def node_semver_range(self, name: str) -> str | None:
+        """The versions of ``name`` this advisory covers as one node-semver range: every
+        ``affected`` entry for the package, in record order, parts joined by `` || `` without
+        repeats, as the registry's bulk endpoint answers one advisory per package. None when no
+        entry names the package or none can be written as a range."""
+        parts: dict[str, None] = {}
+        for entry in self.affected:
+            if entry.name == name:
+                for part in entry.node_semver_parts():
+                    parts.update(dict.fromkeys(part.split(" || ")))
+        return " || ".join(parts) or None
 
     @classmethod
     def from_osv(cls, record: Any) -> Advisory:
@@ -145,6 +193,7 @@ class Advisory:
             cvss_vector=cvss_vector,
             cwe=_cwe_ids(database_specific),
             record=record,
+            severity_label=label if isinstance(label := database_specific.get("severity"), str) else "",
         )
 
 
@@ -207,7 +256,8 @@ def _parse_affected(advisory_id: str, entries: Any) -> tuple[Affected, ...]:
             # Records converted from npm's own advisories keep the original node-semver range here when
             # it could not be expressed as OSV events; it is exact, "every version" would not be.
             npm_range = _npm_range(where, specific["vulnerable_versions"])
-        parsed.append(Affected(name, ranges, frozenset(versions), npm_range))
+        listed = tuple(dict.fromkeys(versions))
+        parsed.append(Affected(name, ranges, frozenset(listed), npm_range, listed))
     return tuple(parsed)
 
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def compute_npm_report(result: AuditResult, settings: Settings, progress: Progress = no_progress) -> NpmReport:
     from npmaudit.advisories.selection import http_settings, npm_config
     from npmaudit.npm_report import build_npm_report
-    from npmaudit.npm_report.packuments import PackumentCache, registry_fetcher
+    from npmaudit.registry.packuments import PackumentCache, registry_fetcher
 
     fetch = None
     if not settings.offline:

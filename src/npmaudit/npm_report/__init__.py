@@ -6,7 +6,7 @@ Entry points: :func:`build_npm_report` (the document, from a project, advisories
 """
 
 from npmaudit.npm_report.builder import NpmReport, build_npm_report
-from npmaudit.npm_report.pick_manifest import Engines
 from npmaudit.npm_report.render import npm_exit_code, render_npm_json, render_npm_text
+from npmaudit.registry.pick_manifest import Engines
 
 __all__ = ["Engines", "NpmReport", "build_npm_report", "npm_exit_code", "render_npm_json", "render_npm_text"]

@@ -24,12 +24,14 @@ from npmaudit.advisories.model import Advisory
 from npmaudit.npm_report.bulk import bulk_index
 from npmaudit.npm_report.calculator import Calculator, NpmAdvisory
 from npmaudit.npm_report.collation import collation_key
-from npmaudit.npm_report.pick_manifest import Engines, NoMatchingVersion, pick_manifest
 from npmaudit.npm_report.tree import AuditTree, TreeNode, build_tree, should_audit
 from npmaudit.npm_report.vuln import FixAvailable, Vuln, registry_subspec
+from npmaudit.progress import Progress, no_progress
 from npmaudit.project.model import Project
+from npmaudit.registry.pick_manifest import Engines, NoMatchingVersion, pick_manifest
 
 PackumentGetter = Callable[[str], "dict[str, Any] | None"]
+PACKUMENTS_TASK = "packuments"
 
 
 @dataclass
@@ -60,22 +62,30 @@ def build_npm_report(
     omit: frozenset[str] = frozenset(),
     *,
     engines: Engines | None = None,
+    progress: Progress = no_progress,
 ) -> NpmReport:
     """Compute npm's report for a project and advisories (from any source, in source order).
 
-    ``packuments(name)`` returns the (abbreviated) packument or None when it is not available.
+    ``packuments(name)`` returns the (abbreviated) packument or None when it is not available. Each
+    is asked for once; the count goes to ``progress`` as task ``"packuments"`` (the total is known
+    only at the end: a fetch can reveal more dependents to evaluate).
     """
     tree = build_tree(project)
     unavailable: list[str] = []
+    asked = 0
 
     def tracked(name: str) -> dict[str, Any] | None:
+        nonlocal asked
         found = packuments(name) if name else None
         if found is None and name:
             unavailable.append(name)
+        asked += 1
+        progress(PACKUMENTS_TASK, asked, None)
         return found
 
     walk = _ReportWalk(tree, Calculator(tracked), omit, engines or Engines())
     walk.run(bulk_index(advisories))
+    progress(PACKUMENTS_TASK, asked, asked)
     return NpmReport(walk.to_json(), tuple(sorted(set(unavailable))), tuple(walk.top_vulns))
 
 

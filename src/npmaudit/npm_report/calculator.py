@@ -62,8 +62,9 @@ def dep_spec(manifest: dict[str, Any], name: str) -> str | None:
     """get-dep-spec.js: the spec in dependencies, then optionalDependencies, then peerDependencies."""
     for field in ("dependencies", "optionalDependencies", "peerDependencies"):
         deps = manifest.get(field)
-        if isinstance(deps, dict) and isinstance(deps.get(name), str):
-            return deps[name]
+        spec = deps.get(name) if isinstance(deps, dict) else None
+        if isinstance(spec, str):
+            return spec
     return None
 
 
@@ -73,6 +74,10 @@ class NpmAdvisory:
     def __init__(self, name: str, source: dict[str, Any] | NpmAdvisory) -> None:
         self._source = source
         self.name = name
+        self.id: str
+        self.severity: str
+        self.cwe: Any
+        self.cvss: Any
         if isinstance(source, NpmAdvisory):
             self.source: Any = source.id
             self.dependency = source.name

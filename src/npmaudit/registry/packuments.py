@@ -1,4 +1,5 @@
-"""Where npm's report gets packuments: behind one small interface, so tests use fixtures.
+"""Packuments (a package's published versions and their manifests) behind one small interface, so
+that npm's report (and any command choosing versions) reads fixtures in tests and the registry in use.
 
 A provider is any callable ``(name) -> packument | None``; None means "not available", which npm
 treats as a package with no versions (every version counts as vulnerable, the range becomes "").
@@ -41,7 +42,8 @@ class PackumentProvider(Protocol):
 
 
 def trim_packument(document: Mapping[str, Any]) -> dict[str, Any]:
-    versions = document.get("versions") if isinstance(document.get("versions"), dict) else {}
+    found = document.get("versions")
+    versions: Mapping[str, Any] = found if isinstance(found, dict) else {}
     return {
         "name": document.get("name"),
         "dist-tags": dict(document.get("dist-tags") or {}),
