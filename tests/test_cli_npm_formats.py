@@ -13,6 +13,7 @@ import pytest
 
 from conftest import FIXTURES
 from npmaudit.cli import main
+from npmaudit.npm_report.bulk import npm_advisory_id
 from servers.registry_server import RegistryServer
 
 ORACLE = FIXTURES / "npm_oracle"
@@ -95,3 +96,57 @@ def test_npm_formats_refuse_recursive_scans(setup, capsys):
     project, database = setup
     assert main(["audit", "-r", str(project.parent), "--db", str(database), "--format", "npm-json"]) == 2
     assert "--recursive" in capsys.readouterr().err
+
+
+MULTI_ENTRY = FIXTURES / "npm_findings" / "multi_entry"
+
+
+@pytest.fixture
+def multi_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """debug@2.6.8 and y18n@4.0.0 with the two real records that list each package in several
+    `affected` entries (y18n: <3.2.2, 4.0.0 and 5.0.0-5.0.4; debug: 3.0.x and <2.6.9), and a
+    registry serving the packuments npm used when it audited this project."""
+    monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    for name in ("NPMAUDIT_POLICY", "NPMAUDIT_AUDIT_LEVEL", "NPMAUDIT_DB", "NODE_ENV", "NPMAUDIT_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy(MULTI_ENTRY / name, project / name)
+    with gzip.open(MULTI_ENTRY / "packuments.json.gz", "rt", encoding="utf-8") as stream:
+        packuments = json.load(stream)
+    with RegistryServer(packuments=packuments) as server:
+        yield project, MULTI_ENTRY / "advisories.jsonl", server
+
+
+@pytest.mark.parametrize(("fmt", "recording"), [("npm-json", "npm-audit.json"), ("npm-text", "npm-audit.txt")])
+def test_every_affected_entry_of_a_record_is_tested(multi_entry, capsys, fmt: str, recording: str):
+    """Only the first entry's range used to be tested (npm memoises advisories by id), so both
+    packages were missing and the run passed; now the report is npm's own, and the run fails."""
+    project, database, registry = multi_entry
+    args = ["audit", str(project), "--compromised", "--db", str(database), "--registry", registry.url]
+    code = main([*args, "--format", fmt])
+    out = capsys.readouterr().out
+    assert out == (MULTI_ENTRY / recording).read_text()
+    npm_exit = json.loads((MULTI_ENTRY / "runs.json").read_text())["json" if fmt == "npm-json" else "text"]
+    assert code == npm_exit == 1
+    if fmt == "npm-json":
+        vulnerabilities = json.loads(out)["vulnerabilities"]
+        assert vulnerabilities["y18n"]["via"][0]["range"] == "<3.2.2 || >=4.0.0 <4.0.1 || 4.0.0 || >=5.0.0 <5.0.5"
+        assert vulnerabilities["debug"]["via"][0]["range"] == ">=3.0.0 <3.1.0 || <2.6.9"
+    else:
+        assert "2 high severity vulnerabilities" in out
+
+
+def test_registry_bulk_answers_give_the_same_report(multi_entry, capsys):
+    """The same two advisories from a registry's bulk endpoint (npm-oracle's answers for these
+    records, one per package) give npm's document too, byte for byte."""
+    project, _database, registry = multi_entry
+    with gzip.open(FIXTURES / "npm_findings" / "bulk_answers.json.gz", "rt", encoding="utf-8") as stream:
+        answers = json.load(stream)
+    wanted = {npm_advisory_id("GHSA-c4w7-xm78-47vh"), npm_advisory_id("GHSA-9vvw-cc9w-f27h")}
+    registry.advisories = {name: [a for a in answers[name] if a["id"] in wanted] for name in ("debug", "y18n")}
+    args = ["audit", str(project), "--registry-advisories", "--registry", registry.url, "--format", "npm-json"]
+    code = main(args)
+    assert capsys.readouterr().out == (MULTI_ENTRY / "npm-audit.json").read_text()
+    assert code == 1

@@ -1,7 +1,9 @@
 """Matching fidelity against npm itself: for every npm-format lockfile of the corpus, the set of
 (package, version, advisory) that npmaudit finds equals the advisory entries of npm 11's own
 `npm audit --json` on the same records (recorded with tests/oracle/record_npm_findings.py through
-the shared npm-oracle tool; the recordings run here without npm or the network).
+the shared npm-oracle tool; the recordings run here without npm or the network). The records are
+as published: many carry several `affected` entries for one package (one per vulnerable range), and
+npm-oracle serves them as the registry does, one advisory per (record, package).
 
 npm's report lists, per vulnerable package, its advisories (`via` objects with the advisory's
 node-semver range) and the install locations (`nodes`); the pairs on npm's side are the nodes whose
@@ -20,14 +22,17 @@ import pytest
 from conftest import FIXTURES
 from npmaudit import semver
 from npmaudit.advisories.jsondb import AdvisoryIndex, parse_records
+from npmaudit.advisories.model import Advisory
 from npmaudit.advisories.source import SourceInfo
 from npmaudit.auditing.engine import audit
+from npmaudit.npm_report.bulk import bulk_index
 from npmaudit.project.loader import load_project
 from npmaudit.project.model import SourceKind
 
 RECORDINGS = FIXTURES / "npm_findings"
 LOCKFILES = FIXTURES / "lockfiles" / "npm"
-STEMS = sorted(p.name[: -len(".json.gz")] for p in RECORDINGS.glob("*.json.gz") if p.name != "advisories.jsonl.gz")
+NOT_REPORTS = {"advisories.jsonl.gz", "bulk_answers.json.gz"}
+STEMS = sorted(p.name[: -len(".json.gz")] for p in RECORDINGS.glob("*.json.gz") if p.name not in NOT_REPORTS)
 
 
 class _Records:
@@ -81,3 +86,40 @@ def test_findings_equal_npms(stem: str, records: list[dict]):
                 if semver.satisfies(node.version, via["range"], loose=True, include_prerelease=True):
                     npm.add((via["name"], node.version, by_source[via["source"]]))
     assert ours == npm
+
+
+def test_records_with_several_entries_per_package_are_recorded(records: list[dict]):
+    """The input is raw: records keep one `affected` entry per range (the case that was missed)."""
+    several = {
+        record["id"]
+        for record in records
+        for name in {entry["package"]["name"] for entry in record["affected"]}
+        if sum(entry["package"]["name"] == name for entry in record["affected"]) > 1
+    }
+    assert len(several) >= 40 and {"GHSA-c4w7-xm78-47vh", "GHSA-9vvw-cc9w-f27h"} <= several
+
+
+def test_bulk_answers_equal_npm_oracles(records: list[dict]):
+    """npmaudit's npm-style advisories (npmaudit.npm_report.bulk) are npm-oracle's bulk answers for
+    the same records, field for field and in order: one per (record, package), every range and
+    listed version joined by " || ", withdrawn records left out. The one difference, on purpose:
+    Node Security WG records whose range could not be written as OSV events keep it in
+    `database_specific.vulnerable_versions`; npm-oracle reads only events and versions, so it
+    serves nothing for them, where npmaudit serves that original node-semver range."""
+    with gzip.open(RECORDINGS / "bulk_answers.json.gz", "rt", encoding="utf-8") as stream:
+        oracle = json.load(stream)
+    ours = bulk_index(Advisory.from_osv(record) for record in records)
+    kept_ranges = {
+        (entry["package"]["name"], _npm_source_id(record["id"]))
+        for record in records
+        for entry in record["affected"]
+        if not entry.get("ranges") and not entry.get("versions")
+    }
+    extra = {(name, entry["id"]) for name, entries in ours.items() for entry in entries} - {
+        (name, entry["id"]) for name, entries in oracle.items() for entry in entries
+    }
+    assert extra == kept_ranges and len(kept_ranges) == 4
+    without_extra = {
+        name: [entry for entry in entries if (name, entry["id"]) not in kept_ranges] for name, entries in ours.items()
+    }
+    assert {name: entries for name, entries in without_extra.items() if entries} == oracle

@@ -5,7 +5,7 @@ tests must pass without node, npm, network or the shared corpus); re-run it by h
 recordings (the shared corpus folder is $NPMAUDIT_SHARED, by default the one beside the checkouts):
 
     .venv/bin/python tests/oracle/record_npm_oracle.py [--only STEM ...] [--skip-real-filter]
-    .venv/bin/python tests/oracle/record_npm_oracle.py --reruns STEM ...
+    .venv/bin/python tests/oracle/record_npm_oracle.py --reruns STEM ... [--rerun-numbers 1 2] [--rerun-tags omit-dev]
     .venv/bin/python tests/oracle/record_npm_oracle.py --color mochajs__mocha
 
 What it does, in order:
@@ -228,8 +228,8 @@ def record_color(stems: list[str]) -> int:
     return 0
 
 
-def record_reruns(stems: list[str]) -> int:
-    """Two more npm runs per stem, same inputs: npm resolves metavuln calculations in network order,
+def record_reruns(stems: list[str], numbers: list[int], tags: list[str]) -> int:
+    """More npm runs per stem, same inputs: npm resolves metavuln calculations in network order,
     so some documents differ from run to run (tests/test_npm_report.py relies on these)."""
     locks = {stem: (lock, pj) for stem, lock, pj in npm_lockfiles()}
     combined = SCRATCH / "combined.jsonl"
@@ -240,10 +240,13 @@ def record_reruns(stems: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for stem in stems:
         lock, package_json = locks[stem]
-        for run in (1, 2):
+        for run in numbers:
             for tag, args, suffix in (RUNS[0], RUNS[2]):
+                if tag not in tags:
+                    continue
                 result = run_oracle(stem, lock, package_json, combined, args, f"{tag}.rerun{run}")
                 (out / f"{stem}.run{run}{suffix}.gz").write_bytes(gzip.compress(result["stdout"].encode(), mtime=0))
+                print(f"{stem} {tag} rerun {run}: exit {result['exit']}", file=sys.stderr)
     return 0
 
 
@@ -255,9 +258,11 @@ def main(argv: list[str] | None = None) -> int:
         "--reruns",
         nargs="*",
         default=None,
-        help="only run `npm audit --json` (and --omit=dev) twice more for these stems, "
+        help="only run `npm audit --json` (and --omit=dev) again for these stems, "
         "into expected/reruns/ (evidence of npm's own run-to-run differences)",
     )
+    ap.add_argument("--rerun-numbers", nargs="*", type=int, default=[1, 2], help="run numbers to record (1 2)")
+    ap.add_argument("--rerun-tags", nargs="*", default=["json", "omit-dev"], help="which runs to repeat")
     ap.add_argument(
         "--color",
         nargs="*",
@@ -268,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.color is not None:
         return record_color(opts.color)
     if opts.reruns is not None:
-        return record_reruns(opts.reruns)
+        return record_reruns(opts.reruns, opts.rerun_numbers, opts.rerun_tags)
     locks = npm_lockfiles()
     if opts.skip_real_filter:
         real = FIXTURES / "advisories" / "real.jsonl"
