@@ -70,7 +70,7 @@ def main() -> int:
         project_dir = Path(tmp) / "project"
         shutil.copytree(folder, project_dir)
         env = dict(os.environ, npm_config_cache=str(Path(tmp) / "npm-cache"))
-        cache = Path("/tmp/npmreport/oracle-cache")
+        cache = Path("/tmp/npmaudit-oracle-cache")  # the recorders' packument cache (tests/oracle)
         cmd = [
             str(NPM_ORACLE),
             "run",
