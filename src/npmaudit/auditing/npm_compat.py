@@ -30,4 +30,4 @@ def compute_npm_report(result: AuditResult, settings: Settings, progress: Progre
         client = HttpClient("npm registry (packuments)", http_settings(settings), config)
         fetch = registry_fetcher(client, config.registry_for)
     packuments = PackumentCache(settings.packument_cache, fetch, offline=settings.offline)
-    return build_npm_report(result.project, result.advisories, packuments, settings.omit)
+    return build_npm_report(result.project, result.advisories, packuments, settings.omit, progress=progress)
