@@ -33,47 +33,24 @@ from npmaudit.advisories.source import SourceInfo
 from npmaudit.errors import SourceError
 from npmaudit.http import HttpClient
 from npmaudit.npmrc import redact_url
-from npmaudit.project.model import Node, PackageRef, Project, SourceKind
+from npmaudit.project.model import PackageRef, Project
+from npmaudit.project.npm_tree import link_targets, should_audit
 
 BULK_PATH = "-/npm/v1/security/advisories/bulk"
 SOURCE_NAME = "npm registry advisories"
 _GHSA = re.compile(r"GHSA(?:-[23456789cfghjmpqrvwx]{4}){3}", re.IGNORECASE)
 
 
-def _top(location: str) -> str:
-    """arborist's ``node.top`` from an install location: the folder whose node_modules holds it."""
-    if location.startswith("node_modules/"):
-        return ""
-    index = location.find("/node_modules/")
-    return location if index < 0 else location[:index]
-
-
-def should_audit(project: Project, node: Node, omit: frozenset[str], link_targets: frozenset[str]) -> bool:
-    """npm 11's ``shouldAudit(node)``."""
-    if node.is_root or not node.version:
-        return False
-    if node.link_target is not None or node.source is SourceKind.LINK or node.location in link_targets:
-        return False
-    if node.source is SourceKind.WORKSPACE:  # a workspace member is a link target in npm's tree
-        return False
-    if not omit:
-        return True
-    top = project.nodes.get(_top(node.location))
-    if top is None or not (top.is_root or top.source is SourceKind.WORKSPACE):
-        return True  # npm 11: nodes inside linked non-workspace folders are never omitted
-    return not node.omitted_by(omit)
-
-
 def bulk_payload(project: Project, omit: frozenset[str] = frozenset()) -> dict[str, list[str]]:
     """The ``{name: [versions]}`` body npm 11 would send for this project."""
-    link_targets = frozenset(n.link_target for n in project.nodes.values() if n.link_target is not None)
+    targets = link_targets(project.nodes.values())
     payload: dict[str, list[str]] = {}
     order: dict[str, None] = {}
     for node in project.nodes.values():
         if node.is_root or not node.name:
             continue
         order.setdefault(node.name, None)  # npm's inventory index orders names by first node
-        if should_audit(project, node, omit, link_targets):
+        if should_audit(project, node, omit, targets):
             versions = payload.setdefault(node.name, [])
             if node.version not in versions:
                 versions.append(node.version)

@@ -8,13 +8,11 @@ This module answers them once, from locations alone, the way arborist derives th
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
+from npmaudit.project import npm_tree
 from npmaudit.project.model import Node, Project, SourceKind
-
-# A location has a parent node exactly when it ends in node_modules/<name> (scoped or not).
-_HAS_PARENT = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/]+$")
+from npmaudit.project.npm_tree import is_top, top_of
 
 
 @dataclass(eq=False)
@@ -36,19 +34,15 @@ class TreeNode:
 
 @dataclass
 class AuditTree:
+    project: Project
     nodes: list[TreeNode]
     by_location: dict[str, TreeNode]
     by_name: dict[str, list[TreeNode]]
+    link_targets: frozenset[str]
 
     def is_project_root_or_workspace(self, location: str) -> bool:
         found = self.by_location.get(location)
         return found is not None and (found.is_root or found.is_workspace)
-
-
-def _top_of(location: str) -> str:
-    while _HAS_PARENT.search(location):
-        location = _HAS_PARENT.sub("", location)
-    return location
 
 
 def build_tree(project: Project) -> AuditTree:
@@ -63,9 +57,9 @@ def build_tree(project: Project) -> AuditTree:
             version=node.version,
             is_root=is_root,
             is_link=node.link_target is not None,
-            is_top=is_root or not _HAS_PARENT.search(location),
+            is_top=is_root or is_top(location),
             is_workspace=(not is_root and node.source is SourceKind.WORKSPACE and node.link_target is None),
-            top=_top_of(location),
+            top=top_of(location),
         )
         nodes.append(tree_node)
         by_location[location] = tree_node
@@ -80,17 +74,9 @@ def build_tree(project: Project) -> AuditTree:
     by_name: dict[str, list[TreeNode]] = {}
     for tree_node in nodes:
         by_name.setdefault(tree_node.package_name, []).append(tree_node)
-    return AuditTree(nodes, by_location, by_name)
+    return AuditTree(project, nodes, by_location, by_name, npm_tree.link_targets(project.nodes.values()))
 
 
 def should_audit(tree: AuditTree, node: TreeNode, omit: frozenset[str]) -> bool:
-    """npm 11's ``AuditReport.shouldAudit``: versioned, not the root, not a link or a link's target,
-    and not omitted — where nodes under a top that is neither the root nor a workspace (a linked
-    project) are never omitted."""
-    if not node.version or node.is_root or node.is_link or node.has_links_in:
-        return False
-    if not omit:
-        return True
-    if not tree.is_project_root_or_workspace(node.top):
-        return True
-    return not node.node.omitted_by(omit)
+    """npm 11's ``AuditReport.shouldAudit`` (the rule the bulk payload follows too)."""
+    return npm_tree.should_audit(tree.project, node.node, omit, tree.link_targets)

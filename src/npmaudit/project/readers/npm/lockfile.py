@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import posixpath
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 from npmaudit.errors import InputError
 from npmaudit.project.depflags import compute_dep_flags
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
+from npmaudit.project.npm_tree import is_top
 from npmaudit.project.readers.npm.locktext import (
     DEP_FIELDS,
     LockText,
@@ -49,7 +49,6 @@ from npmaudit.project.readers.npm.workspaces import map_workspaces
 SUPPORTED_VERSIONS = (1, 2, 3)
 HIDDEN_LOCKFILE = ".package-lock.json"
 _WORKSPACE = "workspace"  # arborist's edge type from the root to a workspace member; prod for us
-_UNDER_NODE_MODULES = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/]+$")
 
 
 def read(path: Path) -> Project:
@@ -122,11 +121,6 @@ def name_from_folder(location: str) -> str:
     if len(parts) >= 2 and parts[-2].startswith("@"):
         return f"{parts[-2]}/{parts[-1]}"
     return parts[-1]
-
-
-def is_top(location: str) -> bool:
-    """A node with no parent package: the root and folders outside node_modules (npm's isTop)."""
-    return location == "" or not _UNDER_NODE_MODULES.search(location)
 
 
 class _Builder:
