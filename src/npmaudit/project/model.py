@@ -170,6 +170,18 @@ class PackageRef:
         return f"{self.name}@{self.version}"
 
 
+@dataclass(frozen=True, slots=True)
+class ChainStep:
+    """One step of a "why" chain: a package and the name its dependent requires it by.
+
+    ``installed_as`` is the folder name under ``node_modules`` when it differs from the package's
+    real name (an ``npm:`` alias such as ``old-lodash`` for lodash), else "".
+    """
+
+    node: Node
+    installed_as: str = ""
+
+
 @dataclass(frozen=True)
 class Project:
     """What a lockfile (or an installed node_modules) says is installed.
@@ -184,6 +196,7 @@ class Project:
     nodes: Mapping[str, Node]
     _dependents: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _chains: dict[str, tuple[Node, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _why: dict[str, tuple[ChainStep, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def root(self) -> Node:
@@ -235,6 +248,19 @@ class Project:
             cached = self._chains[location] = self._shortest_chain(location)
         return cached
 
+    def why(self, location: str) -> tuple[ChainStep, ...]:
+        """:meth:`chain` as a reader should see it: packages, not the links that install them.
+
+        A link followed by its own target (``node_modules/@acme/web`` -> ``packages/web``, a
+        workspace or ``file:`` folder) is one package: it shows once, as the target, so a chain
+        never names the same package twice in a row. Each step keeps the name its dependent
+        requires it by when that is an alias (from the link, for a linked folder).
+        """
+        cached = self._why.get(location)
+        if cached is None:
+            cached = self._why[location] = _fold_links(self.chain(location))
+        return cached
+
     def _shortest_chain(self, location: str) -> tuple[Node, ...]:
         previous: dict[str, str | None] = {location: None}
         queue = deque([location])
@@ -277,3 +303,32 @@ def unchecked_reason(node: Node) -> str:
     if problem is not None:
         return problem
     return _UNMATCHED_REASONS.get(node.source, "not a published package")
+
+
+def _fold_links(chain: tuple[Node, ...]) -> tuple[ChainStep, ...]:
+    steps: list[ChainStep] = []
+    index = 0
+    while index < len(chain):
+        node = chain[index]
+        following = chain[index + 1] if index + 1 < len(chain) else None
+        if following is not None and node.link_target is not None and node.link_target == following.location:
+            steps.append(ChainStep(following, _alias(node, following.name)))
+            index += 2
+        else:
+            steps.append(ChainStep(node, _alias(node, node.name)))
+            index += 1
+    return tuple(steps)
+
+
+def _alias(installed: Node, real_name: str) -> str:
+    """The folder name ``installed`` sits under in a node_modules folder, when it is not ``real_name``.
+
+    The name is read from the location, as "installed at" shows it, whatever the reader stored in
+    ``install_name``. Only node_modules locations count: a workspace folder (``packages/web``) is
+    named by its manifest, not by its folder.
+    """
+    location = installed.location
+    if not (location.startswith("node_modules/") or "/node_modules/" in location):
+        return ""
+    folder = location.rsplit("node_modules/", 1)[-1]
+    return folder if folder != real_name else ""

@@ -1,14 +1,35 @@
-"""What every report format says the same way: counts, dependency chains, database age."""
+"""What every report format says the same way: counts, malicious packages, dependency chains.
+
+The package counts partition the lockfile: every installed package (each lockfile entry but the
+root, one per install location) is exactly one of *audited* (a registry package matched against the
+advisories), *omitted* (left out by ``--omit``) or *not checked* (git, file, link or workspace
+sources, which registry advisories do not apply to). The audited installs are matched once per
+distinct name@version, which is the smaller number npm's report calls "packages".
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from npmaudit.advisories.model import Severity
 from npmaudit.auditing.engine import AuditResult, Finding
-from npmaudit.project.model import Node, PackageRef, unchecked_reason, version_problem
+from npmaudit.project.model import ChainStep, Node, PackageRef, unchecked_reason, version_problem
 
 SEVERITY_ORDER = ("critical", "high", "moderate", "low", "info", "unknown")
+
+
+@dataclass(frozen=True)
+class MaliciousPackage:
+    """One installed package version that a malicious-package report names."""
+
+    name: str
+    version: str
+    locations: tuple[str, ...]
+    ids: tuple[str, ...]  # the malicious findings' ids, each with its aliases
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.version}"
 
 
 @dataclass(frozen=True)
@@ -17,44 +38,72 @@ class Summary:
     packages: int  # distinct vulnerable package versions
     malicious_packages: int
     by_severity: dict[str, int]  # per finding
-    audited: int
-    not_checked: int
-    omitted: int
+    audited: int  # distinct name@version pairs matched
+    not_checked: int  # installs
+    omitted: int  # installs
+    installed: int  # every install but the root: audited_installs + omitted + not_checked
+    audited_installs: int
+    malicious: tuple[MaliciousPackage, ...]
 
 
 def summarize(result: AuditResult) -> Summary:
     by_severity = dict.fromkeys(SEVERITY_ORDER, 0)
     for finding in result.findings:
         by_severity[finding.severity.value] += 1
+    installed = sum(1 for _ in result.project.packages())
+    malicious = malicious_packages(result.findings)
     return Summary(
         findings=len(result.findings),
         packages=len({f.package for f in result.findings}),
-        malicious_packages=len({f.package for f in result.findings if f.malicious}),
+        malicious_packages=len(malicious),
         by_severity=by_severity,
         audited=result.audited,
         not_checked=len(result.not_checked),
         omitted=result.omitted,
+        installed=installed,
+        # The engine sorts every install into exactly one of the three groups.
+        audited_installs=installed - result.omitted - len(result.not_checked),
+        malicious=malicious,
     )
 
 
+def malicious_packages(findings: Iterable[Finding]) -> tuple[MaliciousPackage, ...]:
+    """The installed package versions with a malicious finding, in report order, each once."""
+    ids: dict[PackageRef, list[str]] = {}
+    nodes: dict[PackageRef, tuple[Node, ...]] = {}
+    for finding in findings:
+        if finding.malicious:
+            ids.setdefault(finding.package, []).append(finding.id)
+            ids[finding.package].extend(finding.aliases)
+            nodes[finding.package] = finding.nodes
+    return tuple(
+        MaliciousPackage(ref.name, ref.version, tuple(n.location for n in nodes[ref]), tuple(dict.fromkeys(found)))
+        for ref, found in ids.items()
+    )
+
+
+def step_label(step: ChainStep) -> str:
+    """``name@version``; an alias as ``old-lodash (lodash@4.17.4)``; the root by its name."""
+    node = step.node
+    if node.is_root:
+        return node.name or "(root)"
+    label = f"{node.name}@{node.version}" if node.version else node.name
+    return f"{step.installed_as} ({label})" if step.installed_as else label
+
+
 def chain_labels(result: AuditResult, node: Node) -> list[str]:
-    """The dependents from the root to ``node`` as ``name@version`` labels (root by its name)."""
-    labels = []
-    for step in result.project.chain(node.location):
-        if step.is_root:
-            labels.append(step.name or "(root)")
-        elif step.version:
-            labels.append(f"{step.name}@{step.version}")
-        else:
-            labels.append(step.name)
-    return labels
+    """The dependents from the root to ``node`` as labels (see :meth:`Project.why`)."""
+    return [step_label(step) for step in result.project.why(node.location)]
 
 
 def by_package(findings: tuple[Finding, ...]) -> dict[PackageRef, list[Finding]]:
+    """Findings grouped per package version: packages with a malicious finding first, then the rest,
+    each part in the engine's order (name, then version)."""
     grouped: dict[PackageRef, list[Finding]] = {}
     for finding in findings:
         grouped.setdefault(finding.package, []).append(finding)
-    return grouped
+    malicious = {ref: group for ref, group in grouped.items() if any(f.malicious for f in group)}
+    return malicious | {ref: group for ref, group in grouped.items() if ref not in malicious}
 
 
 def worst(findings: list[Finding]) -> Severity:
@@ -72,3 +121,14 @@ def not_checked_by_reason(result: AuditResult) -> dict[str, list[Node]]:
         reason = UNREADABLE_VERSION if version_problem(node) is not None else unchecked_reason(node)
         grouped.setdefault(reason, []).append(node)
     return dict(sorted(grouped.items(), key=lambda item: (-len(item[1]), item[0])))
+
+
+def count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def name_list(packages: Iterable[MaliciousPackage], limit: int) -> str:
+    """``a@1, b@2 (+3 more)``: at most ``limit`` names, and how many were left out."""
+    names = [str(package) for package in packages]
+    shown = ", ".join(names[:limit])
+    return f"{shown} (+{len(names) - limit} more)" if len(names) > limit else shown

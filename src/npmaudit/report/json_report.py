@@ -1,5 +1,10 @@
 """``--format json``: one JSON document on stdout, nothing else. Its shape is versioned by
-``schemaVersion``; fields are only ever added within a version."""
+``schemaVersion``; fields are only ever added within a version.
+
+``summary`` counts every installed package once: ``installed`` = ``auditedInstalls`` + ``omitted``
++ ``notChecked`` (``audited`` is the number of distinct name@version pairs behind
+``auditedInstalls``), and names the malicious packages. A recursive scan adds one ``summary`` over
+all its projects."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from npmaudit import __version__
 from npmaudit.advisories.source import SourceInfo
 from npmaudit.auditing.freshness import data_age
 from npmaudit.project.model import unchecked_reason
-from npmaudit.report.common import chain_labels, summarize
+from npmaudit.report.common import MaliciousPackage, chain_labels, malicious_packages, summarize
 
 if TYPE_CHECKING:
     from npmaudit.auditing.engine import Finding
@@ -97,7 +102,19 @@ def document(outcome: AuditOutcome) -> dict[str, Any]:
             "audited": summary.audited,
             "notChecked": summary.not_checked,
             "omitted": summary.omitted,
+            "installed": summary.installed,
+            "auditedInstalls": summary.audited_installs,
+            "malicious": [malicious_json(package) for package in summary.malicious],
         },
+    }
+
+
+def malicious_json(package: MaliciousPackage) -> dict[str, Any]:
+    return {
+        "name": package.name,
+        "version": package.version,
+        "paths": list(package.locations),
+        "ids": list(package.ids),
     }
 
 
@@ -115,5 +132,32 @@ def render_recursive(scan: RecursiveOutcome, *, color: bool = False) -> str:
         "errors": [
             {"directory": str(f.directory), "error": str(f.error), "exitCode": f.error.exit_code} for f in scan.failures
         ],
+        "summary": recursive_summary(scan),
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def recursive_summary(scan: RecursiveOutcome) -> dict[str, Any]:
+    """The scan at a glance: how many projects, which failed, which hold malicious packages."""
+    holding = []
+    for outcome in scan.outcomes:
+        malicious = malicious_packages(outcome.result.findings)
+        if malicious:
+            holding.append(
+                {
+                    "directory": str(outcome.result.project.directory),
+                    "packages": [malicious_json(package) for package in malicious],
+                }
+            )
+    failed = [str(o.result.project.directory) for o in scan.outcomes if not o.verdict.passed]
+    return {
+        "projectsScanned": len(scan.outcomes) + len(scan.failures),
+        "projectsAudited": len(scan.outcomes),
+        "projectsNotAudited": len(scan.failures),
+        "projectsFailingPolicy": len(failed),
+        "failingPolicy": failed,
+        "notAudited": [str(failure.directory) for failure in scan.failures],
+        "projectsWithMalicious": len(holding),
+        "malicious": holding,
+        "findings": sum(len(outcome.result.findings) for outcome in scan.outcomes),
+    }

@@ -1,21 +1,35 @@
-"""``--format text``: the human report. Malicious packages are impossible to miss; every line of
-advisory text is neutralised; colour only when asked (a TTY without NO_COLOR)."""
+"""``--format text``: the human report. Malicious packages are impossible to miss: a banner naming
+each one right under the first line, their blocks before all others, and the summary line names them
+again. Every line of advisory text is neutralised; colour only when asked (a TTY without NO_COLOR)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from npmaudit.advisories.model import Severity
 from npmaudit.auditing.engine import describe_unchecked
 from npmaudit.auditing.freshness import data_age
-from npmaudit.report.common import by_package, chain_labels, not_checked_by_reason, summarize, worst
+from npmaudit.report.common import (
+    MaliciousPackage,
+    Summary,
+    by_package,
+    chain_labels,
+    count,
+    malicious_packages,
+    name_list,
+    not_checked_by_reason,
+    summarize,
+    worst,
+)
 from npmaudit.report.safe_text import neutralise
 
 if TYPE_CHECKING:
     from npmaudit.auditing.engine import Finding
     from npmaudit.auditing.run import AuditOutcome, RecursiveOutcome
 
-MAX_LOCATIONS = 5
+MAX_LOCATIONS = 5  # install paths (and their chains) shown per package; the rest are counted
+MAX_NAMED = 10  # malicious packages named on a summary line; the banner names every one
 
 _COLORS = {
     Severity.CRITICAL: "\x1b[1;35m",
@@ -40,15 +54,42 @@ class _Painter:
 def render(outcome: AuditOutcome, *, color: bool = False) -> str:
     paint = _Painter(color)
     result = outcome.result
+    summary = summarize(result)
     lines: list[str] = []
     project = result.project
-    lines.append(f"{project.lockfile} ({project.lockfile_format}): {result.audited} packages audited")
+    lines.append(f"{project.lockfile} ({project.lockfile_format}): {_counts(summary, outcome.settings.omit)}")
+    lines.extend(_malicious_banner(summary.malicious, paint))
     lines.append("")
     for findings in by_package(result.findings).values():
         lines.extend(_package_block(outcome, findings, paint))
         lines.append("")
-    lines.extend(_footer(outcome, paint))
+    lines.extend(_footer(outcome, summary, paint))
     return "\n".join(lines) + "\n"
+
+
+def _counts(summary: Summary, omit: frozenset[str]) -> str:
+    """Every installed package once: audited + omitted + not checked = installed."""
+    parts = [f"{summary.audited_installs} audited ({summary.audited} distinct name@version)"]
+    if summary.omitted or omit:
+        parts.append(f"{summary.omitted} omitted (--omit {','.join(sorted(omit))})")
+    if summary.not_checked:
+        parts.append(f"{summary.not_checked} not checked")
+    return f"{count(summary.installed, 'installed package')}: {', '.join(parts)}"
+
+
+def _malicious_banner(malicious: tuple[MaliciousPackage, ...], paint: _Painter) -> list[str]:
+    if not malicious:
+        return []
+    title = (
+        f"MALICIOUS PACKAGES INSTALLED ({len(malicious)}): remove them and treat every machine that installed "
+        "them as compromised (rotate the secrets it held)"
+    )
+    lines = [paint(title, _MALICIOUS_COLOR)]
+    for package in malicious:
+        shown = package.locations[:MAX_LOCATIONS]
+        where = ", ".join(neutralise(location) for location in shown) + _more(len(package.locations), len(shown))
+        lines.append(f"  {neutralise(str(package))} at {where} ({neutralise(', '.join(package.ids))})")
+    return lines
 
 
 def _package_block(outcome: AuditOutcome, findings: list[Finding], paint: _Painter) -> list[str]:
@@ -79,38 +120,44 @@ def _package_block(outcome: AuditOutcome, findings: list[Finding], paint: _Paint
             lines.append("    fix: no fixed version named by the advisory")
     nodes = first.nodes
     shown = nodes[:MAX_LOCATIONS]
-    more = f" (+{len(nodes) - len(shown)} more)" if len(nodes) > len(shown) else ""
-    lines.append(f"  installed at: {', '.join(neutralise(n.location) for n in shown)}{more}")
+    lines.append(f"  installed at: {', '.join(neutralise(n.location) for n in shown)}{_more(len(nodes), len(shown))}")
     for node in nodes:
         if node.provenance:  # a tarball: its name and version are only what the file claims
             origin = f" ({neutralise(node.resolved)})" if node.resolved else ""
             lines.append(f"  source of {neutralise(node.location)}: {node.provenance}{origin}")
     for node in shown:
         lines.append(f"  why: {' > '.join(neutralise(label) for label in chain_labels(outcome.result, node))}")
+    if len(nodes) > len(shown):
+        lines.append(f"  why: +{len(nodes) - len(shown)} more, one per install path (--format json lists every one)")
     return lines
 
 
-def _footer(outcome: AuditOutcome, paint: _Painter) -> list[str]:
+def _more(total: int, shown: int) -> str:
+    return f" (+{total - shown} more)" if total > shown else ""
+
+
+def _footer(outcome: AuditOutcome, summary: Summary, paint: _Painter) -> list[str]:
     result = outcome.result
-    summary = summarize(result)
     lines = []
     if summary.findings:
         counts = ", ".join(f"{n} {level}" for level, n in summary.by_severity.items() if n)
-        malicious = f" ({summary.malicious_packages} malicious)" if summary.malicious_packages else ""
-        packages = _count(summary.packages, "vulnerable package")
-        lines.append(f"{packages}{malicious}, {_count(summary.findings, 'finding')}: {counts}")
+        malicious = ""
+        if summary.malicious:
+            named = paint(neutralise(name_list(summary.malicious, MAX_NAMED)), _MALICIOUS_COLOR)
+            malicious = f" ({summary.malicious_packages} malicious: {named})"
+        packages = count(summary.packages, "vulnerable package")
+        lines.append(f"{packages}{malicious}, {count(summary.findings, 'finding')}: {counts}")
     else:
         lines.append("no known vulnerable or malicious packages found")
     if summary.not_checked:
         reasons = not_checked_by_reason(result)
         counts = "; ".join(f"{len(nodes)} {reason}" for reason, nodes in reasons.items())
-        lines.append(f"not checked: {_count(summary.not_checked, 'package')}: {counts}")
+        lines.append(f"not checked: {count(summary.not_checked, 'package')}: {counts}")
         for node in result.unreadable_versions:
             lines.append(f"  not checked: {neutralise(describe_unchecked(node))}")
     if summary.omitted:
-        lines.append(
-            f"omitted: {_count(summary.omitted, 'package')} (--omit {','.join(sorted(outcome.settings.omit))})"
-        )
+        omit = ",".join(sorted(outcome.settings.omit))
+        lines.append(f"omitted: {count(summary.omitted, 'package')} (--omit {omit})")
     for source in result.sources:
         details = []
         if source.records is not None:
@@ -135,18 +182,47 @@ def _footer(outcome: AuditOutcome, paint: _Painter) -> list[str]:
 
 
 def render_recursive(scan: RecursiveOutcome, *, color: bool = False) -> str:
-    sections = []
+    """The scan's summary first (what failed, where the malicious packages are), then one section
+    per project, then the one-line total again."""
+    paint = _Painter(color)
+    sections = ["\n".join(_recursive_summary(scan, paint)) + "\n"]
     for outcome in scan.outcomes:
         sections.append(f"== {outcome.result.project.directory} ==\n" + render(outcome, color=color))
     for failure in scan.failures:
         sections.append(f"== {failure.directory} ==\nnot audited: {neutralise(str(failure.error))}\n")
-    failed = sum(1 for o in scan.outcomes if not o.verdict.passed)
-    sections.append(
-        f"{len(scan.outcomes) + len(scan.failures)} projects: {len(scan.outcomes)} audited, "
-        f"{failed} failed the policy, {len(scan.failures)} could not be read\n"
-    )
+    sections.append(_recursive_total(scan) + "\n")
     return "\n".join(sections)
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+def _recursive_total(scan: RecursiveOutcome) -> str:
+    failed = sum(1 for o in scan.outcomes if not o.verdict.passed)
+    holding = sum(1 for o in scan.outcomes if any(f.malicious for f in o.result.findings))
+    return (
+        f"{count(len(scan.outcomes) + len(scan.failures), 'project')}: {len(scan.outcomes)} audited, "
+        f"{failed} failed the policy, {len(scan.failures)} could not be read, {holding} hold malicious packages"
+    )
+
+
+def _recursive_summary(scan: RecursiveOutcome, paint: _Painter) -> list[str]:
+    lines = [f"{neutralise(str(scan.root))}: {_recursive_total(scan)}"]
+    for outcome in scan.outcomes:
+        malicious = malicious_packages(outcome.result.findings)
+        if malicious:
+            where = neutralise(_relative(outcome.result.project.directory, scan.root))
+            named = neutralise(", ".join(f"{p} ({', '.join(p.locations[:MAX_LOCATIONS])})" for p in malicious))
+            lines.append(f"{paint('MALICIOUS', _MALICIOUS_COLOR)} in {where}: {named}")
+    failed = [_relative(o.result.project.directory, scan.root) for o in scan.outcomes if not o.verdict.passed]
+    if failed:
+        lines.append(f"failed the policy: {neutralise(', '.join(failed))}")
+    if scan.failures:
+        unread = ", ".join(_relative(f.directory, scan.root) for f in scan.failures)
+        lines.append(f"could not be read: {neutralise(unread)}")
+    return lines
+
+
+def _relative(directory: Path, root: Path) -> str:
+    """A project's folder as the scan found it under its root (``.`` for the root itself)."""
+    try:
+        return str(directory.relative_to(root))
+    except ValueError:
+        return str(directory)
