@@ -199,7 +199,7 @@ def _recursive_total(scan: RecursiveOutcome) -> str:
     holding = sum(1 for o in scan.outcomes if any(f.malicious for f in o.result.findings))
     return (
         f"{count(len(scan.outcomes) + len(scan.failures), 'project')}: {len(scan.outcomes)} audited, "
-        f"{failed} failed the policy, {len(scan.failures)} could not be read, {holding} hold malicious packages"
+        f"{failed} failed the policy, {len(scan.failures)} could not be read, {holding} with malicious packages"
     )
 
 
