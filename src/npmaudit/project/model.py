@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import NamedTuple
 
 from npmaudit import semver
 
@@ -170,12 +171,12 @@ class PackageRef:
         return f"{self.name}@{self.version}"
 
 
-@dataclass(frozen=True, slots=True)
-class ChainStep:
+class ChainStep(NamedTuple):
     """One step of a "why" chain: a package and the name its dependent requires it by.
 
     ``installed_as`` is the folder name under ``node_modules`` when it differs from the package's
-    real name (an ``npm:`` alias such as ``old-lodash`` for lodash), else "".
+    real name (an ``npm:`` alias such as ``old-lodash`` for lodash), else "". (A named tuple: reports
+    build one per step of every chain they print.)
     """
 
     node: Node
@@ -328,7 +329,8 @@ def _alias(installed: Node, real_name: str) -> str:
     named by its manifest, not by its folder.
     """
     location = installed.location
+    if location.endswith("node_modules/" + real_name):
+        return ""  # the common case first: installed under its own name
     if not (location.startswith("node_modules/") or "/node_modules/" in location):
         return ""
-    folder = location.rsplit("node_modules/", 1)[-1]
-    return folder if folder != real_name else ""
+    return location.rsplit("node_modules/", 1)[-1]

@@ -50,7 +50,7 @@ def summarize(result: AuditResult) -> Summary:
     by_severity = dict.fromkeys(SEVERITY_ORDER, 0)
     for finding in result.findings:
         by_severity[finding.severity.value] += 1
-    installed = sum(1 for _ in result.project.packages())
+    installed = len(result.project.nodes) - 1  # every node but the root, which every reader puts at ""
     malicious = malicious_packages(result.findings)
     return Summary(
         findings=len(result.findings),

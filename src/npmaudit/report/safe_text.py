@@ -13,6 +13,8 @@ import unicodedata
 
 def neutralise(text: str) -> str:
     """One visible line: control and format characters become ``\\xNN`` / ``\\uNNNN`` escapes."""
+    if text.isascii() and text.isprintable():
+        return text  # nearly every name and summary: no control character can hide in printable ASCII
     out = []
     for char in text:
         if char in "\n\t":

@@ -86,8 +86,7 @@ def _malicious_banner(malicious: tuple[MaliciousPackage, ...], paint: _Painter) 
     )
     lines = [paint(title, _MALICIOUS_COLOR)]
     for package in malicious:
-        shown = package.locations[:MAX_LOCATIONS]
-        where = ", ".join(neutralise(location) for location in shown) + _more(len(package.locations), len(shown))
+        where = neutralise(_locations(package.locations))
         lines.append(f"  {neutralise(str(package))} at {where} ({neutralise(', '.join(package.ids))})")
     return lines
 
@@ -130,6 +129,11 @@ def _package_block(outcome: AuditOutcome, findings: list[Finding], paint: _Paint
     if len(nodes) > len(shown):
         lines.append(f"  why: +{len(nodes) - len(shown)} more, one per install path (--format json lists every one)")
     return lines
+
+
+def _locations(locations: tuple[str, ...]) -> str:
+    shown = locations[:MAX_LOCATIONS]
+    return ", ".join(shown) + _more(len(locations), len(shown))
 
 
 def _more(total: int, shown: int) -> str:
@@ -209,7 +213,7 @@ def _recursive_summary(scan: RecursiveOutcome, paint: _Painter) -> list[str]:
         malicious = malicious_packages(outcome.result.findings)
         if malicious:
             where = neutralise(_relative(outcome.result.project.directory, scan.root))
-            named = neutralise(", ".join(f"{p} ({', '.join(p.locations[:MAX_LOCATIONS])})" for p in malicious))
+            named = neutralise(", ".join(f"{p} ({_locations(p.locations)})" for p in malicious))
             lines.append(f"{paint('MALICIOUS', _MALICIOUS_COLOR)} in {where}: {named}")
     failed = [_relative(o.result.project.directory, scan.root) for o in scan.outcomes if not o.verdict.passed]
     if failed:
