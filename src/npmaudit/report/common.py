@@ -1,10 +1,10 @@
 """What every report format says the same way: counts, malicious packages, dependency chains.
 
 The package counts partition the lockfile: every installed package (each lockfile entry but the
-root, one per install location) is exactly one of *audited* (a registry package matched against the
-advisories), *omitted* (left out by ``--omit``) or *not checked* (git, file, link or workspace
-sources, which registry advisories do not apply to). The audited installs are matched once per
-distinct name@version, which is the smaller number npm's report calls "packages".
+root, one per install location) is exactly one of *audited* (a published package, from the registry
+or a tarball, matched against the advisories), *omitted* (left out by ``--omit``) or *not checked*
+(the project's own code, git checkouts, unreadable versions; see the engine). The audited installs
+are matched once per distinct name@version, which is the smaller number npm's report calls "packages".
 """
 
 from __future__ import annotations
