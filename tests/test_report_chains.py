@@ -96,6 +96,8 @@ def test_a_workspace_shows_once_and_an_alias_keeps_its_name(acme: Path, core_dat
             "node_modules/@npmcli/metavuln-calculator",
             ["npm", "@npmcli/arborist@8.0.0", "@npmcli/metavuln-calculator@8.0.0"],
         ),
+        # the link itself, when asked for: it ends the chain, and is not replaced by its folder
+        ("npm/npm__cli/package-lock.json", "node_modules/@npmcli/arborist", ["npm", "@npmcli/arborist"]),
         # an alias installed by npm (`string-width-cjs: npm:string-width@^4.2.0`)
         (
             "npm/npm__cli/package-lock.json",

@@ -198,6 +198,7 @@ class Project:
     _dependents: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _chains: dict[str, tuple[Node, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _why: dict[str, tuple[ChainStep, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _steps: dict[str, ChainStep] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def root(self) -> Node:
@@ -259,7 +260,7 @@ class Project:
         """
         cached = self._why.get(location)
         if cached is None:
-            cached = self._why[location] = _fold_links(self.chain(location))
+            cached = self._why[location] = _fold_links(self.chain(location), self._steps)
         return cached
 
     def _shortest_chain(self, location: str) -> tuple[Node, ...]:
@@ -306,13 +307,22 @@ def unchecked_reason(node: Node) -> str:
     return _UNMATCHED_REASONS.get(node.source, "not a published package")
 
 
-def _fold_links(chain: tuple[Node, ...]) -> tuple[ChainStep, ...]:
+def _fold_links(chain: tuple[Node, ...], known: dict[str, ChainStep]) -> tuple[ChainStep, ...]:
+    """``known`` holds the step already built for a location that is not a link (chains share most
+    of their nodes); a link's step depends on what follows it, so it is built each time."""
     steps: list[ChainStep] = []
+    last = len(chain) - 1
     index = 0
-    while index < len(chain):
+    while index <= last:
         node = chain[index]
-        following = chain[index + 1] if index + 1 < len(chain) else None
-        if following is not None and node.link_target is not None and node.link_target == following.location:
+        if node.link_target is None:
+            step = known.get(node.location)
+            if step is None:
+                step = known[node.location] = ChainStep(node, _alias(node, node.name))
+            steps.append(step)
+            index += 1
+        elif index < last and chain[index + 1].location == node.link_target:
+            following = chain[index + 1]
             steps.append(ChainStep(following, _alias(node, following.name)))
             index += 2
         else:
