@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         print("npmaudit: policy is off: the advisory check was skipped", file=sys.stderr)
         return 0
     color = sys.stdout.isatty() and not no_color()
-    progress = progress_for(enabled=fmt.name == "text", no_color=no_color())
+    progress = progress_for(enabled=fmt.for_people, no_color=no_color())
     path = Path(args.path)
     if args.recursive:
         if args.lockfile:

@@ -43,6 +43,7 @@ class OutputFormat:
     analyses: frozenset[str] = frozenset()
     recursive: bool = True
     colored: bool = False  # may use colour on a terminal
+    for_people: bool = False  # read by a person (progress may be shown on stderr); else read by a program
 
     def load(self) -> FormatModule:
         return cast(FormatModule, importlib.import_module(self.module))
@@ -58,7 +59,7 @@ class OutputFormat:
 
 
 FORMATS: tuple[OutputFormat, ...] = (
-    OutputFormat("text", "npmaudit.report.text", "a report for people (the default)", colored=True),
+    OutputFormat("text", "npmaudit.report.text", "a report for people (the default)", colored=True, for_people=True),
     OutputFormat("json", "npmaudit.report.json_report", "npmaudit's JSON document (schemaVersion 1)"),
     OutputFormat(
         "npm-json",
@@ -73,6 +74,7 @@ FORMATS: tuple[OutputFormat, ...] = (
         "exactly what `npm audit` prints",
         analyses=frozenset({NPM_REPORT}),
         recursive=False,
+        for_people=True,
     ),
 )
 
