@@ -8,6 +8,12 @@ has one), with keys named like the long flags::
     audit-level = "high"
     db = "security/advisories.json"
     omit = ["dev"]
+
+    [verify]                 # npmaudit verify (npmaudit.trust.verify_config)
+    allowed-hosts = ["registry.example.test"]
+
+    [signatures]             # npmaudit signatures (npmaudit.trust.signatures_config)
+    fail-on = ["invalid", "missing"]
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ KNOWN_KEYS = (
     "timeout",
     "retries",
     "max-db-age",
+    "verify",  # a table: npmaudit.trust.verify_config (checked there, key by key)
+    "signatures",  # a table: npmaudit.trust.signatures_config
 )
 
 

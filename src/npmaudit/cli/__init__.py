@@ -19,6 +19,8 @@ from npmaudit.errors import EXIT_INPUT, NpmauditError
 SUBCOMMAND_MODULES = (
     "npmaudit.cli.audit_cmd",
     "npmaudit.cli.db_cmd",
+    "npmaudit.cli.verify_cmd",
+    "npmaudit.cli.signatures_cmd",
 )
 
 EXIT_INTERNAL = 70

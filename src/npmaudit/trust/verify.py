@@ -43,7 +43,8 @@ class Registries:
     scopes: Mapping[str, str] = field(default_factory=dict)
 
     def hosts(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(host_of(url) for url in (self.default, *self.scopes.values())))
+        urls = (self.default, *self.scopes.values()) if self.default else tuple(self.scopes.values())
+        return tuple(dict.fromkeys(host_of(url) for url in urls))
 
     def for_name(self, name: str) -> str | None:
         """The scope's registry of a scoped name, None when its scope has none of its own."""
@@ -58,7 +59,8 @@ class VerifyReport:
     lockfile_format: str
     entries: int
     """Package entries checked (the root and workspace folders excluded)."""
-    checks_run: tuple[str, ...]
+    checks_run: Mapping[str, str]
+    """Check id -> severity, for every check that ran (severity not "off")."""
     findings: tuple[Finding, ...]
     allowed_hosts: tuple[str, ...]
     node_modules: str
@@ -92,7 +94,7 @@ def verify_project(
         installed, problems = compare(project)
         for location, problem in problems:
             run.add("LV060", project.nodes.get(location), problem, entry=location)
-    enabled = tuple(c.id for c in CHECKS if config.severity(c.id) != "off")
+    enabled = {c.id: config.severity(c.id) for c in CHECKS if config.severity(c.id) != "off"}
     findings = sorted(run.findings, key=lambda f: (f.line or 0, f.check, f.entry))
     return VerifyReport(
         project.lockfile, project.lockfile_format, run.count, enabled, tuple(findings), hosts, installed
