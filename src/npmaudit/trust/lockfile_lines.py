@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from npmaudit.project.model import Node, Project
@@ -76,12 +76,13 @@ def index_lockfile(project: Project, text: str) -> LineIndex:
     elif kind.startswith("bun"):
         _search(index, nodes, lambda n: (f'["{n.name}@{n.version}"', f'"{n.install_name or n.name}": ['))
     elif kind == "npm-ex":
-        _search(index, nodes, lambda n: (json.dumps(n.name) + ": {", json.dumps(n.name) + ":"))
+        _search(index, nodes, lambda n: (json.dumps(n.install_name or n.name) + ": {", json.dumps(n.name) + ": {"))
     return index
 
 
 def _npm(index: LineIndex, nodes: Iterable[Node]) -> None:
     text = index.text
+    objects: dict[tuple[str, ...], int] | None = None
     packages_at = text.find('"packages"')
     for node in nodes:
         if packages_at >= 0:
@@ -92,14 +93,37 @@ def _npm(index: LineIndex, nodes: Iterable[Node]) -> None:
                 index.starts[node.location] = found
                 continue
         # lockfile v1: nested "dependencies" objects, one key per folder name
-        offset = 0
-        for segment in _segments(node.location):
-            found = _key(text, json.dumps(segment), offset)
-            if found < 0:
-                break
-            offset = found + 1
+        if objects is None:
+            objects = _object_paths(text)
+        path = tuple(part for segment in _segments(node.location) for part in ("dependencies", segment))
+        if path in objects:
+            index.starts[node.location] = objects[path]
+
+
+_JSON_TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:)?|[{}\[\]]')
+
+
+def _object_paths(text: str) -> dict[tuple[str, ...], int]:
+    """Offset of every JSON object value's key, by key path (``("dependencies", "a")``): one scan of the
+    text, since json keeps no positions."""
+    found: dict[tuple[str, ...], int] = {}
+    stack: list[str | None] = []  # the key of each open container (None for arrays and the top)
+    pending: tuple[str, int] | None = None
+    for token in _JSON_TOKEN.finditer(text):
+        char = token.group(0)[0]
+        if char == '"':
+            pending = (json.loads(f'"{token.group(1)}"'), token.start()) if token.group(2) else None
+        elif char in "{[":
+            key = pending[0] if pending is not None else None
+            if char == "{" and pending is not None and None not in stack[1:]:
+                found[tuple(k for k in stack[1:] if k is not None) + (pending[0],)] = pending[1]
+            stack.append(key)
+            pending = None
         else:
-            index.starts[node.location] = offset - 1
+            if stack:
+                stack.pop()
+            pending = None
+    return found
 
 
 def _segments(location: str) -> list[str]:
@@ -171,9 +195,9 @@ def _pnpm(index: LineIndex, nodes: Iterable[Node]) -> None:
             index.starts[node.location] = match.start()
 
 
-def _search(index: LineIndex, nodes: Iterable[Node], needles: object) -> None:
+def _search(index: LineIndex, nodes: Iterable[Node], needles: Callable[[Node], tuple[str, ...]]) -> None:
     for node in nodes:
-        for needle in needles(node):  # type: ignore[operator]
+        for needle in needles(node):
             found = index.text.find(needle)
             if found >= 0:
                 index.starts[node.location] = found

@@ -24,9 +24,11 @@ def section_differences(text: str) -> Iterator[tuple[str, str]]:
     for location, entry in packages.items():
         if not location.startswith("node_modules/") and "/node_modules/" not in location:
             continue
-        if not isinstance(entry, dict) or entry.get("link"):
+        if not isinstance(entry, dict):
             continue
         old = flat.pop(location, None)
+        if entry.get("link"):
+            continue  # npm 6 wrote the link as "version": "file:<target>"; its children are under the target
         if old is None:
             if not location.startswith("node_modules/"):
                 continue  # a workspace member's own node_modules: npm 6's tree has no such place
@@ -45,7 +47,10 @@ def _flatten(dependencies: Mapping[str, Any], parent: str, out: dict[str, Mappin
         out[location] = entry
         nested = entry.get("dependencies")
         if isinstance(nested, dict):
-            _flatten(nested, location, out)
+            version = str(entry.get("version") or "")
+            # a workspace or folder link: npm 7 installs its own dependencies under the folder itself
+            below = version[len("file:") :].rstrip("/") if version.startswith("file:") else location
+            _flatten(nested, below, out)
 
 
 def _compare(location: str, new: Mapping[str, Any], old: Mapping[str, Any]) -> Iterator[tuple[str, str]]:

@@ -27,7 +27,7 @@ from npmaudit import textfile
 from npmaudit.project.model import Node, Project, SourceKind
 from npmaudit.trust.checks import CHECKS, Finding
 from npmaudit.trust.lockfile_lines import LineIndex, index_lockfile
-from npmaudit.trust.sri import MalformedIntegrity, parse_integrity
+from npmaudit.trust.sri import Hash, MalformedIntegrity, parse_integrity
 from npmaudit.trust.tarball_url import host_of, registry_path_matches, registry_tarball
 from npmaudit.trust.verify_config import VerifyConfig
 
@@ -262,8 +262,10 @@ class _Run:
     # --- across entries -------------------------------------------------------------------------
 
     def shared_integrities(self) -> None:
-        by_digest: dict[bytes, dict[str, Node]] = {}
-        by_package: dict[str, dict[bytes, Node]] = {}
+        """LV023: one digest, two packages. LV024: one package version, two digests of one algorithm
+        (a sha1 and a sha512 of the same tarball are not comparable, so never a conflict)."""
+        by_digest: dict[tuple[str, bytes], dict[str, Node]] = {}
+        by_package: dict[str, list[tuple[Node, tuple[Hash, ...]]]] = {}
         for node in self.project.packages():
             if node.source not in _FETCHED or not node.integrity or node.in_bundle:
                 continue
@@ -271,20 +273,29 @@ class _Run:
                 hashes = parse_integrity(node.integrity)
             except MalformedIntegrity:
                 continue
-            strongest = max(hashes, key=lambda h: len(h.digest))
             identity = f"{node.name}@{node.version}"
-            by_digest.setdefault(strongest.algorithm.encode() + strongest.digest, {}).setdefault(identity, node)
-            by_package.setdefault(identity, {}).setdefault(strongest.algorithm.encode() + strongest.digest, node)
+            for item in hashes:
+                by_digest.setdefault((item.algorithm, item.digest), {}).setdefault(identity, node)
+            by_package.setdefault(identity, []).append((node, hashes))
+        reported: set[str] = set()
         for packages in by_digest.values():
             if len(packages) > 1:
                 names = sorted(packages)
                 for identity, node in sorted(packages.items()):
+                    if node.location in reported:
+                        continue
+                    reported.add(node.location)
                     others = ", ".join(n for n in names if n != identity)
                     self.add("LV023", node, f"same integrity as {others}: one of them is not what it says", field="integrity")
-        for identity, digests in by_package.items():
-            if len(digests) > 1:
-                for node in digests.values():
-                    self.add("LV024", node, f"{identity} is locked with {len(digests)} different integrities", field="integrity")
+        for identity, entries in by_package.items():
+            conflicting = {
+                node.location: node
+                for node, hashes in entries
+                for other, other_hashes in entries
+                if _conflict(hashes, other_hashes)
+            }
+            for node in conflicting.values():
+                self.add("LV024", node, f"{identity} is locked with different integrities elsewhere", field="integrity")
 
     def drift(self) -> None:
         from npmaudit.trust.drift import unsatisfied
@@ -293,6 +304,12 @@ class _Run:
             node = self.project.nodes.get(edge.to) if edge.to else None
             where = top.location or "package.json"
             self.add("LV003", node, f"{where}: {problem}", entry=f"{edge.name}@{edge.spec}")
+
+
+def _conflict(a: tuple[Hash, ...], b: tuple[Hash, ...]) -> bool:
+    """Two integrities that share an algorithm but no digest for it: different content."""
+    shared = {h.algorithm for h in a} & {h.algorithm for h in b}
+    return any({h.digest for h in a if h.algorithm == alg}.isdisjoint(h.digest for h in b if h.algorithm == alg) for alg in shared)
 
 
 def _same_version(a: str, b: str) -> bool:
