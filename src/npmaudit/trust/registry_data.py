@@ -46,16 +46,33 @@ class RegistryData:
         self.client = client
         self.cache_dir = cache_dir
         self._keys: dict[str, tuple[RegistryKey, ...] | None] = {}
+        self._down: dict[str, SourceError] = {}
         self._lock = threading.Lock()
+
+    def _get(self, registry: str, url: str, **kwargs: Any) -> Any:
+        """``client.get_json``; a registry that could not be reached at all (no HTTP answer) is not asked
+        again in this run: its other packages fail at once with the same error."""
+        down = self._down.get(registry)
+        if down is not None:
+            raise down
+        try:
+            return self.client.get_json(url, **kwargs)
+        except HttpError as error:
+            if error.status is None:
+                self._down.setdefault(registry, error)
+            raise
 
     def keys(self, registry: str) -> tuple[RegistryKey, ...] | None:
         """The registry's signing keys; None when it publishes none (404/400, as npm reads it)."""
-        with self._lock:
-            if registry in self._keys:
-                return self._keys[registry]
+        with self._lock:  # one fetch per registry, however many workers ask at once
+            if registry not in self._keys:
+                self._keys[registry] = self._fetch_keys(registry)
+            return self._keys[registry]
+
+    def _fetch_keys(self, registry: str) -> tuple[RegistryKey, ...] | None:
         url = registry.rstrip("/") + "/" + KEYS_PATH
         try:
-            document = self.client.get_json(url).data
+            document = self._get(registry, url).data
         except HttpError as error:
             if error.status in (400, 404):
                 keys = None
@@ -66,8 +83,6 @@ class RegistryData:
                 keys = parse_keys(document)
             except MalformedKeys as error:
                 raise SourceError(self.client.source, f"{url}: unusable keys: {error}") from None
-        with self._lock:
-            self._keys[registry] = keys
         return keys
 
     def packument(self, name: str, registry: str) -> dict[str, Any] | None:
@@ -77,8 +92,8 @@ class RegistryData:
         path = self._path("packuments", registry, escaped)
         cached = _read(path)
         try:
-            response = self.client.get_json(
-                url, headers={"accept": "application/json"}, etag=cached.get("etag") if cached else None
+            response = self._get(
+                registry, url, headers={"accept": "application/json"}, etag=cached.get("etag") if cached else None
             )
         except HttpError as error:
             if error.status == 404:
@@ -103,7 +118,7 @@ class RegistryData:
         cached = _read(path)
         if cached is not None:
             return cached.get("reply")
-        reply = self.client.get_json(target).data
+        reply = self._get(registry, target).data
         _write(path, {"reply": reply})
         return reply
 

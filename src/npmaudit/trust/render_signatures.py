@@ -71,13 +71,16 @@ def render_text(report: SignaturesReport) -> str:
     attested = _verified_attestations(report)
     if attested:
         out += [f"{attested} package{' has a verified attestation' if attested == 1 else 's have verified attestations'}", ""]
-    tampered = False
+    tampered: set[str] = set()
     for section in SECTIONS[1:]:
         items = failures_by_kind(report.packages, section[0])
         if items:
             out += _section(section, items, detail=_detail)
-            tampered = tampered or section[0] in ("invalid", "attestation-invalid")
-    if tampered:
+            if section[0] in ("invalid", "attestation-invalid"):
+                tampered.update(p.spec for p in items)
+    if len(tampered) == 1:
+        out += ["Someone might have tampered with this package since it was published on the registry!", ""]
+    elif tampered:
         out += ["Someone might have tampered with these packages since they were published on the registry!", ""]
     without_keys = [p for p in report.packages if p.signature is not None and p.signature.outcome is Signature.NO_KEYS]
     if without_keys:
