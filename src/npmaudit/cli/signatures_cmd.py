@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from npmaudit.settings import OMIT_GROUPS
+
+if TYPE_CHECKING:
+    from npmaudit.trust.trusted_root import TrustedRoot
 
 DESCRIPTION = """\
 Verify, for every registry package of the lockfile (no node_modules needed), what its registry says:
@@ -60,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from npmaudit.trust.attestations import sigstore_check
     from npmaudit.trust.registry_data import RegistryData
     from npmaudit.trust.render_signatures import render_json, render_text
-    from npmaudit.trust.signatures import DEFAULT_FAIL_ON, SignatureOptions, check_signatures
+    from npmaudit.trust.signatures import DEFAULT_FAIL_ON, Anchor, SignatureOptions, check_signatures
     from npmaudit.trust.signatures_config import parse_fail_on, parse_signatures_table
     from npmaudit.trust.trusted_root import load_trusted_root, sigstore_production_root
 
@@ -73,22 +78,19 @@ def run(args: argparse.Namespace) -> int:
     project = load_project(path, args.lockfile)
     npmrc = npm_config(settings)
     root_file = args.trusted_root or table.get("trusted_root")
-    root, origin, root_json = None, "none", None
-    if provenance and root_file is not None:
-        root, origin = load_trusted_root(root_file), str(root_file)
-        root_json = root_file.read_text(encoding="utf-8")
-    elif provenance:
+
+    def anchor() -> Anchor:
+        if root_file is not None:
+            return Anchor(load_trusted_root(root_file), sigstore_check(root_file.read_text("utf-8")), str(root_file))
         production = _production_root(sigstore_production_root)
-        if production is not None:
-            (root, root_json), origin = production, "Sigstore TUF (npmaudit[sigstore])"
-    options = SignatureOptions(
-        omit=settings.omit,
-        provenance=provenance,
-        trusted_root=root,
-        trusted_root_origin=origin,
-        sigstore=sigstore_check(root_json) if provenance and root is not None else None,
-        fail_on=fail_on,
-    )
+        if production is None:
+            return Anchor()
+        root, document = production
+        return Anchor(root, sigstore_check(document), "Sigstore public-good TUF repository (npmaudit[sigstore])")
+
+    if provenance and root_file is not None:
+        load_trusted_root(root_file)  # a bad --trusted-root is an input error before any request
+    options = SignatureOptions(omit=settings.omit, provenance=provenance, anchor=anchor, fail_on=fail_on)
     client = HttpClient("registry", http_settings(settings), npmrc)
     data = RegistryData(client, settings.cache_dir / "trust")
     progress = progress_for(enabled=args.format == "text", no_color=no_color())
@@ -108,12 +110,15 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _production_root(load: object) -> object:
+def _production_root(load: Callable[..., tuple[TrustedRoot, str] | None]) -> tuple[TrustedRoot, str] | None:
     """The current public-good root (refreshed over TUF), else the extra's cached copy; None without it."""
+    import logging
+
+    logging.getLogger("sigstore").setLevel(logging.ERROR)  # its offline-mode notice is not ours to print
     try:
-        return load(offline=False)  # type: ignore[operator]
+        return load(offline=False)
     except Exception:  # no network to the TUF repository: the copy the extra keeps
         try:
-            return load(offline=True)  # type: ignore[operator]
+            return load(offline=True)
         except Exception:
             return None

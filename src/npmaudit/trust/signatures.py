@@ -136,13 +136,39 @@ class SignaturesReport:
 
 
 @dataclass(frozen=True)
+class Anchor:
+    """What attestations are anchored in: the trusted root, sigstore-python's check, and their origin."""
+
+    root: TrustedRoot | None = None
+    sigstore: SigstoreCheck | None = None
+    origin: str = "none"
+
+
+@dataclass(frozen=True)
 class SignatureOptions:
     omit: frozenset[str] = frozenset()
     provenance: bool = True
-    trusted_root: TrustedRoot | None = None
-    trusted_root_origin: str = "none"
-    sigstore: SigstoreCheck | None = None
+    anchor: Callable[[], Anchor] = Anchor
+    """Called once, when the first package with attestations needs it (fetching a current trusted root
+    costs requests that projects without provenance should not pay)."""
     fail_on: frozenset[str] = DEFAULT_FAIL_ON
+
+
+class _OnceAnchor:
+    def __init__(self, load: Callable[[], Anchor]) -> None:
+        self._load = load
+        self._value: Anchor | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Anchor:
+        with self._lock:
+            if self._value is None:
+                self._value = self._load()
+            return self._value
+
+    @property
+    def origin(self) -> str:
+        return self._value.origin if self._value is not None else "not needed"
 
 
 def check_signatures(
@@ -160,11 +186,12 @@ def check_signatures(
     outcomes: list[PackageOutcome] = []
     lock = threading.Lock()
     done = 0
+    anchor = _OnceAnchor(options.anchor)
 
     def work(key: tuple[str, str]) -> None:
         nonlocal done
         name, registry = key
-        results = _check_name(project, data, name, registry, by_package[key], options)
+        results = _check_name(project, data, name, registry, by_package[key], options, anchor)
         with lock:
             outcomes.extend(results)
             done += 1
@@ -174,11 +201,17 @@ def check_signatures(
         for future in [pool.submit(work, key) for key in by_package]:
             future.result()
     outcomes.sort(key=lambda o: (o.name, o.version, o.location))
-    return SignaturesReport(tuple(outcomes), time.monotonic() - started, options.trusted_root_origin, options.fail_on)
+    return SignaturesReport(tuple(outcomes), time.monotonic() - started, anchor.origin, options.fail_on)
 
 
 def _check_name(
-    project: Project, data: RegistryData, name: str, registry: str, nodes: list[Node], options: SignatureOptions
+    project: Project,
+    data: RegistryData,
+    name: str,
+    registry: str,
+    nodes: list[Node],
+    options: SignatureOptions,
+    anchor: Callable[[], Anchor],
 ) -> list[PackageOutcome]:
     def base(node: Node, **values: Any) -> PackageOutcome:
         return PackageOutcome(
@@ -214,8 +247,9 @@ def _check_name(
         elif options.provenance and isinstance(dist.get("attestations"), dict) and registry_integrity:
             try:
                 reply = data.attestations(str(dist["attestations"].get("url", "")), registry)
+                anchored = anchor()
                 attestations = verify_attestations(
-                    reply, name, node.version, registry_integrity, keys, options.trusted_root, options.sigstore
+                    reply, name, node.version, registry_integrity, keys, anchored.root, anchored.sigstore
                 )
             except SourceError as error:
                 results.append(base(node, status="unchecked", error=str(error)))
