@@ -10,19 +10,25 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from servers.trust_registry import TrustRegistry, key_entry, sign, sign_packuments
-from trust_helpers import CORPUS, TRUST, clean_env, copy_project, run_json
 
 from npmaudit.cli import main
 from npmaudit.project.loader import load_project
+from servers.trust_registry import TrustRegistry, key_entry, sign, sign_packuments
+from trust_helpers import CORPUS, TRUST, clean_env, copy_project, run_json
 
 __all__ = ["clean_env"]
 
 VECTORS = json.loads((TRUST / "signature-vectors.json").read_text())
 ROOT = str(TRUST / "trusted_root.json")
 ATTESTED = {
-    "sigstore@0.4.0": ("sigstore-0.4.0.json", "sha512-KCwMX6k20mQyFkNYG2XT3lwK9u1P36wS9YURFd85zCXPrwrSLZCEh7/vMBFNYcJXRiBtGDS+T4/RZZF493zABA=="),
-    "@playwright/cli@0.1.1": ("playwright-cli-0.1.1.json", "sha512-9k11ZfDwAfMVDDIuEVW1Wvs8SoDNXIY1dNQ+9C9/SS8ZmElkcxesu5eoL7vNa96ntibUGaq1TM2qQoqvdl/I9g=="),
+    "sigstore@0.4.0": (
+        "sigstore-0.4.0.json",
+        "sha512-KCwMX6k20mQyFkNYG2XT3lwK9u1P36wS9YURFd85zCXPrwrSLZCEh7/vMBFNYcJXRiBtGDS+T4/RZZF493zABA==",
+    ),
+    "@playwright/cli@0.1.1": (
+        "playwright-cli-0.1.1.json",
+        "sha512-9k11ZfDwAfMVDDIuEVW1Wvs8SoDNXIY1dNQ+9C9/SS8ZmElkcxesu5eoL7vNa96ntibUGaq1TM2qQoqvdl/I9g==",
+    ),
 }
 
 
@@ -47,11 +53,15 @@ def vector_registry(test_key: ec.EllipticCurvePrivateKey) -> TrustRegistry:
     server = TrustRegistry(keys=[*VECTORS["keys"], key_entry(test_key)])
     for v in VECTORS["vectors"]:
         document = server.packuments.setdefault(v["name"], {"name": v["name"], "versions": {}})
-        document["versions"][v["version"]] = {"dist": {"integrity": v["integrity"], "signatures": [{"keyid": v["keyid"], "sig": v["sig"]}]}}
+        document["versions"][v["version"]] = {
+            "dist": {"integrity": v["integrity"], "signatures": [{"keyid": v["keyid"], "sig": v["sig"]}]}
+        }
     for spec, (reply, integrity) in ATTESTED.items():
         name, version = spec.rsplit("@", 1)
         signed = sign_packuments([(name, version, integrity)], test_key, "https://registry.npmjs.test/")[name]
-        server.packuments.setdefault(name, {"name": name, "versions": {}})["versions"][version] = signed["versions"][version]
+        server.packuments.setdefault(name, {"name": name, "versions": {}})["versions"][version] = signed["versions"][
+            version
+        ]
         server.packuments[name]["versions"][version]["dist"]["attestations"] = {
             "url": f"https://registry.npmjs.test/-/npm/v1/attestations/{spec}",
             "provenance": {"predicateType": "https://slsa.dev/provenance/v1"},
@@ -91,7 +101,11 @@ def test_real_vectors_and_attestations_verify_end_to_end(
     by_name = {p["name"]: p for p in report["packages"]}
     assert by_name["node-fetch"]["location"] == "node_modules/node-fetch-1.7.1"  # checked under its real name
     assert by_name["@playwright/cli"]["attestationBundles"] == [
-        {"predicateType": "https://github.com/npm/attestation/tree/main/specs/publish/v0.1", "outcome": "verified", "detail": None},
+        {
+            "predicateType": "https://github.com/npm/attestation/tree/main/specs/publish/v0.1",
+            "outcome": "verified",
+            "detail": None,
+        },
         {"predicateType": "https://slsa.dev/provenance/v1", "outcome": "verified", "detail": None},
     ]
     assert {p["signature"] for p in report["packages"]} == {"verified"}
@@ -105,7 +119,9 @@ def test_counts_match_npm_audit_signatures_on_a_real_lockfile(
     """npm 11's output on this very setup is recorded in fixtures/trust/npm-audit-signatures/."""
     key = ec.generate_private_key(ec.SECP256R1())
     project = tmp_path / "p"
-    lock = copy_project(project, CORPUS / "npm/mochajs__mocha/package-lock.json", CORPUS / "npm/mochajs__mocha/package.json")
+    lock = copy_project(
+        project, CORPUS / "npm/mochajs__mocha/package-lock.json", CORPUS / "npm/mochajs__mocha/package.json"
+    )
     entries = sorted({(n.name, n.version, n.integrity or "") for n in load_project(lock).auditable()})
     with TrustRegistry(keys=[key_entry(key)]) as server:
         server.packuments.update(sign_packuments(entries, key, server.url))
@@ -138,7 +154,9 @@ def test_every_registry_side_attack_is_its_own_outcome(
 ) -> None:
     key, other, unserved = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
     project = tmp_path / "p"
-    lock = copy_project(project, CORPUS / "npm/mochajs__mocha/package-lock.json", CORPUS / "npm/mochajs__mocha/package.json")
+    lock = copy_project(
+        project, CORPUS / "npm/mochajs__mocha/package-lock.json", CORPUS / "npm/mochajs__mocha/package.json"
+    )
     auditable = list(load_project(lock).auditable())
     nodes = {n.name: n for n in auditable}
     entries = sorted({(n.name, n.version, n.integrity or "") for n in auditable})
@@ -154,12 +172,24 @@ def test_every_registry_side_attack_is_its_own_outcome(
         lock.write_text(lock.read_text().replace(nodes["ms"].integrity, swapped))
         dist("glob")["signatures"] = []
         dist("chai")["signatures"][0]["sig"] = dist("chai")["signatures"][0]["sig"][:-8] + "AAAAAAA="
-        dist("yargs")["signatures"] = [{"keyid": expired["keyid"], "sig": sign(other, "yargs", nodes["yargs"].version, dist("yargs")["integrity"])}]
-        dist("debug")["signatures"] = [{"keyid": key_entry(unserved)["keyid"], "sig": sign(unserved, "debug", nodes["debug"].version, dist("debug")["integrity"])}]
+        dist("yargs")["signatures"] = [
+            {"keyid": expired["keyid"], "sig": sign(other, "yargs", nodes["yargs"].version, dist("yargs")["integrity"])}
+        ]
+        dist("debug")["signatures"] = [
+            {
+                "keyid": key_entry(unserved)["keyid"],
+                "sig": sign(unserved, "debug", nodes["debug"].version, dist("debug")["integrity"]),
+            }
+        ]
         del server.packuments["minimatch"]
         # diff 9.0.0 (the root's) follows an 8.9.9 that was published with provenance
-        earlier = sign_packuments([("diff", "8.9.9", "sha512-" + "E" * 86 + "==")], key, server.url)["diff"]["versions"]["8.9.9"]
-        earlier["dist"]["attestations"] = {"url": "https://registry.npmjs.test/-/npm/v1/attestations/diff@8.9.9", "provenance": {"predicateType": "https://slsa.dev/provenance/v1"}}
+        earlier = sign_packuments([("diff", "8.9.9", "sha512-" + "E" * 86 + "==")], key, server.url)["diff"][
+            "versions"
+        ]["8.9.9"]
+        earlier["dist"]["attestations"] = {
+            "url": "https://registry.npmjs.test/-/npm/v1/attestations/diff@8.9.9",
+            "provenance": {"predicateType": "https://slsa.dev/provenance/v1"},
+        }
         server.packuments["diff"]["versions"]["8.9.9"] = earlier
         manifest = json.loads((project / "package.json").read_text())
         manifest["dependencies"]["diff"] = "*"
@@ -186,8 +216,13 @@ def test_every_registry_side_attack_is_its_own_outcome(
     assert "1 package lost the provenance its predecessor had:" in sections
     assert "diff@9.0.0 (" in text and "diff@8.9.9 was published with provenance, 9.0.0 is not" in text
     codes = {i["name"]: i["code"] for i in report["invalid"]}
-    assert codes == {"ms": "EINTEGRITYMISMATCH", "chai": "EINTEGRITYSIGNATURE", "yargs": "EEXPIREDSIGNATUREKEY",
-                     "debug": "EMISSINGSIGNATUREKEY", "minimatch": "E404"}
+    assert codes == {
+        "ms": "EINTEGRITYMISMATCH",
+        "chai": "EINTEGRITYSIGNATURE",
+        "yargs": "EEXPIREDSIGNATUREKEY",
+        "debug": "EMISSINGSIGNATUREKEY",
+        "minimatch": "E404",
+    }
     assert [m["name"] for m in report["missing"]] == ["glob"]
 
 
@@ -197,7 +232,10 @@ def test_scoped_registry_with_credentials_and_a_registry_that_is_down(
     key = ec.generate_private_key(ec.SECP256R1())
     scoped = [("@corp/a", "1.0.0", "sha512-" + "B" * 86 + "=="), ("@corp/b", "2.0.0", "sha512-" + "C" * 86 + "==")]
     public = [("left-pad", "1.3.0", "sha512-" + "D" * 86 + "==")]
-    with TrustRegistry(keys=[key_entry(key)]) as default, TrustRegistry(keys=[key_entry(key)], token="s3cret") as private:
+    with (
+        TrustRegistry(keys=[key_entry(key)]) as default,
+        TrustRegistry(keys=[key_entry(key)], token="s3cret") as private,
+    ):
         default.packuments.update(sign_packuments(public, key, default.url))
         private.packuments.update(sign_packuments(scoped, key, private.url))
         project = tmp_path / "p"
@@ -208,7 +246,8 @@ def test_scoped_registry_with_credentials_and_a_registry_that_is_down(
         )
         code, report = run_json(capsys, "signatures", str(project), "--no-provenance")
         assert (code, {p["name"]: p["signature"] for p in report["packages"]}) == (
-            0, {"@corp/a": "verified", "@corp/b": "verified", "left-pad": "verified"}
+            0,
+            {"@corp/a": "verified", "@corp/b": "verified", "left-pad": "verified"},
         )
         assert all(r.headers.get("authorization") == "Bearer s3cret" for r in private.requests)
         assert not any("authorization" in r.headers for r in default.requests)
@@ -217,11 +256,17 @@ def test_scoped_registry_with_credentials_and_a_registry_that_is_down(
         code, report = run_json(capsys, "signatures", str(project), "--no-provenance")
     statuses = {p["name"]: (p["status"], p["signature"]) for p in report["packages"]}
     assert code == 3
-    assert statuses == {"@corp/a": ("unchecked", None), "@corp/b": ("unchecked", None), "left-pad": ("checked", "verified")}
+    assert statuses == {
+        "@corp/a": ("unchecked", None),
+        "@corp/b": ("unchecked", None),
+        "left-pad": ("checked", "verified"),
+    }
     assert "connection refused" in report["packages"][0]["error"]
 
 
-def test_a_registry_without_keys_verifies_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str], clean_env: None) -> None:
+def test_a_registry_without_keys_verifies_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], clean_env: None
+) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     with TrustRegistry(keys=None) as server:
         server.packuments.update(sign_packuments([("left-pad", "1.3.0", "sha512-" + "D" * 86 + "==")], key, server.url))
@@ -232,7 +277,9 @@ def test_a_registry_without_keys_verifies_nothing(tmp_path: Path, capsys: pytest
     assert "found no dependencies to audit that were installed from a supported registry" in captured.err
 
 
-def test_packuments_are_revalidated_from_the_cache(tmp_path: Path, capsys: pytest.CaptureFixture[str], clean_env: None) -> None:
+def test_packuments_are_revalidated_from_the_cache(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], clean_env: None
+) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     entries = [(f"pkg-{i}", "1.0.0", "sha512-" + chr(65 + i) * 86 + "==") for i in range(5)]
     with TrustRegistry(keys=[key_entry(key)]) as server:

@@ -9,12 +9,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from trust_helpers import CORPUS, TRUST, clean_env, copy_project, corpus_cases, run_json
 
 from npmaudit.cli import main
 from npmaudit.project.loader import load_project
 from npmaudit.trust.verify import Registries, verify_project
 from npmaudit.trust.verify_config import VerifyConfig
+from trust_helpers import CORPUS, TRUST, clean_env, copy_project, corpus_cases, run_json
 
 __all__ = ["clean_env"]
 
@@ -64,7 +64,9 @@ CORPUS_FINDINGS = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lockfile,manifest", corpus_cases(), ids=lambda p: str(p)[len(str(CORPUS)) + 1 :] if p else "")
-def test_untouched_corpus_reports_only_its_real_weaknesses(tmp_path: Path, lockfile: Path, manifest: Path | None) -> None:
+def test_untouched_corpus_reports_only_its_real_weaknesses(
+    tmp_path: Path, lockfile: Path, manifest: Path | None
+) -> None:
     copied = copy_project(tmp_path / "p", lockfile, manifest)
     project = load_project(copied)
     report = verify_project(project, VerifyConfig(allowed_hosts=HOSTS), Registries("https://registry.npmjs.test/"))
@@ -98,48 +100,161 @@ MS_SRI = "sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6t
 SHA1 = "sha1-nNE8A62/8ltl7/3nzoZO6VIBcJg="
 HONO_JSX = ("yarn-v1/honojs__hono__benchmarks__jsx/yarn.lock", "yarn-v1/honojs__hono__benchmarks__jsx/package.json")
 ESBUILD_URL = "https://registry.yarnpkg.test/@esbuild/android-arm64/-/android-arm64-0.19.8.tgz"
-ESBUILD_SRI = (
-    "sha512-B8JbS61bEunhfx8kasogFENgQfr/dIp+ggYXwTqdbMAgGDhRa3AaPpQMuQU0rNxDLECj6FhDzk1cF9WHMVwrtA=="
-)
+ESBUILD_SRI = "sha512-B8JbS61bEunhfx8kasogFENgQfr/dIp+ggYXwTqdbMAgGDhRa3AaPpQMuQU0rNxDLECj6FhDzk1cF9WHMVwrtA=="
 PNPM9 = ("pnpm-v9/vuejs__core__pnpm-lock.yaml", None)
 BUN = ("bun/honojs__hono__benchmarks__routers__bun.lock", "bun/honojs__hono__benchmarks__routers__package.json")
 BUN_MS = '"ms": ["ms@2.0.0", "", {}, '
 NPMEX = ("npmex/hono-query-param/npm.lock", "npmex/hono-query-param/package.json")
 NPMEX_URL = "https://registry.npmjs.test/@esbuild-kit/cjs-loader/-/cjs-loader-2.4.2.tgz"
 BERRY = ("yarn-berry/prettier__prettier__scripts__release/yarn.lock", None)
-BERRY_CHECKSUM = "  checksum: 10/6ab2a9b8a1d67b067922c36f259e3b3dfd6b97b219c540877a4944549a4d49ea5ceba5663905ab5289682f1f3c15ff441d02f0447f620a42e1cb5e1937174d4b\n"
+BERRY_CHECKSUM = (
+    "  checksum: 10/6ab2a9b8a1d67b067922c36f259e3b3dfd6b97b219c540877a4944549a4d49ea5ceba5663905ab52"
+    "89682f1f3c15ff441d02f0447f620a42e1cb5e1937174d4b\n"
+)
 V1 = ("npm/socketio__socket.io__packages__engine.io__examples__latency/package-lock.json", None)
 V2 = ("npm/windicss__windicss-intellisense/package-lock.json", "npm/windicss__windicss-intellisense/package.json")
 
 # (id, project, old text, new text, occurrence, check, text on the reported line)
 ATTACKS = [
     ("npm3-host", MOCHA, MS_URL, "https://evil.example.test/ms/-/ms-2.1.3.tgz", 1, "LV012", "evil.example.test"),
-    ("npm3-other-package", MOCHA, MS_URL, "https://registry.npmjs.test/evil-ms/-/evil-ms-2.1.3.tgz", 1, "LV014", "evil-ms"),
+    (
+        "npm3-other-package",
+        MOCHA,
+        MS_URL,
+        "https://registry.npmjs.test/evil-ms/-/evil-ms-2.1.3.tgz",
+        1,
+        "LV014",
+        "evil-ms",
+    ),
     ("npm3-other-version", MOCHA, MS_URL, "https://registry.npmjs.test/ms/-/ms-2.1.2.tgz", 1, "LV014", "ms-2.1.2.tgz"),
     ("npm3-sha1", MOCHA, MS_SRI, SHA1, 1, "LV021", SHA1),
     ("npm3-integrity-deleted", MOCHA, f',\n      "integrity": "{MS_SRI}"', "", 1, "LV020", MS_URL),
     ("npm3-integrity-malformed", MOCHA, MS_SRI, "sha512-not*base64", 1, "LV022", "not*base64"),
-    ("npm3-integrity-swapped", MOCHA, MS_SRI, "sha512-RGwwWnwQvkVfavKVt22FGLw+xYSdzARwm0ru6DhTVA3umU5hZc28V3kO4stgYryrTlLpuvgI9GiijltAjNbcqA==", 1, "LV023", "integrity"),
-    ("npm3-alias", MOCHA, '"node_modules/ms": {\n', '"node_modules/ms": {\n      "name": "evil-ms",\n', 1, "LV015", '"node_modules/ms"'),
-    ("npm3-git", MOCHA, MS_URL, "git+ssh://git@git.example.test/evil/ms.git#0123456789abcdef0123456789abcdef01234567", 1, "LV051", "git+ssh"),
+    (
+        "npm3-integrity-swapped",
+        MOCHA,
+        MS_SRI,
+        "sha512-RGwwWnwQvkVfavKVt22FGLw+xYSdzARwm0ru6DhTVA3umU5hZc28V3kO4stgYryrTlLpuvgI9GiijltAjNbcqA==",
+        1,
+        "LV023",
+        "integrity",
+    ),
+    (
+        "npm3-alias",
+        MOCHA,
+        '"node_modules/ms": {\n',
+        '"node_modules/ms": {\n      "name": "evil-ms",\n',
+        1,
+        "LV015",
+        '"node_modules/ms"',
+    ),
+    (
+        "npm3-git",
+        MOCHA,
+        MS_URL,
+        "git+ssh://git@git.example.test/evil/ms.git#0123456789abcdef0123456789abcdef01234567",
+        1,
+        "LV051",
+        "git+ssh",
+    ),
     ("npm3-http", MOCHA, MS_URL, "http://registry.npmjs.test/ms/-/ms-2.1.3.tgz", 1, "LV011", "http://"),
     ("npm3-remote-tarball", MOCHA, MS_URL, "https://cdn.example.test/ms.tgz", 1, "LV052", "cdn.example.test"),
     ("npm3-file-outside", MOCHA, MS_URL, "file:../../elsewhere/ms-2.1.3.tgz", 1, "LV017", "elsewhere"),
-    ("npm2-sections", V2, "https://registry.npmjs.test/ms/-/ms-2.1.2.tgz", "https://registry.npmjs.test/ms/-/ms-2.1.1.tgz", 2, "LV002", '"node_modules/ms"'),
-    ("npm1-host", V1, "https://registry.npmjs.test/ms/-/ms-0.7.1.tgz", "https://evil.example.test/ms/-/ms-0.7.1.tgz", 1, "LV012", "evil.example.test"),
-    ("yarn1-host", HONO_JSX, ESBUILD_URL, ESBUILD_URL.replace("registry.yarnpkg.test", "evil.example.test"), 1, "LV012", "evil.example.test"),
-    ("yarn1-other-package", HONO_JSX, ESBUILD_URL, "https://registry.yarnpkg.test/evil/-/evil-0.19.8.tgz", 1, "LV014", "evil-0.19.8"),
+    (
+        "npm2-sections",
+        V2,
+        "https://registry.npmjs.test/ms/-/ms-2.1.2.tgz",
+        "https://registry.npmjs.test/ms/-/ms-2.1.1.tgz",
+        2,
+        "LV002",
+        '"node_modules/ms"',
+    ),
+    (
+        "npm1-host",
+        V1,
+        "https://registry.npmjs.test/ms/-/ms-0.7.1.tgz",
+        "https://evil.example.test/ms/-/ms-0.7.1.tgz",
+        1,
+        "LV012",
+        "evil.example.test",
+    ),
+    (
+        "yarn1-host",
+        HONO_JSX,
+        ESBUILD_URL,
+        ESBUILD_URL.replace("registry.yarnpkg.test", "evil.example.test"),
+        1,
+        "LV012",
+        "evil.example.test",
+    ),
+    (
+        "yarn1-other-package",
+        HONO_JSX,
+        ESBUILD_URL,
+        "https://registry.yarnpkg.test/evil/-/evil-0.19.8.tgz",
+        1,
+        "LV014",
+        "evil-0.19.8",
+    ),
     ("yarn1-sha1", HONO_JSX, ESBUILD_SRI, SHA1, 1, "LV021", SHA1),
     # yarn v1 falls back to the sha1 in the URL's fragment: deleting the integrity downgrades it
-    ("yarn1-integrity-deleted", HONO_JSX, f"\n  integrity {ESBUILD_SRI}", "", 1, "LV021", '"@esbuild/android-arm64@0.19.8":'),
-    ("pnpm9-sha1", PNPM9, "  ms@2.1.3:\n    resolution: {integrity: sha512-", "  ms@2.1.3:\n    resolution: {integrity: sha1-nNE8A62/8ltl7/3nzoZO6VIBcJg=, x: sha512-", 1, "LV021", "sha1-"),
-    ("pnpm9-remote-tarball", PNPM9, "  ms@2.1.3:\n    resolution: {integrity:", "  ms@2.1.3:\n    resolution: {tarball: https://cdn.example.test/ms.tgz, integrity:", 1, "LV012", "cdn.example.test"),
+    (
+        "yarn1-integrity-deleted",
+        HONO_JSX,
+        f"\n  integrity {ESBUILD_SRI}",
+        "",
+        1,
+        "LV021",
+        '"@esbuild/android-arm64@0.19.8":',
+    ),
+    (
+        "pnpm9-sha1",
+        PNPM9,
+        "  ms@2.1.3:\n    resolution: {integrity: sha512-",
+        "  ms@2.1.3:\n    resolution: {integrity: sha1-nNE8A62/8ltl7/3nzoZO6VIBcJg=, x: sha512-",
+        1,
+        "LV021",
+        "sha1-",
+    ),
+    (
+        "pnpm9-remote-tarball",
+        PNPM9,
+        "  ms@2.1.3:\n    resolution: {integrity:",
+        "  ms@2.1.3:\n    resolution: {tarball: https://cdn.example.test/ms.tgz, integrity:",
+        1,
+        "LV012",
+        "cdn.example.test",
+    ),
     ("berry-checksum-deleted", BERRY, BERRY_CHECKSUM, "", 1, "LV020", "version: 2.1.5"),
     ("bun-host", BUN, BUN_MS, '"ms": ["ms@2.0.0", "https://evil.example.test/", {}, ', 1, "LV012", "evil.example.test"),
-    ("bun-sha1", BUN, BUN_MS + '"sha512-Tpp60P6IUJDTuOq/5Z8cdskzJujfwqfOTkrwIwj7IRISpnkJnT6SyJ4PCPnGMoFjC9ddhal5KVIYtAt97ix05A=="', BUN_MS + f'"{SHA1}"', 1, "LV021", SHA1),
-    ("npmex-host", NPMEX, NPMEX_URL, NPMEX_URL.replace("registry.npmjs.test", "evil.example.test"), 1, "LV012", "evil.example.test"),
+    (
+        "bun-sha1",
+        BUN,
+        BUN_MS + '"sha512-Tpp60P6IUJDTuOq/5Z8cdskzJujfwqfOTkrwIwj7IRISpnkJnT6SyJ4PCPnGMoFjC9ddhal5KVIYtAt97ix05A=="',
+        BUN_MS + f'"{SHA1}"',
+        1,
+        "LV021",
+        SHA1,
+    ),
+    (
+        "npmex-host",
+        NPMEX,
+        NPMEX_URL,
+        NPMEX_URL.replace("registry.npmjs.test", "evil.example.test"),
+        1,
+        "LV012",
+        "evil.example.test",
+    ),
     # npm_ex takes the real name from the URL: the entry becomes an alias nobody asked for
-    ("npmex-other-package", NPMEX, NPMEX_URL, "https://registry.npmjs.test/evil/-/evil-2.4.2.tgz", 1, "LV015", '"@esbuild-kit/cjs-loader": {'),
+    (
+        "npmex-other-package",
+        NPMEX,
+        NPMEX_URL,
+        "https://registry.npmjs.test/evil/-/evil-2.4.2.tgz",
+        1,
+        "LV015",
+        '"@esbuild-kit/cjs-loader": {',
+    ),
 ]
 
 
@@ -205,7 +320,7 @@ def test_scope_registered_elsewhere_is_dependency_confusion(
 def test_package_json_drift(tmp_path: Path, capsys: pytest.CaptureFixture[str], clean_env: None) -> None:
     target = copy_project(tmp_path / "p", CORPUS / MOCHA[0], CORPUS / MOCHA[1])
     manifest = json.loads((tmp_path / "p" / "package.json").read_text())
-    name, spec = next(iter(manifest["dependencies"].items()))
+    name, _spec = next(iter(manifest["dependencies"].items()))
     manifest["dependencies"][name] = ">=999.0.0"
     manifest["dependencies"]["never-locked"] = "^1.0.0"
     (tmp_path / "p" / "package.json").write_text(json.dumps(manifest))
@@ -217,7 +332,9 @@ def test_package_json_drift(tmp_path: Path, capsys: pytest.CaptureFixture[str], 
     assert target.exists()
 
 
-def test_installed_tree_must_match_the_lock(tmp_path: Path, capsys: pytest.CaptureFixture[str], clean_env: None) -> None:
+def test_installed_tree_must_match_the_lock(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], clean_env: None
+) -> None:
     project = tmp_path / "p"
     copy_project(project, TRUST / "lockfile-lint" / "package-lock-sha1.json", name="package-lock.json")
     installed = project / "node_modules" / "typescript"
@@ -244,17 +361,24 @@ def test_installed_tree_must_match_the_lock(tmp_path: Path, capsys: pytest.Captu
 VALIDATOR_CHECKS = {"host": {"LV012", "LV051", "LV052"}, "protocol": {"LV011", "LV051"}, "integrity": {"LV021"}}
 
 
-@pytest.mark.parametrize(
-    "name", sorted(json.loads((TRUST / "lockfile-lint" / "verdicts.json").read_text())["files"])
-)
+@pytest.mark.parametrize("name", sorted(json.loads((TRUST / "lockfile-lint" / "verdicts.json").read_text())["files"]))
 def test_reports_at_least_what_lockfile_lint_reports(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], clean_env: None, name: str
 ) -> None:
     verdict = json.loads((TRUST / "lockfile-lint" / "verdicts.json").read_text())["files"][name]
     project = tmp_path / "p"
-    copy_project(project, TRUST / "lockfile-lint" / name, name="yarn.lock" if name.endswith(".lock") else "package-lock.json")
-    code, report = run_json(capsys, "verify", str(project), "--allowed-host", "registry.npmjs.test",
-                            "--allowed-host", "registry.yarnpkg.test")
+    copy_project(
+        project, TRUST / "lockfile-lint" / name, name="yarn.lock" if name.endswith(".lock") else "package-lock.json"
+    )
+    code, report = run_json(
+        capsys,
+        "verify",
+        str(project),
+        "--allowed-host",
+        "registry.npmjs.test",
+        "--allowed-host",
+        "registry.yarnpkg.test",
+    )
     for package, validator in verdict["issues"]:
         assert any(
             f["check"] in VALIDATOR_CHECKS[validator] and f["entry"].split("node_modules/")[-1].startswith(package)
@@ -270,7 +394,9 @@ def test_reports_at_least_what_lockfile_lint_reports(
 # --- configuration and input errors --------------------------------------------------------------
 
 
-def test_lockfile_lint_alias_false_positive_is_not_ours(tmp_path: Path, capsys: pytest.CaptureFixture[str], clean_env: None) -> None:
+def test_lockfile_lint_alias_false_positive_is_not_ours(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], clean_env: None
+) -> None:
     """npm's own lockfile aliases string-width-cjs to string-width: lockfile-lint's -n flags it (#175);
     the URL names the real package, so nothing is reported here."""
     copy_project(tmp_path / "p", CORPUS / "npm/npm__cli/package-lock.json", CORPUS / "npm/npm__cli/package.json")
@@ -279,12 +405,14 @@ def test_lockfile_lint_alias_false_positive_is_not_ours(tmp_path: Path, capsys: 
     assert (code, report["findings"]) == (0, [])
 
 
-def test_unknown_verify_key_is_a_configuration_error(tmp_path: Path, capsys: pytest.CaptureFixture[str], clean_env: None) -> None:
+def test_unknown_verify_key_is_a_configuration_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], clean_env: None
+) -> None:
     copy_project(tmp_path / "p", TRUST / "lockfile-lint" / "package-lock-sha1.json", name="package-lock.json")
     (tmp_path / "p" / ".npmaudit.toml").write_text("[verify]\nallowed_hosts = ['x.test']\n")
     assert main(["verify", str(tmp_path / "p")]) == 2
     err = capsys.readouterr().err
-    assert "unknown key 'verify.allowed_hosts' (did you mean 'allowed-hosts'?)" in err and "\n" == err[-1]
+    assert "unknown key 'verify.allowed_hosts' (did you mean 'allowed-hosts'?)" in err and err[-1] == "\n"
     (tmp_path / "p" / ".npmaudit.toml").write_text("[verify.severity]\nLV999 = 'warn'\n")
     assert main(["verify", str(tmp_path / "p")]) == 2
     assert "unknown check 'LV999'" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
 from servers.base import Answer, RecordedRequest, json_answer
 from servers.registry_server import RegistryServer
 
@@ -39,7 +40,9 @@ class TrustRegistry(RegistryServer):
             return json_answer(401, {"error": "authentication required"})
         path = request.path.split("?", 1)[0]
         if request.method == "GET" and path.endswith(KEYS_PATH):
-            return json_answer(404, {"error": "Not found"}) if self.keys is None else json_answer(200, {"keys": self.keys})
+            return (
+                json_answer(404, {"error": "Not found"}) if self.keys is None else json_answer(200, {"keys": self.keys})
+            )
         if request.method == "GET" and ATTESTATIONS_PATH in path:
             spec = unquote(path.split(ATTESTATIONS_PATH, 1)[1])
             reply = self.attestations.get(spec)

@@ -47,9 +47,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--lockfile", type=Path, metavar="PATH", help="read this lockfile instead of detecting one")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="report format (default text)")
     parser.add_argument("--registry", metavar="URL", help="the default registry (overrides .npmrc)")
-    parser.add_argument("--omit", action="append", choices=OMIT_GROUPS, help="leave a dependency group out (repeatable)")
+    parser.add_argument(
+        "--omit", action="append", choices=OMIT_GROUPS, help="leave a dependency group out (repeatable)"
+    )
     parser.add_argument("--fail-on", metavar="OUTCOMES", help="comma-separated outcomes that fail the run")
-    parser.add_argument("--trusted-root", type=Path, metavar="PATH", help="a Sigstore trusted_root.json to anchor attestations")
+    parser.add_argument(
+        "--trusted-root", type=Path, metavar="PATH", help="a Sigstore trusted_root.json to anchor attestations"
+    )
     parser.add_argument("--no-provenance", action="store_true", help="do not fetch or verify attestations")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per-request timeout (env NPMAUDIT_TIMEOUT)")
     parser.set_defaults(run=run)
@@ -98,14 +102,18 @@ def run(args: argparse.Namespace) -> int:
         report = check_signatures(project, data, npmrc.registry_for, options, progress)
     sys.stdout.write(render_json(report) if args.format == "json" else render_text(report))
     if report.unchecked:
-        print(f"npmaudit: error: {len(report.unchecked)} packages could not be checked: {report.unchecked[0].error}",
-              file=sys.stderr)
+        print(
+            f"npmaudit: error: {len(report.unchecked)} packages could not be checked: {report.unchecked[0].error}",
+            file=sys.stderr,
+        )
         return EXIT_SOURCE
     if report.failed:
         return EXIT_FINDINGS
     if report.nothing_verifiable:
-        print("npmaudit: error: found no dependencies to audit that were installed from a supported registry",
-              file=sys.stderr)
+        print(
+            "npmaudit: error: found no dependencies to audit that were installed from a supported registry",
+            file=sys.stderr,
+        )
         return EXIT_FINDINGS
     return EXIT_OK
 

@@ -73,9 +73,12 @@ def run(args: argparse.Namespace) -> int:
     config = VerifyConfig(**parse_verify_table(config_file.get("verify"), config_file.path))
     if args.allowed_host:
         config = replace(config, allowed_hosts=tuple(normalize_host(h) for h in args.allowed_host))
-    for flag in ("allow_git", "allow_remote", "allow_file"):
-        if getattr(args, flag):
-            config = replace(config, **{flag: True})
+    config = replace(
+        config,
+        allow_git=config.allow_git or bool(args.allow_git),
+        allow_remote=config.allow_remote or bool(args.allow_remote),
+        allow_file=config.allow_file or bool(args.allow_file),
+    )
     settings = resolve_settings(args, config=config_file)
     project = load_project(path, args.lockfile)
     registries = configured_registries(settings, need_default=config.allowed_hosts is None)

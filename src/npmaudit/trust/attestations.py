@@ -81,13 +81,16 @@ class AttestationsResult:
     def provenance(self) -> bool:
         """A verified (or unanchored but signature-checked) SLSA provenance bundle."""
         return any(
-            b.predicate_type.startswith(PROVENANCE_PREFIX) and b.outcome in (Attestation.VERIFIED, Attestation.UNANCHORED)
+            b.predicate_type.startswith(PROVENANCE_PREFIX)
+            and b.outcome in (Attestation.VERIFIED, Attestation.UNANCHORED)
             for b in self.bundles
         )
 
     @property
     def detail(self) -> str:
-        return "; ".join(f"{b.predicate_type}: {b.detail}" for b in self.bundles if b.detail and b.outcome is self.outcome)
+        return "; ".join(
+            f"{b.predicate_type}: {b.detail}" for b in self.bundles if b.detail and b.outcome is self.outcome
+        )
 
 
 # (bundle JSON) -> None, or raises with the reason: sigstore-python's verification when installed.
@@ -109,7 +112,9 @@ def verify_attestations(
 ) -> AttestationsResult:
     entries = document.get("attestations") if isinstance(document, dict) else None
     if not isinstance(entries, list) or not entries:
-        return AttestationsResult(Attestation.INVALID, (BundleResult("", Attestation.INVALID, "no attestations in the answer"),))
+        return AttestationsResult(
+            Attestation.INVALID, (BundleResult("", Attestation.INVALID, "no attestations in the answer"),)
+        )
     results = []
     for entry in entries:
         predicate = str(entry.get("predicateType", "")) if isinstance(entry, dict) else ""
@@ -156,10 +161,15 @@ def _verify_bundle(
         if key is None:
             return Attestation.UNKNOWN_KEY, f"signed with keyid {keyid}, which the registry does not publish"
         if not key.valid_at(integrated):
-            return Attestation.EXPIRED_KEY, f"key {keyid} expired {key.expires}, before the log time {integrated:%Y-%m-%d}"
+            return (
+                Attestation.EXPIRED_KEY,
+                f"key {keyid} expired {key.expires}, before the log time {integrated:%Y-%m-%d}",
+            )
         if not _ecdsa(key.public_key, sig_b64, pae):
             return Attestation.INVALID, f"DSSE signature does not verify with {keyid}"
-        signer_der = key.public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        signer_der = key.public_key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     else:
         leaf = _leaf_certificate(material)
         leaf_key = leaf.public_key()
@@ -230,7 +240,9 @@ def _check_log_entry(entry: Any, root: TrustedRoot, payload: bytes, sig_b64: str
     if body.get("kind") == "dsse":
         recorded = spec.get("payloadHash", {}).get("value")
         signatures = spec.get("signatures", [])
-        if not any(s.get("signature") == sig_b64 and _verifier_der(s.get("verifier", "")) == signer_der for s in signatures):
+        if not any(
+            s.get("signature") == sig_b64 and _verifier_der(s.get("verifier", "")) == signer_der for s in signatures
+        ):
             return "log entry records another signature or signer"
     elif body.get("kind") == "intoto":
         recorded = spec.get("content", {}).get("payloadHash", {}).get("value")

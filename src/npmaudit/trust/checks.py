@@ -26,7 +26,9 @@ CHECKS: tuple[Check, ...] = (
     Check("LV011", "insecure-protocol", "a resolved URL does not use https"),
     Check("LV012", "host-not-allowed", "a resolved URL points to a host that is not an allowed registry"),
     Check("LV014", "url-name-mismatch", "a registry tarball URL names another package or version"),
-    Check("LV015", "alias-unexplained", "an entry installs another package under this name and no dependent asks for it"),
+    Check(
+        "LV015", "alias-unexplained", "an entry installs another package under this name and no dependent asks for it"
+    ),
     Check("LV016", "scope-registry", "a scoped package is not resolved from its scope's registry"),
     Check("LV017", "file-outside-project", "a file:/link dependency points outside the project"),
     Check("LV020", "integrity-missing", "a fetched entry has no integrity"),

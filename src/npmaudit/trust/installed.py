@@ -76,12 +76,14 @@ def _check(directory: Path, node: Node) -> str | None:
 
 
 def _top_level(root: Path) -> list[str]:
-    found = []
+    found: list[str] = []
     for child in sorted(root.iterdir()):
         if child.name.startswith("."):
             continue
         if child.name.startswith("@") and child.is_dir():
-            found.extend(f"node_modules/{child.name}/{c.name}" for c in sorted(child.iterdir()) if not c.name.startswith("."))
+            found.extend(
+                f"node_modules/{child.name}/{c.name}" for c in sorted(child.iterdir()) if not c.name.startswith(".")
+            )
         else:
             found.append(f"node_modules/{child.name}")
     return found

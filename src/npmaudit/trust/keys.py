@@ -65,7 +65,11 @@ def parse_keys(document: Any) -> tuple[RegistryKey, ...]:
         raise MalformedKeys('the answer has no "keys" list')
     keys = []
     for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("keyid"), str) or not isinstance(entry.get("key"), str):
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("keyid"), str)
+            or not isinstance(entry.get("key"), str)
+        ):
             raise MalformedKeys("a key without a keyid or key string")
         public_key = load_public_key(entry["key"])
         if keyid_of(public_key) != entry["keyid"]:

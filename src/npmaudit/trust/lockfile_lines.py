@@ -116,7 +116,7 @@ def _object_paths(text: str) -> dict[tuple[str, ...], int]:
         elif char in "{[":
             key = pending[0] if pending is not None else None
             if char == "{" and pending is not None and None not in stack[1:]:
-                found[tuple(k for k in stack[1:] if k is not None) + (pending[0],)] = pending[1]
+                found[(*tuple(k for k in stack[1:] if k is not None), pending[0])] = pending[1]
             stack.append(key)
             pending = None
         else:

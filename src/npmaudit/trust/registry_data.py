@@ -30,7 +30,8 @@ DIST_FIELDS = ("integrity", "shasum", "tarball", "signatures", "attestations")
 
 def trim_packument(document: Mapping[str, Any]) -> dict[str, Any]:
     versions = document.get("versions") if isinstance(document.get("versions"), dict) else {}
-    times = document.get("time") if isinstance(document.get("time"), dict) else {}
+    raw_times = document.get("time")
+    times: Mapping[str, Any] = raw_times if isinstance(raw_times, dict) else {}
     trimmed: dict[str, Any] = {}
     for version, manifest in (versions or {}).items():
         dist = manifest.get("dist") if isinstance(manifest, dict) else None

@@ -14,21 +14,39 @@ from npmaudit.trust.signatures import PackageOutcome, SignaturesReport, failures
 
 # (fail-on kind, singular heading, plural heading), in the order they are shown.
 SECTIONS = (
-    ("integrity-mismatch", "1 package has a lockfile integrity that differs from the registry's:",
-     "{n} packages have a lockfile integrity that differs from the registry's:"),
+    (
+        "integrity-mismatch",
+        "1 package has a lockfile integrity that differs from the registry's:",
+        "{n} packages have a lockfile integrity that differs from the registry's:",
+    ),
     ("not-found", "1 package is not on its registry:", "{n} packages are not on their registry:"),
-    ("missing", "1 package has a missing registry signature but the registry is providing signing keys:",
-     "{n} packages have missing registry signatures but the registry is providing signing keys:"),
+    (
+        "missing",
+        "1 package has a missing registry signature but the registry is providing signing keys:",
+        "{n} packages have missing registry signatures but the registry is providing signing keys:",
+    ),
     ("invalid", "1 package has an invalid registry signature:", "{n} packages have invalid registry signatures:"),
-    ("unknown-key", "1 package has a registry signature with a keyid the registry does not publish:",
-     "{n} packages have registry signatures with keyids the registry does not publish:"),
-    ("expired-key", "1 package has a registry signature whose key expired before it was published:",
-     "{n} packages have registry signatures whose keys expired before they were published:"),
+    (
+        "unknown-key",
+        "1 package has a registry signature with a keyid the registry does not publish:",
+        "{n} packages have registry signatures with keyids the registry does not publish:",
+    ),
+    (
+        "expired-key",
+        "1 package has a registry signature whose key expired before it was published:",
+        "{n} packages have registry signatures whose keys expired before they were published:",
+    ),
     ("attestation-invalid", "1 package has an invalid attestation:", "{n} packages have invalid attestations:"),
-    ("provenance-regression", "1 package lost the provenance its predecessor had:",
-     "{n} packages lost the provenance their predecessors had:"),
-    ("unanchored", "1 package has attestations whose transparency-log entries were not checked:",
-     "{n} packages have attestations whose transparency-log entries were not checked:"),
+    (
+        "provenance-regression",
+        "1 package lost the provenance its predecessor had:",
+        "{n} packages lost the provenance their predecessors had:",
+    ),
+    (
+        "unanchored",
+        "1 package has attestations whose transparency-log entries were not checked:",
+        "{n} packages have attestations whose transparency-log entries were not checked:",
+    ),
 )
 _CODES = {
     "integrity-mismatch": "EINTEGRITYMISMATCH",
@@ -44,7 +62,9 @@ def _verified_signatures(report: SignaturesReport) -> int:
 
 
 def _verified_attestations(report: SignaturesReport) -> int:
-    return sum(1 for p in report.packages if p.attestations is not None and p.attestations.outcome is Attestation.VERIFIED)
+    return sum(
+        1 for p in report.packages if p.attestations is not None and p.attestations.outcome is Attestation.VERIFIED
+    )
 
 
 def audited_count(report: SignaturesReport) -> int:
@@ -67,10 +87,13 @@ def render_text(report: SignaturesReport) -> str:
         out += ["Someone might have tampered with the lockfile: it does not install what the registry published!", ""]
     verified = _verified_signatures(report)
     if verified:
-        out += [f"{verified} package{' has a verified registry signature' if verified == 1 else 's have verified registry signatures'}", ""]
+        out += [_counted(verified, "has a verified registry signature", "have verified registry signatures"), ""]
     attested = _verified_attestations(report)
     if attested:
-        out += [f"{attested} package{' has a verified attestation' if attested == 1 else 's have verified attestations'}", ""]
+        out += [
+            f"{attested} package{' has a verified attestation' if attested == 1 else 's have verified attestations'}",
+            "",
+        ]
     tampered: set[str] = set()
     for section in SECTIONS[1:]:
         items = failures_by_kind(report.packages, section[0])
@@ -85,12 +108,19 @@ def render_text(report: SignaturesReport) -> str:
     without_keys = [p for p in report.packages if p.signature is not None and p.signature.outcome is Signature.NO_KEYS]
     if without_keys:
         registries = sorted({p.registry for p in without_keys})
-        out += [f"{len(without_keys)} package{'' if len(without_keys) == 1 else 's'} come from registries that publish "
-                f"no signing keys: {', '.join(registries)}", ""]
+        out += [
+            f"{len(without_keys)} package{'' if len(without_keys) == 1 else 's'} come from registries that publish "
+            f"no signing keys: {', '.join(registries)}",
+            "",
+        ]
     if report.unchecked:
         out += [f"{len(report.unchecked)} package{'' if len(report.unchecked) == 1 else 's'} could not be checked:", ""]
         out += [f"{p.spec} ({p.registry}): {p.error}" for p in report.unchecked] + [""]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _counted(n: int, one: str, many: str) -> str:
+    return f"1 package {one}" if n == 1 else f"{n} packages {many}"
 
 
 def _section(section: tuple[str, str, str], items: list[PackageOutcome], detail: Any) -> list[str]:
@@ -121,8 +151,16 @@ def render_json(report: SignaturesReport) -> str:
     for p in report.packages:
         for kind in sorted(p.failures()):
             if kind == "missing":
-                missing.append({"integrity": p.registry_integrity, "location": p.location, "name": p.name,
-                                "registry": p.registry, "resolved": p.resolved, "version": p.version})
+                missing.append(
+                    {
+                        "integrity": p.registry_integrity,
+                        "location": p.location,
+                        "name": p.name,
+                        "registry": p.registry,
+                        "resolved": p.resolved,
+                        "version": p.version,
+                    }
+                )
             elif kind in _CODES or kind == "attestation-invalid":
                 item = {
                     "code": _CODES.get(kind, "EATTESTATIONVERIFY"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -132,7 +133,9 @@ class SignaturesReport:
         """npm's "found no dependencies to audit that were installed from a supported registry"."""
         return not any(
             p.signature is not None and p.signature.outcome is not Signature.NO_KEYS for p in self.packages
-        ) and not any(p.attestations is not None and p.attestations.outcome is Attestation.VERIFIED for p in self.packages)
+        ) and not any(
+            p.attestations is not None and p.attestations.outcome is Attestation.VERIFIED for p in self.packages
+        )
 
 
 @dataclass(frozen=True)
@@ -215,7 +218,14 @@ def _check_name(
 ) -> list[PackageOutcome]:
     def base(node: Node, **values: Any) -> PackageOutcome:
         return PackageOutcome(
-            node.name, node.version, node.location, registry, node.resolved, node.integrity, groups=node.groups, **values
+            node.name,
+            node.version,
+            node.location,
+            registry,
+            node.resolved,
+            node.integrity,
+            groups=node.groups,
+            **values,
         )
 
     try:
@@ -237,9 +247,13 @@ def _check_name(
         dist = manifest.get("dist") or {}
         registry_integrity = _registry_integrity(dist)
         check = _compare(node.integrity, dist)
-        signature = verify_signatures(
-            name, node.version, registry_integrity or "", dist.get("signatures"), keys, times.get(node.version)
-        ) if registry_integrity else SignatureResult(Signature.INVALID, detail="the registry gives no integrity")
+        signature = (
+            verify_signatures(
+                name, node.version, registry_integrity or "", dist.get("signatures"), keys, times.get(node.version)
+            )
+            if registry_integrity
+            else SignatureResult(Signature.INVALID, detail="the registry gives no integrity")
+        )
         attestations = None
         memo_key = node.version
         if memo_key in memo:
@@ -288,10 +302,8 @@ def _compare(lock_integrity: str | None, dist: Mapping[str, Any]) -> str:
     candidates = [dist.get("integrity")]
     shasum = dist.get("shasum")
     if isinstance(shasum, str):
-        try:
+        with contextlib.suppress(ValueError, binascii.Error):
             candidates.append("sha1-" + base64.b64encode(bytes.fromhex(shasum)).decode("ascii"))
-        except (ValueError, binascii.Error):
-            pass
     registry = " ".join(c for c in candidates if isinstance(c, str) and c)
     if not registry:
         return "incomparable"
@@ -300,7 +312,7 @@ def _compare(lock_integrity: str | None, dist: Mapping[str, Any]) -> str:
 
 
 def _regression(project: Project, node: Node, versions: Mapping[str, Any]) -> str:
-    """"" or why this version lost the provenance of its predecessor in its dependents' ranges."""
+    """ "" or why this version lost the provenance of its predecessor in its dependents' ranges."""
     if _has_provenance(versions.get(node.version)):
         return ""
     ranges = [
@@ -310,11 +322,17 @@ def _regression(project: Project, node: Node, versions: Mapping[str, Any]) -> st
         if edge.to == node.location
     ]
     ranges = [r for r in ranges if semver.valid_range(r, loose=True) is not None] or ["*"]
-    earlier = [
-        v
-        for v in versions
-        if semver.valid(v) and semver.lt(v, node.version) and any(semver.satisfies(v, r, loose=True) for r in ranges)
-    ] if semver.valid(node.version) else []
+    earlier = (
+        [
+            v
+            for v in versions
+            if semver.valid(v)
+            and semver.lt(v, node.version)
+            and any(semver.satisfies(v, r, loose=True) for r in ranges)
+        ]
+        if semver.valid(node.version)
+        else []
+    )
     if not earlier:
         return ""
     predecessor = semver.sort_versions(earlier)[-1]

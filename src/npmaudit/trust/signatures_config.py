@@ -1,9 +1,9 @@
 """The ``[signatures]`` table of ``.npmaudit.toml``, checked::
 
-    [signatures]
-    fail-on = ["integrity-mismatch", "invalid", "missing", "provenance-regression"]
-    trusted-root = "security/trusted_root.json"   # a pinned Sigstore trusted root (relative to the file)
-    provenance = true                             # fetch and verify dist.attestations
+[signatures]
+fail-on = ["integrity-mismatch", "invalid", "missing", "provenance-regression"]
+trusted-root = "security/trusted_root.json"   # a pinned Sigstore trusted root (relative to the file)
+provenance = true                             # fetch and verify dist.attestations
 """
 
 from __future__ import annotations

@@ -45,9 +45,7 @@ def parse_integrity(value: str) -> tuple[Hash, ...]:
         except (binascii.Error, ValueError):
             raise MalformedIntegrity(f"{algorithm} digest is not base64") from None
         if len(digest) != DIGEST_SIZES[algorithm]:
-            raise MalformedIntegrity(
-                f"{algorithm} digest has {len(digest)} bytes, not {DIGEST_SIZES[algorithm]}"
-            )
+            raise MalformedIntegrity(f"{algorithm} digest has {len(digest)} bytes, not {DIGEST_SIZES[algorithm]}")
         hashes.append(Hash(algorithm, digest))
     return tuple(hashes)
 

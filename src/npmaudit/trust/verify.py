@@ -168,20 +168,28 @@ class _Run:
         scope_registry = self.registries.for_name(node.name)
         if scope_registry is not None and not registry_path_matches(url, scope_registry):
             self.add(
-                "LV016", node, f"{node.name} must come from its scope's registry {scope_registry}, not {url}",
+                "LV016",
+                node,
+                f"{node.name} must come from its scope's registry {scope_registry}, not {url}",
                 field="resolved",
             )
         named = registry_tarball(url)
         if named is None:
             if "/-/" in url or not self.project.lockfile_format.startswith("bun"):
-                self.add("LV014", node, f"resolved URL is not a registry tarball of {node.name}: {url}", field="resolved")
+                self.add(
+                    "LV014", node, f"resolved URL is not a registry tarball of {node.name}: {url}", field="resolved"
+                )
             return  # bun records the registry's base URL, not the tarball's
         if named.name != node.name:
-            self.add("LV014", node, f"resolved URL is the tarball of {named.name}, not {node.name}: {url}", field="resolved")
+            self.add(
+                "LV014", node, f"resolved URL is the tarball of {named.name}, not {node.name}: {url}", field="resolved"
+            )
         elif not _same_version(named.version, node.version):
             shown = named.version or "another file"
             self.add(
-                "LV014", node, f"resolved URL is version {shown} of {node.name}, the entry says {node.version}",
+                "LV014",
+                node,
+                f"resolved URL is version {shown} of {node.name}, the entry says {node.version}",
                 field="resolved",
             )
 
@@ -245,7 +253,11 @@ class _Run:
         if installed == node.name:
             return
         parts = installed.split("/")
-        if any(p in _UNSAFE_ALIAS_PARTS for p in parts) or len(parts) > 2 or (len(parts) == 2 and not parts[0].startswith("@")):
+        if (
+            any(p in _UNSAFE_ALIAS_PARTS for p in parts)
+            or len(parts) > 2
+            or (len(parts) == 2 and not parts[0].startswith("@"))
+        ):
             self.add("LV015", node, f"unsafe install name {installed!r} for {node.name}")
             return
         if node.source is not SourceKind.REGISTRY:
@@ -256,7 +268,9 @@ class _Run:
                 if edge.to == node.location and asks:
                     return
         self.add(
-            "LV015", node, f"installs {node.name}@{node.version} as {installed}, and no dependent asks for npm:{node.name}"
+            "LV015",
+            node,
+            f"installs {node.name}@{node.version} as {installed}, and no dependent asks for npm:{node.name}",
         )
 
     # --- across entries -------------------------------------------------------------------------
@@ -286,7 +300,9 @@ class _Run:
                         continue
                     reported.add(node.location)
                     others = ", ".join(n for n in names if n != identity)
-                    self.add("LV023", node, f"same integrity as {others}: one of them is not what it says", field="integrity")
+                    self.add(
+                        "LV023", node, f"same integrity as {others}: one of them is not what it says", field="integrity"
+                    )
         for identity, entries in by_package.items():
             conflicting = {
                 node.location: node
@@ -309,7 +325,10 @@ class _Run:
 def _conflict(a: tuple[Hash, ...], b: tuple[Hash, ...]) -> bool:
     """Two integrities that share an algorithm but no digest for it: different content."""
     shared = {h.algorithm for h in a} & {h.algorithm for h in b}
-    return any({h.digest for h in a if h.algorithm == alg}.isdisjoint(h.digest for h in b if h.algorithm == alg) for alg in shared)
+    return any(
+        {h.digest for h in a if h.algorithm == alg}.isdisjoint(h.digest for h in b if h.algorithm == alg)
+        for alg in shared
+    )
 
 
 def _same_version(a: str, b: str) -> bool:
@@ -334,4 +353,3 @@ def _inside(root: Path, path: Path) -> bool:
     except ValueError:
         return False
     return True
-
