@@ -183,16 +183,37 @@ def _descriptor_name(descriptor: str) -> str:
     return descriptor[:at] if at > 0 else ""
 
 
+_PNPM_KEY = re.compile(r"""^ {2}['"]?(/?[^\s'":]+?)['"]?:\s*$""", re.MULTILINE)
+
+
 def _pnpm(index: LineIndex, nodes: Iterable[Node]) -> None:
+    """Package keys are ``/name/1.0.0`` (v5), ``/name@1.0.0`` (v6) or ``name@1.0.0`` (v9), with peer
+    suffixes (``_peer@1``, ``(peer@1)``); one scan of the ``packages:`` section indexes them."""
     text = index.text
-    packages_at = max(text.find("\npackages:"), 0)
+    start = text.find("\npackages:")
+    if start < 0:
+        return
+    end = text.find("\nsnapshots:", start)
+    by_key: dict[tuple[str, str], int] = {}
+    for match in _PNPM_KEY.finditer(text, start, end if end > 0 else len(text)):
+        parsed = _pnpm_key(match.group(1))
+        if parsed is not None:
+            by_key.setdefault(parsed, match.start())
     for node in nodes:
-        name = re.escape(node.name)
-        version = re.escape(node.version)
-        pattern = re.compile(rf"^ {{2}}['\"]?/?{name}[@/]{version}(?=[(_:'\"])", re.MULTILINE)
-        match = pattern.search(text, packages_at)
-        if match is not None:
-            index.starts[node.location] = match.start()
+        offset = by_key.get((node.name, node.version))
+        if offset is not None:
+            index.starts[node.location] = offset
+
+
+def _pnpm_key(key: str) -> tuple[str, str] | None:
+    key = key.lstrip("/").split("(", 1)[0]
+    at = key.find("@", 1)
+    if at > 0 and "/" not in key[at:]:
+        name, version = key[:at], key[at + 1 :]
+    else:
+        name, _, version = key.rpartition("/")
+    version = version.split("_", 1)[0]
+    return (name, version) if name and version else None
 
 
 def _search(index: LineIndex, nodes: Iterable[Node], needles: Callable[[Node], tuple[str, ...]]) -> None:
