@@ -68,7 +68,13 @@ def _problem(project: Project, edge: Edge) -> str | None:
         return f"{edge.name}@{edge.spec} resolves to {edge.to}, which the lockfile lacks"
     while node.link_target is not None and node.link_target in project.nodes and node.link_target != node.location:
         node = project.nodes[node.link_target]
-    if node.source in (SourceKind.WORKSPACE, SourceKind.ROOT, SourceKind.LINK, SourceKind.DIRECTORY):
+    if node.source in (
+        SourceKind.WORKSPACE,
+        SourceKind.ROOT,
+        SourceKind.LINK,
+        SourceKind.DIRECTORY,
+        SourceKind.LOCAL_TARBALL,
+    ):
         return None  # a local package satisfies its spec by being the folder asked for
     if node.name != wanted_name:
         return f"{edge.name}@{edge.spec} is locked as {node.name}@{node.version}"

@@ -4,9 +4,9 @@ the credentials ``.npmrc`` gives it (:class:`npmaudit.http.HttpClient`).
 
 Packuments are kept on disk trimmed to what the checks read and revalidated with their etag; attestation
 replies never change for a published version and are kept as they are. The shared packument cache of
-npm's report (``npmaudit.registry``/``npm_report``) keeps abbreviated documents without ``time``, which
-this check cannot use. A registry that cannot be queried raises :class:`~npmaudit.errors.SourceError`
-(exit 3); a 404 is an answer (no keys, no such package), never an empty pass.
+npm's report (``npmaudit.registry.packuments``) keeps abbreviated documents without ``time``, which this
+check cannot use. A registry that cannot be queried raises :class:`~npmaudit.errors.SourceError` (exit 3);
+a 404 is an answer (no keys, no such package), never an empty pass.
 """
 
 from __future__ import annotations

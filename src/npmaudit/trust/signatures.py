@@ -182,7 +182,10 @@ def check_signatures(
     progress: Progress = no_progress,
 ) -> SignaturesReport:
     started = time.monotonic()
-    nodes = sorted(project.auditable(options.omit), key=lambda n: (n.name, n.version, n.location))
+    # registry packages only: a tarball URL or a local file has no registry signature to check
+    nodes = sorted(
+        (n for n in project.auditable(options.omit) if n.is_registry), key=lambda n: (n.name, n.version, n.location)
+    )
     by_package: dict[tuple[str, str], list[Node]] = {}
     for node in nodes:
         by_package.setdefault((node.name, registry_for(node.name)), []).append(node)

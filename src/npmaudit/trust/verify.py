@@ -142,7 +142,7 @@ class _Run:
                 self.fetched(node)
             elif node.source is SourceKind.GIT:
                 self.git(node)
-            elif node.source in (SourceKind.DIRECTORY, SourceKind.LINK):
+            elif node.source in (SourceKind.DIRECTORY, SourceKind.LOCAL_TARBALL, SourceKind.LINK):
                 self.local(node)
             self.alias(node)
 
