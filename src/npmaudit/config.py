@@ -42,6 +42,7 @@ KNOWN_KEYS = (
     "verify",  # a table: npmaudit.trust.verify_config (checked there, key by key)
     "signatures",  # a table: npmaudit.trust.signatures_config
 )
+TABLE_KEYS = frozenset({"verify", "signatures"})
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,11 @@ def check_keys(path: Path, values: Mapping[str, Any]) -> None:
     """Refuse keys npmaudit does not know, suggesting the closest known one."""
     import difflib
 
-    for key in values:
+    for key, value in values.items():
         if key in KNOWN_KEYS:
             continue
-        close = difflib.get_close_matches(key.replace("_", "-"), KNOWN_KEYS, n=1, cutoff=0.6)
+        # a table is suggested only for a table: `ignore = [...]` is not a misspelt [signatures]
+        candidates = KNOWN_KEYS if isinstance(value, dict) else tuple(k for k in KNOWN_KEYS if k not in TABLE_KEYS)
+        close = difflib.get_close_matches(key.replace("_", "-"), candidates, n=1, cutoff=0.6)
         hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(KNOWN_KEYS)})"
         raise InputError(path, f"unknown key '{key}'{hint}")
