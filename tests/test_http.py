@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from npmaudit.errors import EXIT_SOURCE
 from npmaudit.http import HttpClient, HttpError, HttpSettings
 from npmaudit.npmrc import load_npm_config
-from servers import CA_CERT, EchoServer, Fault, RegistryServer
+from servers import CA_CERT, DripServer, EchoServer, Fault, RegistryServer
 
 FAST = HttpSettings(timeout=2.0, retries=2, backoff=0.01)
 
@@ -103,7 +104,7 @@ def test_connection_refused() -> None:
 def test_timeout() -> None:
     with EchoServer() as server:
         server.add_fault(Fault("/", "delay", seconds=1.5, times=0))
-        with pytest.raises(HttpError, match=r"no answer within 0.2 s"):
+        with pytest.raises(HttpError, match=r"no answer within 0.2 s$"):
             _client(HttpSettings(timeout=0.2, retries=1, backoff=0.01)).get_json(server.url)
         assert len(server.requests) == 2  # a read timeout is retried once, then fails
 
@@ -222,3 +223,79 @@ def test_scoped_packument_fetch_with_credentials_and_etag(tmp_path: Path) -> Non
         assert client.get_json(config.packument_url("lodash")).data["path"] == "/lodash"
         assert all(r.headers.get("authorization") == "Bearer acme-token" for r in private.requests)
         assert all("authorization" not in r.headers for r in public.requests)
+
+
+# --- the total deadline: a server that sends a byte now and then never trips a socket timeout ---
+
+HEADERS_NEVER_END = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+BODY_NEVER_ENDS = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n"
+DRIP_SETTINGS = HttpSettings(timeout=0.5, retries=0, backoff=0.01)
+
+
+def _timed_failure(client: HttpClient, url: str) -> tuple[HttpError, float]:
+    started = time.monotonic()
+    with pytest.raises(HttpError) as caught:
+        client.get_json(url)
+    return caught.value, time.monotonic() - started
+
+
+def test_headers_dripping_forever_end_at_the_deadline() -> None:
+    with DripServer(HEADERS_NEVER_END, b"x-slow: yes\r\n") as server:
+        error, elapsed = _timed_failure(_client(DRIP_SETTINGS), server.url + "v1/vulns/X")
+    assert str(error) == f"test source: GET {server.url}v1/vulns/X: no answer within 0.5 s"
+    assert error.exit_code == EXIT_SOURCE and 0.5 <= elapsed < 1.5, elapsed
+
+
+def test_body_dripping_forever_ends_at_the_deadline() -> None:
+    with DripServer(BODY_NEVER_ENDS, b'{"a":') as server:
+        error, elapsed = _timed_failure(_client(DRIP_SETTINGS), server.url)
+    assert str(error) == f"test source: GET {server.url}: no whole answer within 0.5 s"
+    assert 0.5 <= elapsed < 1.5, elapsed
+
+
+def test_a_body_read_to_the_end_of_the_stream_is_not_taken_whole_when_cut_at_the_deadline() -> None:
+    """Without content-length the body ends where the stream does: the cut-off must not pass as its end."""
+    with DripServer(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n", b"[1,") as server:
+        error, elapsed = _timed_failure(_client(DRIP_SETTINGS), server.url)
+    assert str(error).endswith(": no whole answer within 0.5 s") and elapsed < 1.5, (error, elapsed)
+
+
+def test_a_dripping_server_is_retried_with_a_new_deadline_each_time() -> None:
+    with DripServer(BODY_NEVER_ENDS, b" ") as server:
+        error, elapsed = _timed_failure(_client(HttpSettings(timeout=0.4, retries=2, backoff=0.01)), server.url)
+        assert server.connections == 3
+    assert str(error).endswith(": no whole answer within 0.4 s") and 1.2 <= elapsed < 2.0, elapsed
+
+
+def test_a_kept_alive_connection_is_watched_too() -> None:
+    """The second request reuses the pooled connection (no new connect): the deadline still applies."""
+    first = b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}'
+    with DripServer(BODY_NEVER_ENDS, b" ", answer_first=first) as server:
+        client = _client(DRIP_SETTINGS)
+        assert client.get_json(server.url).data == {}
+        error, elapsed = _timed_failure(client, server.url)
+        assert server.connections == 1
+    assert str(error).endswith(": no whole answer within 0.5 s") and elapsed < 1.5, elapsed
+
+
+def test_a_tls_handshake_dripping_forever_ends_at_the_deadline() -> None:
+    """A TLS record header announcing 16 KB, then one byte at a time: the handshake never completes."""
+    with DripServer(b"\x16\x03\x03\x40\x00", b"\x00", read_request=False) as server:
+        url = f"https://127.0.0.1:{server.port}/"
+        error, elapsed = _timed_failure(_client(DRIP_SETTINGS), url)
+    assert str(error) == f"test source: GET {url}: no answer within 0.5 s"
+    assert elapsed < 1.5, elapsed
+
+
+def test_a_download_is_streamed_to_its_sink_and_bounded_by_its_own_deadline(tmp_path: Path) -> None:
+    body = bytes(range(256)) * 4096  # 1 MiB, binary
+    with EchoServer() as server:
+        server.add_fault(Fault("/all.zip", "body", body=body))
+        with (tmp_path / "all.zip").open("w+b") as sink:
+            assert _client().download(server.url + "all.zip", sink) == len(body)
+        assert (tmp_path / "all.zip").read_bytes() == body
+    with DripServer(BODY_NEVER_ENDS, b"PK") as server, (tmp_path / "slow.zip").open("w+b") as sink:
+        started = time.monotonic()
+        with pytest.raises(HttpError, match=r": no whole answer within 0.3 s$"):
+            _client().download(server.url + "all.zip", sink, timeout=0.3)
+        assert time.monotonic() - started < 1.0

@@ -9,7 +9,9 @@ import copy
 import gzip
 import io
 import json
+import os
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,11 +26,13 @@ from npmaudit.advisories.mirror import (
     parse_modified_csv,
     update_from_mirror,
 )
+from npmaudit.advisories.mirror_fetch import MirrorTimeouts
 from npmaudit.advisories.store import AdvisoryStore, export_store
 from npmaudit.cli.settings import resolve_settings
 from npmaudit.config import ProjectConfig
 from npmaudit.errors import SourceError
 from npmaudit.settings import DEFAULT_MIRROR_URL
+from servers import DripServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "osv" / "store"
 
@@ -245,3 +249,49 @@ def test_mirror_url_precedence(tmp_path: Path):
     assert mirror_url(None, config, env) == "https://env.example/npm"
     assert mirror_url(None, config, {}) == "https://config.example/npm"
     assert mirror_url(None, ProjectConfig(None), {}) == DEFAULT_MIRROR_URL
+
+
+# --- a hostile mirror: every request has a total deadline, and a file:// mirror holds regular files ---
+
+LISTING = b"2024-01-01T00:00:00Z,GHSA-aaaa\n"
+CSV_ANSWER = b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(LISTING), LISTING)
+ENDLESS_BODY = b"HTTP/1.1 200 OK\r\ncontent-length: 100000000\r\n\r\n"
+
+
+def test_a_mirror_dripping_its_listing_fails_at_the_deadline(tmp_path: Path):
+    with DripServer(b"HTTP/1.1 200 OK\r\n", b"x-slow: yes\r\n") as server:
+        started = time.monotonic()
+        with AdvisoryStore.open(tmp_path / "store.sqlite", create=True) as store:
+            with pytest.raises(SourceError) as caught:
+                update_from_mirror(store, server.url + "npm", timeouts=MirrorTimeouts(file=0.5))
+            assert store.stats().records == 0
+    assert time.monotonic() - started < 1.5
+    assert str(caught.value) == f"OSV mirror: GET {server.url}npm/modified_id.csv: no answer within 0.5 s"
+    assert caught.value.exit_code == 3
+
+
+def test_a_mirror_dripping_all_zip_fails_at_the_archive_deadline(tmp_path: Path):
+    """The listing comes whole; all.zip, on the same kept-alive connection, a byte at a time."""
+    with DripServer(ENDLESS_BODY, b"PK\x03\x04", answer_first=CSV_ANSWER) as server:
+        started = time.monotonic()
+        with AdvisoryStore.open(tmp_path / "store.sqlite", create=True) as store:
+            with pytest.raises(SourceError, match=r"npm/all.zip: no whole answer within 0.4 s$"):
+                update_from_mirror(store, server.url + "npm", timeouts=MirrorTimeouts(file=5, archive=0.4))
+            assert store.stats().records == 0
+        assert server.connections == 1
+    assert time.monotonic() - started < 1.5
+    assert not list(tmp_path.glob(".all.*"))  # the partial download is removed
+
+
+@pytest.mark.parametrize("name", ["modified_id.csv", "all.zip"])
+def test_a_fifo_in_a_file_mirror_is_refused_not_read(tmp_path: Path, name: str):
+    directory = tmp_path / "mirror" / "npm"
+    directory.mkdir(parents=True)
+    (directory / "modified_id.csv").write_text("2024-01-01T00:00:00Z,GHSA-aaaa\n")
+    (directory / name).unlink(missing_ok=True)
+    os.mkfifo(directory / name)  # no writer: opening it for reading would block for ever
+    started = time.monotonic()
+    with AdvisoryStore.open(tmp_path / "store.sqlite", create=True) as store:
+        with pytest.raises(SourceError, match=rf"{name}: not a regular file$"):
+            update_from_mirror(store, directory.as_uri())
+    assert time.monotonic() - started < 1.0

@@ -5,6 +5,9 @@ It exists so that every request gets the same guarantees:
 * **fail closed** — refused connections, timeouts, HTTP errors, oversized answers and invalid
   JSON all raise :class:`HttpError` (a :class:`~npmaudit.errors.SourceError`, exit 3) with one
   line naming the source, the request and the reason; never an empty answer;
+* **a total deadline** — each request on the wire (connecting, sending, the headers and the
+  whole body) must finish within ``HttpSettings.timeout`` seconds, however slowly the server
+  sends (:mod:`npmaudit.http_deadline`); a request past it is retried like a lost connection;
 * **bounded retries** on 429 (honouring ``Retry-After``), on 5xx and on lost connections or read
   timeouts, with exponential backoff; a refused connection is not retried (nothing listens);
 * **credentials only where configured** — the ``Authorization`` header is computed for every URL,
@@ -43,6 +46,7 @@ from urllib3.exceptions import (
 
 from npmaudit import __version__
 from npmaudit.errors import SourceError
+from npmaudit.http_deadline import POOL_CLASSES, Exchange, exchange
 from npmaudit.npmrc import redact_url
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -67,6 +71,29 @@ class NetworkConfig(Protocol):
     def ca_certs(self) -> tuple[str, ...]: ...
 
 
+class Sink(Protocol):
+    """Where :meth:`HttpClient.download` writes: a binary file opened for writing (rewound on a retry)."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def seek(self, offset: int, /) -> int: ...
+
+    def truncate(self) -> int: ...
+
+    def tell(self) -> int: ...
+
+
+BodyProgress = Callable[[int, int | None], None]  # (bytes so far, announced length or None)
+
+
+def _announced_length(response: urllib3.BaseHTTPResponse) -> int | None:
+    """Content-Length, when it counts the bytes written (not a compressed encoding's)."""
+    if response.headers.get("content-encoding", "identity").lower() != "identity":
+        return None
+    value = response.headers.get("content-length", "")
+    return int(value) if value.isdigit() else None
+
+
 class NoNetworkConfig:
     """No credentials, no proxy, the system CA store: for callers without an npm configuration."""
 
@@ -82,7 +109,8 @@ class NoNetworkConfig:
 
 @dataclass(frozen=True)
 class HttpSettings:
-    """Limits of one client. ``timeout`` bounds the connection and every read (seconds)."""
+    """Limits of one client. ``timeout`` is the total deadline of each request on the wire
+    (connect, send, headers and body, in seconds); every retry gets a new one."""
 
     timeout: float = DEFAULT_TIMEOUT
     retries: int = 3  # extra attempts after the first
@@ -93,6 +121,14 @@ class HttpSettings:
     max_redirects: int = 5
     pool_size: int = 64  # as many kept-alive connections per host as hydration workers
     user_agent: str = f"npmaudit/{__version__}"
+
+
+class _Transient(Exception):
+    """A failure worth another attempt (lost connection, timeout); ``reason`` ends the message."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class HttpError(SourceError):
@@ -221,12 +257,23 @@ class HttpClient:
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         ok: tuple[int, ...] = (200,),
+        sink: Sink | None = None,
+        timeout: float | None = None,
+        on_body: BodyProgress | None = None,
     ) -> Response:
-        """One logical request: retries, redirects and per-URL credentials included."""
+        """One logical request: retries, redirects and per-URL credentials included.
+
+        With ``sink`` (a seekable binary file) a 200 answer's body is streamed into it instead of
+        memory (``Response.body`` is then empty), and ``on_body(bytes so far, announced length or
+        None)`` follows it; ``timeout`` replaces the settings' deadline for this request (a large
+        download deserves more than a JSON answer).
+        """
         attempt = 0
         redirects = 0
         while True:
-            status, response_headers, data, final = self._attempt(method, url, body, headers or {}, attempt)
+            status, response_headers, data, final = self._attempt(
+                method, url, body, headers or {}, attempt, sink, timeout or self.settings.timeout, on_body
+            )
             if status is None:  # a transient network failure, already judged retryable
                 attempt += 1
                 continue
@@ -254,10 +301,25 @@ class HttpClient:
                 continue
             raise self._error(f"HTTP {status} from {method} {redact_url(url)}{self._snippet(data)}", status)
 
+    def download(
+        self, url: str, sink: Sink, *, timeout: float | None = None, on_body: BodyProgress | None = None
+    ) -> int:
+        """GET ``url`` into ``sink`` (seekable; rewound on a retry); the number of bytes written."""
+        self.request("GET", url, sink=sink, timeout=timeout, on_body=on_body)
+        return sink.tell()
+
     # --- internals ----------------------------------------------------------------------------
 
     def _attempt(
-        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str], attempt: int
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        attempt: int,
+        sink: Sink | None,
+        deadline: float,
+        on_body: BodyProgress | None = None,
     ) -> tuple[int | None, dict[str, str], bytes, str]:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -284,10 +346,39 @@ class HttpClient:
                 self._secrets.add(sent["authorization"])
                 self._secrets.add(sent["authorization"].split(" ", 1)[-1])
         manager = self._manager(self.network.proxy_for(url))
-        timeout = urllib3.Timeout(connect=self.settings.timeout, read=self.settings.timeout)
         with self._stats.lock:
             self._stats.requests += 1
         where = f"{method} {redact_url(url)}"
+        if sink is not None:
+            sink.seek(0)
+            sink.truncate()
+        with exchange(deadline) as current:
+            try:
+                return self._exchange(
+                    manager, method, url, target, body, sent, (sink, on_body), deadline, where, current
+                )
+            except Exception as failure:
+                if current.finish():  # whatever the cut-off connection raised, the cause is the deadline
+                    missing = "whole answer" if current.answered else "answer"
+                    return self._transient(where, f"no {missing} within {deadline:g} s", attempt)
+                if isinstance(failure, _Transient):
+                    return self._transient(where, failure.reason, attempt)
+                raise
+
+    def _exchange(
+        self,
+        manager: urllib3.PoolManager,
+        method: str,
+        url: str,
+        target: str,
+        body: bytes | None,
+        sent: dict[str, str],
+        into: tuple[Sink | None, BodyProgress | None],
+        deadline: float,
+        where: str,
+        current: Exchange,
+    ) -> tuple[int | None, dict[str, str], bytes, str]:
+        """Send one request and read its answer; retryable failures raise :class:`_Transient`."""
         try:
             response = manager.urlopen(
                 method,
@@ -296,53 +387,68 @@ class HttpClient:
                 headers=sent,
                 redirect=False,
                 retries=False,
-                timeout=timeout,
+                timeout=urllib3.Timeout(connect=deadline, read=deadline),
                 preload_content=False,
                 decode_content=True,
             )
         except NameResolutionError:
-            raise self._error(f"{where}: cannot resolve host {parts.hostname}") from None
+            raise self._error(f"{where}: cannot resolve host {urlsplit(url).hostname}") from None
         except NewConnectionError as error:
             raise self._error(f"{where}: {self._connect_reason(error)}") from None
-        except ConnectTimeoutError as error:
-            return self._transient(where, f"connection timed out after {self.settings.timeout:g} s", attempt, error)
-        except ReadTimeoutError as error:
-            return self._transient(where, f"no answer within {self.settings.timeout:g} s", attempt, error)
+        except ConnectTimeoutError:
+            raise _Transient(f"connection timed out after {deadline:g} s") from None
+        except ReadTimeoutError:
+            raise _Transient(f"no answer within {deadline:g} s") from None
         except SSLError as error:
             raise self._error(f"{where}: TLS error: {self._short(error)}") from None
         except ProxyError as error:
             raise self._error(f"{where}: proxy error: {self._short(error)}") from None
         except (ProtocolError, ConnectionError) as error:
-            return self._transient(where, f"connection lost ({self._short(error)})", attempt, error)
+            raise _Transient(f"connection lost ({self._short(error)})") from None
         except (HTTPError, OSError) as error:
             raise self._error(f"{where}: {type(error).__name__}: {self._short(error)}") from None
+        if current.expired:  # the cut-off ended the headers early: they are not the server's
+            response.close()
+            raise _Transient("deadline")
+        current.answered = True  # status line and headers are in: from now on only the body is missing
         try:
-            data = self._read_body(response, where)
+            sink, on_body = into if response.status == 200 else (None, None)
+            data = self._read_body(response, where, sink, on_body)
+            if current.finish():  # cut off at the deadline: an end of stream is not the end of the answer
+                raise _Transient("deadline")
         except BaseException as error:
             response.close()  # never hand a half-read connection back to the pool
             if isinstance(error, ReadTimeoutError):
-                return self._transient(where, f"answer stalled for {self.settings.timeout:g} s", attempt, error)
+                raise _Transient(f"answer stalled for {deadline:g} s") from None
             if isinstance(error, ProtocolError | OSError) and not isinstance(error, HttpError):
-                return self._transient(where, f"answer cut off ({self._short(error)})", attempt, error)
+                raise _Transient(f"answer cut off ({self._short(error)})") from None
             raise
         response.release_conn()
         headers_out = {key.lower(): value for key, value in response.headers.items()}
         return response.status, headers_out, data, redact_url(url)
 
-    def _read_body(self, response: urllib3.BaseHTTPResponse, where: str) -> bytes:
+    def _read_body(
+        self, response: urllib3.BaseHTTPResponse, where: str, sink: Sink | None, on_body: BodyProgress | None
+    ) -> bytes:
+        """The decoded body in memory (at most ``max_bytes``), or streamed into ``sink``."""
         limit = self.settings.max_bytes
         chunks = []
         size = 0
+        announced = _announced_length(response)
         for chunk in response.stream(256 * 1024, decode_content=True):
+            if sink is not None:
+                sink.write(chunk)
+                size += len(chunk)
+                if on_body is not None:
+                    on_body(size, announced)
+                continue
             size += len(chunk)
             if size > limit:
                 raise self._error(f"{where}: answer larger than {limit / MiB:g} MiB")
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _transient(
-        self, where: str, reason: str, attempt: int, error: BaseException
-    ) -> tuple[None, dict[str, str], bytes, str]:
+    def _transient(self, where: str, reason: str, attempt: int) -> tuple[None, dict[str, str], bytes, str]:
         if attempt >= self.settings.retries:
             raise self._error(f"{where}: {reason}") from None
         self._sleep(self._retry_delay(attempt, None))
@@ -377,7 +483,9 @@ class HttpClient:
         elif self.network.ca_certs:
             tls = {"cert_reqs": "CERT_REQUIRED", "ca_cert_data": "\n".join(self.network.ca_certs)}
         if proxy is None:
-            return urllib3.PoolManager(num_pools=8, maxsize=self.settings.pool_size, **tls)
+            manager = urllib3.PoolManager(num_pools=8, maxsize=self.settings.pool_size, **tls)
+            manager.pool_classes_by_scheme = POOL_CLASSES  # connections that honour the total deadline
+            return manager
         parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
         proxy_headers = None
         if parts.username is not None:
@@ -387,9 +495,11 @@ class HttpClient:
             proxy_headers = make_headers(proxy_basic_auth=userinfo)
             self._secrets.add(proxy_headers["proxy-authorization"])  # the caller holds self._lock
             parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
-        return urllib3.ProxyManager(
+        proxied = urllib3.ProxyManager(
             urlunsplit(parts), num_pools=8, maxsize=self.settings.pool_size, proxy_headers=proxy_headers, **tls
         )
+        proxied.pool_classes_by_scheme = POOL_CLASSES
+        return proxied
 
     def _connect_reason(self, error: BaseException) -> str:
         text = str(error)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
 
+from npmaudit.advisories.mirror_fetch import MirrorTimeouts, MirrorTransport
 from npmaudit.advisories.records import GZIP_MAGIC, iter_records, records_from_text
 from npmaudit.advisories.store import AdvisoryStore, ImportResult, ImportSource, RawRecord
 from npmaudit.errors import InputError, SourceError
@@ -36,7 +37,6 @@ ZIP_MAGIC = b"PK\x03\x04"
 # Past this many changed records one all.zip download is cheaper than fetching them one by one.
 DELTA_LIMIT = 5000
 FETCH_WORKERS = 8
-HTTP_TIMEOUT = 60.0
 FETCH_PROGRESS_EVERY = 100
 
 
@@ -213,22 +213,36 @@ def update_from_mirror(
     progress: Progress = no_progress,
     download_dir: Path | None = None,
     now: str | None = None,
+    timeouts: MirrorTimeouts | None = None,
 ) -> MirrorUpdate:
     """Bring the store up to date with the mirror at ``url``, in one transaction. ``now`` (RFC 3339)
-    is the time recorded as the last successful synchronisation (default: the current time)."""
-    url = url.rstrip("/")
-    listing = parse_modified_csv(url, _fetch_bytes(f"{url}/modified_id.csv"))
+    is the time recorded as the last successful synchronisation (default: the current time);
+    ``timeouts`` are the total deadlines of one file and of all.zip (mirror_fetch.py)."""
+    with MirrorTransport(timeouts) as transport:
+        return _update(transport, store, url.rstrip("/"), full, progress, download_dir, now)
+
+
+def _update(
+    transport: MirrorTransport,
+    store: AdvisoryStore,
+    url: str,
+    full: bool,
+    progress: Progress,
+    download_dir: Path | None,
+    now: str | None,
+) -> MirrorUpdate:
+    listing = parse_modified_csv(url, transport.fetch(f"{url}/modified_id.csv"))
     if not listing:
         raise SourceError(f"{url}/modified_id.csv", "lists no records: the mirror is empty or broken")
     newest_listed = listing[0][0]
     known = {source.location: source for source in store.stats().sources}
     if full or url not in known:
-        return _full_update(store, url, listing, progress, download_dir, now)
+        return _full_update(transport, store, url, listing, progress, download_dir, now)
     have = store.modified_by_key()
     changed = [advisory_id for modified, advisory_id in listing if _is_newer(modified, have.get(advisory_id))]
     if len(changed) > DELTA_LIMIT:
-        return _full_update(store, url, listing, progress, download_dir, now)
-    records = _fetch_records(url, changed, progress)
+        return _full_update(transport, store, url, listing, progress, download_dir, now)
+    records = _fetch_records(transport, url, changed, progress)
     state = {"mode": "delta", "newestListed": newest_listed}
     source = ImportSource(url, "mirror", records, state, allow_empty=True, expected=len(records))
     with _malformed_is_remote(url):
@@ -237,6 +251,7 @@ def update_from_mirror(
 
 
 def _full_update(
+    transport: MirrorTransport,
     store: AdvisoryStore,
     url: str,
     listing: list[tuple[str, str]],
@@ -248,7 +263,7 @@ def _full_update(
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=".all.", suffix=".zip.tmp")
     try:
         with os.fdopen(handle, "wb") as sink:
-            _download(f"{url}/all.zip", sink, progress)
+            transport.download(f"{url}/all.zip", sink, progress)
         state = {"mode": "full", "newestListed": listing[0][0] if listing else None}
         label = f"{url}/all.zip"
         records = _remote_errors(url, iter_zip_records(Path(temporary), label))
@@ -329,10 +344,10 @@ def _is_newer(listed: str, stored: str | None) -> bool:
     return a[0].replace(microsecond=0) > b[0].replace(microsecond=0)
 
 
-def _fetch_records(url: str, ids: list[str], progress: Progress) -> list[RawRecord]:
+def _fetch_records(transport: MirrorTransport, url: str, ids: list[str], progress: Progress) -> list[RawRecord]:
     def fetch(advisory_id: str) -> RawRecord:
         location = f"{url}/{quote(advisory_id)}.json"
-        data = _fetch_bytes(location)
+        data = transport.fetch(location)
         try:
             record = json.loads(data)
         except ValueError as error:
@@ -353,59 +368,3 @@ def _fetch_records(url: str, ids: list[str], progress: Progress) -> list[RawReco
     if len(records) % FETCH_PROGRESS_EVERY:
         progress(task, len(records), len(ids))
     return records
-
-
-def _user_agent() -> str:
-    from npmaudit import __version__
-
-    return f"npmaudit/{__version__}"
-
-
-def _open_url(location: str) -> Any:
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(location, headers={"User-Agent": _user_agent()})
-    try:
-        return urllib.request.urlopen(request, timeout=HTTP_TIMEOUT)
-    except urllib.error.HTTPError as error:
-        raise SourceError(location, f"HTTP {error.code} {error.reason}") from None
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", None) or error
-        raise SourceError(location, f"cannot fetch: {reason}") from None
-
-
-def _fetch_bytes(location: str) -> bytes:
-    with _open_url(location) as response:
-        try:
-            data: bytes = response.read()
-            return data
-        except OSError as error:
-            raise SourceError(location, f"download interrupted: {error}") from None
-
-
-def _download(location: str, sink: IO[bytes], progress: Progress) -> None:
-    with _open_url(location) as response:
-        done = 0
-        total = _content_length(response)
-        task = f"downloading {location} (bytes)"
-        try:
-            while chunk := response.read(1 << 20):
-                sink.write(chunk)
-                done += len(chunk)
-                progress(task, done, total)
-        except OSError as error:
-            raise SourceError(location, f"download interrupted: {error}") from None
-        if total is not None and done < total:
-            raise SourceError(location, f"download interrupted after {done:,} of {total:,} bytes")
-        if total is None:
-            progress(task, done, done)  # the end, for a renderer that could not tell it
-
-
-def _content_length(response: Any) -> int | None:
-    value = response.headers.get("Content-Length") if getattr(response, "headers", None) is not None else None
-    try:
-        length = int(value) if value is not None else None
-    except ValueError:
-        return None
-    return length if length is not None and length >= 0 else None
