@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import re
 from pathlib import Path
 
 import pytest
@@ -327,3 +329,36 @@ def test_duplicate_package_path(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         read(tmp_path / "bun.lock")
+
+
+# The expression strip_jsonc replaced (quadratic on unclosed quotes and comments), kept as the
+# reference its linear scan must agree with, but with atomic comments in the trailing-comma
+# look-ahead: backtracking into them made the old one blank the comma of `1, // see [docs]`.
+_REFERENCE_TOKEN = re.compile(
+    r'"(?:[^"\\\n]|\\.)*"|//[^\n]*|/\*.*?\*/|,(?=(?:\s|(?>//[^\n]*)|(?>/\*.*?\*/))*[}\]])',
+    re.DOTALL,
+)
+
+
+def _reference_strip(text: str) -> str:
+    def blank(match: re.Match[str]) -> str:
+        token = match.group(0)
+        return token if token.startswith('"') else re.sub(r"[^\n]", " ", token)
+
+    return _REFERENCE_TOKEN.sub(blank, text)
+
+
+def test_jsonc_stripper_equals_the_expression_it_replaced_on_random_text() -> None:
+    pieces = ['"', "\\", "\n", "/", "*", ",", "}", "]", "{", "[", " ", "a", "//", "/*", "*/", '\\"', ",}", "\t"]
+    rng = random.Random(20240611)
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 24)))
+        assert strip_jsonc(text) == _reference_strip(text), repr(text)
+    for path in sorted(FIXTURES.glob("*.lock")):
+        text = path.read_text()
+        assert strip_jsonc(text) == _reference_strip(text), path.name
+
+
+def test_a_comment_holding_a_bracket_does_not_make_the_comma_before_it_trailing() -> None:
+    text = '{"a": 1, // see [docs]\n "b": {"c": 2, /* } */ "d": 3}}'
+    assert json.loads(strip_jsonc(text)) == {"a": 1, "b": {"c": 2, "d": 3}}

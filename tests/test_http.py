@@ -269,7 +269,7 @@ def test_a_dripping_server_is_retried_with_a_new_deadline_each_time() -> None:
 
 def test_a_kept_alive_connection_is_watched_too() -> None:
     """The second request reuses the pooled connection (no new connect): the deadline still applies."""
-    first = b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}'
+    first = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
     with DripServer(BODY_NEVER_ENDS, b" ", answer_first=first) as server:
         client = _client(DRIP_SETTINGS)
         assert client.get_json(server.url).data == {}

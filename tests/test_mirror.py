@@ -291,7 +291,9 @@ def test_a_fifo_in_a_file_mirror_is_refused_not_read(tmp_path: Path, name: str):
     (directory / name).unlink(missing_ok=True)
     os.mkfifo(directory / name)  # no writer: opening it for reading would block for ever
     started = time.monotonic()
-    with AdvisoryStore.open(tmp_path / "store.sqlite", create=True) as store:
-        with pytest.raises(SourceError, match=rf"{name}: not a regular file$"):
-            update_from_mirror(store, directory.as_uri())
+    with (
+        AdvisoryStore.open(tmp_path / "store.sqlite", create=True) as store,
+        pytest.raises(SourceError, match=rf"{name}: not a regular file$"),
+    ):
+        update_from_mirror(store, directory.as_uri())
     assert time.monotonic() - started < 1.0

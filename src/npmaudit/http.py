@@ -464,7 +464,7 @@ class HttpClient:
                 return max(0.0, moment.timestamp() - time.time())
             except (TypeError, ValueError):
                 pass
-        return min(self.settings.backoff * (2**attempt), self.settings.max_backoff)
+        return min(self.settings.backoff * 2.0 ** min(attempt, 32), self.settings.max_backoff)
 
     def _manager(self, proxy: str | None) -> urllib3.PoolManager:
         with self._lock:

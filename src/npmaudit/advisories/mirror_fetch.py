@@ -10,6 +10,7 @@ or a device under a mirror file's name is refused before it is opened.
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from dataclasses import dataclass
@@ -81,7 +82,7 @@ def _local_path(location: str) -> Path | None:
     return Path(url2pathname(parts.path))
 
 
-def _open_regular(location: str, path: Path) -> os.FileIO:
+def _open_regular(location: str, path: Path) -> io.FileIO:
     """Open a local mirror file, refusing what is not a regular file (a FIFO would block for ever)."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -94,7 +95,7 @@ def _open_regular(location: str, path: Path) -> os.FileIO:
         if not stat.S_ISREG(mode):
             raise SourceError(location, "is a directory" if stat.S_ISDIR(mode) else "not a regular file")
         os.set_blocking(descriptor, True)
-        return os.fdopen(descriptor, "rb", buffering=0, closefd=True)  # type: ignore[return-value]
+        return io.FileIO(descriptor, "rb", closefd=True)
     except BaseException:
         os.close(descriptor)
         raise

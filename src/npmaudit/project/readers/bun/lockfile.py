@@ -66,18 +66,11 @@ from npmaudit import textfile
 from npmaudit.errors import InputError
 from npmaudit.project.depflags import compute_dep_flags
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind, local_source
+from npmaudit.project.readers.bun.jsonc import strip_jsonc
 from npmaudit.project.readers.npm.spec import version_from_tarball
 
 SUPPORTED_VERSIONS = (0, 1, 2)
 
-# Strings are matched first so that "//" or "," inside them is never touched.
-_JSONC_TOKEN = re.compile(
-    r'"(?:[^"\\\n]|\\.)*"'  # a complete string: kept as is
-    r"|//[^\n]*"  # a line comment
-    r"|/\*.*?\*/"  # a block comment
-    r"|,(?=(?:\s|//[^\n]*|/\*.*?\*/)*[}\]])",  # a trailing comma before } or ]
-    re.DOTALL,
-)
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 _DEP_GROUPS = (
     ("dependencies", DepType.PROD),
@@ -92,20 +85,6 @@ def read(path: Path) -> Project:
     text = _read_text(path)
     data = _parse_jsonc(path, text)
     return _Reader(path, text, data).project()
-
-
-def strip_jsonc(text: str) -> str:
-    """Plain JSON from JSONC: comments and trailing commas blanked, every offset and line kept."""
-    if "/" not in text and "," not in text:
-        return text
-
-    def blank(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if token.startswith('"'):
-            return token
-        return re.sub(r"[^\n]", " ", token)
-
-    return _JSONC_TOKEN.sub(blank, text)
 
 
 def _groups(nodes: Mapping[str, Node]) -> dict[str, Node]:

@@ -44,7 +44,7 @@ from npmaudit.project.readers.npm.locktext import (
 )
 from npmaudit.project.readers.npm.spec import SpecType, is_registry_tarball, is_semver, spec_type
 from npmaudit.project.readers.npm.v1 import migrate
-from npmaudit.project.readers.npm.workspaces import map_workspaces
+from npmaudit.project.readers.npm.workspaces import TooManyWorkspaceGlobs, map_workspaces
 
 SUPPORTED_VERSIONS = (1, 2, 3)
 HIDDEN_LOCKFILE = ".package-lock.json"
@@ -169,7 +169,12 @@ class _Builder:
         def name_of(folder: str) -> str:
             return self.names.get(folder) or name_from_folder(folder)
 
-        return map_workspaces(declared, [key for key in self.entries if key], name_of)
+        try:
+            return map_workspaces(declared, [key for key in self.entries if key], name_of)
+        except TooManyWorkspaceGlobs as error:
+            if declared is self.lock_root.get("workspaces"):
+                raise self.source.error(str(error), "workspaces") from None
+            raise InputError(self.directory / "package.json", str(error)) from None
 
     # -- edges ---------------------------------------------------------------------------------
 

@@ -2,15 +2,24 @@
 
 npm matches the root's ``workspaces`` globs against the ``packages`` keys of the lockfile
 (``mapWorkspaces.virtual``) with minimatch; negated patterns (``!packages/old``) remove matches and
-anything under a ``node_modules`` folder never counts. The globs here are the subset workspaces use
-in practice: ``*``, ``**``, ``?``, ``[...]`` and ``{a,b}``.
+anything under a ``node_modules`` folder never counts. :mod:`npmaudit.project.globs` matches them as
+minimatch does, in time linear in the pattern and the folder name (they come from the lockfile).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache
+
+from npmaudit.project.globs import compile_glob
+
+# Matches that need more than a look-up, per project: far above real monorepos (tens of patterns,
+# hundreds of folders), far below what would take a second. A lockfile past it is refused at once.
+MAX_GLOB_MATCHES = 250_000
+
+
+class TooManyWorkspaceGlobs(ValueError):
+    """The ``workspaces`` patterns times the folders are more matches than npmaudit makes."""
 
 
 def workspace_patterns(declared: object) -> tuple[list[str], list[str]]:
@@ -19,21 +28,23 @@ def workspace_patterns(declared: object) -> tuple[list[str], list[str]]:
         declared = declared.get("packages", [])
     if not isinstance(declared, list):
         return [], []
+    raw_patterns = [raw for raw in declared if isinstance(raw, str)]
+    negations = sum((len(raw) - len(raw.lstrip("!"))) % 2 for raw in raw_patterns)
+    _check_work(2 * negations * (len(raw_patterns) - negations), len(raw_patterns), "patterns")
     patterns: list[str] = []
     negated: list[str] = []
-    for raw in declared:
-        if not isinstance(raw, str):
-            continue
+    for raw in raw_patterns:
         bangs = len(raw) - len(raw.lstrip("!"))
         pattern = re.sub(r"^\.?/+", "", raw[bangs:])
         if bangs % 2 == 1:
             negated.append(pattern)
         else:
             # A later positive pattern revives what an earlier negation removed.
-            negated = [n for n in negated if not glob_match(pattern, n)]
+            negated = [n for n in negated if not compile_glob(n).match(pattern)]
             patterns.append(pattern)
     for pattern in list(negated):
-        patterns = [p for p in patterns if not glob_match(p, pattern)]
+        negation = compile_glob(pattern)
+        patterns = [p for p in patterns if not negation.match(p)]
     return patterns, negated
 
 
@@ -41,67 +52,29 @@ def map_workspaces(declared: object, folders: Iterable[str], name_of: Callable[[
     """Workspace name -> folder location, for the folder entries matching ``declared``.
 
     ``folders`` are the lockfile's package keys; ``name_of(folder)`` gives a folder's package name. When
-    two folders claim one name the later one wins, as the Map npm builds does.
+    two folders claim one name the later one wins, as the Map npm builds does. Raises
+    :class:`TooManyWorkspaceGlobs` before matching when the work would pass ``MAX_GLOB_MATCHES``.
     """
     patterns, negated = workspace_patterns(declared)
     if not patterns:
         return {}
-    negated = [*negated, "**/node_modules/**"]
-    candidates = [f for f in folders if not any(glob_match(f, n) for n in negated)]
+    folders = list(folders)
+    exclusions = [compile_glob(n) for n in [*negated, "**/node_modules/**"]]
+    inclusions = [compile_glob(p) for p in patterns]
+    _check_work(len(folders) * sum(glob.magic for glob in exclusions), len(negated), "negated patterns")
+    candidates = [f for f in folders if not any(glob.match(f) for glob in exclusions)]
+    _check_work(len(candidates) * sum(glob.magic for glob in inclusions), len(patterns), "patterns")
     found: dict[str, str] = {}  # folder -> name, in pattern order
-    for pattern in patterns:
+    for glob in inclusions:
         for folder in candidates:
-            if glob_match(folder, pattern):
+            if glob.match(folder):
                 found[folder] = name_of(folder)
     return {name: folder for folder, name in found.items()}
 
 
-def glob_match(path: str, pattern: str) -> bool:
-    return _compile(pattern).fullmatch(path) is not None
-
-
-@lru_cache(maxsize=256)
-def _compile(pattern: str) -> re.Pattern[str]:
-    parts = []
-    segments = pattern.strip("/").split("/")
-    for index, segment in enumerate(segments):
-        last = index == len(segments) - 1
-        if segment == "**":
-            # zero or more whole folders; dot folders are not matched, as minimatch's default
-            parts.append("(?:(?!\\.)[^/]*(?:/|$))*" if last else "(?:(?!\\.)[^/]*/)*")
-            continue
-        parts.append(_segment(segment) + ("" if last else "/"))
-    return re.compile("".join(parts))
-
-
-def _segment(segment: str) -> str:
-    out = "" if segment.startswith(".") else "(?!\\.)"
-    i = 0
-    while i < len(segment):
-        char = segment[i]
-        if char == "*":
-            out += "[^/]*"
-        elif char == "?":
-            out += "[^/]"
-        elif char == "[":
-            end = segment.find("]", i + 1)
-            if end == -1:
-                out += "\\["
-            else:
-                body = segment[i + 1 : end].replace("\\", "\\\\")
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out += f"[{body}]"
-                i = end
-        elif char == "{":
-            end = segment.find("}", i + 1)
-            if end == -1:
-                out += "\\{"
-            else:
-                options = segment[i + 1 : end].split(",")
-                out += "(?:" + "|".join(_segment(o).removeprefix("(?!\\.)") for o in options) + ")"
-                i = end
-        else:
-            out += re.escape(char)
-        i += 1
-    return out
+def _check_work(matches: int, count: int, what: str) -> None:
+    if matches > MAX_GLOB_MATCHES:
+        raise TooManyWorkspaceGlobs(
+            f'"workspaces": {count:,} {what} against these folders would take more than {MAX_GLOB_MATCHES:,} '
+            "glob matches"
+        )
