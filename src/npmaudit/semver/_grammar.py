@@ -16,6 +16,18 @@ node-semver bounds its repetitions (`\\d{0,256}` instead of `\\d*` and so on) to
 catastrophic backtracking. The bounds change which long inputs are accepted, so we apply
 the same bounds: MAX_LENGTH digits, MAX_LENGTH - 6 identifier characters and at most one
 whitespace character where whitespace is optional (inputs are whitespace-collapsed first).
+
+Ranges reach us from strangers (advisories, registry answers, lockfiles), and node-semver
+has no length limit on a range (only a version is limited, to MAX_LENGTH characters), so
+every pattern here must take time linear in its input:
+
+* the loose prefix `[v=\\s]*` is the one repetition node-semver leaves unbounded; it is
+  possessive here (`*+`): what follows it (a digit, `x`, `X` or `*`) can never start with a
+  prefix character, so giving characters back can never produce a match, only cost time;
+* COMPARATOR_TRIM is the one unanchored search that starts with that prefix: a failed
+  attempt inside a run of prefix characters fails at every later start in the run too,
+  so :func:`trim_comparators` skips the run instead of retrying (30,000 `v` took 25 s);
+* trimming uses `str.strip`, not a regex that retried every whitespace run to the end.
 """
 
 from __future__ import annotations
@@ -32,14 +44,13 @@ WS = f"[{_WS_CHARS}]"
 _WS_OPT = f"{WS}{{0,1}}"  # an optional single space (input is collapsed before these run)
 _WS_ONE = f"{WS}{{1,1}}"
 _WS_RUN = re.compile(f"{WS}+")
-_TRIM = re.compile(f"^{WS}+|{WS}+\\Z")
 
 
 def js_trim(text: str) -> str:
     """String.prototype.trim(): strips exactly JavaScript's whitespace set."""
     if not text or (text[0] not in _TRIM_SET and text[-1] not in _TRIM_SET):
         return text  # fast path: nothing to strip
-    return _TRIM.sub("", text)
+    return text.strip(_TRIM_CHARS)
 
 
 def collapse_ws(text: str) -> str:
@@ -52,9 +63,11 @@ def split_ws(text: str) -> list[str]:
     return _WS_RUN.split(text)
 
 
-_TRIM_SET = frozenset(
-    "\t\n\x0b\x0c\r \xa0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff" + "".join(chr(c) for c in range(0x2000, 0x200B))
+_TRIM_CHARS = "\t\n\x0b\x0c\r \xa0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff" + "".join(
+    chr(c) for c in range(0x2000, 0x200B)
 )
+_TRIM_SET = frozenset(_TRIM_CHARS)
+_PREFIX_SET = frozenset("v=" + _TRIM_CHARS)  # the characters of the loose prefix [v=\s]
 
 _LDN = "[a-zA-Z0-9-]"
 _NUM = f"0|[1-9][0-9]{{0,{MAX_LENGTH}}}"
@@ -73,7 +86,7 @@ PRERELEASE_LOOSE_SRC = f"(?:-?({_PRE_ID_LOOSE}(?:\\.{_PRE_ID_LOOSE})*))"  # "1.2
 _BUILD_ID = f"{_LDN}{{1,{_MAX_BUILD_CHARS}}}"
 _BUILD = f"(?:\\+({_BUILD_ID}(?:\\.{_BUILD_ID})*))"
 
-_PREFIX_LOOSE = f"[v={_WS_CHARS}]*"  # unbounded in node-semver too
+_PREFIX_LOOSE = f"[v={_WS_CHARS}]*+"  # unbounded in node-semver too; possessive here (module docstring)
 _FULL_PLAIN = f"v?{_MAIN}{PRERELEASE_SRC}?{_BUILD}?"
 _LOOSE_PLAIN = f"{_PREFIX_LOOSE}{_MAIN_LOOSE}{PRERELEASE_LOOSE_SRC}?{_BUILD}?"
 
@@ -105,7 +118,34 @@ CARET_TRIM = re.compile(f"({_WS_OPT})(?:\\^){_WS_ONE}")
 COMPARATOR = re.compile(f"^{_GTLT}{_WS_OPT}({_FULL_PLAIN})\\Z|^\\Z")
 COMPARATOR_LOOSE = re.compile(f"^{_GTLT}{_WS_OPT}({_LOOSE_PLAIN})\\Z|^\\Z")
 # `> 1.2.3` -> `>1.2.3`; always uses the loose and x-range forms, whatever the mode.
+# Use trim_comparators(), not COMPARATOR_TRIM.sub(): it skips prefix runs.
 COMPARATOR_TRIM = re.compile(f"({_WS_OPT}){_GTLT}{_WS_OPT}({_LOOSE_PLAIN}|{_XPLAIN})")
+
+
+def trim_comparators(text: str) -> str:
+    """`text.replace(COMPARATORTRIM, "$1$2$3")` in linear time.
+
+    An attempt that starts on a prefix character ends its prefix where the run of prefix
+    characters ends, whatever the start; so when it fails, every start up to that point fails
+    as well, and the scan moves past the run instead of trying each of them."""
+    out: list[str] = []
+    kept = position = 0
+    length = len(text)
+    while position < length:
+        m = COMPARATOR_TRIM.match(text, position)
+        if m is not None:
+            out.append(text[kept : m.start()])
+            out.append((m[1] or "") + (m[2] or "") + (m[3] or ""))
+            kept = position = m.end()  # never empty: a number or x always follows the prefix
+            continue
+        if text[position] in _PREFIX_SET:
+            while position < length and text[position] in _PREFIX_SET:
+                position += 1
+        else:
+            position += 1
+    out.append(text[kept:])
+    return "".join(out)
+
 
 # Groups: 1 whole "from", 2-6 its parts; 7 whole "to", 8-12 its parts.
 HYPHEN = re.compile(f"^{_WS_OPT}({_XPLAIN}){_WS_ONE}-{_WS_ONE}({_XPLAIN}){_WS_OPT}\\Z")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from re import Match
 
 from . import _grammar as g
-from .version import SemverError, Version, _parse_cached, parse_version, to_version
+from .version import SemverError, SortKey, Version, _parse_cached, parse_version, to_version
 
 NULL_SET = "<0.0.0-0"  # the comparator that matches nothing
 
@@ -39,7 +39,7 @@ class Comparator:
         if not m[2]:
             self.semver: Version | None = None
             self.value = ""
-            self._key: tuple | None = None
+            self._key: SortKey | None = None
         else:
             self.semver = to_version(m[2], loose=self.loose)
             self.value = self.operator + self.semver.version
@@ -91,7 +91,7 @@ class Comparator:
         return self.semver > other.semver and self.operator[0] == "<" and other.operator[0] == ">"
 
 
-_OPERATORS: dict[str, Callable[[tuple, tuple], bool]] = {
+_OPERATORS: dict[str, Callable[[SortKey, SortKey], bool]] = {
     "": operator.eq,
     ">": operator.gt,
     ">=": operator.ge,
@@ -195,7 +195,7 @@ class Range:
         )
 
 
-_Checks = tuple[tuple[tuple[Callable[[tuple, tuple], bool], tuple], ...], frozenset[tuple[int, int, int]]]
+_Checks = tuple[tuple[tuple[Callable[[SortKey, SortKey], bool], SortKey], ...], frozenset[tuple[int, int, int]]]
 
 
 def _compile(sets: tuple[ComparatorSet, ...]) -> tuple[_Checks, ...]:
@@ -365,17 +365,13 @@ def _desugar_word(word: str, loose: bool, include_prerelease: bool) -> str:
     return g.STAR.sub("", g.js_trim(comp), count=1)
 
 
-def _trim_comparator(m: Match[str]) -> str:
-    return (m[1] or "") + (m[2] or "") + (m[3] or "")
-
-
 @functools.lru_cache(maxsize=8192)
 def _parse_set(text: str, loose: bool, include_prerelease: bool) -> ComparatorSet:
     """One `||`-separated part of a range -> its comparators (empty when loose mode
     discarded everything). Raises SemverError when a comparator is invalid."""
     text = g.BUILD.sub("", text)
     text = (g.HYPHEN_LOOSE if loose else g.HYPHEN).sub(_hyphen_replacer(include_prerelease), text, count=1)
-    text = g.COMPARATOR_TRIM.sub(_trim_comparator, text)
+    text = g.trim_comparators(text)
     text = g.TILDE_TRIM.sub(lambda m: m[1] + "~", text)
     text = g.CARET_TRIM.sub(lambda m: m[1] + "^", text)
 

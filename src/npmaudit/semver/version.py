@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import _grammar as g
 
@@ -14,6 +15,7 @@ class SemverError(ValueError):
 
 
 Identifier = int | str
+SortKey = tuple[Any, ...]  # nested tuples of ints and strings, compared as tuples
 # Precedence key of one identifier: numeric ones sort before alphanumeric ones.
 # node-semver compares numeric identifiers as JavaScript numbers (doubles); float() does
 # the same rounding for the rare identifiers too long to be stored as numbers.
@@ -38,7 +40,7 @@ class Version:
     patch: int
     prerelease: tuple[Identifier, ...] = ()
     build: tuple[str, ...] = ()
-    _key: tuple = field(init=False, repr=False, compare=False)
+    _key: SortKey = field(init=False, repr=False, compare=False)
     _text: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -46,7 +48,7 @@ class Version:
         if self.prerelease:
             text += "-" + ".".join(str(p) for p in self.prerelease)
             # A prerelease sorts before the release: (0, ...) < (1,).
-            pre_key: tuple = (0, *(_identifier_key(p) for p in self.prerelease))
+            pre_key: SortKey = (0, *(_identifier_key(p) for p in self.prerelease))
         else:
             pre_key = (1,)
         object.__setattr__(self, "_key", (self.major, self.minor, self.patch, pre_key))
@@ -142,7 +144,7 @@ def clean(text: str, *, loose: bool = False) -> str | None:
     return valid(_LEADING_EQ_V.sub("", g.js_trim(text)), loose=loose)
 
 
-def _cmp_keys(a: tuple, b: tuple) -> int:
+def _cmp_keys(a: SortKey, b: SortKey) -> int:
     return 0 if a == b else (-1 if a < b else 1)
 
 
@@ -216,11 +218,18 @@ def cmp(a: str | Version, op: str, b: str | Version, *, loose: bool = False) -> 
 
 def sort_versions(versions: list[str], *, loose: bool = False) -> list[str]:
     """node's `semver.sort` (ascending by compare_build), returned as a new list."""
-    return sorted(versions, key=functools.cmp_to_key(lambda a, b: compare_build(a, b, loose=loose)))
+
+    def order(a: str, b: str) -> int:
+        return compare_build(a, b, loose=loose)
+
+    return sorted(versions, key=functools.cmp_to_key(order))
 
 
 def rsort_versions(versions: list[str], *, loose: bool = False) -> list[str]:
-    return sorted(versions, key=functools.cmp_to_key(lambda a, b: compare_build(b, a, loose=loose)))
+    def order(a: str, b: str) -> int:
+        return compare_build(b, a, loose=loose)
+
+    return sorted(versions, key=functools.cmp_to_key(order))
 
 
 # ---------------------------------------------------------------------------------------
@@ -228,7 +237,7 @@ def rsort_versions(versions: list[str], *, loose: bool = False) -> list[str]:
 
 RELEASE_TYPES = ("major", "premajor", "minor", "preminor", "patch", "prepatch", "prerelease")
 
-_JS_DECIMAL = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+_JS_DECIMAL = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")  # no split of a digit run
 _JS_RADIX = re.compile(r"^0(?:[xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)\Z")
 
 
