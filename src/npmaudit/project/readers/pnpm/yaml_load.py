@@ -27,6 +27,7 @@ import yaml
 
 from npmaudit import textfile
 from npmaudit.errors import InputError
+from npmaudit.project.readers.yaml_aliases import refuse_aliases
 
 _Loader: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 
@@ -54,6 +55,7 @@ def load_lockfile_document(path: Path, text: str) -> tuple[dict[str, Any], int]:
     except RecursionError:
         # PyYAML builds nested collections recursively: thousands of levels exhaust the stack.
         raise InputError(path, "not valid YAML: nested too deeply") from None
+    refuse_aliases(path, text, documents, _Loader)
     documents = [document for document in documents if document not in (None, "")]
     if not documents:
         raise InputError(path, "empty lockfile")

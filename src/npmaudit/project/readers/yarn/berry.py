@@ -27,6 +27,7 @@ import yaml
 
 from npmaudit.errors import InputError
 from npmaudit.project.model import DepType, SourceKind
+from npmaudit.project.readers.yaml_aliases import refuse_aliases
 from npmaudit.project.readers.yarn.manifest import read_manifest
 from npmaudit.project.readers.yarn.resolutions import Resolutions, with_protocol
 from npmaudit.project.readers.yarn.specs import alias_target, classify, patch_source, split_descriptor, strip_binding
@@ -53,6 +54,7 @@ def load(text: str, lockfile: Path) -> tuple[str, dict[str, object]]:
         raise InputError(lockfile, "invalid YAML: nested too deeply") from None
     if not isinstance(data, dict):
         raise InputError(lockfile, "a yarn berry lockfile must be a mapping of entries")
+    refuse_aliases(lockfile, text, data, _Loader)
     metadata = data.pop("__metadata", None)
     if not isinstance(metadata, dict) or not isinstance(metadata.get("version"), str):
         raise InputError(lockfile, "__metadata.version is missing", _line_of(text, "__metadata"))
