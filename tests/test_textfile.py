@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
 
 from npmaudit.errors import InputError
-from npmaudit.textfile import read_bytes, read_text
+from npmaudit.textfile import read_bytes, read_text, refuse_special
 
 
 def test_text_without_byte_order_mark(tmp_path: Path) -> None:
@@ -38,3 +40,26 @@ def test_missing_broken_link_and_directory(tmp_path: Path) -> None:
 def test_device_is_refused_before_reading() -> None:
     with pytest.raises(InputError, match=r"not a regular file$"):
         read_bytes(Path("/dev/zero"))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_fifo_without_a_writer_is_refused_at_once(tmp_path: Path) -> None:
+    """Opening a FIFO for reading blocks until a writer comes: the open must not block, and the
+    FIFO is refused on its descriptor."""
+    fifo = tmp_path / "package.json"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    with pytest.raises(InputError, match=r"package.json: not a regular file$"):
+        read_text(fifo, "package.json")
+    with pytest.raises(InputError, match=r"not a regular file$"):
+        refuse_special(fifo)
+    assert time.monotonic() - started < 1.0
+
+
+@pytest.mark.skipif(not Path("/dev/null").exists(), reason="no /dev/null here")
+def test_an_empty_device_is_refused_too(tmp_path: Path) -> None:
+    (tmp_path / "link").symlink_to("/dev/null")
+    with pytest.raises(InputError, match=r"link: not a regular file$"):
+        read_bytes(tmp_path / "link")
+    refuse_special(tmp_path)  # a directory and a missing path are left to the caller
+    refuse_special(tmp_path / "absent")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from npmaudit.errors import InputError
+from npmaudit.textfile import open_binary
 
 CONFIG_FILE_NAME = ".npmaudit.toml"
 # Every key the file may hold. An unknown key is an error, not a setting silently ignored: a misspelt
@@ -78,7 +79,7 @@ def load_config(path: Path) -> ProjectConfig:
     import tomllib  # lazy: most runs have no config file
 
     try:
-        with path.open("rb") as stream:
+        with open_binary(path, "config file") as stream:  # a FIFO or a device is refused, never read
             values = tomllib.load(stream)
     except tomllib.TOMLDecodeError as error:
         raise InputError(path, f"invalid TOML: {error}") from None

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from npmaudit import textfile
 from npmaudit.errors import InputError, UsageError
 
 AUTH_SUFFIXES = (":_authToken", ":_auth", ":username", ":_password", ":certfile", ":keyfile")
@@ -142,13 +143,15 @@ def parse_ini(text: str) -> dict[str, Any]:
 def read_npmrc(path: Path, where: str, env: Mapping[str, str]) -> Layer | None:
     """One ``.npmrc`` file as a layer; a missing file is no layer, an unreadable one an error."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError:
-        return None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(path, f"cannot read npm config: {getattr(error, 'strerror', None) or error}") from None
+        raw = textfile.read_bytes(path, "npm config file")  # a FIFO or /dev/zero is refused, never read
+    except InputError as error:
+        if error.problem in ("no such file", "broken symbolic link") or error.problem.startswith("is a directory"):
+            return None
+        raise InputError(path, f"cannot read npm config: {error.problem.removeprefix('cannot read: ')}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(path, f"cannot read npm config: {error}") from None
     values = {}
     for key, value in parse_ini(text).items():
         values[env_replace(key, env)] = _field(key, value, env)
@@ -415,9 +418,11 @@ class NpmConfig:
         cafile = self.get("cafile")
         if isinstance(cafile, str) and cafile:
             try:
-                text = Path(cafile).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as error:
-                raise InputError(cafile, f"cannot read cafile: {getattr(error, 'strerror', None) or error}") from None
+                text = textfile.read_bytes(Path(cafile)).decode("utf-8")
+            except InputError as error:
+                raise InputError(cafile, f"cannot read cafile: {error.problem.removeprefix('cannot read: ')}") from None
+            except UnicodeDecodeError as error:
+                raise InputError(cafile, f"cannot read cafile: {error}") from None
             delimiter = "-----END CERTIFICATE-----"
             certs = tuple(part.lstrip() + delimiter for part in text.split(delimiter) if part.strip())
             if not certs:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from npmaudit.advisories.source import AdvisorySource
 from npmaudit.errors import InputError
+from npmaudit.textfile import open_binary, refuse_special
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
@@ -28,9 +29,9 @@ FILL_HINT = "fill it with `npmaudit db update` (downloads OSV's npm data) or `np
 
 def is_sqlite_file(path: Path) -> bool:
     try:
-        with path.open("rb") as stream:
+        with open_binary(path) as stream:  # a FIFO or a device is not a store (and is never opened blocking)
             return stream.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
-    except OSError:
+    except (OSError, InputError):
         return False
 
 
@@ -41,6 +42,7 @@ def open_local_database(path: Path, *, is_default: bool = False) -> AdvisorySour
     """
     if not path.exists():
         raise InputError(path, MISSING_DEFAULT_HINT if is_default else MISSING_HINT)
+    refuse_special(path)
     if path.is_file() and (is_sqlite_file(path) or _empty_store_file(path)):
         from npmaudit.advisories.store import AdvisoryStore
 

@@ -32,6 +32,7 @@ from npmaudit.advisories.records import GZIP_MAGIC, iter_records, records_from_t
 from npmaudit.advisories.store import AdvisoryStore, ImportResult, ImportSource, RawRecord
 from npmaudit.errors import InputError, SourceError
 from npmaudit.progress import Progress, no_progress
+from npmaudit.textfile import refuse_special
 
 ZIP_MAGIC = b"PK\x03\x04"
 # Past this many changed records one all.zip download is cheaper than fetching them one by one.
@@ -51,6 +52,7 @@ def import_source(path: Path) -> ImportSource:
     """
     if not path.exists():
         raise InputError(path, "no such file or directory")
+    refuse_special(path)  # a FIFO would block the first read for ever, /dev/zero never end
     if path.is_dir():
         return ImportSource(str(path), "directory", _numbered(iter_records(path)))
     from npmaudit.advisories.local import SQLITE_MAGIC

@@ -21,6 +21,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from npmaudit import textfile
+from npmaudit.errors import InputError
+
 # Fields of a version that metavuln-calculator and npm-pick-manifest read.
 VERSION_FIELDS = (
     "name",
@@ -82,8 +85,8 @@ class PackumentCache:
     def _read(self, name: str) -> dict[str, Any] | None:
         path = self._path(name)
         try:
-            entry = json.loads(gzip.decompress(path.read_bytes()))
-        except (OSError, ValueError):
+            entry = json.loads(gzip.decompress(textfile.read_bytes(path)))  # never a FIFO or a device
+        except (OSError, ValueError, InputError):
             return None  # an unreadable cache entry is a cache miss, never an error
         return entry if isinstance(entry, dict) else None
 

@@ -45,6 +45,7 @@ from npmaudit.project.readers.npm.locktext import (
 from npmaudit.project.readers.npm.spec import SpecType, is_registry_tarball, is_semver, spec_type
 from npmaudit.project.readers.npm.v1 import migrate
 from npmaudit.project.readers.npm.workspaces import TooManyWorkspaceGlobs, map_workspaces
+from npmaudit.textfile import refuse_special
 
 SUPPORTED_VERSIONS = (1, 2, 3)
 HIDDEN_LOCKFILE = ".package-lock.json"
@@ -111,8 +112,12 @@ def _checked_packages(source: LockText, data: Mapping[str, Any]) -> dict[str, di
 
 
 def _read_manifest(path: Path) -> dict[str, Any] | None:
-    """A package.json's content, None when there is none; malformed ones are InputErrors."""
-    return load_manifest(path)[1] if path.is_file() else None
+    """A package.json's content, None when there is none; malformed ones are InputErrors, and so
+    is a FIFO or a device under its name (never read: it would hang or never end)."""
+    if path.is_file():
+        return load_manifest(path)[1]
+    refuse_special(path)
+    return None
 
 
 def name_from_folder(location: str) -> str:

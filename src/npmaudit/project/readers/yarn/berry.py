@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import yaml
 
+from npmaudit import textfile
 from npmaudit.errors import InputError
 from npmaudit.project.model import DepType, SourceKind
 from npmaudit.project.readers.yaml_aliases import refuse_aliases
@@ -280,8 +281,8 @@ class _Entries:
 def _catalogs(path: Path) -> dict[str, dict[str, str]]:
     """``catalog`` (the default) and ``catalogs`` from .yarnrc.yml; unreadable or absent means none."""
     try:
-        rc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        rc = yaml.load(textfile.read_text(path), Loader=_Loader)  # a FIFO is refused, never read
+    except (InputError, yaml.YAMLError):
         return {}
     if not isinstance(rc, dict):
         return {}
