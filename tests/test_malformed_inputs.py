@@ -869,7 +869,15 @@ def test_unreadable_file_simulated(
             raise PermissionError(13, "Permission denied", str(self))
         return real_open(self, *args, **kwargs)
 
+    real_os_open = os.open
+
+    def os_open_denied(path: Any, *args: Any, **kwargs: Any) -> int:  # textfile opens without blocking
+        if Path(path) == damaged:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_os_open(path, *args, **kwargs)
+
     monkeypatch.setattr(Path, "open", open_denied)
+    monkeypatch.setattr(os, "open", os_open_denied)
     check(audit(capsys, subject_id, str(project), "--db", str(good_db)), damaged, must_fail=True)
 
 
