@@ -25,24 +25,26 @@ refused by minimatch and match nothing here. Extglobs (``@(a|b)``, ``!(a)``) are
 their characters match literally, as no workspace layout needs them.
 
 The brace budget: ``brace-expansion`` stops at 100,000 results or 4 M characters, so
-``{a,b}{a,b}…`` can make one short pattern into 100,000 patterns. Here the expansions of a
-pattern stop once their total length would pass ``2 * len(pattern) + 1024`` characters, so
-matching stays within a small factor of a same-length pattern without braces. Real workspace
-patterns expand to far less; a pattern past the budget keeps its first expansions, as
-``brace-expansion`` does past its own limits.
+``{a,b}{a,b}…`` makes one short pattern into 100,000 patterns. Here a list of expansions may hold
+``2 * len(pattern) + 1024`` characters, and a pattern 128 brace groups nested at most 16 deep;
+past any of these :class:`GlobTooComplex` is raised (the readers make it an input error naming
+the file) rather than matching some expansions and not others. Real workspace patterns stay far
+below all three.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 MAX_PATTERN_LENGTH = 64 * 1024  # minimatch's assertValidPattern limit
 BUDGET_BASE = 1024
 BUDGET_FACTOR = 2
+MAX_BRACE_GROUPS = 128
+MAX_BRACE_DEPTH = 16  # braces inside braces inside braces…: real patterns nest two or three deep
 
 CharTest = Callable[[str], bool]
 
@@ -83,9 +85,9 @@ class Glob:
     literals: frozenset[str] = frozenset()  # expansions without magic, as the paths they equal
 
     @property
-    def magic(self) -> bool:
-        """Does any expansion need more than a string comparison?"""
-        return bool(self.expansions)
+    def cost(self) -> int:
+        """Pattern matches one path costs (the expansions that need more than a look-up)."""
+        return len(self.expansions)
 
     def match(self, path: str) -> bool:
         if path in self.literals:
@@ -393,22 +395,30 @@ _NUMERIC_SEQUENCE = re.compile(r"-?\d+\.\.-?\d+(?:\.\.-?\d+)?")
 _ALPHA_SEQUENCE = re.compile(r"[a-zA-Z]\.\.[a-zA-Z](?:\.\.-?\d+)?")
 
 
+class GlobTooComplex(ValueError):
+    """A pattern whose braces expand past the budget, or nest or repeat past what any layout needs."""
+
+
 class _Budget:
-    """The characters the expansions of one pattern may still add up to."""
+    """The characters one list of expansions may hold, and the brace groups one pattern may have."""
 
     def __init__(self, characters: int) -> None:
-        self.left = characters
+        self.characters = characters
+        self.groups = 0
 
-    def take(self, text: str) -> bool:
-        if len(text) > self.left:
-            self.left = -1
-            return False
-        self.left -= len(text)
-        return True
+    def check(self, texts: list[str], adding: str) -> None:
+        if sum(map(len, texts)) + len(adding) > self.characters:
+            raise GlobTooComplex(f"a pattern whose braces expand to more than {self.characters:,} characters")
+
+    def count_group(self) -> None:
+        self.groups += 1
+        if self.groups > MAX_BRACE_GROUPS:
+            raise GlobTooComplex(f"a pattern with more than {MAX_BRACE_GROUPS} brace groups")
 
 
 def expand_braces(pattern: str, budget: int) -> list[str]:
-    """The brace expansions of ``pattern``, in brace-expansion's order, within ``budget`` characters."""
+    """The brace expansions of ``pattern``, in brace-expansion's order; :class:`GlobTooComplex`
+    when a list of them would hold more than ``budget`` characters."""
     if pattern.startswith("{}"):  # as bash: a leading {} is literal
         pattern = "\\{\\}" + pattern[2:]
     for escape, mark in _ESCAPES.items():
@@ -422,38 +432,49 @@ def expand_braces(pattern: str, budget: int) -> list[str]:
     return unescaped
 
 
+_BRACE = re.compile(r"[{}]")
+
+
 def _balanced(text: str) -> tuple[str, str, str] | None:
-    """(before, body, after) of the first balanced ``{...}``; an unclosed ``{`` is skipped."""
-    start = text.find("{")
-    while start >= 0:
-        depth = 0
-        for index in range(start, len(text)):
-            char = text[index]
-            if char == "{":
-                depth += 1
-            elif char == "}":
-                depth -= 1
-                if depth == 0:
-                    return text[:start], text[start + 1 : index], text[index + 1 :]
-        start = text.find("{", start + 1)
-    return None
+    """(before, body, after) of the first ``{`` that is closed, and its ``}``; unclosed ones are
+    skipped. One scan over the braces alone, which ends when the first outermost pair closes."""
+    opened: list[int] = []
+    first: tuple[int, int] | None = None
+    for brace in _BRACE.finditer(text):
+        index = brace.start()
+        if text[index] == "{":
+            opened.append(index)
+        elif opened:
+            start = opened.pop()
+            if first is None or start < first[0]:
+                first = (start, index)
+            if not opened:
+                break  # no earlier { is open: nothing later can start before this pair
+    if first is None:
+        return None
+    start, end = first
+    return text[:start], text[start + 1 : end], text[end + 1 :]
 
 
-def _combine(accumulated: list[str], pre: str, values: Iterable[str], budget: _Budget, drop_empty: bool) -> list[str]:
+def _combine(accumulated: list[str], pre: str, values: list[str], budget: _Budget, drop_empty: bool) -> list[str]:
     out: list[str] = []
+    size = 0
     for head in accumulated:
         for value in values:
             expansion = head + pre + value
             if drop_empty and not expansion:
                 continue
-            if not budget.take(expansion):
-                return out
+            size += len(expansion)
+            if size > budget.characters:
+                budget.check(out, expansion)
             out.append(expansion)
     return out
 
 
-def _expand(text: str, budget: _Budget, top: bool) -> list[str]:
+def _expand(text: str, budget: _Budget, top: bool, depth: int = 0) -> list[str]:
     """Expand ``text`` left to right, one top-level brace group at a time."""
+    if depth > MAX_BRACE_DEPTH:
+        raise GlobTooComplex(f"a pattern with braces nested more than {MAX_BRACE_DEPTH} deep")
     accumulated = [""]
     drop_empty = False
     first_group = True
@@ -462,6 +483,7 @@ def _expand(text: str, budget: _Budget, top: bool) -> list[str]:
         if found is None:
             return _combine(accumulated, text, [""], budget, drop_empty)
         pre, body, post = found
+        budget.count_group()  # each group rescans what follows it: their number is bounded
         if pre.endswith("$"):  # ${...} is not a brace group
             accumulated = _combine(accumulated, pre + "{" + body + "}", [""], budget, drop_empty and not post)
             first_group = False
@@ -484,28 +506,36 @@ def _expand(text: str, budget: _Budget, top: bool) -> list[str]:
         else:
             options = _comma_parts(body)
             if len(options) == 1:  # x{{a,b}}y is x{a}y x{b}y
-                values = ["{" + v + "}" for v in _expand(options[0], budget, top=False)]
+                values = ["{" + v + "}" for v in _expand(options[0], budget, False, depth + 1)]
             else:
-                values = [v for option in options for v in _expand(option, budget, top=False)]
+                values = []
+                for option in options:
+                    values.extend(_expand(option, budget, False, depth + 1))
+                    budget.check(values, "")
         accumulated = _combine(accumulated, pre, values, budget, drop_empty and not post)
-        if budget.left < 0 or not post:
+        if not post:
             return accumulated
         text = post
 
 
+_BRACE_OR_COMMA = re.compile(r"[{},]")
+
+
 def _comma_parts(body: str) -> list[str]:
     """``body`` split at its top-level commas (commas inside nested braces stay)."""
-    parts = [""]
+    parts = []
     depth = 0
-    for char in body:
+    start = 0
+    for mark in _BRACE_OR_COMMA.finditer(body):
+        char = mark.group()
         if char == "{":
             depth += 1
-        elif char == "}" and depth:
-            depth -= 1
-        if char == "," and depth == 0:
-            parts.append("")
-        else:
-            parts[-1] += char
+        elif char == "}":
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            parts.append(body[start : mark.start()])
+            start = mark.end()
+    parts.append(body[start:])
     return parts
 
 
@@ -528,9 +558,9 @@ def _sequence(body: str, alpha: bool, budget: _Budget) -> list[str]:
             if padded and len(item) < width:
                 zeros = "0" * (width - len(item))
                 item = "-" + zeros + item[1:] if value < 0 else zeros + item
-        spent += len(item) + 1
-        if spent > budget.left:
-            break
+        spent += len(item)
+        if spent > budget.characters:
+            budget.check(values, item)
         values.append(item)
         value += step
     return values

@@ -11,15 +11,24 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 
-from npmaudit.project.globs import compile_glob
+from npmaudit.project.globs import Glob, GlobTooComplex, compile_glob
 
-# Matches that need more than a look-up, per project: far above real monorepos (tens of patterns,
-# hundreds of folders), far below what would take a second. A lockfile past it is refused at once.
+# Pattern matches (brace expansions that need more than a look-up, times folders) per project: far
+# above real monorepos (tens of patterns, hundreds of folders), below what takes a second or two.
+# A lockfile past it is refused before any matching.
 MAX_GLOB_MATCHES = 250_000
 
 
-class TooManyWorkspaceGlobs(ValueError):
-    """The ``workspaces`` patterns times the folders are more matches than npmaudit makes."""
+class TooManyWorkspaceGlobs(GlobTooComplex):
+    """The ``workspaces`` patterns times the folders are more matches than npmaudit makes, or one
+    pattern's braces expand past the budget of :mod:`npmaudit.project.globs`."""
+
+
+def _compile(pattern: str) -> Glob:
+    try:
+        return compile_glob(pattern)
+    except GlobTooComplex as error:
+        raise TooManyWorkspaceGlobs(f'"workspaces": {error}') from None
 
 
 def workspace_patterns(declared: object) -> tuple[list[str], list[str]]:
@@ -40,10 +49,10 @@ def workspace_patterns(declared: object) -> tuple[list[str], list[str]]:
             negated.append(pattern)
         else:
             # A later positive pattern revives what an earlier negation removed.
-            negated = [n for n in negated if not compile_glob(n).match(pattern)]
+            negated = [n for n in negated if not _compile(n).match(pattern)]
             patterns.append(pattern)
     for pattern in list(negated):
-        negation = compile_glob(pattern)
+        negation = _compile(pattern)
         patterns = [p for p in patterns if not negation.match(p)]
     return patterns, negated
 
@@ -59,11 +68,11 @@ def map_workspaces(declared: object, folders: Iterable[str], name_of: Callable[[
     if not patterns:
         return {}
     folders = list(folders)
-    exclusions = [compile_glob(n) for n in [*negated, "**/node_modules/**"]]
-    inclusions = [compile_glob(p) for p in patterns]
-    _check_work(len(folders) * sum(glob.magic for glob in exclusions), len(negated), "negated patterns")
+    exclusions = [_compile(n) for n in [*negated, "**/node_modules/**"]]
+    inclusions = [_compile(p) for p in patterns]
+    _check_work(len(folders) * sum(glob.cost for glob in exclusions), len(negated), "negated patterns")
     candidates = [f for f in folders if not any(glob.match(f) for glob in exclusions)]
-    _check_work(len(candidates) * sum(glob.magic for glob in inclusions), len(patterns), "patterns")
+    _check_work(len(candidates) * sum(glob.cost for glob in inclusions), len(patterns), "patterns")
     found: dict[str, str] = {}  # folder -> name, in pattern order
     for glob in inclusions:
         for folder in candidates:
