@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from npmaudit.project.globs import GlobTooComplex, compile_glob, expand_braces, glob_match
+from npmaudit.project.globs import GlobTooComplex, compile_glob, expand_braces, glob_match, matching_folders
 from npmaudit.project.readers.npm.workspaces import MAX_GLOB_MATCHES, TooManyWorkspaceGlobs, map_workspaces
 
 ORACLE = json.loads((Path(__file__).parent / "fixtures" / "globs" / "minimatch.json").read_text())
@@ -78,3 +78,26 @@ def test_pattern_times_folder_work_past_the_budget_is_refused_before_matching() 
     assert time.perf_counter() - started < 0.5
     found = map_workspaces(["p/1", "p/2?"], folders[:100], lambda folder: folder)
     assert sorted(found) == ["p/1", *(f"p/2{i}" for i in range(10))]
+
+
+def test_folders_on_disk_are_found_as_node_glob_walks_them(tmp_path: Path) -> None:
+    for folder in [
+        "packages/a",
+        "packages/b/sub",
+        "packages/.hidden",
+        "packages/node_modules/x",
+        "apps/web",
+        "apps/api",
+    ]:
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "linked").symlink_to(tmp_path / "apps")
+    assert matching_folders(tmp_path, "packages/*") == ["packages/a", "packages/b", "packages/node_modules"]
+    assert matching_folders(tmp_path, "packages/**") == ["packages/a", "packages/b", "packages/b/sub"]
+    assert matching_folders(tmp_path, "{apps,linked}/{web,api}") == ["apps/api", "apps/web", "linked/api", "linked/web"]
+    assert matching_folders(tmp_path, "**/sub") == ["packages/b/sub"]  # ** crosses no link, dot or node_modules
+    assert matching_folders(tmp_path, "packages/.hidden") == ["packages/.hidden"]
+    assert matching_folders(tmp_path, "missing/*") == []
+    (tmp_path / ("a" * 40)).mkdir()
+    started = time.perf_counter()
+    assert matching_folders(tmp_path, "*a*a*a*a*a*a*a*a*a*a*a*a*b") == []  # Python 3.13's own glob hangs on it
+    assert time.perf_counter() - started < 0.5

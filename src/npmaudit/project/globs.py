@@ -34,11 +34,13 @@ below all three.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 MAX_PATTERN_LENGTH = 64 * 1024  # minimatch's assertValidPattern limit
 BUDGET_BASE = 1024
@@ -564,3 +566,71 @@ def _sequence(body: str, alpha: bool, budget: _Budget) -> list[str]:
         values.append(item)
         value += step
     return values
+
+
+# -- folders on disk ---------------------------------------------------------------------------
+
+MAX_FOLDERS_SEARCHED = 100_000
+
+
+def matching_folders(root: Path, pattern: str) -> list[str]:
+    """Folders under ``root`` (relative, ``/``-separated) that ``pattern`` matches, as node-glob
+    walks for yarn classic: segment by segment, listing a folder only where a segment has magic;
+    ``**`` descends into every folder that is neither hidden, a ``node_modules`` nor a symbolic
+    link. At most :data:`MAX_FOLDERS_SEARCHED` folders are listed (then :class:`GlobTooComplex`)."""
+    glob = compile_glob(pattern)
+    found: set[str] = {literal for literal in glob.literals if (root / literal).is_dir()}
+    listed = [0]
+    for parts in glob.expansions:
+        found.update(_walk(root, parts, listed))
+    return sorted(path for path in found if glob.match(path))
+
+
+def _walk(root: Path, parts: tuple[Part, ...], listed: list[int]) -> set[str]:
+    names: list[tuple[str, ...]] = [()]
+    for part in parts:
+        if isinstance(part, _Globstar):
+            return {"/".join(prefix + rest) for prefix in names for rest in _subtree(root, prefix, listed)}
+        following: list[tuple[str, ...]] = []
+        for prefix in names:
+            if part.literal is not None:
+                if (root.joinpath(*prefix, part.literal)).is_dir():
+                    following.append((*prefix, part.literal))
+                continue
+            for name in _children(root, prefix, listed, follow_links=True):
+                if part.match(name):
+                    following.append((*prefix, name))
+        names = following
+        if not names:
+            break
+    return {"/".join(name) for name in names if name}
+
+
+def _subtree(root: Path, prefix: tuple[str, ...], listed: list[int]) -> list[tuple[str, ...]]:
+    """Every path below ``prefix`` that ``**`` may cross (the empty one included)."""
+    out: list[tuple[str, ...]] = [()]
+    pending: list[tuple[str, ...]] = [()]
+    while pending:
+        relative = pending.pop()
+        for name in _children(root, prefix + relative, listed, follow_links=False):
+            if name.startswith(".") or name == "node_modules":
+                continue
+            out.append((*relative, name))
+            pending.append((*relative, name))
+    return out
+
+
+def _children(root: Path, prefix: tuple[str, ...], listed: list[int], follow_links: bool) -> list[str]:
+    """The names of the folders in ``root/prefix``; none when it cannot be listed."""
+    listed[0] += 1
+    if listed[0] > MAX_FOLDERS_SEARCHED:
+        raise GlobTooComplex(f"more than {MAX_FOLDERS_SEARCHED:,} folders to search")
+    try:
+        with os.scandir(root.joinpath(*prefix)) as entries:
+            return [
+                entry.name
+                for entry in entries
+                if entry.is_dir(follow_symlinks=follow_links) and (follow_links or not entry.is_symlink())
+            ]
+    except OSError:
+        return []

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from npmaudit.errors import InputError
 from npmaudit.project import manifest
+from npmaudit.project.globs import GlobTooComplex, matching_folders
 
 
 def read_manifest(path: Path) -> dict[str, object] | None:
@@ -42,12 +43,12 @@ def workspace_folders(directory: Path, patterns: list[str]) -> list[str]:
     found: set[str] = set()
     for pattern in patterns:
         pattern = pattern.strip().rstrip("/")
-        if not pattern or pattern.startswith("!"):
+        if not pattern or pattern.startswith(("!", "/")):  # absolute globs match nothing here
             continue
-        try:
-            matches = list(directory.glob(pattern))
-        except (ValueError, NotImplementedError):  # absolute or otherwise unsupported globs match nothing here
-            continue
+        try:  # minimatch's rules, as yarn's node-glob; never a regular expression built from the pattern
+            matches = [directory / folder for folder in matching_folders(directory, pattern)]
+        except GlobTooComplex as error:
+            raise InputError(directory / "package.json", f'"workspaces": {error}') from None
         for match in matches:
             try:
                 relative = match.resolve().relative_to(directory.resolve())
