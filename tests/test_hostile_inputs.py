@@ -141,18 +141,31 @@ def test_a_server_dripping_bytes_fails_the_run_at_the_deadline(case: str, projec
     refused(outcome, 3, source, problem)
 
 
+def _bulk_advisory(number: int, vulnerable_versions: str) -> dict[str, Any]:
+    return {
+        "id": number,
+        "url": "u",
+        "title": "t",
+        "severity": "high",
+        "cwe": [],
+        "cvss": {"score": 7},
+        "vulnerable_versions": vulnerable_versions,
+    }
+
+
 def test_an_advisory_range_of_30000_characters_is_judged_in_linear_time(project: Path, capsys) -> None:
     """The registry's vulnerable_versions is a stranger's text: `[v=\\s]*` on 30,000 `v` took 25 s."""
-    hostile = {"id": 1, "url": "u", "title": "t", "severity": "high", "cwe": [], "cvss": {"score": 7}}
-    answer = {
-        "lodash": [{**hostile, "vulnerable_versions": "v" * 30_000}],
-        "minimist": [{**hostile, "id": 2, "vulnerable_versions": "= " * 15_000 + "1.2.0"}],
-    }
+    answer = {"minimist": [_bulk_advisory(2, "= " * 15_000 + "1.2.0")]}  # node-semver: the range 1.2.0
     with RegistryServer(answer) as registry:
         outcome = run(capsys, *audit_args(project, "--registry-advisories", "--registry", registry.url))
     finished(outcome)
-    report = json.loads(outcome.out)
-    assert {(f["name"], f["id"]) for f in report["findings"]} == {("minimist", "NPM-2")}  # "= = … 1.2.0" is 1.2.0
+    assert {(f["name"], f["id"]) for f in json.loads(outcome.out)["findings"]} == {("minimist", "NPM-2")}
+
+
+def test_an_invalid_advisory_range_of_30000_characters_is_refused_in_linear_time(project: Path, capsys) -> None:
+    with RegistryServer({"lodash": [_bulk_advisory(1, "v" * 30_000)]}) as registry:
+        outcome = run(capsys, *audit_args(project, "--registry-advisories", "--registry", registry.url))
+    refused(outcome, 3, "npm registry advisories:", "is not a node-semver range")
 
 
 # -- lockfiles built to make a parser work without end ----------------------------------------

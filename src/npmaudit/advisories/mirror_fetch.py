@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from npmaudit.errors import SourceError
+from npmaudit import textfile
+from npmaudit.errors import InputError, SourceError
 from npmaudit.http import HttpClient, HttpSettings, Sink
 from npmaudit.progress import Progress
 
@@ -27,6 +27,7 @@ from npmaudit.progress import Progress
 FILE_TIMEOUT = 60.0
 ARCHIVE_TIMEOUT = 1800.0
 CHUNK = 1 << 20
+
 
 @dataclass(frozen=True)
 class MirrorTimeouts:
@@ -83,19 +84,9 @@ def _local_path(location: str) -> Path | None:
 
 
 def _open_regular(location: str, path: Path) -> io.FileIO:
-    """Open a local mirror file, refusing what is not a regular file (a FIFO would block for ever)."""
+    """Open a local mirror file, refusing what is not a regular file (a FIFO would block for ever);
+    a file the mirror lacks is the mirror's failure (exit 3), as over HTTP."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise SourceError(location, "no such file") from None
-    except OSError as error:
-        raise SourceError(location, f"cannot read: {error.strerror or error}") from None
-    try:
-        mode = os.fstat(descriptor).st_mode
-        if not stat.S_ISREG(mode):
-            raise SourceError(location, "is a directory" if stat.S_ISDIR(mode) else "not a regular file")
-        os.set_blocking(descriptor, True)
-        return io.FileIO(descriptor, "rb", closefd=True)
-    except BaseException:
-        os.close(descriptor)
-        raise
+        return textfile.open_binary(path)
+    except InputError as error:
+        raise SourceError(location, error.problem) from None
