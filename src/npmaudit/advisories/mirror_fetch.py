@@ -10,8 +10,10 @@ or a device under a mirror file's name is refused before it is opened.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,7 +21,8 @@ from urllib.request import url2pathname
 
 from npmaudit import textfile
 from npmaudit.errors import InputError, SourceError
-from npmaudit.http import HttpClient, HttpSettings, Sink
+from npmaudit.http import HttpClient, HttpError, HttpSettings, Sink
+from npmaudit.npmrc import redact_url
 from npmaudit.progress import Progress
 
 # The deadline of one small file (modified_id.csv, one record) and of the whole all.zip download
@@ -53,7 +56,8 @@ class MirrorTransport:
         """A small file's bytes."""
         path = _local_path(location)
         if path is None:
-            return self._client.request("GET", location).body
+            with _named_by(location):
+                return self._client.request("GET", location).body
         with _open_regular(location, path) as stream:
             return stream.read()
 
@@ -62,9 +66,13 @@ class MirrorTransport:
         task = f"downloading {location} (bytes)"
         path = _local_path(location)
         if path is None:
-            done = self._client.download(
-                location, sink, timeout=self.timeouts.archive, on_body=lambda done, total: progress(task, done, total)
-            )
+            with _named_by(location):
+                done = self._client.download(
+                    location,
+                    sink,
+                    timeout=self.timeouts.archive,
+                    on_body=lambda done, total: progress(task, done, total),
+                )
             progress(task, done, done)  # the end, for a renderer that could not tell it
             return
         with _open_regular(location, path) as stream:
@@ -74,6 +82,17 @@ class MirrorTransport:
                 sink.write(chunk)
                 done += len(chunk)
                 progress(task, done, total)
+
+
+@contextlib.contextmanager
+def _named_by(location: str) -> Iterator[None]:
+    """A failed request as ``<file URL>: <reason>``, as every mirror failure reads."""
+    try:
+        yield
+    except HttpError as error:
+        shown = redact_url(location)
+        reason = error.reason.removeprefix(f"GET {shown}: ").replace(f" from GET {shown}", "")
+        raise SourceError(shown, reason) from None
 
 
 def _local_path(location: str) -> Path | None:
