@@ -36,7 +36,7 @@ def test_the_pattern_that_ran_for_minutes_is_matched_at_once() -> None:
     for length in range(1, 200):
         assert not glob_match("a" * length, "*a*a*a*a*a*a*a*a*a*a*a*a*b")
     assert glob_match("a" * 40 + "b", "*a*a*a*a*a*a*a*a*a*a*a*a*b")
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 1.5  # minutes before the fix; generous for a loaded machine
 
 
 @pytest.mark.parametrize(
@@ -53,13 +53,13 @@ def test_braces_past_the_budget_are_refused_at_once(pattern: str) -> None:
     started = time.perf_counter()
     with pytest.raises(GlobTooComplex):
         compile_glob(pattern)
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 1.5  # minutes before the fix; generous for a loaded machine
 
 
 def test_unclosed_braces_cost_one_scan() -> None:
     started = time.perf_counter()
     assert compile_glob("{" * 30_000 + "a,b}").match("{" * 29_999 + "b")
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 1.5  # minutes before the fix; generous for a loaded machine
 
 
 def test_real_brace_patterns_fit_the_budget() -> None:
@@ -75,7 +75,7 @@ def test_pattern_times_folder_work_past_the_budget_is_refused_before_matching() 
         map_workspaces(["{a,b}" * 6 + "/*"], folders, lambda folder: folder)  # 64 expansions per folder
     with pytest.raises(TooManyWorkspaceGlobs, match=r'^"workspaces": a pattern whose braces expand'):
         map_workspaces(["{a,b}" * 30], folders[:10], lambda folder: folder)
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 1.5  # minutes before the fix; generous for a loaded machine
     found = map_workspaces(["p/1", "p/2?"], folders[:100], lambda folder: folder)
     assert sorted(found) == ["p/1", *(f"p/2{i}" for i in range(10))]
 
@@ -100,4 +100,4 @@ def test_folders_on_disk_are_found_as_node_glob_walks_them(tmp_path: Path) -> No
     (tmp_path / ("a" * 40)).mkdir()
     started = time.perf_counter()
     assert matching_folders(tmp_path, "*a*a*a*a*a*a*a*a*a*a*a*a*b") == []  # Python 3.13's own glob hangs on it
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 1.5  # minutes before the fix; generous for a loaded machine

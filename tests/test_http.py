@@ -298,4 +298,4 @@ def test_a_download_is_streamed_to_its_sink_and_bounded_by_its_own_deadline(tmp_
         started = time.monotonic()
         with pytest.raises(HttpError, match=r": no whole answer within 0.3 s$"):
             _client().download(server.url + "all.zip", sink, timeout=0.3)
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 1.5

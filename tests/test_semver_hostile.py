@@ -39,7 +39,7 @@ def test_long_prefix_runs_get_node_semvers_verdict_in_linear_time(
     assert valid_range(text) == strict
     assert valid_range(text, loose=True) == loose
     assert satisfies("1.2.3", text, **ADVISORY_OPTIONS) is inside
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 1.5
 
 
 HOSTILE_SHAPES = {
@@ -74,7 +74,7 @@ def test_hostile_range_shapes_take_linear_time(shape: str) -> None:
     valid_range(text, loose=True)
     parse_version(text, loose=True)
     clean(text, loose=True)
-    assert time.perf_counter() - started < 1.0, shape
+    assert time.perf_counter() - started < 1.5, shape
 
 
 def test_trim_comparators_equals_the_greedy_substitution_it_replaced() -> None:
