@@ -302,3 +302,19 @@ def test_a_fifo_as_the_cafile_is_refused(project: Path, tmp_path: Path, capsys) 
         registry.add_fault(Fault("/", "status", status=500, times=0))
         outcome = run(capsys, *audit_args(project, "--registry-advisories", "--registry", registry.url))
     refused(outcome, 2, "ca.pem: cannot read cafile: not a regular file")
+
+
+@fifos
+def test_a_fifo_as_an_installed_package_json_is_reported_not_read(project: Path) -> None:
+    """`npmaudit verify` reads node_modules/*/package.json: a FIFO there is unreadable, at once."""
+    from npmaudit.project.loader import load_project
+    from npmaudit.trust.installed import compare_installed
+
+    for name in ("lodash", "marked", "minimist", "policycms"):
+        (project / "node_modules" / name).mkdir(parents=True)
+    os.mkfifo(project / "node_modules" / "lodash" / "package.json")
+    started = time.monotonic()
+    with bounded():
+        done, problems = compare_installed(load_project(project))
+    assert time.monotonic() - started < LIMIT
+    assert done == "compared" and ("node_modules/lodash", "unreadable package.json (not a regular file)") in problems

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from npmaudit import textfile
+from npmaudit.errors import InputError
 from npmaudit.project.model import Node, Project, SourceKind
 
 _NPM_FORMATS = ("package-lock", "npm-shrinkwrap", "hidden-lockfile")
@@ -58,12 +60,14 @@ def _check(directory: Path, node: Node) -> str | None:
     if node.source is SourceKind.LINK or node.link_target is not None:
         return None if (directory / node.location).exists() else "not installed (a link the lock records)"
     try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        if node.optional or node.dev_optional:
-            return None
-        return f"not installed: the lock has {node.name}@{node.version}"
-    except (OSError, ValueError) as error:
+        data = json.loads(textfile.read_bytes(manifest))  # a FIFO or a device is refused, never read
+    except InputError as error:
+        if error.problem in ("no such file", "broken symbolic link"):
+            if node.optional or node.dev_optional:
+                return None
+            return f"not installed: the lock has {node.name}@{node.version}"
+        return f"unreadable package.json ({error.problem})"
+    except ValueError as error:
         return f"unreadable package.json ({type(error).__name__})"
     if not isinstance(data, dict):
         return "unreadable package.json (not an object)"

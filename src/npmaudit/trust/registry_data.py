@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from npmaudit import textfile
 from npmaudit.atomicfile import atomic_replace
-from npmaudit.errors import SourceError
+from npmaudit.errors import InputError, SourceError
 from npmaudit.http import HttpClient, HttpError
 from npmaudit.trust.keys import KEYS_PATH, MalformedKeys, RegistryKey, parse_keys
 from npmaudit.trust.tarball_url import host_of
@@ -133,8 +134,8 @@ def _read(path: Path | None) -> dict[str, Any] | None:
     if path is None:
         return None
     try:
-        entry = json.loads(gzip.decompress(path.read_bytes()))
-    except (OSError, ValueError, EOFError):
+        entry = json.loads(gzip.decompress(textfile.read_bytes(path)))  # never a FIFO or a device
+    except (OSError, ValueError, EOFError, InputError):
         return None  # an unreadable cache entry is a miss, never an error
     return entry if isinstance(entry, dict) else None
 
