@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import operator
+from collections.abc import Callable
 
 from .range import Comparator, ComparatorSet, Range, satisfies, to_range
 from .version import SemverError, Version, compare, to_version
@@ -20,10 +22,11 @@ def outside(
     version the range admits. Raises SemverError on an invalid version, range or hilo."""
     parsed = to_version(version, loose=loose)
     parsed_range = to_range(range, loose=loose, include_prerelease=include_prerelease)
+    beyond: Callable[[Version, Version], bool]
     if hilo == ">":
-        beyond, op, op_eq = (lambda a, b: a > b), ">", ">="
+        beyond, op, op_eq = operator.gt, ">", ">="
     elif hilo == "<":
-        beyond, op, op_eq = (lambda a, b: a < b), "<", "<="
+        beyond, op, op_eq = operator.lt, "<", "<="
     else:
         raise SemverError('Must provide a hilo val of "<" or ">"')
     if parsed_range.test(parsed):
@@ -79,7 +82,11 @@ def simplify_range(
     node, the caller's list is not sorted in place. Raises SemverError on an invalid
     version in `versions`.
     """
-    ordered = sorted(versions, key=functools.cmp_to_key(lambda a, b: compare(a, b, loose=loose)))
+
+    def by_version(a: str, b: str) -> int:
+        return compare(a, b, loose=loose)
+
+    ordered = sorted(versions, key=functools.cmp_to_key(by_version))
     opts = {"loose": loose, "include_prerelease": include_prerelease}
     runs: list[tuple[str, str | None]] = []
     first: str | None = None

@@ -47,7 +47,7 @@ def _first_alias_line(text: str, loader: Any) -> int | None:
     """The 1-based line of the first alias event (the slow path, taken only to name the line)."""
     try:
         for event in yaml.parse(text, Loader=loader):
-            if isinstance(event, yaml.AliasEvent):
+            if isinstance(event, yaml.AliasEvent) and event.start_mark is not None:
                 return int(event.start_mark.line) + 1
     except yaml.YAMLError:
         return None
