@@ -272,3 +272,15 @@ def test_write_with_nothing_matched_creates_no_empty_database(capsys, project: P
     assert code == 0 and report is not None and report["findings"] == []
     assert not database.exists()
     assert f"no advisory matched: {database} was not created" in err
+
+
+def test_default_run_without_network_suggests_offline(capsys, project: Path, tmp_path: Path, monkeypatch) -> None:
+    """A full local database and no network: the default run fails closed on OSV, and says how to go offline."""
+    database = tmp_path / "local.json"
+    database.write_text(json.dumps(load_jsonl(ONLINE / "npm-ghsa.jsonl.gz")))
+    monkeypatch.setenv("NPMAUDIT_OSV_URL", f"http://127.0.0.1:{_closed_port()}/")
+    code, report, err = _run(capsys, str(project), "--db", str(database))
+    assert code == 3 and report is None and err.count("\n") == 1
+    assert "connection refused" in err and "pass --offline or --compromised" in err
+    code, report, _ = _run(capsys, str(project), "--db", str(database), "--offline", "--policy", "warn")
+    assert code == 0 and report is not None and report["findings"]
