@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -82,3 +83,31 @@ def core_records() -> dict[str, dict]:
         for record in load_jsonl(FIXTURES / "osv" / "core" / f"{name}.jsonl"):
             records[record["id"]] = record
     return records
+
+
+def isolate_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, no_npm: bool = False, chdir: bool = False
+) -> None:
+    """No setting from the caller's environment may change a test's outcome: npmaudit's and npm's own
+    variables removed, a private cache and home, no retries; ``no_npm``: no npm on PATH to ask for a
+    registry; ``chdir``: run inside the test's folder (no config file above it)."""
+    for name in list(os.environ):
+        if name.startswith(("NPMAUDIT_", "npm_config_", "NPM_CONFIG_")) or name in ("NODE_ENV", "NO_COLOR"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("NPMAUDIT_RETRIES", "0")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    if no_npm:
+        empty = tmp_path / "empty-bin"
+        empty.mkdir(exist_ok=True)
+        monkeypatch.setenv("PATH", str(empty))
+    if chdir:
+        monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def core_database(tmp_path: Path, core_records: dict[str, dict]) -> Path:
+    """Every core record (real GHSA, malicious and Node Security advisories) as a JSON Lines database."""
+    path = tmp_path / "core.jsonl"
+    path.write_text("".join(json.dumps(record) + "\n" for record in core_records.values()))
+    return path

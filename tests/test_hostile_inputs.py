@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from conftest import FIXTURES, ONLINE
+from conftest import FIXTURES, ONLINE, isolate_environment
 from npmaudit.cli import main
 from servers import DripServer, Fault, RegistryServer
 
@@ -98,16 +98,7 @@ def finished(outcome: Run) -> None:
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("NPMAUDIT_", "npm_config_", "NPM_CONFIG_")) or name in ("NODE_ENV", "NO_COLOR"):
-            monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("NPMAUDIT_RETRIES", "0")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    empty = tmp_path / "empty-bin"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))  # no npm to ask for a registry
-    monkeypatch.chdir(tmp_path)
+    isolate_environment(monkeypatch, tmp_path, no_npm=True, chdir=True)  # no npm to ask for a registry
 
 
 @pytest.fixture

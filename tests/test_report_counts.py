@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, isolate_environment
 from npmaudit.cli import main
 from npmaudit.project.loader import load_project
 
@@ -24,16 +24,7 @@ LOCKFILES = FIXTURES / "lockfiles"
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("NPMAUDIT_POLICY", "NPMAUDIT_AUDIT_LEVEL", "NPMAUDIT_DB", "NODE_ENV", "NO_COLOR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))
-
-
-@pytest.fixture
-def core_database(tmp_path: Path, core_records: dict[str, dict]) -> Path:
-    path = tmp_path / "core.jsonl"
-    path.write_text("".join(json.dumps(record) + "\n" for record in core_records.values()))
-    return path
+    isolate_environment(monkeypatch, tmp_path)
 
 
 def _expected(lockfile: Path, omit_dev: bool) -> dict[str, int]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HANDMADE_PROD, ONLINE, load_jsonl
+from conftest import HANDMADE_PROD, ONLINE, isolate_environment, load_jsonl
 from npmaudit.cli import main
 from servers import Fault, OsvServer, RegistryServer
 
@@ -26,15 +26,7 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(__import__("os").environ):
-        if name.startswith(("NPMAUDIT_", "npm_config_", "NPM_CONFIG_")) or name in ("NODE_ENV", "NO_COLOR"):
-            monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("NPMAUDIT_RETRIES", "0")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    empty = tmp_path / "empty-bin"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))  # no npm to ask for a registry: configuration only
+    isolate_environment(monkeypatch, tmp_path, no_npm=True)  # no npm to ask for a registry: configuration only
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict | None, str]:

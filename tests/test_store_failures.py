@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLE, HANDMADE_PROD, ONLINE, load_jsonl
+from conftest import EXAMPLE, HANDMADE_PROD, ONLINE, isolate_environment, load_jsonl
 from npmaudit.advisories.jsondb import merge_into_json_database, write_json_database
 from npmaudit.advisories.mirror import import_source, update_from_mirror
 from npmaudit.advisories.store import AdvisoryStore, ImportSource, filling_store, write_records
@@ -34,13 +34,7 @@ MINIMIST_ID = "GHSA-xvch-5gv4-984h"  # minimist 0.0.10 (the example) and 1.2.0 (
 @pytest.fixture(autouse=True)
 def home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """A fresh user: no store yet in its cache directory, no network but 127.0.0.1."""
-    for name in list(os.environ):
-        if name.startswith(("NPMAUDIT_", "npm_config_", "NPM_CONFIG_")) or name in ("NODE_ENV", "NO_COLOR"):
-            monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("NPMAUDIT_RETRIES", "0")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
+    isolate_environment(monkeypatch, tmp_path, chdir=True)
     return tmp_path / "cache" / "advisories.sqlite"
 
 

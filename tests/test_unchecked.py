@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import load_jsonl
+from conftest import isolate_environment, load_jsonl
 from npmaudit.advisories.mirror import update_from_mirror
 from npmaudit.advisories.npm_bulk import bulk_payload
 from npmaudit.advisories.store import AdvisoryStore
@@ -38,12 +38,7 @@ INTEGRITY = "sha512-Zm9vYmFy"
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(__import__("os").environ):
-        if name.startswith(("NPMAUDIT_", "npm_config_", "NPM_CONFIG_")) or name in ("NODE_ENV", "NO_COLOR"):
-            monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("NPMAUDIT_RETRIES", "0")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    isolate_environment(monkeypatch, tmp_path)
 
 
 def _record(record_id: str, affected: list[dict], **extra: object) -> dict:
