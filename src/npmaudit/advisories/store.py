@@ -323,6 +323,20 @@ class AdvisoryStore:
                     found.setdefault(name, []).append(advisory)
         return found
 
+    def record(self, key: str) -> dict[str, Any] | None:
+        """The stored record whose id is ``key`` (as written), or None."""
+        with _reading(self.path):
+            row = self._db.execute("SELECT record FROM advisories WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                return None
+            try:
+                record = json.loads(self._decode(row[0]))
+            except (ValueError, TypeError, zlib.error) as error:
+                raise InputError(self.path, f"damaged record {key}: {error}") from None
+        if not isinstance(record, dict):
+            raise InputError(self.path, f"damaged record {key}: not a JSON object")
+        return record
+
     def _advisory(self, key: str, blob: bytes) -> Advisory:
         try:
             return Advisory.from_osv(json.loads(self._decode(blob)))

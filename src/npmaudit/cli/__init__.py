@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "npmaudit.cli.db_cmd",
     "npmaudit.cli.verify_cmd",
     "npmaudit.cli.signatures_cmd",
+    "npmaudit.cli.serve_cmd",
 )
 
 EXIT_INTERNAL = 70

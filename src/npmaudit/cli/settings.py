@@ -18,6 +18,8 @@ policy              ``--policy``             NPMAUDIT_POLICY     ``policy``
 audit level         ``--audit-level``        NPMAUDIT_AUDIT_LEVEL ``audit-level``
 omitted groups      ``--omit``               NODE_ENV=production ``omit``
 cache directory                              NPMAUDIT_CACHE_DIR
+serve address       ``--host``/``--port``    NPMAUDIT_SERVE_HOST/_PORT
+serve upstream      ``--upstream``           NPMAUDIT_UPSTREAM
 ==================  =======================  ==================  =================
 """
 
@@ -28,7 +30,7 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from npmaudit.config import ProjectConfig, find_config
 from npmaudit.errors import InputError, UsageError
@@ -40,8 +42,12 @@ from npmaudit.settings import (
     DEFAULT_TIMEOUT,
     OMIT_GROUPS,
     POLICIES,
+    STORE_FILE_NAME,
     Settings,
 )
+
+if TYPE_CHECKING:
+    from npmaudit.serve.config import ServeConfig
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
@@ -304,3 +310,45 @@ def _max_age(flag: float | None, env: Mapping[str, str], config: ProjectConfig) 
     if configured is not None and configured != "":
         return parse_days(configured, _origin(config, "max-db-age"))
     return None
+
+
+def resolve_serve_config(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> ServeConfig:
+    """``npmaudit serve``'s settings: the store as for ``audit`` (``--db`` > NPMAUDIT_DB > the
+    working directory's ``.npmaudit.toml`` ``db`` > the shared store), the address and the upstream
+    registry (flag > environment), and the server's limits (flags)."""
+    from npmaudit.serve.config import ServeConfig
+
+    env = os.environ if env is None else env
+    config = config_for(Path.cwd())
+    db = _database(getattr(args, "db", None), env, config) or cache_dir(env) / STORE_FILE_NAME
+    host = (getattr(args, "host", None) or env.get("NPMAUDIT_SERVE_HOST") or "").strip() or None
+    port_value: int | None = getattr(args, "port", None)
+    port_text = env.get("NPMAUDIT_SERVE_PORT", "").strip()
+    if port_value is None and port_text:
+        if not port_text.isdigit():
+            raise UsageError(f"NPMAUDIT_SERVE_PORT: not a port number: {port_text!r}")
+        port_value = int(port_text)
+    if port_value is not None and not 0 <= port_value <= 65535:
+        raise UsageError(f"port must be a whole number from 0 to 65535, not {port_value}")
+    upstream = getattr(args, "upstream", None) or env.get("NPMAUDIT_UPSTREAM") or None
+    if upstream is not None:
+        from npmaudit.npmrc import normalize_registry
+
+        upstream = normalize_registry(upstream, "--upstream")
+    values: dict[str, Any] = {"db": db.expanduser()}
+    if host is not None:
+        values["host"] = host
+    if port_value is not None:
+        values["port"] = int(port_value)
+    if upstream is not None:
+        values["upstream"] = upstream
+    for flag_name, key in (
+        ("max_body", "max_body"),
+        ("request_timeout", "request_timeout"),
+        ("readers", "readers"),
+        ("page_size", "page_size"),
+    ):
+        value = getattr(args, flag_name, None)
+        if value is not None:
+            values[key] = value
+    return ServeConfig(**values)
