@@ -219,7 +219,9 @@ def test_registry_failure_exits_3(capsys, project: Path) -> None:
     with RegistryServer() as registry:
         registry.add_fault(Fault("/", "status", status=500, body=b'{"error":"boom"}', times=0))
         code, _, err = _run(capsys, str(project), "--registry-advisories", "--registry", registry.url)
-    assert code == 3 and err.startswith("npmaudit: error: npm registry advisories: HTTP 500 from POST")
+    # Both the bulk endpoint and the quick-audit fallback failed (the fallback: tests/test_serve_client.py).
+    assert code == 3 and err.startswith("npmaudit: error: npm registry advisories: the bulk advisory endpoint failed")
+    assert "HTTP 500 from POST" in err and "so did the quick-audit fallback" in err
 
 
 def test_bad_timeout_is_a_usage_error(capsys, project: Path, monkeypatch) -> None:

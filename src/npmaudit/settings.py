@@ -44,6 +44,8 @@ class Settings:
     """``--osv``: query the OSV API."""
     registry_advisories: bool = False
     """``--registry-advisories``: query the npm registry's bulk advisory endpoint."""
+    registry_empty_error: bool = False
+    """``--registry-empty-error``: an empty registry answer the local store contradicts fails the run."""
     offline: bool = False
     """No network at all: only local data (the packument cache for npm's report)."""
     db: Path | None = None

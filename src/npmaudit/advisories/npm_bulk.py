@@ -19,6 +19,19 @@ the same advisory from OSV groups with it), else ``NPM-<numeric id>``; the numer
 the alias ``NPM-<n>`` and in ``database_specific.npm_advisory_id``, the url in ``Advisory.url``
 and as an ADVISORY reference. ``record`` is an OSV record (see :func:`bulk_to_osv`), so
 ``--write`` can store registry advisories without losing their exact range.
+
+Fallback (as npm <= 10 did): when the bulk endpoint answers an error or a body that is not a bulk
+answer, the quick-audit endpoint ``POST <registry>/-/npm/v1/security/audits/quick`` is asked with
+npm 7-10's body (:func:`quick_payload`: the root's requirements and the v1-style nested
+``dependencies`` tree) and its answer is read as npm 7-10 read it (:func:`parse_quick_answer`);
+the run says so on stderr (``info().warnings``). Both failing is a :class:`SourceError` (exit 3).
+
+An empty reply is checked: a registry or proxy that has no advisory data may answer ``{}`` (some
+fail open). When the whole tree got no advisory while the local store (``cross_check``) knows
+GitHub advisories (GHSA ids, the registry's own data) that affect installed versions, the run
+warns, or fails with exit 3 under ``strict_empty`` (``--registry-empty-error``). A warning by
+default because the store may legitimately disagree (stale, or holding advisories the
+organisation's registry withholds); the flag is for gates that must fail closed.
 """
 
 from __future__ import annotations
@@ -28,15 +41,18 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from npmaudit.advisories.matching import affects
 from npmaudit.advisories.model import Advisory, AdvisoryFormatError
-from npmaudit.advisories.source import SourceInfo
+from npmaudit.advisories.source import AdvisorySource, SourceInfo
 from npmaudit.errors import SourceError
 from npmaudit.http import HttpClient
 from npmaudit.npmrc import redact_url
-from npmaudit.project.model import PackageRef, Project
+from npmaudit.project.model import DepType, Node, PackageRef, Project
 from npmaudit.project.npm_tree import link_targets, should_audit
 
 BULK_PATH = "-/npm/v1/security/advisories/bulk"
+QUICK_PATH = "-/npm/v1/security/audits/quick"
+EMPTY_EXAMPLES = 3  # advisories named in the empty-reply message
 SOURCE_NAME = "npm registry advisories"
 _GHSA = re.compile(r"GHSA(?:-[23456789cfghjmpqrvwx]{4}){3}", re.IGNORECASE)
 
@@ -146,6 +162,73 @@ def parse_bulk_answer(document: Any) -> dict[str, list[Advisory]]:
     return found
 
 
+_HEADERS = {"npm-command": "audit", "accept": "*/*"}
+
+
+def quick_payload(project: Project) -> dict[str, Any]:
+    """npm 7-10's quick-audit body: ``{name, version, requires, dependencies, metadata}``.
+
+    ``requires`` merges the root's dev, peer, optional and prod requirements (later ones win);
+    ``dependencies`` is the v1 lockfile tree of every installed package under ``node_modules``,
+    nested by folder, with ``version`` (``npm:real@version`` for an alias), the group flags and
+    each package's own ``requires``. Nothing is filtered: omitted groups are left out when the
+    answer is matched, as npm filters while building its report.
+    """
+    root = project.nodes.get("")
+    requires: dict[str, str] = {}
+    if root is not None:
+        order = (DepType.DEV, DepType.PEER, DepType.PEER_OPTIONAL, DepType.OPTIONAL, DepType.PROD)
+        for dep_type in order:
+            requires.update({edge.name: edge.spec for edge in root.edges if edge.type is dep_type})
+    tree: dict[str, Any] = {}
+    for location, node in sorted(project.nodes.items(), key=lambda item: item[0].count("/node_modules/")):
+        if not location.startswith("node_modules/") or not node.version:
+            continue
+        folders = location.split("/node_modules/")
+        folders[0] = folders[0].removeprefix("node_modules/")
+        parent = tree
+        for folder in folders[:-1]:
+            parent = parent.setdefault(folder, {}).setdefault("dependencies", {})
+        entry = parent.setdefault(folders[-1], {})
+        install_name = folders[-1]
+        entry["version"] = node.version if install_name == node.name else f"npm:{node.name}@{node.version}"
+        for flag in ("dev", "optional", "bundled"):
+            if getattr(node, "in_bundle" if flag == "bundled" else flag):
+                entry[flag] = True
+        edges = {edge.name: edge.spec for edge in node.edges if edge.type is not DepType.DEV}
+        if edges:
+            entry["requires"] = edges
+    return {
+        "name": root.name if root is not None else "",
+        "version": root.version if root is not None else "",
+        "requires": requires,
+        "dependencies": tree,
+        "metadata": {"npm_version": "", "node_version": "", "platform": "", "arch": "", "node_env": ""},
+    }
+
+
+def parse_quick_answer(document: Any) -> dict[str, list[Advisory]]:
+    """A quick-audit answer read as npm 7-10 read it (``auditToBulk``): per advisory, only
+    ``{id, url, title, severity ('high' when absent), vulnerable_versions ('*' when absent)}`` under
+    its ``module_name``; an answer without ``advisories`` is an invalid report."""
+    if not isinstance(document, dict) or not isinstance(document.get("advisories"), dict):
+        raise SourceError(SOURCE_NAME, "invalid advisory report from the quick-audit endpoint: no 'advisories' object")
+    bulk: dict[str, list[dict[str, Any]]] = {}
+    for advisory in document["advisories"].values():
+        if not isinstance(advisory, dict) or not isinstance(advisory.get("module_name"), str):
+            raise SourceError(SOURCE_NAME, "invalid advisory report from the quick-audit endpoint: no module_name")
+        bulk.setdefault(advisory["module_name"], []).append(
+            {
+                "id": advisory.get("id"),
+                "url": advisory.get("url"),
+                "title": advisory.get("title"),
+                "severity": advisory.get("severity") or "high",
+                "vulnerable_versions": advisory.get("vulnerable_versions") or "*",
+            }
+        )
+    return parse_bulk_answer(bulk)
+
+
 class NpmBulkSource:
     """An :class:`~npmaudit.advisories.source.AdvisorySource` over ``<registry>/-/npm/v1/security/...``.
 
@@ -161,29 +244,84 @@ class NpmBulkSource:
         registry: str,
         project: Project | None = None,
         omit: frozenset[str] = frozenset(),
+        *,
+        cross_check: AdvisorySource | None = None,
+        strict_empty: bool = False,
     ) -> None:
         self.client = client
         self.registry = registry if registry.endswith("/") else registry + "/"
         self.project = project
         self.omit = omit
         self.payload: dict[str, list[str]] | None = None
+        self.cross_check = cross_check
+        self.strict_empty = strict_empty
+        self.notes: list[str] = []  # what the run must say on stderr (fallback, empty reply)
 
     def prepare(self, project: Project, omit: frozenset[str]) -> NpmBulkSource:
         """A copy that sends npm 11's payload for this project's tree and omitted groups."""
-        return NpmBulkSource(self.client, self.registry, project, omit)
+        return NpmBulkSource(
+            self.client, self.registry, project, omit, cross_check=self.cross_check, strict_empty=self.strict_empty
+        )
 
     def info(self) -> SourceInfo:
-        return SourceInfo(self.kind, redact_url(self.registry + BULK_PATH))
+        return SourceInfo(self.kind, redact_url(self.registry + BULK_PATH), warnings=tuple(self.notes))
 
     def advisories_for(self, packages: Collection[PackageRef]) -> Mapping[str, Sequence[Advisory]]:
         payload = bulk_payload(self.project, self.omit) if self.project is not None else payload_from_refs(packages)
         self.payload = payload
         if not payload:
             return {}  # npm makes no request either when nothing is left to audit
-        document = self.client.post_json(
-            self.registry + BULK_PATH,
-            payload,
-            gzip_body=True,
-            headers={"npm-command": "audit", "accept": "*/*"},
+        self.notes = []
+        try:
+            document = self.client.post_json(self.registry + BULK_PATH, payload, gzip_body=True, headers=_HEADERS)
+            found = parse_bulk_answer(document)
+        except SourceError as bulk_error:
+            if self.project is None:
+                raise  # the quick-audit body is a whole tree: there is none without a project
+            found = self._quick(bulk_error)
+        if not found and self.cross_check is not None:
+            self._check_empty(payload)
+        return found
+
+    def _quick(self, bulk_error: SourceError) -> dict[str, list[Advisory]]:
+        assert self.project is not None
+        quick_url = redact_url(self.registry + QUICK_PATH)
+        try:
+            document = self.client.post_json(
+                self.registry + QUICK_PATH, quick_payload(self.project), gzip_body=True, headers=_HEADERS
+            )
+            found = parse_quick_answer(document)
+        except SourceError as quick_error:
+            raise SourceError(
+                SOURCE_NAME,
+                f"the bulk advisory endpoint failed ({bulk_error.reason}) and so did the quick-audit fallback "
+                f"{quick_url} ({quick_error.reason})",
+            ) from None
+        self.notes.append(
+            f"warning: {SOURCE_NAME}: the bulk advisory endpoint failed ({bulk_error.reason}); "
+            f"used the quick-audit endpoint {quick_url} instead, as npm <= 10 did"
         )
-        return parse_bulk_answer(document)
+        return found
+
+    def _check_empty(self, payload: Mapping[str, Sequence[str]]) -> None:
+        """No advisory for the whole tree: does the local store know GitHub advisories that affect it?"""
+        assert self.cross_check is not None
+        refs = [PackageRef(name, version) for name, versions in payload.items() for version in versions]
+        known = self.cross_check.advisories_for(refs)
+        affected: dict[str, str] = {}
+        for ref in refs:
+            for advisory in known.get(ref.name, ()):
+                ghsa = next((i for i in sorted(advisory.ids) if i.startswith("GHSA-")), None)
+                if ghsa is not None and affects(advisory, ref.name, ref.version):
+                    affected.setdefault(ghsa, f"{ref.name}@{ref.version}")
+        if not affected:
+            return
+        examples = ", ".join(f"{ghsa} ({ref})" for ghsa, ref in list(affected.items())[:EMPTY_EXAMPLES])
+        message = (
+            f"{redact_url(self.registry)} answered no advisory for the whole tree, but the local advisory store "
+            f"knows {len(affected)} GitHub advisories affecting installed versions, e.g. {examples}: the "
+            "registry's audit endpoint may have no advisory data (some proxies answer an empty report)"
+        )
+        if self.strict_empty:
+            raise SourceError(SOURCE_NAME, message + " (--registry-empty-error)")
+        self.notes.append(f"warning: {SOURCE_NAME}: {message}; --registry-empty-error makes this an error")

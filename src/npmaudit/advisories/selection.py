@@ -71,7 +71,23 @@ def _open_registry(settings: Settings, local: AdvisorySource | None) -> Advisory
     from npmaudit.http import HttpClient
 
     config = npm_config(settings)
-    return NpmBulkSource(HttpClient(SOURCE_NAME, http_settings(settings), config), config.registry)
+    client = HttpClient(SOURCE_NAME, http_settings(settings), config)
+    # An empty answer is checked against the local store, when there is a usable one.
+    return NpmBulkSource(
+        client, config.registry, cross_check=local or _usable_store(settings), strict_empty=settings.registry_empty_error
+    )
+
+
+def _usable_store(settings: Settings) -> AdvisorySource | None:
+    """The run's local database as a cross-check only: a filled store, else nothing (never an error)."""
+    from npmaudit.advisories.local import open_local_database
+
+    if not _filled_store(settings.database):
+        return None
+    try:
+        return open_local_database(settings.database, is_default=not settings.database_named)
+    except InputError:
+        return None
 
 
 LOCAL = SourceKind("local", online=False, open=_open_local)

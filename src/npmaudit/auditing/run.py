@@ -107,6 +107,8 @@ def run_audit(
     except SourceError as error:
         raise _with_offline_hint(error, settings, sources) from None
     messages.extend(result.warnings)
+    # What a source found out while answering (the registry's quick-audit fallback, an empty reply).
+    messages.extend(w for info in result.sources if info.kind == "npm-registry" for w in info.warnings)
     messages.extend(apply_writes(settings, result))
     npm_report = None
     npm_counts = None

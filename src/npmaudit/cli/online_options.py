@@ -33,6 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="query the npm registry's bulk advisory endpoint (npm audit's source)",
     )
     group.add_argument(
+        "--registry-empty-error",
+        action="store_true",
+        help="with --registry-advisories: fail (exit 3) instead of warning when the registry answers no advisory "
+        "for a tree in which the local store knows GitHub advisories affecting installed versions",
+    )
+    group.add_argument(
         "--offline",
         action="store_true",
         help="no network: the local database only (env NPMAUDIT_OFFLINE=1, config offline = true)",

@@ -121,6 +121,7 @@ def resolve_settings(
         local=bool(flag("compromised")),
         osv=bool(flag("osv")),
         registry_advisories=bool(flag("registry_advisories")),
+        registry_empty_error=bool(flag("registry_empty_error")),
         offline=_offline(bool(flag("offline")), env, config),
         db=_database(flag("db"), env, config),
         osv_url=_url(flag("osv_url"), env, "NPMAUDIT_OSV_URL", config, "osv-url", DEFAULT_OSV_URL),

@@ -23,7 +23,9 @@ npm's v1 lockfile does. The answer is npm 6's report:
 * ``metadata``: vulnerable paths counted by severity and the tree's dependency counts;
   ``muted`` is empty.
 
-Versions that are not registry versions (git, ``file:`` and remote specs) are not matched, and
+A request with requirements but no tree (what npm 9-10 send unless ``lockfile-version`` is 1 or
+2: they commit the tree as lockfile v3, which has no ``dependencies``) is refused with 400 rather
+than answered with an empty report. Versions that are not registry versions (git, ``file:`` and remote specs) are not matched, and
 names npm 6 scrubbed to hashes match nothing, as on the registry.
 """
 
@@ -68,6 +70,14 @@ def parse_tree(document: Any) -> QuickTree:
     if not isinstance(document, dict):
         raise ClientError(400, "the audit request must be a JSON object (npm's lockfile tree)")
     root_requires = _requires(document.get("requires"), "requires")
+    if root_requires and not document.get("dependencies"):
+        # npm 9-10 commit the tree as lockfile v3, which has no `dependencies`: their fallback sends
+        # only the root's requirements. Answering "no advisories" to that would be a silent pass.
+        raise ClientError(
+            400,
+            "the audit request holds no dependency tree, only the root's requirements (npm 9-10 send the tree "
+            "only with lockfile-version=2: `npm audit --lockfile-version=2`; npm 11 uses the bulk endpoint)",
+        )
     root = TreeNode("", "", "", -1, requires=root_requires)
     nodes = [root]
     pending: deque[tuple[int, Any, str]] = deque([(0, document.get("dependencies"), "dependencies")])
