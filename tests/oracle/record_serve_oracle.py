@@ -10,7 +10,9 @@ NOT run by the test suite (it needs node, npm, the network and the shared corpus
 What it does:
 1. Builds a store from the advisories npm-oracle's recordings use (tests/fixtures/npm_oracle/advisories:
    real.jsonl then synthetic.jsonl) and starts `npmaudit serve` on loopback with `--upstream` set to
-   the registry npm is configured with (`npm config get registry`: packuments and keys come from there).
+   npm-oracle's forwarder of the registry npm is configured with (`npm config get registry`), over the
+   packument cache the npm-oracle recordings used: packuments and keys come from that registry, and
+   both recordings see the same packuments.
 2. Puts a recording front on loopback before it: every POST npm makes is kept (path, the decompressed
    body, serve's answer) and passed on; GETs are passed on. In "refuse-bulk" mode the front answers the
    bulk endpoint 503, which is what makes npm 8 and 10 fall back to the quick-audit endpoint.
@@ -43,7 +45,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from record_npm_oracle import SCRATCH, npm_lockfiles, run_oracle  # noqa: E402
+from record_npm_oracle import ORACLE, ORACLE_CACHE, SCRATCH, npm_lockfiles, run_oracle  # noqa: E402
 
 REPO = HERE.parents[1]
 ADVISORIES = REPO / "tests" / "fixtures" / "npm_oracle" / "advisories"
@@ -169,7 +171,16 @@ def main(argv: list[str] | None = None) -> int:
     combined = work / "combined.jsonl"
     combined.write_text((ADVISORIES / "real.jsonl").read_text() + (ADVISORIES / "synthetic.jsonl").read_text())
     subprocess.run([sys.executable, "-m", "npmaudit", "db", "import", "--db", str(store), str(combined)], check=True)
-    upstream = subprocess.run(["npm", "config", "get", "registry"], capture_output=True, text=True).stdout.strip()
+    # The upstream is npm-oracle's forwarder of the registry npm is configured with, over its
+    # packument cache: serve's GETs then reach the configured registry through --upstream, and both
+    # recordings see the same packuments (a package published between two runs cannot differ them).
+    oracle = subprocess.Popen(
+        [str(ORACLE), "serve", "--advisories", str(combined), "--cache", str(ORACLE_CACHE)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert oracle.stdout is not None
+    upstream = oracle.stdout.readline().rsplit(" at ", 1)[1].strip()
     serve, serve_url = start_serve(store, upstream)
     front = Front(serve_url)
     versions = {"11": subprocess.run(["npm", "--version"], capture_output=True, text=True).stdout.strip()}
@@ -248,11 +259,13 @@ def main(argv: list[str] | None = None) -> int:
                         "error": None if old_summary is not None else result["stderr"][-500:],
                     }
             comparison[stem] = entry
+            comparison_path.write_text(json.dumps(comparison, indent=2, sort_keys=True) + "\n")
             print(stem, json.dumps(entry)[:400], file=sys.stderr, flush=True)
     finally:
         front.server.shutdown()
         serve.terminate()
         serve.wait(timeout=30)
+        oracle.terminate()
     comparison_path.write_text(json.dumps(comparison, indent=2, sort_keys=True) + "\n")
     return 0
 

@@ -263,7 +263,10 @@ def _advisory(
         "found_by": {"name": ""},
         "reported_by": {"name": ""},
         "metadata": {"module_type": "", "exploitability": 0, "affected_components": ""},
-        "findings": [{"version": version, "paths": sorted(p)} for version, p in by_version.items()],
+        "findings": [
+            {"version": version, "paths": sorted(by_version[version])}
+            for version in semver.sort_versions(list(by_version), loose=True)
+        ],
     }
 
 

@@ -10,8 +10,11 @@ graceful shutdown on SIGTERM/SIGINT: the socket stops accepting, in-flight reque
 
 from __future__ import annotations
 
+import signal
 import socket
+import threading
 from collections.abc import Callable
+from types import FrameType
 
 from npmaudit.errors import UsageError
 from npmaudit.serve.app import ServeApp
@@ -55,9 +58,25 @@ def run_server(app: ServeApp, sock: socket.socket, *, on_stop: Callable[[], None
         loop="asyncio",
     )
     server = uvicorn.Server(uvicorn_config)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again under the
+    # handlers it found: these make that second delivery a normal return (exit 0), not a kill.
+    previous = {sig: signal.signal(sig, _stopped) for sig in STOP_SIGNALS} if _main_thread() else {}
     try:
         server.run(sockets=[sock])
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         sock.close()
         if on_stop is not None:
             on_stop()
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    """The stop signal uvicorn re-raises after its graceful shutdown: nothing more to do."""
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
