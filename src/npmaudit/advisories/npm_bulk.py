@@ -180,9 +180,16 @@ def quick_payload(project: Project) -> dict[str, Any]:
         order = (DepType.DEV, DepType.PEER, DepType.PEER_OPTIONAL, DepType.OPTIONAL, DepType.PROD)
         for dep_type in order:
             requires.update({edge.name: edge.spec for edge in root.edges if edge.type is dep_type})
+    # A linked folder's own node_modules are listed under the link's entry, as npm's v1 tree nests them.
+    links = {n.link_target: loc for loc, n in project.nodes.items() if n.link_target and loc.startswith("node_modules/")}
     tree: dict[str, Any] = {}
-    for location, node in sorted(project.nodes.items(), key=lambda item: item[0].count("/node_modules/")):
-        if not location.startswith("node_modules/") or not node.version:
+    placed = sorted(((_v1_location(loc, links), node) for loc, node in project.nodes.items()), key=_depth)
+    for location, node in placed:
+        if not location.startswith("node_modules/"):
+            continue
+        if node.link_target is not None:
+            version = f"file:{node.link_target}"
+        elif not node.version:
             continue
         folders = location.split("/node_modules/")
         folders[0] = folders[0].removeprefix("node_modules/")
@@ -191,7 +198,9 @@ def quick_payload(project: Project) -> dict[str, Any]:
             parent = parent.setdefault(folder, {}).setdefault("dependencies", {})
         entry = parent.setdefault(folders[-1], {})
         install_name = folders[-1]
-        entry["version"] = node.version if install_name == node.name else f"npm:{node.name}@{node.version}"
+        if node.link_target is None:
+            version = node.version if install_name == node.name else f"npm:{node.name}@{node.version}"
+        entry["version"] = version
         for flag in ("dev", "optional", "bundled"):
             if getattr(node, "in_bundle" if flag == "bundled" else flag):
                 entry[flag] = True
@@ -205,6 +214,19 @@ def quick_payload(project: Project) -> dict[str, Any]:
         "dependencies": tree,
         "metadata": {"npm_version": "", "node_version": "", "platform": "", "arch": "", "node_env": ""},
     }
+
+
+def _v1_location(location: str, links: Mapping[str, str]) -> str:
+    """``packages/a/node_modules/b`` as ``node_modules/a/node_modules/b`` when ``node_modules/a``
+    links to ``packages/a``."""
+    head, separator, rest = location.partition("/node_modules/")
+    if separator and head in links:
+        return f"{links[head]}/node_modules/{rest}"
+    return location
+
+
+def _depth(item: tuple[str, Node]) -> int:
+    return item[0].count("/node_modules/")
 
 
 def parse_quick_answer(document: Any) -> dict[str, list[Advisory]]:
