@@ -212,8 +212,18 @@ def main(argv: list[str] | None = None) -> int:
         for mirror in mirrors:
             begun = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "npmaudit", "db", "update", "--full", "--db", str(db), "--mirror",
-                 mirror.as_uri()],
+                [
+                    sys.executable,
+                    "-m",
+                    "npmaudit",
+                    "db",
+                    "update",
+                    "--full",
+                    "--db",
+                    str(db),
+                    "--mirror",
+                    mirror.as_uri(),
+                ],
                 check=True,
                 capture_output=True,
                 env=env,
@@ -235,9 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     for which, value in load.seen:
         answers_per_request.setdefault(which, set()).add(value)
     changed = sum(1 for values in answers_per_request.values() if len(values) > 1)
-    print(f"serve (HTTP, {opts.clients} clients, {opts.readers} readers, {len(updates_done)} db updates beside it, "
-          f"each {statistics.mean(updates_done):.2f} s): {load.figures(elapsed)}; errors {len(load.errors)}, "
-          f"wrong answers {wrong}; {changed} of {len(made)} requests saw their answer change during the run")
+    print(
+        f"serve (HTTP, {opts.clients} clients, {opts.readers} readers, {len(updates_done)} db updates beside it, "
+        f"each {statistics.mean(updates_done):.2f} s): {load.figures(elapsed)}; errors {len(load.errors)}, "
+        f"wrong answers {wrong}; {changed} of {len(made)} requests saw their answer change during the run"
+    )
 
     reference = Load(made, opts.clients, opts.seconds)
 
@@ -251,8 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = reference.run(bare)
     final = expected_digests(db, made)
     wrong_reference = sum(1 for which, value in reference.seen if value != final[which])
-    print(f"bare store lookup (in-process, {opts.clients} threads): {reference.figures(elapsed)}; "
-          f"errors {len(reference.errors)}, wrong answers {wrong_reference}")
+    print(
+        f"bare store lookup (in-process, {opts.clients} threads): {reference.figures(elapsed)}; "
+        f"errors {len(reference.errors)}, wrong answers {wrong_reference}"
+    )
     failed = load.errors or wrong or reference.errors or wrong_reference or len(updates_done) != opts.updates
     if load.errors:
         print("first error: " + load.errors[0], file=sys.stderr)

@@ -11,6 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+
+from npmaudit.advisories.mirror import import_source
+from npmaudit.advisories.store import AdvisoryStore, filling_store
+from npmaudit.cli import main
 from servers.base import Fault
 from servers.registry_server import RegistryServer
 from test_serve_support import (
@@ -22,10 +26,6 @@ from test_serve_support import (
     post_json,
     request,
 )
-
-from npmaudit.advisories.mirror import import_source
-from npmaudit.advisories.store import AdvisoryStore, filling_store
-from npmaudit.cli import main
 
 BULK = "/-/npm/v1/security/advisories/bulk"
 QUICK = "/-/npm/v1/security/audits/quick"
@@ -62,7 +62,15 @@ def test_bulk_answers_the_registry_shape_for_named_packages_only(server: ServePr
     by_url = {a["url"].rsplit("/", 1)[1]: a for a in answer["minimist"]}
     assert set(by_url) == {"GHSA-vh95-rmgr-6w4m", "GHSA-xvch-5gv4-984h"}
     assert by_url["GHSA-xvch-5gv4-984h"]["vulnerable_versions"] == ">=1.0.0 <1.2.6 || <0.2.4"
-    assert set(by_url["GHSA-xvch-5gv4-984h"]) == {"id", "url", "title", "severity", "vulnerable_versions", "cwe", "cvss"}
+    assert set(by_url["GHSA-xvch-5gv4-984h"]) == {
+        "id",
+        "url",
+        "title",
+        "severity",
+        "vulnerable_versions",
+        "cwe",
+        "cvss",
+    }
     # plain JSON works too, and gives the same answer
     assert post_json(server.port, BULK, {"minimist": ["1.2.0"]}).json() == {"minimist": answer["minimist"]}
 
@@ -73,16 +81,17 @@ def test_quick_audit_answers_findings_paths_actions_and_metadata(server: ServePr
         "version": "1.0.0",
         "requires": {"mkdirp": "^0.5.1", "minimist": "^1.2.0"},
         "dependencies": {
-            "mkdirp": {"version": "0.5.1", "requires": {"minimist": "0.0.8"}, "dependencies": {
-                "minimist": {"version": "0.0.8"}}},
+            "mkdirp": {
+                "version": "0.5.1",
+                "requires": {"minimist": "0.0.8"},
+                "dependencies": {"minimist": {"version": "0.0.8"}},
+            },
             "minimist": {"version": "1.2.0", "dev": True},
         },
     }
     document = post_json(server.port, QUICK, body, gzipped=True).json()
     assert set(document) == {"actions", "advisories", "muted", "metadata"}
-    findings = {
-        (a["module_name"], a["url"].rsplit("/", 1)[1]): a["findings"] for a in document["advisories"].values()
-    }
+    findings = {(a["module_name"], a["url"].rsplit("/", 1)[1]): a["findings"] for a in document["advisories"].values()}
     assert findings[("minimist", "GHSA-xvch-5gv4-984h")] == [
         {"version": "0.0.8", "paths": ["mkdirp>minimist"]},
         {"version": "1.2.0", "paths": ["minimist"]},
@@ -195,9 +204,10 @@ def test_access_log_is_one_json_object_per_request(server: ServeProcess) -> None
 
 def test_upstream_gets_are_forwarded_with_accept_and_status(store: Path) -> None:
     packument = {"name": "left-pad", "dist-tags": {"latest": "1.3.0"}, "versions": {"1.3.0": {"version": "1.3.0"}}}
-    with RegistryServer(packuments={"left-pad": packument}) as registry, ServeProcess(
-        store, "--upstream", registry.url
-    ) as server:
+    with (
+        RegistryServer(packuments={"left-pad": packument}) as registry,
+        ServeProcess(store, "--upstream", registry.url) as server,
+    ):
         registry.add_fault(Fault("/-/npm/v1/keys", "body", body=b'{"keys":[]}'))
         accept = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
         reply = request(server.port, "GET", "/left-pad", headers={"accept": accept, "authorization": "Bearer theirs"})

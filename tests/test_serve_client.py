@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers.base import Answer, Fault, LocalServer, RecordedRequest
-from servers.registry_server import RegistryServer
-from test_serve_support import FIXTURES, ServeProcess, npm_stems, oracle_store
 
 from npmaudit.advisories.npm_bulk import quick_payload
 from npmaudit.cli import main
 from npmaudit.project.loader import load_project
+from servers.base import Answer, Fault, LocalServer, RecordedRequest
+from servers.registry_server import RegistryServer
+from test_serve_support import FIXTURES, ServeProcess, npm_stems, oracle_store
 
 BULK = "/-/npm/v1/security/advisories/bulk"
 QUICK = "/-/npm/v1/security/audits/quick"

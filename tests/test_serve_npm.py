@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers.registry_server import RegistryServer
-from test_serve_support import FIXTURES, ServeProcess, npm_stems, oracle_store, request
 
 from npmaudit.cli import main
+from servers.registry_server import RegistryServer
+from test_serve_support import FIXTURES, ServeProcess, npm_stems, oracle_store, request
 
 RECORDED = FIXTURES / "serve"
 ORACLE = FIXTURES / "npm_oracle"

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_serve_support import ORACLE_ADVISORIES, STORE_RECORDS, ServeProcess, build_store, corpus
 
 from npmaudit.cli import main
+from test_serve_support import ORACLE_ADVISORIES, STORE_RECORDS, ServeProcess, build_store, corpus
 
 FOUND: dict[str, int] = {}
 

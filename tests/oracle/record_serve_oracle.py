@@ -131,7 +131,9 @@ def run_npm(npm: str, project: Path, registry: str, tag: str, **config: str) -> 
         NO_COLOR="1",
     )
     env.pop("NODE_ENV", None)
-    proc = subprocess.run([npm, "audit", "--json", "--registry", registry], cwd=project, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [npm, "audit", "--json", "--registry", registry], cwd=project, env=env, capture_output=True, text=True
+    )
     shutil.rmtree(cache, ignore_errors=True)
     return {"stdout": proc.stdout, "exit": proc.returncode, "stderr": proc.stderr}
 
@@ -190,7 +192,10 @@ def main(argv: list[str] | None = None) -> int:
             versions[old] = subprocess.run([npm, "--version"], capture_output=True, text=True).stdout.strip()
     comparison_path = OUT / "comparison.json"
     comparison = json.loads(comparison_path.read_text()) if comparison_path.exists() else {}
-    comparison["_tools"] = {"npm": versions, "node": subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()}
+    comparison["_tools"] = {
+        "npm": versions,
+        "node": subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip(),
+    }
     try:
         for stem, lock, _package_json in npm_lockfiles():
             if opts.only and stem not in opts.only:

@@ -181,7 +181,9 @@ def quick_payload(project: Project) -> dict[str, Any]:
         for dep_type in order:
             requires.update({edge.name: edge.spec for edge in root.edges if edge.type is dep_type})
     # A linked folder's own node_modules are listed under the link's entry, as npm's v1 tree nests them.
-    links = {n.link_target: loc for loc, n in project.nodes.items() if n.link_target and loc.startswith("node_modules/")}
+    links = {
+        n.link_target: loc for loc, n in project.nodes.items() if n.link_target and loc.startswith("node_modules/")
+    }
     tree: dict[str, Any] = {}
     placed = sorted(((_v1_location(loc, links), node) for loc, node in project.nodes.items()), key=_depth)
     for location, node in placed:

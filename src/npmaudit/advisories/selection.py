@@ -74,7 +74,10 @@ def _open_registry(settings: Settings, local: AdvisorySource | None) -> Advisory
     client = HttpClient(SOURCE_NAME, http_settings(settings), config)
     # An empty answer is checked against the local store, when there is a usable one.
     return NpmBulkSource(
-        client, config.registry, cross_check=local or _usable_store(settings), strict_empty=settings.registry_empty_error
+        client,
+        config.registry,
+        cross_check=local or _usable_store(settings),
+        strict_empty=settings.registry_empty_error,
     )
 
 

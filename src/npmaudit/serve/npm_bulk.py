@@ -44,9 +44,7 @@ def bulk_answer(store: AdvisoryStore, request: Mapping[str, Sequence[str]]) -> d
     return bulk_for_names(names, store.lookup(names))
 
 
-def bulk_for_names(
-    names: Sequence[str], found: Mapping[str, Sequence[Advisory]]
-) -> dict[str, list[dict[str, Any]]]:
+def bulk_for_names(names: Sequence[str], found: Mapping[str, Sequence[Advisory]]) -> dict[str, list[dict[str, Any]]]:
     """The registry's answer for ``names`` from the store's advisories by name."""
     answer: dict[str, list[dict[str, Any]]] = {}
     for name in names:

@@ -108,9 +108,7 @@ def _read_token(token: Any, name: str, version: str | None, where: str) -> str:
     return after
 
 
-def answer_queries(
-    store: AdvisoryStore, queries: Sequence[OsvQuery], page_size: int
-) -> list[OsvResult]:
+def answer_queries(store: AdvisoryStore, queries: Sequence[OsvQuery], page_size: int) -> list[OsvResult]:
     found = store.lookup(sorted({q.name for q in queries}))
     return [_result(query, found, page_size) for query in queries]
 
@@ -134,7 +132,7 @@ def _result(query: OsvQuery, found: Mapping[str, list[Advisory]], page_size: int
 
 def parse_batch(document: Any) -> list[OsvQuery]:
     if not isinstance(document, dict) or not isinstance(document.get("queries"), list):
-        raise ClientError(400, "the querybatch request must be {\"queries\": [...]}")
+        raise ClientError(400, 'the querybatch request must be {"queries": [...]}')
     queries = document["queries"]
     if len(queries) > MAX_BATCH_QUERIES:
         raise ClientError(400, f"too many queries: {len(queries)} (at most {MAX_BATCH_QUERIES})")

@@ -25,8 +25,8 @@ npm's v1 lockfile does. The answer is npm 6's report:
 
 A request with requirements but no tree (what npm 9-10 send unless ``lockfile-version`` is 1 or
 2: they commit the tree as lockfile v3, which has no ``dependencies``) is refused with 400 rather
-than answered with an empty report. Versions that are not registry versions (git, ``file:`` and remote specs) are not matched, and
-names npm 6 scrubbed to hashes match nothing, as on the registry.
+than answered with an empty report. Versions that are not registry versions (git, ``file:`` and
+remote specs) are not matched, and names npm 6 scrubbed to hashes match nothing, as on the registry.
 """
 
 from __future__ import annotations

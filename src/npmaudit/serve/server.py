@@ -52,7 +52,7 @@ def run_server(app: ServeApp, sock: socket.socket, *, on_stop: Callable[[], None
         server_header=False,
         limit_concurrency=config.max_connections,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        timeout_graceful_shutdown=config.shutdown_timeout,
+        timeout_graceful_shutdown=max(1, round(config.shutdown_timeout)),
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         http="h11",
         loop="asyncio",
