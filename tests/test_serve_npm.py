@@ -67,6 +67,22 @@ def advised(document: dict[str, Any]) -> set[str]:
     return {name for name, vuln in document["vulnerabilities"].items() if any(isinstance(v, dict) for v in vuln["via"])}
 
 
+def _canonical(report: dict[str, Any]) -> dict[str, Any]:
+    """The report with its actions as (action, module, target) -> advisory numbers resolved: the
+    recording keeps the request with its keys sorted, and which of two equally short paths reaches
+    a package first (so which path a finding names, and which action groups a resolve) follows the
+    order npm sent the tree in. Findings are compared by version and number of paths."""
+    actions: dict[tuple[str, str, str], set[int]] = {}
+    for action in report["actions"]:
+        key = (action["action"], action["module"], str(action.get("target")))
+        actions.setdefault(key, set()).update(r["id"] for r in action["resolves"])
+    advisories = {
+        key: {**a, "findings": [(f["version"], len(f["paths"])) for f in a["findings"]]}
+        for key, a in report["advisories"].items()
+    }
+    return {**report, "actions": actions, "advisories": advisories}
+
+
 def _without_order_dependent(stem: str, found: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in found.items() if (stem, name) not in ORDER_DEPENDENT_RANGES}
 
@@ -100,6 +116,7 @@ def test_npmaudit_registry_client_through_serve_reproduces_npm11(
     assert _without_order_dependent(stem, summary(ours)) == _without_order_dependent(stem, summary(printed))
 
 
+QUICK_TESTED_HOLES = {"debug"}
 QUICK_RUNS = [
     (npm, stem)
     for npm in ("10", "8", "6")
@@ -117,7 +134,7 @@ def test_older_npm_quick_audit_through_serve(npm: str, stem: str, server: ServeP
         ["/-/npm/v1/security/audits"] if npm == "6" else ["/-/npm/v1/security/audits/quick"]
     )
     answer = _replay(server, posts[0])
-    assert answer == posts[0]["answer"] and answer["advisories"]
+    assert _canonical(answer) == _canonical(posts[0]["answer"]) and answer["advisories"]
     printed = json.loads((RECORDED / f"npm{npm}" / f"{stem}.json").read_text())
     if npm == "6":
         modules = {a["module_name"] for a in answer["advisories"].values()}
@@ -126,7 +143,12 @@ def test_older_npm_quick_audit_through_serve(npm: str, stem: str, server: ServeP
         assert modules == advised(npm11)
     else:
         through_bulk = json.loads((RECORDED / f"npm{npm}" / f"{stem}.bulk-run.json").read_text())
-        assert advised(printed) == advised(through_bulk)
+        # Through the bulk endpoint npm tests each advisory itself, and its _testVersions heuristic flags
+        # debug@4.3.5, which the synthetic record's hole leaves out (npm_oracle/SOURCE.md); serve's
+        # quick answer lists only advisories that affect an installed version, as the registry's did.
+        modules = {a["module_name"] for a in answer["advisories"].values()}
+        heuristic_only = {name for name in advised(through_bulk) - modules if name in QUICK_TESTED_HOLES}
+        assert advised(printed) == advised(through_bulk) - heuristic_only
 
 
 def test_npm10s_treeless_quick_request_is_refused(server: ServeProcess) -> None:

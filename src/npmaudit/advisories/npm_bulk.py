@@ -147,19 +147,41 @@ def advisory_from_bulk(name: str, entry: Any) -> Advisory:
 
 
 def parse_bulk_answer(document: Any) -> dict[str, list[Advisory]]:
+    """The bulk answer as advisories by package name. One advisory the registry lists under several
+    packages (a GitHub advisory about ``@babel/helpers`` and ``@babel/runtime``) becomes one
+    :class:`Advisory` with an ``affected`` entry per package: the engine keeps one record per id, so
+    separate objects under one id would lose every package but one."""
     if not isinstance(document, dict):
         raise SourceError(SOURCE_NAME, "unexpected answer: not a JSON object keyed by package name")
-    found: dict[str, list[Advisory]] = {}
+    records: dict[str, dict[str, Any]] = {}
+    ids_by_name: dict[str, dict[str, None]] = {}
     for name, entries in document.items():
         if not isinstance(entries, list):
             raise SourceError(SOURCE_NAME, f"unexpected answer: the advisories of {name} are not a list")
-        try:
-            advisories = [advisory_from_bulk(name, entry) for entry in entries]
-        except ValueError as error:
-            raise SourceError(SOURCE_NAME, f"unexpected answer: {error}") from None
-        if advisories:
-            found[name] = advisories
-    return found
+        for entry in entries:
+            try:
+                record = bulk_to_osv(name, entry)
+            except ValueError as error:
+                raise SourceError(SOURCE_NAME, f"unexpected answer: {error}") from None
+            known = records.setdefault(record["id"], record)
+            if known is not record and record["affected"][0] not in known["affected"]:
+                known["affected"].append(record["affected"][0])
+            ids_by_name.setdefault(name, {})[record["id"]] = None
+    try:
+        advisories = {key: _registry_advisory(record) for key, record in records.items()}
+    except ValueError as error:
+        raise SourceError(SOURCE_NAME, f"unexpected answer: {error}") from None
+    return {name: [advisories[key] for key in ids] for name, ids in ids_by_name.items() if ids}
+
+
+def _registry_advisory(record: dict[str, Any]) -> Advisory:
+    try:
+        advisory = Advisory.from_osv(record)
+    except AdvisoryFormatError as error:
+        raise ValueError(str(error)) from None
+    if any(entry.npm_range is None for entry in advisory.affected):  # never "every version"
+        raise ValueError(f"advisory {record['id']}: range not understood")
+    return replace(advisory, url=record.get("references", [{}])[0].get("url") or advisory.url)
 
 
 _HEADERS = {"npm-command": "audit", "accept": "*/*"}

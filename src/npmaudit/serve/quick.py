@@ -87,7 +87,7 @@ def parse_tree(document: Any) -> QuickTree:
             continue
         if not isinstance(dependencies, dict):
             raise ClientError(400, f"{where} must be an object")
-        for key, entry in dependencies.items():
+        for key, entry in sorted(dependencies.items()):  # the answer must not depend on key order
             if not isinstance(key, str) or not key:
                 raise ClientError(400, f"{where}: an entry has an empty name")
             here = f"{where}.{key}"[:200]
@@ -149,7 +149,7 @@ def logical_paths(tree: QuickTree) -> list[list[str]]:
     while queue:
         index = queue.popleft()
         base = paths[index] or []
-        for name in nodes[index].requires:
+        for name in sorted(nodes[index].requires):
             target = _resolve(nodes, index, name)
             if target is not None and paths[target] is None:
                 paths[target] = [*base, nodes[target].key]
@@ -325,7 +325,12 @@ def _actions(
                     "bundled": node.bundled,
                 }
             )
-    return list(grouped.values())
+    # The same tree sent with its keys in another order gets the same answer.
+    for action in grouped.values():
+        action["resolves"].sort(key=lambda r: (r["path"], r["id"]))
+    return sorted(
+        grouped.values(), key=lambda a: (a["module"], a["action"], str(a.get("target")), a["resolves"][0]["path"])
+    )
 
 
 def _action_for(
