@@ -47,7 +47,7 @@ from npmaudit.advisories.source import AdvisorySource, SourceInfo
 from npmaudit.errors import SourceError
 from npmaudit.http import HttpClient
 from npmaudit.npmrc import redact_url
-from npmaudit.project.model import DepType, Node, PackageRef, Project
+from npmaudit.project.model import DepType, Edge, Node, PackageRef, Project
 from npmaudit.project.npm_tree import link_targets, should_audit
 
 BULK_PATH = "-/npm/v1/security/advisories/bulk"
@@ -200,8 +200,14 @@ def quick_payload(project: Project) -> dict[str, Any]:
     requires: dict[str, str] = {}
     if root is not None:
         order = (DepType.DEV, DepType.PEER, DepType.PEER_OPTIONAL, DepType.OPTIONAL, DepType.PROD)
-        for dep_type in order:
-            requires.update({edge.name: edge.spec for edge in root.edges if edge.type is dep_type})
+        for dep_type in order:  # workspaces and linked folders are the project's own code, not requirements
+            requires.update(
+                {
+                    edge.name: edge.spec
+                    for edge in root.edges
+                    if edge.type is dep_type and not _to_own_code(project, edge)
+                }
+            )
     # A linked folder's own node_modules are listed under the link's entry, as npm's v1 tree nests them.
     links = {
         n.link_target: loc for loc, n in project.nodes.items() if n.link_target and loc.startswith("node_modules/")
@@ -238,6 +244,13 @@ def quick_payload(project: Project) -> dict[str, Any]:
         "dependencies": tree,
         "metadata": {"npm_version": "", "node_version": "", "platform": "", "arch": "", "node_env": ""},
     }
+
+
+def _to_own_code(project: Project, edge: Edge) -> bool:
+    target = project.nodes.get(edge.to) if edge.to is not None else None
+    return edge.spec.startswith("file:") or (
+        target is not None and (target.link_target is not None or not target.location.startswith("node_modules/"))
+    )
 
 
 def _v1_location(location: str, links: Mapping[str, str]) -> str:
