@@ -168,8 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     opts = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="serve-load-"))
     db = work / "store.sqlite"
-    base = [*sorted((FIXTURES / "osv" / "store").glob("*.jsonl.gz"))]
-    extra = read_jsonl(FIXTURES / "npm_oracle" / "advisories" / "real.jsonl")
+    # The store starts with the Node Security and malicious-package records; each update brings one
+    # more slice of GitHub's (the fixtures' and npm-oracle's), so the answers change as the load runs.
+    store_fixtures = FIXTURES / "osv" / "store"
+    base = [store_fixtures / "npm-nodesecurity.jsonl.gz", store_fixtures / "npm-malicious-sample.jsonl.gz"]
+    extra = read_jsonl(store_fixtures / "npm-ghsa.jsonl.gz") + read_jsonl(
+        FIXTURES / "npm_oracle" / "advisories" / "real.jsonl"
+    )
     with filling_store(db) as store:
         store.merge([import_source(path) for path in base])
     everything = [record for path in base for record in read_jsonl(path)]
@@ -178,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         mirrors.append(work / f"mirror{step}")
         write_mirror(mirrors[-1], everything + extra[: len(extra) * step // opts.updates])
     made = requests_for_corpus()
-    print(f"{len(made)} distinct requests from {len(made) // 2} lockfiles", file=sys.stderr)
+    lockfiles = sum(1 for path, _ in made if path == BULK)
+    print(f"{len(made)} distinct requests (bulk and querybatch) from {lockfiles} lockfiles", file=sys.stderr)
     allowed: list[set[str]] = [{d} for d in expected_digests(db, made)]
 
     env = {**os.environ, "NPMAUDIT_CACHE_DIR": str(work / "cache")}
