@@ -222,10 +222,45 @@ def _host_port(url: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """A URL safe to show: without user name, password, query or fragment."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    return f"{parts.scheme}://{netloc}{parts.path}" if parts.scheme else url.split("?", 1)[0]
+    """A URL safe to show: without user name, password, query or fragment.
+
+    Whatever the URL's shape: one without a scheme (``user:pw@host/path``) or one that does not
+    parse (a bad port, a stray bracket) loses everything up to its last ``@`` before the path too."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[user:pw@host" and other unparseable authorities
+        parts = None
+    if parts is not None and parts.scheme and parts.netloc:
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        return f"{parts.scheme}://{netloc}{parts.path}"
+    text = re.split(r"[?#]", url, maxsplit=1)[0]
+    scheme, separator, rest = text.rpartition("://") if "://" in text else ("", "", text)
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}{separator}{authority.rsplit('@', 1)[-1]}{slash}{path}"
+
+
+# What a message must never show, wherever it came from (a server's error body, an exception's
+# text): the user information of a URL, a credential-like query parameter, an Authorization
+# header's value, an .npmrc credential assignment.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/?#]*@")
+_SECRET_QUERY = re.compile(
+    r"(?i)([?&;][^=&\s#]*(?:token|key|secret|password|passwd|pwd|auth|sig|signature|credential|session)"
+    r"[^=&\s#]*=)[^&\s#]*"
+)
+_AUTH_HEADER = re.compile(r"\b(Basic|Bearer|basic|bearer)(\s+)[A-Za-z0-9._~+/\-]{8,}=*")
+_NPMRC_SECRET = re.compile(r"(?i)(_authToken|_auth|_password)(\s*[=:]\s*)\S+")
+
+
+def scrub_credentials(text: str) -> str:
+    """``text`` without anything that looks like a credential: URL user information is dropped
+    (as :func:`redact_url` drops it), secret-looking query values, Authorization header values and
+    ``.npmrc`` credential values become ``***``. Every message passes through it before it is shown."""
+    if "@" not in text and "=" not in text and not _AUTH_HEADER.search(text):
+        return text
+    text = _URL_USERINFO.sub(r"\1", text)
+    text = _SECRET_QUERY.sub(r"\1***", text)
+    text = _AUTH_HEADER.sub(r"\1\2***", text)
+    return _NPMRC_SECRET.sub(r"\1\2***", text)
 
 
 def normalize_registry(url: str, origin: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -41,7 +42,9 @@ class _Parser(argparse.ArgumentParser):
     on one line and prefixed like every other error."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+        from npmaudit.cli.output import safe_message
+
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {safe_message(message)} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,14 +67,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "run", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_INPUT
+    from npmaudit.cli import output
+
     try:
         return int(args.run(args))
     except NpmauditError as error:
-        print(f"npmaudit: error: {error}", file=sys.stderr)
+        output.error(str(error))
         return error.exit_code
     except KeyboardInterrupt:
-        print("npmaudit: interrupted", file=sys.stderr)
+        output.say("interrupted")
         return 130
+    except MemoryError:
+        # Whatever was being read is unwound by now, so there is memory to say so. Readers refuse
+        # oversized input with their own message; this is the backstop for one that could not.
+        output.error(
+            "out of memory: an input (a file or a server's answer) is too large to process with the memory "
+            "available"
+        )
+        return EXIT_INPUT
     except BrokenPipeError:
         # The reader went away (`npmaudit ... | head`): nothing more to say.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -82,10 +95,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if debug_enabled():
             raise
-        print(f"npmaudit: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        output.say(f"internal error: {type(error).__name__}: {error}")
         return EXIT_INTERNAL
 
 
 def run() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _terminated)
     sys.exit(main())
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM (a CI job cancelled, `timeout`) unwinds like an interrupt: transactions roll back and
+    temporary files are removed on the way out, which a default SIGTERM death would leave behind."""
+    raise SystemExit(128 + signum)

@@ -104,6 +104,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     from npmaudit.auditing.run import run_audit, run_recursive
+    from npmaudit.cli import output
     from npmaudit.cli.progress import progress_for
     from npmaudit.cli.settings import no_color, resolve_settings
     from npmaudit.errors import UsageError
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     fmt = output_format(args.format)
     settings = resolve_settings(args, npm_report=NPM_REPORT in fmt.analyses)
     if settings.policy == "off":
-        print("npmaudit: policy is off: the advisory check was skipped", file=sys.stderr)
+        output.say("policy is off: the advisory check was skipped")
         return 0
     color = sys.stdout.isatty() and not no_color()
     progress = progress_for(enabled=fmt.for_people, no_color=no_color())
@@ -123,17 +124,19 @@ def run(args: argparse.Namespace) -> int:
         if not fmt.recursive:
             raise UsageError(f"--format {fmt.name} reports one project; it cannot be combined with --recursive")
         scan = run_recursive(path, settings, progress=progress)
-        sys.stdout.write(fmt.render_recursive(scan, color=color))
+        output.write_report(fmt.render_recursive(scan, color=color), color=color and fmt.colored)
         _print_messages(scan.messages)
         for failure in scan.failures:
-            print(f"npmaudit: error: {failure.error}", file=sys.stderr)
+            output.error(str(failure.error))
         return scan.exit_code
     outcome = run_audit(path, settings, lockfile=args.lockfile, progress=progress)
-    sys.stdout.write(fmt.render(outcome, color=color))
+    output.write_report(fmt.render(outcome, color=color), color=color and fmt.colored)
     _print_messages(outcome.messages)
     return outcome.verdict.exit_code
 
 
 def _print_messages(messages: list[str]) -> None:
+    from npmaudit.cli import output
+
     for message in messages:
-        print(f"npmaudit: {message}", file=sys.stderr)
+        output.say(message)

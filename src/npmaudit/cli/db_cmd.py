@@ -95,8 +95,8 @@ def run_import(args: argparse.Namespace) -> int:
         result = store.merge(sources, progress=progress)
     _print_messages(result.messages())
     for counts in result.sources:
-        print(f"{counts.location}: {counts.records:,} records, {counts.added:,} added, {counts.changed:,} updated")
-    print(f"{store.path}: {result.total:,} records")
+        _result(f"{counts.location}: {counts.records:,} records, {counts.added:,} added, {counts.changed:,} updated")
+    _result(f"{store.path}: {result.total:,} records")
     return 0
 
 
@@ -105,7 +105,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     with _open_store(args, create=False) as store:
         count = export_store(store, args.path, args.format)
-    print(f"exported {count:,} records to {args.path}", file=sys.stderr)
+    _print_messages([f"exported {count:,} records to {args.path}"])
     return 0
 
 
@@ -116,25 +116,27 @@ def run_info(args: argparse.Namespace) -> int:
     if args.format == "json":
         import json
 
-        print(json.dumps(_stats_json(stats, size), indent=2))
+        from npmaudit.report.safe_text import safe_json_dumps
+
+        print(safe_json_dumps(_stats_json(stats, size)))
         return 0
-    print(f"store       {stats.path} (schema {stats.schema_version}, {size / 1e6:.1f} MB)")
-    print(
+    _result(f"store       {stats.path} (schema {stats.schema_version}, {size / 1e6:.1f} MB)")
+    _result(
         f"records     {stats.records:,}: {stats.vulnerabilities:,} vulnerabilities, {stats.malicious:,} malicious, "
         f"{stats.withdrawn:,} withdrawn"
     )
-    print(f"packages    {stats.packages:,}")
+    _result(f"packages    {stats.packages:,}")
     if stats.updated:
-        print(f"updated     {stats.updated}{_ago(stats.updated)} (last import or update)")
+        _result(f"updated     {stats.updated}{_ago(stats.updated)} (last import or update)")
     else:
-        print("updated     never: not a database until `db update` or `db import` succeeds")
-    print(f"synced      {stats.synced or 'never (not updated from a mirror)'}{_ago(stats.synced)}")
-    print(f"newest      {stats.data_modified or '-'}{_ago(stats.data_modified)} (newest record 'modified')")
-    print(f"age         {_age_line(stats)}")
+        _result("updated     never: not a database until `db update` or `db import` succeeds")
+    _result(f"synced      {stats.synced or 'never (not updated from a mirror)'}{_ago(stats.synced)}")
+    _result(f"newest      {stats.data_modified or '-'}{_ago(stats.data_modified)} (newest record 'modified')")
+    _result(f"age         {_age_line(stats)}")
     if stats.sources:
-        print("sources")
+        _result("sources")
         for source in stats.sources:
-            print(
+            _result(
                 f"  {source.updated}  {source.kind:<11} {source.location} ({source.records:,} records: "
                 f"{source.added:,} added, {source.changed:,} updated)"
             )
@@ -153,7 +155,7 @@ def run_update(args: argparse.Namespace) -> int:
     result = update.result
     _print_messages(result.messages())
     what = "all.zip" if update.mode == "full" else f"{update.fetched:,} changed records"
-    print(f"{url}: {what}: {result.added:,} added, {result.changed:,} updated; {store.path}: {result.total:,} records")
+    _result(f"{update.url}: {what}: {result.added:,} added, {result.changed:,} updated; {store.path}: {result.total:,} records")
     return 0
 
 
@@ -194,10 +196,16 @@ def _open_store(args: argparse.Namespace, *, create: bool) -> Any:
 
 
 def _print_messages(messages: list[str]) -> None:
-    from npmaudit.report.safe_text import neutralise
+    from npmaudit.cli import output
 
     for message in messages:
-        print(f"npmaudit: {neutralise(message)}", file=sys.stderr)
+        output.say(message)
+
+
+def _result(line: str) -> None:
+    from npmaudit.cli import output
+
+    output.result_line(line)
 
 
 @contextmanager

@@ -4,11 +4,11 @@
 ``summary`` counts every installed package once: ``installed`` = ``auditedInstalls`` + ``omitted``
 + ``notChecked`` (``audited`` is the number of distinct name@version pairs behind
 ``auditedInstalls``), and names the malicious packages. A recursive scan adds one ``summary`` over
-all its projects."""
+all its projects. Control, bidi and other format characters in its strings are written as
+``\\uXXXX`` escapes (report/safe_text.py)."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from npmaudit import __version__
@@ -16,6 +16,7 @@ from npmaudit.advisories.source import SourceInfo
 from npmaudit.auditing.freshness import data_age
 from npmaudit.project.model import unchecked_reason
 from npmaudit.report.common import MaliciousPackage, chain_labels, malicious_packages, summarize
+from npmaudit.report.safe_text import safe_json_dumps
 
 if TYPE_CHECKING:
     from npmaudit.auditing.engine import Finding
@@ -119,7 +120,7 @@ def malicious_json(package: MaliciousPackage) -> dict[str, Any]:
 
 
 def render(outcome: AuditOutcome, *, color: bool = False) -> str:
-    return json.dumps(document(outcome), indent=2, ensure_ascii=False) + "\n"
+    return safe_json_dumps(document(outcome)) + "\n"
 
 
 def render_recursive(scan: RecursiveOutcome, *, color: bool = False) -> str:
@@ -134,7 +135,7 @@ def render_recursive(scan: RecursiveOutcome, *, color: bool = False) -> str:
         ],
         "summary": recursive_summary(scan),
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return safe_json_dumps(data) + "\n"
 
 
 def recursive_summary(scan: RecursiveOutcome) -> dict[str, Any]:

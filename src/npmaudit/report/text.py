@@ -57,7 +57,9 @@ def render(outcome: AuditOutcome, *, color: bool = False) -> str:
     summary = summarize(result)
     lines: list[str] = []
     project = result.project
-    lines.append(f"{project.lockfile} ({project.lockfile_format}): {_counts(summary, outcome.settings.omit)}")
+    lines.append(
+        f"{neutralise(str(project.lockfile))} ({project.lockfile_format}): {_counts(summary, outcome.settings.omit)}"
+    )
     lines.extend(_malicious_banner(summary.malicious, paint))
     lines.append("")
     for findings in by_package(result.findings).values():
@@ -191,9 +193,9 @@ def render_recursive(scan: RecursiveOutcome, *, color: bool = False) -> str:
     paint = _Painter(color)
     sections = ["\n".join(_recursive_summary(scan, paint)) + "\n"]
     for outcome in scan.outcomes:
-        sections.append(f"== {outcome.result.project.directory} ==\n" + render(outcome, color=color))
+        sections.append(f"== {neutralise(str(outcome.result.project.directory))} ==\n" + render(outcome, color=color))
     for failure in scan.failures:
-        sections.append(f"== {failure.directory} ==\nnot audited: {neutralise(str(failure.error))}\n")
+        sections.append(f"== {neutralise(str(failure.directory))} ==\nnot audited: {neutralise(str(failure.error))}\n")
     sections.append(_recursive_total(scan) + "\n")
     return "\n".join(sections)
 
