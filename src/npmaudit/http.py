@@ -22,6 +22,7 @@ for callers that cache documents (packuments).
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import gzip
 import json
@@ -30,7 +31,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urljoin, urlsplit, urlunsplit
 
 import urllib3
 from urllib3.exceptions import (
@@ -47,7 +48,7 @@ from urllib3.exceptions import (
 from npmaudit import __version__
 from npmaudit.errors import SourceError
 from npmaudit.http_deadline import POOL_CLASSES, Exchange, exchange
-from npmaudit.npmrc import redact_url
+from npmaudit.npmrc import redact_url, scrub_credentials
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -55,6 +56,32 @@ DEFAULT_TIMEOUT = 30.0
 MiB = 1024 * 1024
 # The Accept header npm sends for packuments: the abbreviated ("corgi") document when the registry has it.
 PACKUMENT_ACCEPT = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
+
+
+# A password or query value shorter than this is not scrubbed on its own (it would blank out
+# ordinary words of a message); the header and the whole user:password pair always are.
+MIN_SECRET_LENGTH = 4
+
+
+def credential_forms(authorization: str) -> list[str]:
+    """The texts that reveal an Authorization header's credential if they appear in a message."""
+    forms = [authorization]
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if not token:
+        return forms
+    forms.append(token)
+    if scheme.lower() == "basic":
+        try:
+            pair = base64.b64decode(token, validate=True).decode("utf-8")
+        except ValueError:  # binascii.Error and UnicodeDecodeError
+            return forms
+        user, _, password = pair.partition(":")
+        forms.append(pair)
+        forms.append(f"{quote(user, safe='')}:{quote(password, safe='')}")
+        if len(password) >= MIN_SECRET_LENGTH:
+            forms.extend({password, quote(password, safe="")})
+    return forms
 
 
 class NetworkConfig(Protocol):
@@ -248,6 +275,8 @@ class HttpClient:
         except ValueError as error:
             reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
             raise self._error(f"invalid JSON in the answer of {response.url} ({reason})") from None
+        except RecursionError:  # json decodes nested arrays and objects recursively
+            raise self._error(f"invalid JSON in the answer of {response.url} (nested too deeply)") from None
 
     def request(
         self,
@@ -341,10 +370,7 @@ class HttpClient:
             authorization = self.network.authorization(url)
             if authorization:
                 sent["authorization"] = authorization
-        if "authorization" in sent:
-            with self._lock:
-                self._secrets.add(sent["authorization"])
-                self._secrets.add(sent["authorization"].split(" ", 1)[-1])
+        self._remember_secrets(url, sent.get("authorization"))
         manager = self._manager(self.network.proxy_for(url))
         with self._stats.lock:
             self._stats.requests += 1
@@ -493,7 +519,7 @@ class HttpClient:
 
             userinfo = unquote(parts.netloc.rsplit("@", 1)[0])
             proxy_headers = make_headers(proxy_basic_auth=userinfo)
-            self._secrets.add(proxy_headers["proxy-authorization"])  # the caller holds self._lock
+            self._secrets.update(credential_forms(proxy_headers["proxy-authorization"]))  # caller holds self._lock
             parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
         proxied = urllib3.ProxyManager(
             urlunsplit(parts), num_pools=8, maxsize=self.settings.pool_size, proxy_headers=proxy_headers, **tls
@@ -519,13 +545,26 @@ class HttpClient:
         text = data[:300].decode("utf-8", errors="replace").strip().replace("\r", " ").replace("\n", " ")
         return f": {self._scrub(text)[:160]}" if text else ""
 
+    def _remember_secrets(self, url: str, authorization: str | None) -> None:
+        """Every form in which a credential of this request could come back in a message: the
+        header, its token, a Basic pair decoded (``user:password``, and the password alone, as a
+        server may echo them in an error body), and the values of the URL's query."""
+        found = set(credential_forms(authorization)) if authorization else set()
+        query = urlsplit(url).query
+        if query:
+            found.add(query)
+            found.update(value for _, value in parse_qsl(query) if len(value) >= MIN_SECRET_LENGTH)
+        if found:
+            with self._lock:
+                self._secrets.update(found)
+
     def _scrub(self, text: str) -> str:
         with self._lock:
             secrets = sorted(self._secrets, key=len, reverse=True)
         for secret in secrets:
             if secret:
                 text = text.replace(secret, "***")
-        return text
+        return scrub_credentials(text)
 
     def _error(self, reason: str, status: int | None = None) -> HttpError:
         return HttpError(self.source, self._scrub(reason), status)

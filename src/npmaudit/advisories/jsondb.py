@@ -23,7 +23,7 @@ from npmaudit.advisories.model import Advisory, AdvisoryFormatError
 from npmaudit.advisories.record_times import RefusedRecord, latest_credible, refusal_message, time_problem
 from npmaudit.advisories.records import iter_records
 from npmaudit.advisories.source import SourceInfo
-from npmaudit.atomicfile import atomic_replace
+from npmaudit.atomicfile import atomic_replace, check_writable_target
 from npmaudit.errors import InputError
 from npmaudit.project.model import PackageRef, Project
 
@@ -188,9 +188,12 @@ def merge_into_json_database(
             credible.append(record)
         else:
             refused.append(RefusedRecord(record_key(record), problem))
-    if path.is_dir():
+    if path.is_dir() and not path.is_symlink():
         # A directory of records is a database we read, never one we rewrite as a single file.
         raise InputError(path, "is a directory, not a JSON database file to merge into")
+    # A link (a project's file pointing elsewhere) is neither followed nor replaced: its target's
+    # records would be copied into the project. Nor is a device or FIFO read or replaced.
+    check_writable_target(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with directory_lock(path.parent):
@@ -206,8 +209,20 @@ def merge_into_json_database(
 def write_json_database(path: Path, records: Iterable[Mapping[str, Any]]) -> None:
     """Write records as the seed's format: a JSON array sorted by id, keys sorted, 2-space indent."""
     ordered = sorted(records, key=record_key)
-    text = json.dumps(ordered, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    text = encodable_json(ordered, indent=2, sort_keys=True) + "\n"
     atomic_write_text(path, text)
+
+
+def encodable_json(value: Any, **options: Any) -> str:
+    """``json.dumps(value, ensure_ascii=False, **options)``, unless a string holds a lone surrogate
+    (a record's ``"\\ud800"`` escape), which UTF-8 cannot encode: then every non-ASCII character is
+    escaped, as ``ensure_ascii`` does. The same values either way."""
+    text = json.dumps(value, ensure_ascii=False, **options)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, ensure_ascii=True, **options)
+    return text
 
 
 def atomic_write_text(path: Path, text: str) -> None:

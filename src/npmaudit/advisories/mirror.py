@@ -16,7 +16,6 @@ import contextlib
 import gzip
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -25,12 +24,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from npmaudit.advisories.mirror_fetch import MirrorTimeouts, MirrorTransport
 from npmaudit.advisories.records import GZIP_MAGIC, iter_records, records_from_text
 from npmaudit.advisories.store import AdvisoryStore, ImportResult, ImportSource, RawRecord
+from npmaudit.atomicfile import scratch_file
 from npmaudit.errors import InputError, SourceError
+from npmaudit.npmrc import redact_url
 from npmaudit.progress import Progress, no_progress
 from npmaudit.textfile import refuse_special
 
@@ -219,32 +220,58 @@ def update_from_mirror(
 ) -> MirrorUpdate:
     """Bring the store up to date with the mirror at ``url``, in one transaction. ``now`` (RFC 3339)
     is the time recorded as the last successful synchronisation (default: the current time);
-    ``timeouts`` are the total deadlines of one file and of all.zip (mirror_fetch.py)."""
+    ``timeouts`` are the total deadlines of one file and of all.zip (mirror_fetch.py).
+
+    Credentials in ``url`` (``user:password@``, a ``?token=`` query) are used for every file of the
+    mirror but never shown, stored or looked up as a host name: messages, the store's sources and
+    the result name the mirror by its redacted URL."""
     with MirrorTransport(timeouts) as transport:
-        return _update(transport, store, url.rstrip("/"), full, progress, download_dir, now)
+        return _update(transport, store, MirrorLocation.parse(url), full, progress, download_dir, now)
+
+
+@dataclass(frozen=True)
+class MirrorLocation:
+    """A mirror's URL split into what is requested and what is shown."""
+
+    base: str  # scheme://[user:password@]host/path, without a trailing slash or a query
+    query: str  # sent with every file (a token or a signed URL's parameters), never shown
+    shown: str  # the base without credentials: for messages and the store's sources
+
+    @classmethod
+    def parse(cls, url: str) -> MirrorLocation:
+        parts = urlsplit(url.strip())
+        base = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+        return cls(base, parts.query, redact_url(base).rstrip("/"))
+
+    def file(self, name: str) -> str:
+        return f"{self.base}/{name}" + (f"?{self.query}" if self.query else "")
+
+    def label(self, name: str) -> str:
+        return f"{self.shown}/{name}"
 
 
 def _update(
     transport: MirrorTransport,
     store: AdvisoryStore,
-    url: str,
+    mirror: MirrorLocation,
     full: bool,
     progress: Progress,
     download_dir: Path | None,
     now: str | None,
 ) -> MirrorUpdate:
-    listing = parse_modified_csv(url, transport.fetch(f"{url}/modified_id.csv"))
+    url = mirror.shown
+    listing = parse_modified_csv(url, transport.fetch(mirror.file("modified_id.csv")))
     if not listing:
-        raise SourceError(f"{url}/modified_id.csv", "lists no records: the mirror is empty or broken")
+        raise SourceError(mirror.label("modified_id.csv"), "lists no records: the mirror is empty or broken")
     newest_listed = listing[0][0]
     known = {source.location: source for source in store.stats().sources}
     if full or url not in known:
-        return _full_update(transport, store, url, listing, progress, download_dir, now)
+        return _full_update(transport, store, mirror, listing, progress, download_dir, now)
     have = store.modified_by_key()
     changed = [advisory_id for modified, advisory_id in listing if _is_newer(modified, have.get(advisory_id))]
     if len(changed) > DELTA_LIMIT:
-        return _full_update(transport, store, url, listing, progress, download_dir, now)
-    records = _fetch_records(transport, url, changed, progress)
+        return _full_update(transport, store, mirror, listing, progress, download_dir, now)
+    records = _fetch_records(transport, mirror, changed, progress)
     state = {"mode": "delta", "newestListed": newest_listed}
     source = ImportSource(url, "mirror", records, state, allow_empty=True, expected=len(records))
     with _malformed_is_remote(url):
@@ -255,27 +282,56 @@ def _update(
 def _full_update(
     transport: MirrorTransport,
     store: AdvisoryStore,
-    url: str,
+    mirror: MirrorLocation,
     listing: list[tuple[str, str]],
     progress: Progress,
     download_dir: Path | None,
     now: str | None,
 ) -> MirrorUpdate:
+    url = mirror.shown
     directory = download_dir or store.path.parent
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".all.", suffix=".zip.tmp")
-    try:
-        with os.fdopen(handle, "wb") as sink:
-            transport.download(f"{url}/all.zip", sink, progress)
+    # A locked scratch file: an update killed while downloading leaves its all.zip behind, which
+    # the next one removes (atomicfile.scratch_file).
+    with scratch_file(directory, "all.zip") as (handle, temporary):
+        with os.fdopen(os.dup(handle), "w+b") as sink:
+            transport.download(mirror.file("all.zip"), _DiskSink(sink, directory), progress)
         state = {"mode": "full", "newestListed": listing[0][0] if listing else None}
-        label = f"{url}/all.zip"
-        records = _remote_errors(url, iter_zip_records(Path(temporary), label))
-        source = ImportSource(url, "mirror", records, state, expected=_remote_count(url, Path(temporary), label))
+        label = mirror.label("all.zip")
+        records = _remote_errors(url, iter_zip_records(temporary, label))
+        source = ImportSource(url, "mirror", records, state, expected=_remote_count(url, temporary, label))
         with _malformed_is_remote(url):
             result = store.merge([source], progress=progress, now=now)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
     return MirrorUpdate(url, "full", len(listing), result.sources[0].records, result)
+
+
+class _DiskSink:
+    """The download's file: a failed write (a full disk) is ours, an input error naming the
+    directory, not the mirror's failure (nor a lost connection to retry)."""
+
+    def __init__(self, stream: IO[bytes], directory: Path) -> None:
+        self._stream = stream
+        self._directory = directory
+
+    def _disk(self, error: OSError) -> InputError:
+        return InputError(self._directory, f"cannot write the download: {error.strerror or error}")
+
+    def write(self, data: bytes, /) -> int:
+        try:
+            return self._stream.write(data)
+        except OSError as error:
+            raise self._disk(error) from None
+
+    def seek(self, offset: int, /) -> int:
+        return self._stream.seek(offset)
+
+    def truncate(self) -> int:
+        try:
+            return self._stream.truncate()
+        except OSError as error:
+            raise self._disk(error) from None
+
+    def tell(self) -> int:
+        return self._stream.tell()
 
 
 @contextlib.contextmanager
@@ -346,16 +402,22 @@ def _is_newer(listed: str, stored: str | None) -> bool:
     return a[0].replace(microsecond=0) > b[0].replace(microsecond=0)
 
 
-def _fetch_records(transport: MirrorTransport, url: str, ids: list[str], progress: Progress) -> list[RawRecord]:
+def _fetch_records(
+    transport: MirrorTransport, mirror: MirrorLocation, ids: list[str], progress: Progress
+) -> list[RawRecord]:
+    url = mirror.shown
+
     def fetch(advisory_id: str) -> RawRecord:
-        location = f"{url}/{quote(advisory_id)}.json"
-        data = transport.fetch(location)
+        name = f"{quote(advisory_id)}.json"
+        data = transport.fetch(mirror.file(name))
         try:
             record = json.loads(data)
         except ValueError as error:
-            raise SourceError(location, f"invalid JSON: {error}") from None
+            raise SourceError(mirror.label(name), f"invalid JSON: {error}") from None
+        except RecursionError:  # json decodes nested arrays and objects recursively
+            raise SourceError(mirror.label(name), "invalid JSON: nested too deeply") from None
         if not isinstance(record, dict):
-            raise SourceError(location, "not an OSV record")
+            raise SourceError(mirror.label(name), "not an OSV record")
         return record, None, f"{advisory_id}.json"
 
     records: list[RawRecord] = []

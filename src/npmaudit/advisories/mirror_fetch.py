@@ -63,7 +63,7 @@ class MirrorTransport:
 
     def download(self, location: str, sink: Sink, progress: Progress) -> None:
         """A large file into ``sink``, reporting its bytes as they come (of the announced total)."""
-        task = f"downloading {location} (bytes)"
+        task = f"downloading {redact_url(location)} (bytes)"
         path = _local_path(location)
         if path is None:
             with _named_by(location):

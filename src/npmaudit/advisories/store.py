@@ -25,6 +25,7 @@ import json
 import os
 import secrets
 import sqlite3
+import stat
 import zlib
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -34,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from npmaudit.advisories.dirlock import directory_lock
-from npmaudit.advisories.jsondb import record_key
+from npmaudit.advisories.jsondb import encodable_json, record_key
+from npmaudit.advisories.local import SQLITE_SUFFIXES
 from npmaudit.advisories.model import Advisory, AdvisoryFormatError, MalformedRecordError
 from npmaudit.advisories.record_times import (
     RefusedRecord,
@@ -239,9 +241,15 @@ class AdvisoryStore:
         if not create and not path.exists():
             raise InputError(name, "advisory store not found")
         if path.exists() and not path.is_file():
-            raise InputError(name, "not an advisory store: it is a directory")
+            kind = "a directory" if path.is_dir() else "not a regular file (a device, FIFO or socket)"
+            raise InputError(name, f"not an advisory store: it is {kind}")
         if create:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            check_store_target(path, name)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise InputError(name, f"cannot create the advisory store: {error.strerror or error}") from None
+        _check_side_files(path, name)
         connection = _connect(path, create=create, name=name)
         try:
             _prepare(name, connection, writable=create)
@@ -528,7 +536,7 @@ class AdvisoryStore:
                 flush()  # the old index rows must go before this record's new ones are written
                 self._unindex(key)
             if text is None:
-                text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+                text = encodable_json(record, separators=(",", ":"))
             if isinstance(text, str):
                 text = text.encode()
             rows.append(
@@ -557,15 +565,22 @@ class AdvisoryStore:
 
     @contextmanager
     def _write_transaction(self) -> Iterator[None]:
+        """One transaction; any SQLite failure inside it (a full disk, an I/O error) is an
+        :class:`InputError` naming the store, which is left as it was."""
         with _locked_errors(self.path):
             self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield
+            with _sqlite_errors(self.path):
+                yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            _rollback(self._db)
             raise
-        with _locked_errors(self.path):
-            self._db.execute("COMMIT")
+        try:
+            with _locked_errors(self.path):
+                self._db.execute("COMMIT")
+        except BaseException:
+            _rollback(self._db)
+            raise
 
 
 def _forget_impossible_times(existing: dict[str, str], latest: datetime) -> None:
@@ -581,20 +596,127 @@ def _forget_impossible_times(existing: dict[str, str], latest: datetime) -> None
 
 
 def _connect(path: Path, *, create: bool, name: Path) -> sqlite3.Connection:
-    uri = path.resolve().as_uri() + ("?mode=rwc" if create else "?mode=rw")
+    """A connection that has read the schema, so a file it cannot use fails here.
+
+    Without ``create`` a store the user may read but not write opens read-only (a shared cache).
+    A WAL store on a read-only file system, or in a directory this user cannot write and that no
+    writer is using (no ``-wal`` or ``-shm`` file beside it), opens as *immutable*: SQLite cannot
+    create the shared-memory file a WAL reader otherwise needs, and there is nobody whose writes
+    it would have to see. A store that can be neither opened nor read is an :class:`InputError`.
+    """
+    base = path.resolve().as_uri()
+    if create:
+        try:
+            return _opened(base + "?mode=rwc")
+        except sqlite3.OperationalError as error:
+            if _is_cannot_open(error):
+                raise InputError(name, f"cannot open or create the advisory store: {_reason(error)}") from None
+            raise InputError(name, f"advisory store: {_reason(error)}") from None
+        except sqlite3.DatabaseError as error:
+            raise InputError(name, f"not an advisory store: {_reason(error)}") from None
+    failure: sqlite3.Error | None = None
+    for query in ("?mode=rw", "?mode=ro", "?mode=ro&immutable=1"):
+        if query.endswith("immutable=1") and not _nobody_writes(path.resolve()):
+            break
+        try:
+            return _opened(base + query)
+        except sqlite3.OperationalError as error:
+            if not _is_cannot_open(error):
+                raise InputError(name, f"advisory store: {_reason(error)}") from None
+            failure = error
+        except sqlite3.DatabaseError as error:
+            raise InputError(name, f"not an advisory store: {_reason(error)}") from None
+    reason = _reason(failure) if failure is not None else "unknown error"
+    if not os.access(path.resolve().parent, os.W_OK) and _has_side_files(path.resolve()):
+        reason += (
+            " (the store sits in a directory this user cannot write, with the write-ahead log of an unfinished "
+            "writer beside it: let its writer finish, or copy the store)"
+        )
+    raise InputError(name, f"cannot open the advisory store: {reason}") from None
+
+
+def _opened(uri: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     try:
-        connection = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-    except sqlite3.Error as error:
-        if create:
-            raise InputError(name, f"cannot open or create the advisory store: {error}") from None
-        try:  # a store the user may read but not write (a shared read-only cache)
-            connection = sqlite3.connect(
-                path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
-            )
-        except sqlite3.Error as error2:
-            raise InputError(name, f"cannot open the advisory store: {error2}") from None
-    connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opens the file (and the WAL)
+    except UnicodeDecodeError:  # SQLite's message quotes a damaged schema's text
+        connection.close()
+        raise sqlite3.DatabaseError("damaged schema (its text is not UTF-8)") from None
+    except BaseException:
+        connection.close()
+        raise
     return connection
+
+
+def _is_cannot_open(error: sqlite3.Error) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY)
+    return "unable to open" in str(error) or "readonly" in str(error)
+
+
+def _reason(error: BaseException) -> str:
+    return str(error) or type(error).__name__
+
+
+def _nobody_writes(path: Path) -> bool:
+    """Can the store change while it is read? Not on a read-only file system; nor in a directory
+    this user cannot write when no writer's ``-wal`` / ``-shm`` file is there."""
+    directory = path.parent
+    try:
+        if os.statvfs(directory).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return not os.access(directory, os.W_OK) and not _has_side_files(path)
+
+
+def _has_side_files(path: Path) -> bool:
+    return any(os.path.lexists(f"{path}{suffix}") for suffix in ("-wal", "-shm"))
+
+
+def check_store_target(path: Path, name: Path | None = None) -> None:
+    """An :class:`InputError` unless ``path`` may become or be written as a store: it must not be
+    a symbolic link (a write never follows one: a dangling link would create a store where it
+    points), and an existing empty file must be named like a store (``.sqlite``, ``.sqlite3``,
+    ``.db``: what an interrupted creation by an older npmaudit left). Any other empty file is
+    somebody's file, which SQLite would silently take over as an empty database."""
+    shown = name or path
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise InputError(shown, f"cannot open the advisory store: {error.strerror or error}") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise InputError(
+            shown,
+            "is a symbolic link: npmaudit writes a store only at its own path, never through a link (name its target)",
+        )
+    if stat.S_ISREG(info.st_mode) and info.st_size == 0 and path.suffix.lower() not in SQLITE_SUFFIXES:
+        raise InputError(
+            shown,
+            "an empty file, not an advisory store: npmaudit does not turn another file into a store (remove it, "
+            "or name another --db)",
+        )
+
+
+def _check_side_files(path: Path, name: Path) -> None:
+    """SQLite opens (and truncates) a store's ``-wal``, ``-shm`` and ``-journal`` files, readers too,
+    following links: one planted beside a store would be overwritten where it points."""
+    real = path.resolve()
+    for suffix in SQLITE_SIDE_FILES:
+        side = Path(f"{real}{suffix}")
+        try:
+            mode = os.lstat(side).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            raise InputError(name, f"cannot open the advisory store: {side.name}: {error.strerror or error}") from None
+        if not stat.S_ISREG(mode):
+            what = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+            raise InputError(name, f"{side.name} beside the store is {what}: refusing to open the store through it")
 
 
 def _prepare(path: Path, db: sqlite3.Connection, *, writable: bool) -> None:
@@ -639,7 +761,7 @@ def _prepare(path: Path, db: sqlite3.Connection, *, writable: bool) -> None:
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
         db.execute("COMMIT")
 
@@ -698,6 +820,27 @@ _reading = _locked_errors
 
 
 @contextmanager
+def _sqlite_errors(path: Path) -> Iterator[None]:
+    """Only SQLite's own failures as input errors (the sources read inside a transaction raise
+    their own errors, which must keep naming their file)."""
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        raise InputError(path, f"advisory store: {error}: the store was left as it was") from None
+    except sqlite3.DatabaseError as error:
+        raise InputError(path, f"damaged advisory store: {error}") from None
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Undo the open transaction, if SQLite has not already: after a full disk or an I/O error it
+    rolls back by itself, and a second ROLLBACK would fail ("no transaction is active") and hide
+    the first error."""
+    if db.in_transaction:
+        with suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+
+
+@contextmanager
 def _gc_paused() -> Iterator[None]:
     """An import allocates millions of short-lived objects: the cyclic collector's passes over them
     cost more than the import itself (measured: 12.7 s vs 2.2 s for 215k json.loads)."""
@@ -720,6 +863,7 @@ def filling_store(path: Path) -> Iterator[AdvisoryStore]:
     and then merges into the first one's result instead of replacing it; a temporary store left by
     a killed process is removed by the next creator (none can be in use while the lock is held).
     """
+    check_store_target(path)
     if path.exists():
         with AdvisoryStore.open(path, create=True) as store:
             yield store
@@ -747,7 +891,11 @@ def filling_store(path: Path) -> Iterator[AdvisoryStore]:
             finally:
                 store.close()
             if filled:
-                os.replace(temporary, path)
+                check_store_target(path)  # nothing planted there meanwhile is replaced or followed
+                try:
+                    os.replace(temporary, path)
+                except OSError as error:
+                    raise InputError(path, f"cannot create the advisory store: {error.strerror or error}") from None
         finally:
             for leftover in (temporary, *(Path(f"{temporary}{suffix}") for suffix in SQLITE_SIDE_FILES)):
                 _remove_file(leftover)
@@ -785,18 +933,25 @@ def export_store(store: AdvisoryStore, path: Path, fmt: str = "json") -> int:
     record per line, in the same order. Written beside ``path`` and renamed over it."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _export(store, path, fmt)
+    except OSError as error:  # a full disk, no permission: the temporary file is gone, the target unchanged
+        raise InputError(path, f"cannot write: {error.strerror or error}") from None
+
+
+def _export(store: AdvisoryStore, path: Path, fmt: str) -> int:
     count = 0
     with atomic_replace(path) as stream:
         for record in store.iter_records():
             if fmt == "jsonl":
-                stream.write(json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")))
+                stream.write(encodable_json(record, sort_keys=True, separators=(",", ":")))
                 stream.write("\n")
             else:
                 # json.dumps(list, indent=2) writes each element indented one level: the same
                 # text as the element dumped alone with every line prefixed by two spaces
                 # (JSON strings never hold a raw newline).
-                text = json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False)
+                text = encodable_json(record, indent=2, sort_keys=True)
                 stream.write(("[\n" if count == 0 else ",\n") + "  " + text.replace("\n", "\n  "))
             count += 1
         if fmt == "json":

@@ -81,8 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Whatever was being read is unwound by now, so there is memory to say so. Readers refuse
         # oversized input with their own message; this is the backstop for one that could not.
         output.error(
-            "out of memory: an input (a file or a server's answer) is too large to process with the memory "
-            "available"
+            "out of memory: an input (a file or a server's answer) is too large to process with the memory available"
         )
         return EXIT_INPUT
     except BrokenPipeError:

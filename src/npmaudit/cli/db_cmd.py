@@ -114,8 +114,6 @@ def run_info(args: argparse.Namespace) -> int:
         stats = store.stats()
     size = stats.path.stat().st_size
     if args.format == "json":
-        import json
-
         from npmaudit.report.safe_text import safe_json_dumps
 
         print(safe_json_dumps(_stats_json(stats, size)))
@@ -155,7 +153,8 @@ def run_update(args: argparse.Namespace) -> int:
     result = update.result
     _print_messages(result.messages())
     what = "all.zip" if update.mode == "full" else f"{update.fetched:,} changed records"
-    _result(f"{update.url}: {what}: {result.added:,} added, {result.changed:,} updated; {store.path}: {result.total:,} records")
+    counts = f"{result.added:,} added, {result.changed:,} updated"
+    _result(f"{update.url}: {what}: {counts}; {store.path}: {result.total:,} records")
     return 0
 
 

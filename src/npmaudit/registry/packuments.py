@@ -91,6 +91,16 @@ class PackumentCache:
         return entry if isinstance(entry, dict) else None
 
     def _write(self, name: str, entry: dict[str, Any]) -> None:
+        try:
+            self._replace(name, entry)
+        except OSError as error:  # read-only, full, or not a directory: a usage problem, not a bug
+            raise InputError(
+                self.directory,
+                f"cannot write the packument cache: {error.strerror or error} (set NPMAUDIT_CACHE_DIR to a writable "
+                "directory)",
+            ) from None
+
+    def _replace(self, name: str, entry: dict[str, Any]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         data = gzip.compress(json.dumps(entry, separators=(",", ":")).encode(), mtime=0)
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".packument-")
