@@ -262,7 +262,11 @@ class HttpClient:
         self, url: str, payload: Any, *, gzip_body: bool = False, headers: Mapping[str, str] | None = None
     ) -> Any:
         """POST a JSON payload (gzipped when asked, as npm sends audit payloads) and decode the answer."""
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        try:
+            body = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (a lockfile's "\ud800" escape): send it escaped
+            body = json.dumps(payload, separators=(",", ":")).encode("ascii")
         sent = {"content-type": "application/json", "accept": "application/json", **(headers or {})}
         if gzip_body:
             body = gzip.compress(body, mtime=0)

@@ -110,7 +110,7 @@ def record_key(record: Mapping[str, Any]) -> str:
     if isinstance(advisory_id, str) and advisory_id:
         return advisory_id
     canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def newer(candidate: Mapping[str, Any], current: Mapping[str, Any], latest: datetime | None = None) -> bool:

@@ -408,7 +408,7 @@ def _fetch_records(
     url = mirror.shown
 
     def fetch(advisory_id: str) -> RawRecord:
-        name = f"{quote(advisory_id)}.json"
+        name = f"{quote(advisory_id, errors='surrogatepass')}.json"
         data = transport.fetch(mirror.file(name))
         try:
             record = json.loads(data)

@@ -194,7 +194,7 @@ class OsvApiSource:
         return records
 
     def _fetch_one(self, advisory_id: str) -> Advisory:
-        url = self.base_url + "v1/vulns/" + quote(advisory_id, safe="")
+        url = self.base_url + "v1/vulns/" + quote(advisory_id, safe="", errors="surrogatepass")
         document = self.client.get_json(url).data
         try:
             advisory = Advisory.from_osv(document)

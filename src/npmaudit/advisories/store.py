@@ -315,9 +315,11 @@ class AdvisoryStore:
         """Every record (withdrawn ones too) indexed under each of ``names``."""
         parsed: dict[str, Advisory] = {}
         found: dict[str, list[Advisory]] = {}
+        asked = {sql_text(name): name for name in names}  # as indexed -> as asked
+        stored = list(asked)
         with _reading(self.path):
-            for start in range(0, len(names), LOOKUP_CHUNK):
-                chunk = names[start : start + LOOKUP_CHUNK]
+            for start in range(0, len(stored), LOOKUP_CHUNK):
+                chunk = stored[start : start + LOOKUP_CHUNK]
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
                     "SELECT a.name, v.key, v.record FROM affected a JOIN advisories v ON v.key = a.key "
@@ -328,7 +330,7 @@ class AdvisoryStore:
                     advisory = parsed.get(key)
                     if advisory is None:
                         advisory = parsed[key] = self._advisory(key, blob)
-                    found.setdefault(name, []).append(advisory)
+                    found.setdefault(asked.get(name, name), []).append(advisory)
         return found
 
     def record(self, key: str) -> dict[str, Any] | None:
@@ -455,7 +457,7 @@ class AdvisoryStore:
                     "updated = excluded.updated, records = excluded.records, added = excluded.added, "
                     "changed = excluded.changed, state = excluded.state",
                     (
-                        source.location,
+                        sql_text(source.location),
                         source.kind,
                         now,
                         counts[-1].records,
@@ -511,8 +513,8 @@ class AdvisoryStore:
             seen += 1
             if seen % PROGRESS_EVERY == 0:
                 progress(task, seen, source.expected)
-            key = record_key(record)
-            modified = modified_key(record)
+            key = sql_text(record_key(record))
+            modified = sql_text(modified_key(record))
             current = existing.get(key)
             if current is not None and modified <= current:
                 newest = max(newest, modified)  # not newer than a stored, credible copy: credible too
@@ -528,7 +530,7 @@ class AdvisoryStore:
                 line = where if isinstance(where, int) else None
                 label = "" if line is not None else f"{where}: "
                 raise MalformedRecordError(source.location, f"{label}{error}", line) from None
-            names = sorted(advisory.package_names)
+            names = sorted(sql_text(name) for name in advisory.package_names)
             if current is None:
                 added += 1
             else:
@@ -543,7 +545,7 @@ class AdvisoryStore:
                 (
                     key,
                     modified,
-                    advisory.withdrawn,
+                    sql_text(advisory.withdrawn) if advisory.withdrawn is not None else None,
                     int(advisory.malicious),
                     "\n".join(names),
                     self._encode(text),
@@ -764,6 +766,17 @@ def _prepare(path: Path, db: sqlite3.Connection, *, writable: bool) -> None:
             _rollback(db)
             raise
         db.execute("COMMIT")
+
+
+def sql_text(value: str) -> str:
+    """``value`` as SQLite can hold it (UTF-8): a lone surrogate, from a record's ``"\\ud800"``
+    escape or an undecodable byte in a file name, is kept as that escape's text. Names are indexed
+    and looked up through this same function, so they still find each other."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join(f"\\u{ord(char):04x}" if 0xD800 <= ord(char) <= 0xDFFF else char for char in value)
+    return value
 
 
 def _identity(db: sqlite3.Connection) -> tuple[int, int]:

@@ -34,7 +34,8 @@ _PRERELEASE = re.compile("-")
 def _hash(name: str, source: Any) -> str:
     """metavuln-calculator's hash.js: base64 SHA-512 of JSON.stringify([name, source])."""
     text = json.dumps([name, source], separators=(",", ":"), ensure_ascii=False)
-    return base64.b64encode(hashlib.sha512(text.encode()).digest()).decode()
+    # surrogatepass: a lockfile's "\ud800" escape must not crash the hash (JSON.stringify escapes it)
+    return base64.b64encode(hashlib.sha512(text.encode("utf-8", "surrogatepass")).digest()).decode()
 
 
 @functools.lru_cache(maxsize=65536)

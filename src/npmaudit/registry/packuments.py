@@ -80,7 +80,7 @@ class PackumentCache:
         self.missing: list[str] = []
 
     def _path(self, name: str) -> Path:
-        return self.directory / (urllib.parse.quote(name, safe="@") + ".json.gz")
+        return self.directory / (urllib.parse.quote(name, safe="@", errors="surrogatepass") + ".json.gz")
 
     def _read(self, name: str) -> dict[str, Any] | None:
         path = self._path(name)
@@ -138,7 +138,7 @@ def registry_fetcher(client: Any, registry_for: Callable[[str], str]) -> Fetcher
     from npmaudit.http import HttpError
 
     def fetch(name: str, etag: str | None) -> tuple[int, dict[str, Any] | None, str | None]:
-        url = registry_for(name).rstrip("/") + "/" + urllib.parse.quote(name, safe="@")
+        url = registry_for(name).rstrip("/") + "/" + urllib.parse.quote(name, safe="@", errors="surrogatepass")
         try:
             response = client.get_json(url, headers={"accept": CORGI_ACCEPT}, etag=etag)
         except HttpError as error:
