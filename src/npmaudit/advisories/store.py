@@ -611,9 +611,15 @@ def _connect(path: Path, *, create: bool, name: Path) -> sqlite3.Connection:
         try:
             return _opened(base + "?mode=rwc")
         except sqlite3.OperationalError as error:
+            reason = _reason(error)
+            if _read_only_place(path.resolve()):
+                reason += (
+                    " (the store is on a read-only file system or in a directory this user cannot write: it can be "
+                    "read, not written)"
+                )
             if _is_cannot_open(error):
-                raise InputError(name, f"cannot open or create the advisory store: {_reason(error)}") from None
-            raise InputError(name, f"advisory store: {_reason(error)}") from None
+                raise InputError(name, f"cannot open or create the advisory store: {reason}") from None
+            raise InputError(name, f"advisory store: {reason}") from None
         except sqlite3.DatabaseError as error:
             raise InputError(name, f"not an advisory store: {_reason(error)}") from None
     failure: sqlite3.Error | None = None
@@ -672,6 +678,15 @@ def _nobody_writes(path: Path) -> bool:
     except OSError:
         return False
     return not os.access(directory, os.W_OK) and not _has_side_files(path)
+
+
+def _read_only_place(path: Path) -> bool:
+    try:
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK))
 
 
 def _has_side_files(path: Path) -> bool:
