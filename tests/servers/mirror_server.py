@@ -8,7 +8,7 @@ import io
 import json
 import threading
 import zipfile
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from servers.base import Answer, LocalServer, RecordedRequest
 
@@ -46,7 +46,7 @@ class MirrorServer(LocalServer):
             return self._files.get(path)
 
     def handle(self, request: RecordedRequest) -> Answer:
-        body = self.file(unquote(request.path))
+        body = self.file(unquote(urlsplit(request.path).path))  # a query (a token) is not part of the name
         if body is None:
             return 404, {"content-type": "text/plain"}, b"not found"
         return 200, {"content-type": "application/octet-stream"}, body
