@@ -392,7 +392,10 @@ def test_terminal_guard_keeps_lines_and_own_colours_only() -> None:
     assert terminal_safe("ordinary é\n") == "ordinary é\n"
 
 
-def test_tally() -> None:
-    """Printed with -s; the counts every case above added to."""
-    print(f"\nhostile output: {TALLY.inputs} inputs tried, {TALLY.exit_70} exit-70s, {TALLY.raw} raw escapes")
+def test_tally(request: pytest.FixtureRequest) -> None:
+    """The counts every case above added to (each case also checks its own)."""
+    line = f"hostile output: {TALLY.inputs} inputs tried, {TALLY.exit_70} exit-70s, {TALLY.raw} raw escapes"
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\n{line}")
     assert TALLY.exit_70 == 0 and TALLY.raw == 0

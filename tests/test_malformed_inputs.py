@@ -15,7 +15,12 @@ link loops. The contract checked for each:
   document;
 * damage that can never leave valid input (an empty file, a truncated JSON document, a directory
   where a file belongs) must be exit 2: passing would be a silent pass over an unread file;
-* no traceback text anywhere.
+* no traceback text anywhere;
+* no raw control, format or separator character on stdout or stderr (``inject_escapes`` puts
+  escape sequences, carriage returns, bidi overrides and lone surrogates into real names, ids and
+  values of every input: they must be shown, never obeyed).
+
+The module ends by reporting its tally: inputs tried, exit-70s, raw escapes, hangs.
 
 Each case is rebuilt from ``random.Random(f"{SEED}:{case id}")``, so ``pytest -k '<case id>'``
 replays one case exactly. ``NPMAUDIT_FUZZ_SCALE=20`` runs twenty times as many samples per
@@ -33,6 +38,7 @@ import os
 import random
 import re
 import signal
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -492,6 +498,53 @@ def garbage(rng: random.Random, data: bytes, syntax: str) -> bytes:
     return fixture_bytes(rng.choice(others))
 
 
+# What a hostile file can hold in its strings (the OSC title and C1 CSI sequences, a screen clear, a
+# carriage return, a bidi override, a line separator, DEL, NUL, a lone surrogate, a line feed).
+HOSTILE_PIECES = ("\x1b]0;owned\x07", "\x1b[2J", "\r", "\x9b31m", "\u202e", "\u2028", "\x7f", "\x00", "\ud800", "\n")
+
+
+def _hostile(rng: random.Random, text: str) -> str:
+    pieces = "".join(rng.sample(HOSTILE_PIECES, rng.randint(1, 4)))
+    return rng.choice([text + pieces, pieces + text, text[: len(text) // 2] + pieces + text[len(text) // 2 :]])
+
+
+def _inject(rng: random.Random, document: Any) -> Any:
+    """Escape sequences in a few real string values and keys (names, versions, ids, paths)."""
+    for _ in range(rng.randint(1, 3)):
+        paths = _paths(document)
+        if not paths:
+            return document
+        path = rng.choice(paths)
+        parent = _parent(document, path)
+        if isinstance(path[-1], str) and rng.random() < 0.5:  # a key: a package path or name
+            parent[_hostile(rng, path[-1])] = parent.pop(path[-1])
+        elif isinstance(parent[path[-1]], str):
+            parent[path[-1]] = _hostile(rng, parent[path[-1]])
+    return document
+
+
+def inject_escapes(rng: random.Random, data: bytes, syntax: str) -> bytes:
+    text = data.decode("utf-8-sig")
+    if syntax in ("json", "jsonc"):
+        document = json.loads(strip_jsonc(text) if syntax == "jsonc" else text)
+        return json.dumps(_inject(rng, document), indent=2).encode()
+    if syntax == "jsonl":
+        lines = text.splitlines()
+        index = rng.randrange(len(lines))
+        lines[index] = json.dumps(_inject(rng, json.loads(lines[index])))
+        return ("\n".join(lines) + "\n").encode()
+    if syntax == "yaml":
+        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        # The pure-Python dumper: it writes a lone surrogate as a "\uD800" escape, the C one cannot.
+        return yaml.dump(_inject(rng, document), Dumper=yaml.SafeDumper, sort_keys=False, width=1 << 20).encode()
+    # yarn v1: a quoted value (JSON string syntax) on one "key value" line
+    lines = _lines(data)
+    index = rng.choice([i for i, line in enumerate(lines) if re.match(rb"^\s+\S+ \S", line)])
+    key, _, value = lines[index].rstrip(b"\n").rpartition(b" ")
+    lines[index] = key + b" " + json.dumps(_hostile(rng, value.decode().strip('"'))).encode() + b"\n"
+    return b"".join(lines)
+
+
 # Mutations, with whether their result can still be valid input (False: it must be exit 2).
 MUTATIONS: dict[str, tuple[Mutation, bool]] = {
     "truncate": (truncate_anywhere, True),
@@ -506,6 +559,7 @@ MUTATIONS: dict[str, tuple[Mutation, bool]] = {
     "wrong_encoding": (wrong_encoding, True),
     "empty": (empty, False),
     "garbage": (garbage, True),
+    "inject_escapes": (inject_escapes, True),
 }
 # A JSON document cut short is never valid: these must be exit 2 for JSON subjects.
 JSON_TRUNCATIONS = {"truncate", "truncate_in_string"}
@@ -542,6 +596,7 @@ def bounded(seconds: int = 20, memory: int = 1 << 30) -> Iterator[None]:
         return
 
     def expire(signum: int, frame: Any) -> None:
+        TALLY.hangs += 1
         raise CaseTimeout(f"no answer within {seconds} s")
 
     in_use = int(Path("/proc/self/statm").read_text().split()[0]) * resource.getpagesize()
@@ -565,8 +620,43 @@ def audit(capsys: pytest.CaptureFixture[str], case_id: str, *args: str) -> Run:
     return Run(case_id, code, captured.out, captured.err)
 
 
+@dataclass
+class Tally:
+    inputs: int = 0
+    exit_70: int = 0
+    raw_escapes: int = 0
+    hangs: int = 0
+
+
+TALLY = Tally()
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
+def raw_escapes(text: str) -> list[str]:
+    """Characters a terminal would act on rather than show (a line feed ends a line: allowed)."""
+    return [char for char in text if char != "\n" and unicodedata.category(char) in UNSAFE_CATEGORIES]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_tally(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    line = (
+        f"malformed and hostile inputs: {TALLY.inputs} tried, {TALLY.exit_70} exit-70s, "
+        f"{TALLY.raw_escapes} raw escapes, {TALLY.hangs} hangs"
+    )
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        with capture.global_and_fixture_disabled():
+            print(f"\n{line}")
+
+
 def check(run: Run, damaged: Path, *, must_fail: bool) -> None:
     where = f"[{run.case_id}] exit {run.code}\nstderr: {run.err[:2000]!r}\nstdout: {run.out[:300]!r}"
+    TALLY.inputs += 1
+    TALLY.exit_70 += run.code == 70
+    escapes = raw_escapes(run.out) + raw_escapes(run.err)
+    TALLY.raw_escapes += len(escapes)
+    assert not escapes, f"raw escapes {escapes[:10]!r} reached the terminal: {where}"
     assert "Traceback" not in run.err + run.out, where
     assert run.code in (0, 1, 2), where
     if run.code == 2:
@@ -669,6 +759,7 @@ IMPORT_MUTATIONS = {
     "wrong_encoding",
     "empty",
     "garbage",
+    "inject_escapes",
 }
 
 
