@@ -670,23 +670,26 @@ def _reason(error: BaseException) -> str:
 
 def _nobody_writes(path: Path) -> bool:
     """Can the store change while it is read? Not on a read-only file system; nor in a directory
-    this user cannot write when no writer's ``-wal`` / ``-shm`` file is there."""
-    directory = path.parent
-    try:
-        if os.statvfs(directory).f_flag & os.ST_RDONLY:
-            return True
-    except OSError:
-        return False
-    return not os.access(directory, os.W_OK) and not _has_side_files(path)
+    this user cannot write when no writer's ``-wal`` / ``-shm`` file is there. (A user who owns the
+    directory could still make it writable and write meanwhile: an immutable reader would not see
+    that; a store shared read-only is expected on a read-only mount.)"""
+    if _read_only_file_system(path.parent):
+        return True
+    return not os.access(path.parent, os.W_OK) and not _has_side_files(path)
 
 
 def _read_only_place(path: Path) -> bool:
+    if _read_only_file_system(path.parent):
+        return True
+    return not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK))
+
+
+def _read_only_file_system(directory: Path) -> bool:
+    statvfs = getattr(os, "statvfs", None)  # POSIX only
     try:
-        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
-            return True
+        return statvfs is not None and bool(statvfs(directory).f_flag & getattr(os, "ST_RDONLY", 1))
     except OSError:
         return False
-    return not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK))
 
 
 def _has_side_files(path: Path) -> bool:
