@@ -20,6 +20,7 @@ Three forms, one rule (:func:`is_unsafe`):
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
@@ -84,9 +85,23 @@ def terminal_safe(output: str, *, keep_colour: bool = False) -> str:
 
 
 def _escape_unsafe(text: str, keep: str) -> str:
-    if _is_plain(text.replace("\n", " ").replace("\t", " ")):
-        return text
-    return "".join(_json_escape(char) if char not in keep and is_unsafe(char) else char for char in text)
+    # Only characters outside printable ASCII (and ``keep``) are looked at, each kind once: a report
+    # of tens of megabytes costs a fraction of its json.dumps.
+    return _candidates(keep).sub(_escape_match, text)
+
+
+@functools.cache
+def _candidates(keep: str) -> re.Pattern[str]:
+    return re.compile("[^\x20-\x7e" + "".join(f"\\x{ord(char):02x}" for char in keep) + "]")
+
+
+def _escape_match(match: re.Match[str]) -> str:
+    return _escaped_if_unsafe(match.group())
+
+
+@functools.lru_cache(maxsize=4096)
+def _escaped_if_unsafe(char: str) -> str:
+    return _json_escape(char) if is_unsafe(char) else char
 
 
 def _json_escape(char: str) -> str:
