@@ -98,7 +98,11 @@ def test_bad_values_name_their_origin(tmp_path: Path) -> None:
     [
         ('audit_level = "critical"\n', "unknown key 'audit_level' (did you mean 'audit-level'?)"),
         ("max-age = 3\n", "unknown key 'max-age' (did you mean 'max-db-age'?)"),
-        ('ignore = ["GHSA-xxxx"]\n', "unknown key 'ignore' (known keys: policy, audit-level"),
+        ('ignore = ["GHSA-xxxx"]\n', "'ignore' must be [[ignore]] tables, each with an id and a reason"),
+        (
+            '[[ignore]]\nid = "GHSA-xxxx"\nresaon = "x"\n',
+            "[[ignore]] GHSA-xxxx: unknown key 'resaon' (did you mean 'reason'?)",
+        ),
     ],
 )
 def test_unknown_config_keys_are_errors_with_the_closest_key(tmp_path: Path, text: str, expected: str) -> None:

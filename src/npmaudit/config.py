@@ -14,6 +14,11 @@ has one), with keys named like the long flags::
 
     [signatures]             # npmaudit signatures (npmaudit.trust.signatures_config)
     fail-on = ["invalid", "missing"]
+
+    [[ignore]]                      # an accepted finding (keys: npmaudit.auditing.ignore_files)
+    id = "GHSA-rp65-9cf3-cjxr"
+    reason = "only parses our own CSS at build time"
+    expires = 2026-03-31
 """
 
 from __future__ import annotations
@@ -42,8 +47,13 @@ KNOWN_KEYS = (
     "max-db-age",
     "verify",  # a table: npmaudit.trust.verify_config (checked there, key by key)
     "signatures",  # a table: npmaudit.trust.signatures_config
+    "ignore",  # an array of tables: npmaudit.auditing.ignore_files (keys checked below)
+    "ignore-from",
+    "strict-ignores",
 )
 TABLE_KEYS = frozenset({"verify", "signatures"})
+# The keys of each [[ignore]] table (read by npmaudit.auditing.ignore_files, which also gives lines).
+IGNORE_KEYS = ("id", "reason", "expires", "package", "version", "paths", "justification")
 
 
 @dataclass(frozen=True)
@@ -105,3 +115,14 @@ def check_keys(path: Path, values: Mapping[str, Any]) -> None:
         close = difflib.get_close_matches(key.replace("_", "-"), candidates, n=1, cutoff=0.6)
         hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(KNOWN_KEYS)})"
         raise InputError(path, f"unknown key '{key}'{hint}")
+    entries = values.get("ignore")
+    if entries is not None and not (isinstance(entries, list) and all(isinstance(e, dict) for e in entries)):
+        raise InputError(
+            path, "'ignore' must be [[ignore]] tables, each with an id and a reason (ids alone have no reason)"
+        )
+    for entry in entries or ():
+        for key in entry:
+            if key not in IGNORE_KEYS:
+                close = difflib.get_close_matches(key.replace("-", "_"), IGNORE_KEYS, n=1, cutoff=0.6)
+                hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(IGNORE_KEYS)})"
+                raise InputError(path, f"[[ignore]] {entry.get('id', '')}: unknown key '{key}'{hint}")

@@ -13,8 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from npmaudit.auditing.ignores import IgnoreRule
 
 POLICIES = ("error", "warn", "off")
 AUDIT_LEVELS = ("info", "low", "moderate", "high", "critical", "none")
@@ -65,10 +70,20 @@ class Settings:
     omit: frozenset[str] = frozenset()
     allow_unchecked: bool = False
     """Packages that could not be checked (an unparseable version) warn instead of failing the run."""
+    ignores: tuple[IgnoreRule, ...] = ()
+    """Accepted findings (``[[ignore]]``, ``--ignore``, ``--ignore-from``): reported, not counted."""
+    strict_ignores: bool = False
+    """An ignore that matches nothing (stale) fails the run instead of warning."""
+    now: datetime | None = None
+    """The moment ignore expiries are judged at; None: the clock when the run judges."""
 
     # -- what to produce
     npm_report: bool = False
     """Compute npm's own report (meta-vulnerabilities, fixAvailable): an extra analysis, asked by a format."""
+    lockfile_lines: bool = False
+    """Find each finding's entry line in its lockfile: an extra analysis, asked by the formats with locations."""
+    step_summary_file: Path | None = None
+    """A CI's job-summary file (GitHub's ``$GITHUB_STEP_SUMMARY``) a format appends its Markdown to."""
     write: Path | None = None
     """Merge the matched advisories into this project-local JSON database."""
     write_cache: bool = False

@@ -7,13 +7,15 @@ what a single audit of that project would ask.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from npmaudit.advisories.source import AdvisorySource
 from npmaudit.auditing.engine import AuditResult, audit
+from npmaudit.auditing.ignores import NO_IGNORES, IgnoreReport, RuleState, apply_ignores, current_time, merge_states
+from npmaudit.auditing.ignores import state_messages as ignore_state_messages
 from npmaudit.auditing.policy import Verdict, judge
 from npmaudit.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_SOURCE, InputError, NpmauditError, SourceError
 from npmaudit.progress import Progress, no_progress
@@ -22,6 +24,7 @@ from npmaudit.settings import Settings
 
 if TYPE_CHECKING:
     from npmaudit.npm_report import NpmReport
+    from npmaudit.project.entry_lines import EntryPlace
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class AuditOutcome:
     settings: Settings
     messages: list[str] = field(default_factory=list)  # for stderr, in order
     npm_report: NpmReport | None = None  # npm's own report, when the settings ask for it
+    ignores: IgnoreReport = NO_IGNORES  # which findings the ignores hide, and what became of each ignore
+    places: Mapping[str, EntryPlace] | None = None  # lockfile entry of each finding's nodes, when asked
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,8 @@ class RecursiveOutcome:
         """One code for the whole scan: a failure to check outranks findings, findings outrank a pass."""
         codes = {failure.error.exit_code for failure in self.failures}
         codes |= {outcome.verdict.exit_code for outcome in self.outcomes}
+        if self.fails_on_stale_ignores:
+            codes.add(EXIT_FINDINGS)
         for code in (EXIT_SOURCE, EXIT_INPUT, EXIT_FINDINGS):
             if code in codes:
                 return code
@@ -59,7 +66,18 @@ class RecursiveOutcome:
 
     @property
     def messages(self) -> list[str]:
-        return [*self.source_messages, *(m for outcome in self.outcomes for m in outcome.messages)]
+        ignores = ignore_state_messages(self.ignore_states, strict=self.settings.strict_ignores)
+        return [*self.source_messages, *(m for outcome in self.outcomes for m in outcome.messages), *ignores]
+
+    @property
+    def ignore_states(self) -> tuple[RuleState, ...]:
+        """Each ignore over the whole scan: stale only when no project used it."""
+        return merge_states([outcome.ignores for outcome in self.outcomes])
+
+    @property
+    def fails_on_stale_ignores(self) -> bool:
+        stale = any(state.state == "stale" for state in self.ignore_states)
+        return stale and self.settings.strict_ignores and self.settings.policy == "error"
 
 
 def open_sources(settings: Settings) -> list[AdvisorySource]:
@@ -86,8 +104,13 @@ def run_audit(
     lockfile: Path | None = None,
     sources: Sequence[AdvisorySource] | None = None,
     progress: Progress = no_progress,
+    part_of_scan: bool = False,
 ) -> AuditOutcome:
-    """Read the project, query the sources, match, write back what was asked, judge."""
+    """Read the project, query the sources, match, apply the ignores, write back what was asked, judge.
+
+    ``part_of_scan``: one project of ``-r``, whose ignores are judged stale or expired over the whole
+    scan (:class:`RecursiveOutcome`), not project by project.
+    """
     from npmaudit.auditing.writeback import apply_writes
 
     messages = []
@@ -110,6 +133,10 @@ def run_audit(
     # What a source found out while answering (the registry's quick-audit fallback, an empty reply).
     messages.extend(w for info in result.sources if info.kind == "npm-registry" for w in info.warnings)
     messages.extend(apply_writes(settings, result))
+    ignores = apply_ignores(result.findings, settings.ignores, project, current_time(settings.now))
+    messages.extend(ignores.warnings)
+    if not part_of_scan:
+        messages.extend(ignore_state_messages(ignores.states, strict=settings.strict_ignores))
     npm_report = None
     npm_counts = None
     if settings.npm_report:
@@ -119,9 +146,23 @@ def run_audit(
         unavailable = npm_report.unavailable_message()
         if unavailable:
             messages.append(unavailable)
-        npm_counts = npm_report.document["metadata"]["vulnerabilities"]
-    verdict = judge(result.findings, settings.policy, settings.audit_level, npm_counts=npm_counts)
-    return AuditOutcome(result, verdict, settings, messages, npm_report)
+        from npmaudit.auditing.npm_counts import npm_counts_without_ignored
+
+        npm_counts = npm_counts_without_ignored(npm_report.document, result.findings, ignores)
+    verdict = judge(
+        result.findings,
+        settings.policy,
+        settings.audit_level,
+        npm_counts=npm_counts,
+        ignores=ignores,
+        strict_ignores=settings.strict_ignores and not part_of_scan,
+    )
+    places = None
+    if settings.lockfile_lines:
+        from npmaudit.project.entry_lines import entry_places
+
+        places = entry_places(project, (node.location for finding in result.findings for node in finding.nodes))
+    return AuditOutcome(result, verdict, settings, messages, npm_report, ignores, places)
 
 
 def _with_offline_hint(error: SourceError, settings: Settings, sources: Sequence[AdvisorySource]) -> SourceError:
@@ -153,7 +194,7 @@ def run_recursive(root: Path, settings: Settings, *, progress: Progress = no_pro
     outcomes, failures = [], []
     for directory in directories:
         try:
-            outcomes.append(run_audit(directory, settings, sources=sources, progress=progress))
+            outcomes.append(run_audit(directory, settings, sources=sources, progress=progress, part_of_scan=True))
         except NpmauditError as error:
             if error.exit_code == EXIT_SOURCE:
                 raise  # a source that fails for one project fails for all: stop, closed

@@ -12,7 +12,12 @@ from npmaudit.settings import AUDIT_LEVELS, OMIT_GROUPS, POLICIES
 
 # Modules that add their own options to `audit` (each has add_arguments(parser)); a feature that
 # brings flags registers here instead of growing this file.
-EXTRA_OPTION_MODULES: tuple[str, ...] = ("npmaudit.cli.store_options", "npmaudit.cli.online_options")
+EXTRA_OPTION_MODULES: tuple[str, ...] = (
+    "npmaudit.cli.store_options",
+    "npmaudit.cli.online_options",
+    "npmaudit.cli.ignore_options",
+    "npmaudit.cli.report_output",
+)
 
 DESCRIPTION = """\
 Audit the dependency tree of an npm-ecosystem project (a directory or a lockfile) against security
@@ -106,31 +111,31 @@ def run(args: argparse.Namespace) -> int:
     from npmaudit.auditing.run import run_audit, run_recursive
     from npmaudit.cli import output
     from npmaudit.cli.progress import progress_for
+    from npmaudit.cli.report_output import plan_reports
     from npmaudit.cli.settings import no_color, resolve_settings
     from npmaudit.errors import UsageError
-    from npmaudit.report import NPM_REPORT, output_format
+    from npmaudit.report import LOCKFILE_LINES, NPM_REPORT, output_format
 
-    fmt = output_format(args.format)
-    settings = resolve_settings(args, npm_report=NPM_REPORT in fmt.analyses)
+    plan = plan_reports(args)
+    analyses = plan.analyses
+    settings = resolve_settings(args, npm_report=NPM_REPORT in analyses, lockfile_lines=LOCKFILE_LINES in analyses)
     if settings.policy == "off":
         output.say("policy is off: the advisory check was skipped")
         return 0
-    color = sys.stdout.isatty() and not no_color()
-    progress = progress_for(enabled=fmt.for_people, no_color=no_color())
+    progress = progress_for(enabled=output_format(args.format).for_people, no_color=no_color())
     path = Path(args.path)
     if args.recursive:
         if args.lockfile:
             raise UsageError("--lockfile and --recursive cannot be combined")
-        if not fmt.recursive:
-            raise UsageError(f"--format {fmt.name} reports one project; it cannot be combined with --recursive")
+        plan.check_recursive()
         scan = run_recursive(path, settings, progress=progress)
-        output.write_report(fmt.render_recursive(scan, color=color), color=color and fmt.colored)
+        plan.emit_recursive(scan, settings)
         _print_messages(scan.messages)
         for failure in scan.failures:
             output.error(str(failure.error))
         return scan.exit_code
     outcome = run_audit(path, settings, lockfile=args.lockfile, progress=progress)
-    output.write_report(fmt.render(outcome, color=color), color=color and fmt.colored)
+    plan.emit(outcome, settings)
     _print_messages(outcome.messages)
     return outcome.verdict.exit_code
 

@@ -20,7 +20,13 @@ omitted groups      ``--omit``               NODE_ENV=production ``omit``
 cache directory                              NPMAUDIT_CACHE_DIR
 serve address       ``--host``/``--port``    NPMAUDIT_SERVE_HOST/_PORT
 serve upstream      ``--upstream``           NPMAUDIT_UPSTREAM
+ignores             ``--ignore``,                                ``[[ignore]]``,
+                    ``--ignore-from``                            ``ignore-from``
+strict ignores      ``--strict-ignores``     NPMAUDIT_STRICT_IGNORES ``strict-ignores``
+step summary file                            GITHUB_STEP_SUMMARY
 ==================  =======================  ==================  =================
+
+Ignores add up rather than override: the config's tables and files, then ``--ignore-from``, then ``--ignore``.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from npmaudit.settings import (
 )
 
 if TYPE_CHECKING:
+    from npmaudit.auditing.ignores import IgnoreRule
     from npmaudit.serve.config import ServeConfig
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -89,10 +96,12 @@ def resolve_settings(
     config: ProjectConfig | None = None,
     *,
     npm_report: bool = False,
+    lockfile_lines: bool = False,
 ) -> Settings:
     """Resolve every setting of ``args``' command once. Commands without a flag simply lack the attribute.
 
-    ``npm_report``: the chosen output format needs npm's own report (formats state their analyses).
+    ``npm_report``: the chosen output format needs npm's own report (formats state their analyses);
+    ``lockfile_lines``: a chosen format points at each package's lockfile line.
     """
     env = os.environ if env is None else env
     project_path = Path(getattr(args, "path", None) or ".")
@@ -136,7 +145,13 @@ def resolve_settings(
         audit_level=level,
         omit=omit,
         allow_unchecked=bool(flag("allow_unchecked")),
+        ignores=_ignores(flag("ignore"), flag("ignore_from"), config),
+        strict_ignores=_flag_env_config(
+            bool(flag("strict_ignores")), env, "NPMAUDIT_STRICT_IGNORES", config, "strict-ignores"
+        ),
         npm_report=npm_report,
+        lockfile_lines=lockfile_lines,
+        step_summary_file=_step_summary_file(env),
         write=flag("write"),
         write_cache=bool(flag("write_cache")),
         npm_environ=dict(env),
@@ -353,3 +368,49 @@ def resolve_serve_config(args: argparse.Namespace, env: Mapping[str, str] | None
         if value is not None:
             values[key] = value
     return ServeConfig(**values)
+
+
+def _ignores(flags: list[str] | None, files: list[Path] | None, config: ProjectConfig) -> tuple[IgnoreRule, ...]:
+    """``[[ignore]]`` tables and ``ignore-from`` files of the config, then ``--ignore-from``, then ``--ignore``."""
+    from npmaudit.auditing.ignore_files import rules_from_file, rules_from_flags, rules_from_tables
+
+    rules: list[IgnoreRule] = []
+    if config.path is not None and config.get("ignore") is not None:
+        rules.extend(rules_from_tables(config.path, config.get("ignore")))
+    configured = config.get("ignore-from")
+    if configured is not None:
+        if isinstance(configured, str):
+            configured = [configured]
+        if not (isinstance(configured, list) and all(isinstance(v, str) and v for v in configured)):
+            raise InputError(config.path, "'ignore-from' must be a list of paths")
+        assert config.path is not None
+        for value in configured:
+            rules.extend(rules_from_file((config.path.parent / value).expanduser()))
+    for path in files or ():
+        rules.extend(rules_from_file(Path(path).expanduser()))
+    rules.extend(rules_from_flags(flags or ()))
+    return tuple(rules)
+
+
+def _flag_env_config(flag: bool, env: Mapping[str, str], env_var: str, config: ProjectConfig, key: str) -> bool:
+    """A yes/no setting: the flag > the environment variable > the config key > no."""
+    if flag:
+        return True
+    value = env.get(env_var)
+    if value is not None and value.strip() != "":
+        word = value.strip().lower()
+        if word not in TRUE_WORDS | FALSE_WORDS:
+            raise UsageError(f"{env_var}: invalid value {value!r} (use 1/0, true/false)")
+        return word in TRUE_WORDS
+    configured = config.get(key)
+    if configured is None:
+        return False
+    if not isinstance(configured, bool):
+        raise InputError(config.path, f"'{key}' must be true or false")
+    return configured
+
+
+def _step_summary_file(env: Mapping[str, str]) -> Path | None:
+    """GitHub Actions' job-summary file for this step (``GITHUB_STEP_SUMMARY``), when the run is in one."""
+    value = env.get("GITHUB_STEP_SUMMARY")
+    return Path(value) if value else None

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 NPM_REPORT = "npm-report"
 """The analysis that computes npm's own report (``AuditOutcome.npm_report``)."""
+LOCKFILE_LINES = "lockfile-lines"
+"""The analysis that finds each finding's entry line in its lockfile (``AuditOutcome.places``)."""
 
 
 class FormatModule(Protocol):
@@ -44,6 +46,7 @@ class OutputFormat:
     recursive: bool = True
     colored: bool = False  # may use colour on a terminal
     for_people: bool = False  # read by a person (progress may be shown on stderr); else read by a program
+    step_summary: str | None = None  # a format whose output is appended to the CI's job summary, when there is one
 
     def load(self) -> FormatModule:
         return cast(FormatModule, importlib.import_module(self.module))
@@ -75,6 +78,37 @@ FORMATS: tuple[OutputFormat, ...] = (
         analyses=frozenset({NPM_REPORT}),
         recursive=False,
         for_people=True,
+    ),
+    OutputFormat(
+        "sarif",
+        "npmaudit.report.sarif",
+        "SARIF 2.1.0 for GitHub code scanning: a rule per advisory, results at the package's lockfile line",
+        analyses=frozenset({LOCKFILE_LINES}),
+    ),
+    OutputFormat(
+        "github",
+        "npmaudit.report.github",
+        "GitHub Actions workflow commands (::error file=...,line=...::) and a Markdown job summary appended to "
+        "$GITHUB_STEP_SUMMARY when it is set",
+        analyses=frozenset({LOCKFILE_LINES}),
+        step_summary="markdown",
+    ),
+    OutputFormat(
+        "markdown",
+        "npmaudit.report.markdown",
+        "a pull-request comment: malicious packages first, then by severity, details folded",
+        analyses=frozenset({LOCKFILE_LINES}),
+    ),
+    OutputFormat(
+        "cyclonedx",
+        "npmaudit.report.cyclonedx",
+        "CycloneDX 1.6 JSON: the audited tree as an SBOM with its vulnerabilities (VEX; ignored = not_affected)",
+    ),
+    OutputFormat(
+        "junit",
+        "npmaudit.report.junit",
+        "JUnit XML: a test case per package, failing at or above the audit level",
+        analyses=frozenset({LOCKFILE_LINES}),
     ),
 )
 

@@ -1,0 +1,254 @@
+"""Where each package's entry starts in its lockfile: the line a CI annotation points at.
+
+The readers parse lockfiles into the package model and keep no line numbers (most go through a JSON or
+YAML parser that has none). Reports that need a location (SARIF, workflow annotations, JUnit) ask for it
+as an analysis of their format; only then is the lockfile text scanned once more, here, with one
+light line scan per format that recognises entry keys and nothing else. A run whose formats need no
+location never pays for it.
+
+What an entry's key is, per format:
+
+- npm lockfiles v2/v3 and the hidden lockfile: ``"packages"`` keys are the node's location;
+- npm lockfile v1: nested ``"dependencies"`` objects, one level per ``node_modules/`` segment;
+- npm_ex's ``npm.lock``: ``"packages"`` keys are package names;
+- bun.lock: a one-line ``"key": ["name@version", ...]`` entry;
+- yarn v1 and berry: a header line (``"a@^1", "a@^1.2":``) followed by the entry's ``version``;
+- pnpm 5/6/9: the keys of the ``packages:`` section (``/a/1.0.0``, ``/a@1.0.0(peer)``, ``a@1.0.0``);
+- an installed ``node_modules`` tree: the package's own ``package.json``.
+
+Formats without install paths (yarn, pnpm, bun, npm_ex) give each distinct name@version one entry, so
+a node is found by its name and version there.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from npmaudit.project.model import Node, Project
+from npmaudit.textfile import read_text
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPlace:
+    """A package's entry: the file (the lockfile, or a package.json in node_modules) and its 1-based line."""
+
+    file: Path
+    line: int
+
+
+def entry_places(project: Project, locations: Iterable[str]) -> dict[str, EntryPlace]:
+    """The entry of each node at ``locations``; a node whose entry cannot be found is left out."""
+    wanted = [project.nodes[location] for location in dict.fromkeys(locations) if location in project.nodes]
+    if not wanted:
+        return {}
+    kind = project.lockfile_format
+    if kind == "node-modules":
+        return _installed_manifests(project, wanted)
+    text = read_text(project.lockfile, "lockfile")
+    if kind.startswith(("package-lock-", "npm-shrinkwrap-", "hidden-lockfile")):
+        lines = _json_object_keys(text)
+        return _places(project, wanted, lambda node: lines.get(_npm_key_path(node.location, lines)))
+    if kind == "npm-ex":
+        keys = _json_object_keys(text)
+        return _places(project, wanted, lambda node: keys.get(("packages", node.install_name or node.name)))
+    scanners = {"bun": _bun_entries, "yarn-v1": _yarn_classic_entries, "yarn-berry": _yarn_berry_entries}
+    scanner = next((scan for prefix, scan in scanners.items() if kind.startswith(prefix)), None)
+    if scanner is None and kind.startswith("pnpm-v"):
+        scanner = _pnpm_v5_entries if kind == "pnpm-v5" else _pnpm_entries
+    if scanner is None:
+        return {}
+    by_name = scanner(text)
+    return _places(project, wanted, lambda node: by_name.get((node.name, node.version)))
+
+
+def _places(project: Project, nodes: list[Node], line_of: Callable[[Node], int | None]) -> dict[str, EntryPlace]:
+    places = {}
+    for node in nodes:
+        line = line_of(node)
+        if line is not None:
+            places[node.location] = EntryPlace(project.lockfile, line)
+    return places
+
+
+# -- JSON lockfiles: keys whose value is an object, by their path of keys
+
+
+_OBJECT_KEY = re.compile(r'^(\s*)"((?:[^"\\]|\\.)*)"\s*:\s*\{')
+
+
+def _json_object_keys(text: str) -> dict[tuple[str, ...], int]:
+    """Every ``"key": {`` that starts a line, by its path of enclosing keys (pretty-printed JSON).
+
+    Indentation alone tells nesting: a key closes every open key indented as far or further. A lockfile
+    squeezed onto one line has only its top-level key found; its nodes are then left without a line.
+    """
+    found: dict[tuple[str, ...], int] = {}
+    stack: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        match = _OBJECT_KEY.match(line)
+        if match is None:
+            continue
+        indent = len(match.group(1))
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        raw = match.group(2)
+        stack.append((indent, json.loads(f'"{raw}"') if "\\" in raw else raw))
+        found.setdefault(tuple(key for _, key in stack), number)
+    return found
+
+
+def _npm_key_path(location: str, lines: dict[tuple[str, ...], int]) -> tuple[str, ...]:
+    """The key path of a location: ``packages`` (v2/v3) when the lockfile has that section, else v1's nesting."""
+    if ("packages",) in lines:
+        return ("packages", location)
+    path: list[str] = []
+    for name in location.split("node_modules/")[1:]:
+        path.extend(("dependencies", name.rstrip("/")))
+    return tuple(path)
+
+
+# -- bun.lock
+
+
+_BUN_ENTRY = re.compile(r'^\s*"(?:[^"\\]|\\.)*"\s*:\s*\[\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _bun_entries(text: str) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        match = _BUN_ENTRY.match(line)
+        if match is not None:
+            name_version = _split_name(match.group(1))
+            if name_version is not None:
+                found.setdefault(name_version, number)
+    return found
+
+
+def _split_name(ident: str) -> tuple[str, str] | None:
+    """``@s/n@1.0.0`` -> (``@s/n``, ``1.0.0``)."""
+    at = ident.find("@", 1)
+    if at <= 0:
+        return None
+    return ident[:at], ident[at + 1 :]
+
+
+# -- yarn
+
+
+_YARN_VERSION = re.compile(r"""^\s+version:?\s+["']?([^"'\s]+)""")
+_YARN_RESOLUTION = re.compile(r"""^\s+resolution:\s+["']?([^"'\s]+)""")
+
+
+def _yarn_headers(text: str) -> list[tuple[int, str, list[str]]]:
+    """(header line, header text, the entry's indented lines) for every top-level entry."""
+    entries: list[tuple[int, str, list[str]]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line or line.startswith("#"):
+            continue
+        if not line[0].isspace():
+            entries.append((number, line.rstrip().rstrip(":"), []))
+        elif entries:
+            entries[-1][2].append(line)
+    return entries
+
+
+def _yarn_classic_entries(text: str) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    for number, header, body in _yarn_headers(text):
+        version = _first(_YARN_VERSION, body)
+        if version is None:
+            continue
+        for spec in header.split(","):
+            spec = spec.strip().strip('"')
+            name_range = _split_name(spec)
+            if name_range is None:
+                continue
+            name, spec_range = name_range
+            found.setdefault((name, version), number)
+            if spec_range.startswith("npm:"):  # an alias: the real package is named in the range
+                real = _split_name(spec_range[4:])
+                found.setdefault((real[0] if real else spec_range[4:], version), number)
+    return found
+
+
+def _yarn_berry_entries(text: str) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    for number, header, body in _yarn_headers(text):
+        version = _first(_YARN_VERSION, body)
+        resolution = _first(_YARN_RESOLUTION, body)
+        if version is None or resolution is None or header.startswith("__metadata"):
+            continue
+        name_rest = _split_name(resolution)
+        if name_rest is None:
+            continue
+        name, source = name_rest
+        found.setdefault((name, version), number)
+        if source.startswith("npm:"):  # the reader takes the registry version from the resolution
+            found.setdefault((name, source[4:]), number)
+    return found
+
+
+def _first(pattern: re.Pattern[str], lines: list[str]) -> str | None:
+    for line in lines:
+        match = pattern.match(line)
+        if match is not None:
+            return match.group(1)
+    return None
+
+
+# -- pnpm
+
+
+def _pnpm_package_keys(text: str) -> list[tuple[int, str]]:
+    """(line, key) of every entry of the top-level ``packages:`` section, quotes and leading ``/`` removed."""
+    keys: list[tuple[int, str]] = []
+    inside = False
+    for number, line in enumerate(text.splitlines(), 1):
+        if line and not line[0].isspace() and not line.startswith("#"):
+            inside = line.rstrip() == "packages:"
+            continue
+        if inside and line.startswith("  ") and not line[2:3].isspace() and line.rstrip().endswith(":"):
+            key = line.strip()[:-1].strip().strip("'\"")
+            keys.append((number, key.lstrip("/")))
+    return keys
+
+
+def _pnpm_entries(text: str) -> dict[tuple[str, str], int]:
+    """pnpm 6 and 9: ``name@version`` keys, peers in parentheses after the version."""
+    found: dict[tuple[str, str], int] = {}
+    for number, key in _pnpm_package_keys(text):
+        name_version = _split_name(key.split("(", 1)[0])
+        if name_version is not None:
+            found.setdefault(name_version, number)
+    return found
+
+
+def _pnpm_v5_entries(text: str) -> dict[tuple[str, str], int]:
+    """pnpm 5: ``name/version`` keys, peers after an underscore (a version never holds one)."""
+    found: dict[tuple[str, str], int] = {}
+    for number, key in _pnpm_package_keys(text):
+        name, _, version = key.rpartition("/")
+        if name and version:
+            found.setdefault((name, version.split("_", 1)[0]), number)
+    return found
+
+
+# -- an installed node_modules tree
+
+
+def _installed_manifests(project: Project, nodes: list[Node]) -> dict[str, EntryPlace]:
+    """Each package's own package.json, at its ``"version"`` line when there is one."""
+    places = {}
+    for node in nodes:
+        manifest = project.directory / node.location / "package.json"
+        try:
+            lines = manifest.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        line = next((i for i, text in enumerate(lines, 1) if text.lstrip().startswith('"version"')), 1)
+        places[node.location] = EntryPlace(manifest, line)
+    return places
