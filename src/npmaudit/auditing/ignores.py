@@ -281,7 +281,7 @@ def state_messages(states: Iterable[RuleState], *, strict: bool) -> list[str]:
             )
         elif state.state == STALE:
             consequence = "--strict-ignores fails the run" if strict else "remove it, or check its id and scope"
-            messages.append(f"{rule.where}: ignore {rule.label} matched no finding (stale): {consequence}")
+            messages.append(f"{rule.where}: ignore {rule.label} hides no finding (stale): {consequence}")
     return messages
 
 

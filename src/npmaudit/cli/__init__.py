@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES = (
     "npmaudit.cli.verify_cmd",
     "npmaudit.cli.signatures_cmd",
     "npmaudit.cli.serve_cmd",
+    "npmaudit.cli.ignore_cmd",
 )
 
 EXIT_INTERNAL = 70

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from npmaudit.advisories.model import Severity
-from npmaudit.auditing.freshness import age_days
+from npmaudit.auditing.freshness import DataAge, data_age
 from npmaudit.auditing.ignores import IgnoreRule, finding_key
 
 if TYPE_CHECKING:
@@ -138,17 +138,22 @@ class SourceFacts:
     location: str
     records: int | None
     newest_modified: str | None
-    age_days: float | None
+    age: DataAge | None  # a local database's data age (freshness.py); None for live online sources
+
+    @property
+    def age_days(self) -> float | None:
+        return self.age.days if self.age is not None else None
 
     @property
     def text(self) -> str:
+        """``sqlite /path/advisories.sqlite (215000 records; last synced 2026-01-09T00:00:00Z, 1.0 days old)``."""
         details = []
         if self.records is not None:
             details.append(f"{self.records} records")
-        if self.newest_modified:
-            details.append(f"newest modified {self.newest_modified}")
-        if self.age_days is not None:
-            details.append(f"database {self.age_days:.1f} days old")
+        if self.age is not None:
+            details.append(self.age.describe())
+        elif self.newest_modified:
+            details.append(f"newest record modified {self.newest_modified}")
         return f"{self.kind} {self.location}" + (f" ({'; '.join(details)})" if details else "")
 
     def to_json(self) -> dict[str, Any]:
@@ -157,15 +162,16 @@ class SourceFacts:
             "location": self.location,
             "records": self.records,
             "newestModified": self.newest_modified,
-            "databaseAgeDays": None if self.age_days is None else round(self.age_days, 2),
+            "dataAge": None if self.age is None else self.age.to_json(),
+            "databaseAgeDays": None if self.age is None else round(self.age.days, 2),
         }
 
 
 def source_facts(result: AuditResult, now: datetime | None = None) -> list[SourceFacts]:
-    """Each source used, with the age of its database (None for live online sources)."""
+    """Each source used, with the age of its database's data (None for live online sources)."""
     moment = now or datetime.now(UTC)
     return [
-        SourceFacts(info.kind, info.location, info.records, info.newest_modified, age_days(info, moment))
+        SourceFacts(info.kind, info.location, info.records, info.newest_modified, data_age(info, moment))
         for info in result.sources
     ]
 

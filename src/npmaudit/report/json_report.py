@@ -54,7 +54,16 @@ def finding_json(outcome: AuditOutcome, finding: Finding) -> dict[str, Any]:
             }
             for node in finding.nodes
         ],
+        "ignored": _ignored(outcome, finding),
     }
+
+
+def _ignored(outcome: AuditOutcome, finding: Finding) -> dict[str, Any] | None:
+    """The ignore hiding the finding (reason, expiry, where it is declared); None when it counts."""
+    from npmaudit.report.ci_common import ignore_json
+
+    rule = outcome.ignores.rule_for(finding)
+    return ignore_json(rule) if rule is not None else None
 
 
 def source_json(source: SourceInfo) -> dict[str, Any]:
@@ -94,12 +103,17 @@ def document(outcome: AuditOutcome) -> dict[str, Any]:
             }
             for node in result.not_checked
         ],
+        "ignores": [
+            {"rule": state.rule.label, "state": state.state, "origin": state.rule.origin, "line": state.rule.line}
+            for state in outcome.ignores.states
+        ],
         "summary": {
             "findings": summary.findings,
             "vulnerablePackages": summary.packages,
             "maliciousPackages": summary.malicious_packages,
             "bySeverity": summary.by_severity,
             "failing": len(verdict.failing),
+            "ignored": len(verdict.ignored),
             "audited": summary.audited,
             "notChecked": summary.not_checked,
             "omitted": summary.omitted,

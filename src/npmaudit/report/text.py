@@ -22,6 +22,7 @@ from npmaudit.report.common import (
     summarize,
     worst,
 )
+from npmaudit.report.ci_common import ignore_note
 from npmaudit.report.safe_text import neutralise
 
 if TYPE_CHECKING:
@@ -108,6 +109,9 @@ def _package_block(outcome: AuditOutcome, findings: list[Finding], paint: _Paint
         summary = finding.advisory.summary or "(no summary)"
         marker = "MALICIOUS " if finding.malicious else ""
         lines.append(f"  {marker}{neutralise(finding.id + aliases)}: {neutralise(summary)}  [{finding.severity.value}]")
+        rule = outcome.ignores.rule_for(finding)
+        if rule is not None:
+            lines.append(f"    {neutralise(ignore_note(rule))} (not counted)")
         if finding.advisory.url:
             lines.append(f"    {neutralise(finding.advisory.url)}")
         if finding.malicious:
@@ -176,6 +180,8 @@ def _footer(outcome: AuditOutcome, summary: Summary, paint: _Painter) -> list[st
         suffix = f" ({'; '.join(details)})" if details else ""
         lines.append(f"source: {source.kind} {neutralise(source.location)}{suffix}")
     verdict = outcome.verdict
+    if verdict.ignored:
+        lines.append(f"ignored: {count(len(verdict.ignored), 'finding')} (reported, not counted)")
     if verdict.policy == "error":
         state = "FAILED" if not verdict.passed else "passed"
         lines.append(
