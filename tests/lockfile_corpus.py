@@ -25,12 +25,12 @@ def corpus() -> list[Path]:
     for path in sorted((FIXTURES / "lockfiles").rglob("*")):
         if not path.is_file():
             continue
-        name = path.name
-        if name in LOCKFILE_NAMES or (name.endswith(".gz") and name[:-3] in LOCKFILE_NAMES):
+        name = path.name.removesuffix(".gz")
+        if name in LOCKFILE_NAMES or name.endswith(tuple(f"__{real}" for real in PREFIXED)):
             found.append(path)
-        elif name.endswith(tuple(f"__{real}" for real in PREFIXED)):
-            found.append(path)
-    found.extend(sorted(p / "node_modules" for p in (FIXTURES / "node_modules").iterdir() if (p / "node_modules").is_dir()))
+    found.extend(
+        sorted(p / "node_modules" for p in (FIXTURES / "node_modules").iterdir() if (p / "node_modules").is_dir())
+    )
     found.extend(sorted((FIXTURES / "osv" / "online" / "projects").glob("*/package-lock.json")))
     return found
 

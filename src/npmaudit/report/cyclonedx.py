@@ -5,6 +5,8 @@ Components follow ``npm sbom``'s conventions: one per installed package version,
 location as ``cdx:npm:package:path`` and dev packages marked ``cdx:npm:package:development``; dev
 packages take scope ``excluded`` (as pnpm's SBOM), optional ones ``optional``. The dependency graph is
 the lockfile's resolved edges. Packages left out by ``--omit`` are not part of the audited tree.
+Resolved tarball URLs are not repeated (the purl names the package; a private registry's host or a
+token in a URL has no business in a document shared outside).
 
 Each finding is one vulnerability affecting one component: ``analysis.state`` ``exploitable`` (VEX
 "affected") or, when an ignore hides it, ``not_affected`` with the ignore's justification and reason.
@@ -20,11 +22,11 @@ import re
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 from npmaudit import __version__
 from npmaudit.auditing.ignores import DEFAULT_JUSTIFICATION
-from npmaudit.project.model import Node, Project, SourceKind
+from npmaudit.project.model import Node, Project
 from npmaudit.report.ci_common import (
     MALICIOUS_ACTION,
     all_source_facts,
@@ -40,7 +42,12 @@ if TYPE_CHECKING:
 
 SPEC_VERSION = "1.6"
 SCHEMA_URL = "http://cyclonedx.org/schema/bom-1.6.schema.json"
-_HASH_ALGORITHMS = {"sha512": "SHA-512", "sha384": "SHA-384", "sha256": "SHA-256", "sha1": "SHA-1"}
+_HASH_ALGORITHMS = {
+    "sha512": ("SHA-512", 64),
+    "sha384": ("SHA-384", 48),
+    "sha256": ("SHA-256", 32),
+    "sha1": ("SHA-1", 20),
+}
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
@@ -142,10 +149,17 @@ class _Tree:
         for node in self.nodes:
             ref = self._refs[node.location]
             existing = by_ref.get(ref)
-            if existing is not None:
-                existing["properties"].append({"name": "cdx:npm:package:path", "value": node.location})
+            if existing is None:
+                by_ref[ref] = self._component(node, ref)
                 continue
-            by_ref[ref] = self._component(node, ref)
+            # One package version installed at several places: every path is listed, and it is as
+            # needed as its most needed install (a production install makes it required).
+            existing["properties"].append({"name": "cdx:npm:package:path", "value": node.location})
+            scope = _scope(node)
+            if _SCOPE_RANK[scope] > _SCOPE_RANK[existing["scope"]]:
+                existing["scope"] = scope
+            if not node.dev:
+                existing["properties"] = [p for p in existing["properties"] if p["name"] != _DEVELOPMENT]
         return list(by_ref.values())
 
     def _component(self, node: Node, ref: str) -> dict[str, Any]:
@@ -160,13 +174,9 @@ class _Tree:
         hashes = _hashes(node.integrity)
         if hashes:
             component["hashes"] = hashes
-        resolved = _public_url(node.resolved)
-        if resolved is not None:
-            kind = "vcs" if node.source is SourceKind.GIT else "distribution"
-            component["externalReferences"] = [{"type": kind, "url": resolved}]
         properties = [{"name": "cdx:npm:package:path", "value": node.location}]
         if node.dev:
-            properties.append({"name": "cdx:npm:package:development", "value": "true"})
+            properties.append({"name": _DEVELOPMENT, "value": "true"})
         if node.in_bundle:
             properties.append({"name": "cdx:npm:package:bundled", "value": "true"})
         if not node.is_registry:
@@ -186,6 +196,17 @@ class _Tree:
         return [{"ref": ref, "dependsOn": sorted(depends)} for ref, depends in graph.items()]
 
 
+_DEVELOPMENT = "cdx:npm:package:development"
+_SCOPE_RANK = {"excluded": 0, "optional": 1, "required": 2}
+
+
+def _scope(node: Node) -> str:
+    """Dev packages are ``excluded`` (not part of what runs), optional ones ``optional``, the rest ``required``."""
+    if node.dev:
+        return "excluded"
+    return "optional" if node.optional or node.dev_optional else "required"
+
+
 def purl(name: str, version: str) -> str:
     """The package URL npm and the purl spec give an npm package: ``pkg:npm/%40scope/name@1.2.3``."""
     scope, _, bare = name.rpartition("/") if name.startswith("@") else ("", "", name)
@@ -197,26 +218,17 @@ def _hashes(integrity: str | None) -> list[dict[str, str]]:
     """The first usable SRI hash of ``integrity`` as hex (yarn berry's checksums are not SRI: none)."""
     for token in (integrity or "").split():
         algorithm, _, digest = token.partition("-")
-        name = _HASH_ALGORITHMS.get(algorithm.lower())
-        if name is None:
+        known = _HASH_ALGORITHMS.get(algorithm.lower())
+        if known is None:
             continue
+        name, size = known
         try:
             raw = base64.b64decode(digest.split("?", 1)[0], validate=True)
         except (binascii.Error, ValueError):
             continue
-        if raw:
+        if len(raw) == size:  # a truncated or placeholder digest is no hash of anything
             return [{"alg": name, "content": raw.hex()}]
     return []
-
-
-def _public_url(url: str | None) -> str | None:
-    """An http(s) URL without credentials (a tarball URL may carry a token), else None."""
-    if not url or not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
-        return None
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
 def _vulnerability(outcome: AuditOutcome, finding: Finding, tree: _Tree) -> dict[str, Any]:
@@ -229,7 +241,9 @@ def _vulnerability(outcome: AuditOutcome, finding: Finding, tree: _Tree) -> dict
         "source": _source(finding.id, advisory.url),
     }
     if finding.aliases:
-        vulnerability["references"] = [{"id": alias, "source": _source(alias, None)} for alias in finding.aliases]
+        vulnerability["references"] = [
+            {"id": alias, "source": {"name": _source(alias, None)["name"]}} for alias in finding.aliases
+        ]
     vulnerability["ratings"] = [_rating(finding)]
     cwes = sorted({int(c[4:]) for r in finding.records for c in r.cwe if re.fullmatch(r"CWE-\d+", c)})
     if cwes:
@@ -243,8 +257,6 @@ def _vulnerability(outcome: AuditOutcome, finding: Finding, tree: _Tree) -> dict
         vulnerability["recommendation"] = f"Malicious package: {MALICIOUS_ACTION}."
     elif finding.fixed_in:
         vulnerability["recommendation"] = f"Upgrade {finding.name} to {' or '.join(finding.fixed_in)}."
-    if advisory.url and advisory.url.startswith(("https://", "http://")):
-        vulnerability["advisories"] = [{"url": advisory.url}]
     for key, field in (("published", "published"), ("modified", "updated")):
         value = record.get(key)
         if isinstance(value, str) and _DATE_TIME.match(value):
