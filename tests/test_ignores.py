@@ -77,7 +77,7 @@ def test_a_toml_ignore_names_its_reason_expiry_and_line(project, database, capsy
         'policy = "error"\n\n[[ignore]]\nid = "GHSA-xvch-5gv4-984h"\nreason = "minimist only parses our own flags"\n'
         "expires = 2099-12-31\n",
     )
-    code, findings, _ = audit_json(capsys, project, database)
+    _code, findings, _ = audit_json(capsys, project, database)
     assert findings[("minimist", "GHSA-xvch-5gv4-984h")]["ignored"] == {
         "reason": "minimist only parses our own flags",
         "expires": "2099-12-31",
@@ -263,7 +263,7 @@ def test_audit_ci_allowlist_is_read(project, database, capsys) -> None:
 }
 """
     )
-    code, findings, err = audit_json(capsys, project, database, "--ignore-from", str(allowlist))
+    code, findings, _err = audit_json(capsys, project, database, "--ignore-from", str(allowlist))
     marked = {key for key in HANDMADE_DEV}
     assert (
         ignored_ids(findings)
@@ -363,7 +363,7 @@ def test_ignore_list_shows_every_entry_with_its_state(project, database, capsys)
         '[[ignore]]\nid = "GHSA-xvch-5gv4-984h"\nreason = "was accepted"\nexpires = 2020-01-01\n\n'
         '[[ignore]]\nid = "GHSA-aaaa-bbbb-cccc"\nreason = "nothing left"\n',
     )
-    code, out, err = run_cli(capsys, "ignore", "list", str(project), "--compromised", "--db", str(database))
+    code, out, _err = run_cli(capsys, "ignore", "list", str(project), "--compromised", "--db", str(database))
     assert code == 0
     assert out.splitlines() == [
         f"active   CVE-2021-23337  [{config}:1, expires 2099-01-01]",
@@ -397,7 +397,8 @@ def test_a_recursive_scan_judges_stale_ignores_over_every_project(tmp_path, data
     # minimist is in handmade only: the ignore is used in one project, and so is not stale for the scan.
     write_config(
         root,
-        '[[ignore]]\nid = "GHSA-xvch-5gv4-984h"\nreason = "r"\n\n[[ignore]]\nid = "GHSA-aaaa-bbbb-cccc"\nreason = "r"\n',
+        '[[ignore]]\nid = "GHSA-xvch-5gv4-984h"\nreason = "r"\n\n'
+        '[[ignore]]\nid = "GHSA-aaaa-bbbb-cccc"\nreason = "r"\n',
     )
     code, out, err = run_cli(
         capsys, "audit", str(root), "-r", "--compromised", "--db", str(database), "--format", "json", "--strict-ignores"
@@ -434,7 +435,9 @@ def test_npm_formats_keep_npms_report_and_do_not_count_ignored_findings(tmp_path
     clean_environment(monkeypatch, tmp_path / "cache")
     oracle = FIXTURES / "npm_oracle"
     project = tmp_path / "project"
-    shutil.copytree(FIXTURES / "lockfiles" / "npm" / "socketio__socket.io__packages__engine.io__examples__latency", project)
+    shutil.copytree(
+        FIXTURES / "lockfiles" / "npm" / "socketio__socket.io__packages__engine.io__examples__latency", project
+    )
     database = tmp_path / "advisories.jsonl"
     database.write_text("".join((oracle / "advisories" / n).read_text() for n in ("real.jsonl", "synthetic.jsonl")))
     with gzip.open(oracle / "packuments.json.gz", "rt", encoding="utf-8") as stream:

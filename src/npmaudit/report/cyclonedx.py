@@ -208,8 +208,12 @@ def _scope(node: Node) -> str:
 
 
 def purl(name: str, version: str) -> str:
-    """The package URL npm and the purl spec give an npm package: ``pkg:npm/%40scope/name@1.2.3``."""
-    scope, _, bare = name.rpartition("/") if name.startswith("@") else ("", "", name)
+    """The package URL of an npm package: ``pkg:npm/%40scope/name@1.2.3``.
+
+    The purl spec lowercases npm names (the registry still serves a few old mixed-case ones, such as
+    JSONStream, and treats names case-insensitively in new publishes).
+    """
+    scope, _, bare = name.lower().rpartition("/") if name.startswith("@") else ("", "", name.lower())
     namespace = f"{quote(scope, safe='')}/" if scope else ""
     return f"pkg:npm/{namespace}{quote(bare, safe='')}@{quote(version, safe='')}"
 
