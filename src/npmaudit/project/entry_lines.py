@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,12 +49,15 @@ def entry_places(project: Project, locations: Iterable[str]) -> dict[str, EntryP
     if kind == "node-modules":
         return _installed_manifests(project, wanted)
     text = read_text(project.lockfile, "lockfile")
+    if kind.startswith(("package-lock-v1", "npm-shrinkwrap-v1")):
+        paths = _json_object_keys(text)
+        return _places(project, wanted, lambda node: paths.get(_v1_key_path(node.location)))
     if kind.startswith(("package-lock-", "npm-shrinkwrap-", "hidden-lockfile")):
-        lines = _json_object_keys(text)
-        return _places(project, wanted, lambda node: lines.get(_npm_key_path(node.location, lines)))
+        keys = _installed_keys(text)
+        return _places(project, wanted, lambda node: keys.get(node.location))
     if kind == "npm-ex":
-        keys = _json_object_keys(text)
-        return _places(project, wanted, lambda node: keys.get(("packages", node.install_name or node.name)))
+        paths = _json_object_keys(text)
+        return _places(project, wanted, lambda node: paths.get(("packages", node.install_name or node.name)))
     scanners = {"bun": _bun_entries, "yarn-v1": _yarn_classic_entries, "yarn-berry": _yarn_berry_entries}
     scanner = next((scan for prefix, scan in scanners.items() if kind.startswith(prefix)), None)
     if scanner is None and kind.startswith("pnpm-v"):
@@ -76,8 +79,36 @@ def _places(project: Project, nodes: list[Node], line_of: Callable[[Node], int |
 
 # -- JSON lockfiles: keys whose value is an object, by their path of keys
 
+# Every pattern here starts with the newline before the line it matches: the regex engine then jumps
+# from newline to newline (a Python loop over the lines of a 2 MB lockfile, or a `^` tried at every
+# character, would cost as much as the audit). `_lines_of` puts a newline before the first line.
+# A line opening an object under a key:
+_OBJECT_KEY = re.compile(r'\n([ \t]*)"((?:[^"\\\n]|\\.)*)"[ \t]*:[ \t]*\{')
+# npm v2/v3 "packages" keys of installed packages: every one holds "node_modules/" (v2's legacy
+# "dependencies" section is keyed by bare names, so it never matches).
+_INSTALLED_KEY = re.compile(r'\n[ \t]*"([^"\\\n]*node_modules/(?:[^"\\\n]|\\.)*)"[ \t]*:[ \t]*\{')
 
-_OBJECT_KEY = re.compile(r'^(\s*)"((?:[^"\\]|\\.)*)"\s*:\s*\{')
+
+def _lines_of(pattern: re.Pattern[str], text: str) -> Iterator[tuple[int, re.Match[str]]]:
+    """Each match of ``pattern`` (which starts with a newline) with the 1-based line it matched on."""
+    padded = "\n" + text
+    line, counted = 0, 0
+    for match in pattern.finditer(padded):
+        line += padded.count("\n", counted, match.start() + 1)
+        counted = match.start() + 1
+        yield line, match
+
+
+def _key(raw: str) -> str:
+    return json.loads(f'"{raw}"') if "\\" in raw else raw
+
+
+def _installed_keys(text: str) -> dict[str, int]:
+    """npm v2/v3: the line of each ``"node_modules/...": {`` key (the first, in the "packages" section)."""
+    found: dict[str, int] = {}
+    for line, match in _lines_of(_INSTALLED_KEY, text):
+        found.setdefault(_key(match.group(1)), line)
+    return found
 
 
 def _json_object_keys(text: str) -> dict[tuple[str, ...], int]:
@@ -88,23 +119,17 @@ def _json_object_keys(text: str) -> dict[tuple[str, ...], int]:
     """
     found: dict[tuple[str, ...], int] = {}
     stack: list[tuple[int, str]] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        match = _OBJECT_KEY.match(line)
-        if match is None:
-            continue
+    for line, match in _lines_of(_OBJECT_KEY, text):
         indent = len(match.group(1))
         while stack and stack[-1][0] >= indent:
             stack.pop()
-        raw = match.group(2)
-        stack.append((indent, json.loads(f'"{raw}"') if "\\" in raw else raw))
-        found.setdefault(tuple(key for _, key in stack), number)
+        stack.append((indent, _key(match.group(2))))
+        found.setdefault(tuple(key for _, key in stack), line)
     return found
 
 
-def _npm_key_path(location: str, lines: dict[tuple[str, ...], int]) -> tuple[str, ...]:
-    """The key path of a location: ``packages`` (v2/v3) when the lockfile has that section, else v1's nesting."""
-    if ("packages",) in lines:
-        return ("packages", location)
+def _v1_key_path(location: str) -> tuple[str, ...]:
+    """npm v1 nests each ``node_modules/`` level in a ``"dependencies"`` object."""
     path: list[str] = []
     for name in location.split("node_modules/")[1:]:
         path.extend(("dependencies", name.rstrip("/")))
@@ -114,17 +139,15 @@ def _npm_key_path(location: str, lines: dict[tuple[str, ...], int]) -> tuple[str
 # -- bun.lock
 
 
-_BUN_ENTRY = re.compile(r'^\s*"(?:[^"\\]|\\.)*"\s*:\s*\[\s*"((?:[^"\\]|\\.)*)"')
+_BUN_ENTRY = re.compile(r'\n[ \t]*"(?:[^"\\\n]|\\.)*"[ \t]*:[ \t]*\[[ \t]*"((?:[^"\\\n]|\\.)*)"')
 
 
 def _bun_entries(text: str) -> dict[tuple[str, str], int]:
     found: dict[tuple[str, str], int] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        match = _BUN_ENTRY.match(line)
-        if match is not None:
-            name_version = _split_name(match.group(1))
-            if name_version is not None:
-                found.setdefault(name_version, number)
+    for line, match in _lines_of(_BUN_ENTRY, text):
+        name_version = _split_name(_key(match.group(1)))
+        if name_version is not None:
+            found.setdefault(name_version, line)
     return found
 
 
@@ -139,27 +162,29 @@ def _split_name(ident: str) -> tuple[str, str] | None:
 # -- yarn
 
 
-_YARN_VERSION = re.compile(r"""^\s+version:?\s+["']?([^"'\s]+)""")
-_YARN_RESOLUTION = re.compile(r"""^\s+resolution:\s+["']?([^"'\s]+)""")
+# An entry's header (unindented, ending with a colon) or one of its indented version/resolution fields.
+_YARN_LINE = re.compile(
+    r"""\n(?:(?P<header>[^\s#][^\n]*?):[ \t]*$|[ \t]+(?P<field>version|resolution):?[ \t]+["']?(?P<value>[^"'\s]+))""",
+    re.MULTILINE,
+)
 
 
-def _yarn_headers(text: str) -> list[tuple[int, str, list[str]]]:
-    """(header line, header text, the entry's indented lines) for every top-level entry."""
-    entries: list[tuple[int, str, list[str]]] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line or line.startswith("#"):
-            continue
-        if not line[0].isspace():
-            entries.append((number, line.rstrip().rstrip(":"), []))
+def _yarn_entries_raw(text: str) -> list[tuple[int, str, dict[str, str]]]:
+    """(header line, header, its first version and resolution fields) for every top-level entry."""
+    entries: list[tuple[int, str, dict[str, str]]] = []
+    for line, match in _lines_of(_YARN_LINE, text):
+        header = match.group("header")
+        if header is not None:
+            entries.append((line, header, {}))
         elif entries:
-            entries[-1][2].append(line)
+            entries[-1][2].setdefault(match.group("field"), match.group("value"))
     return entries
 
 
 def _yarn_classic_entries(text: str) -> dict[tuple[str, str], int]:
     found: dict[tuple[str, str], int] = {}
-    for number, header, body in _yarn_headers(text):
-        version = _first(_YARN_VERSION, body)
+    for number, header, fields in _yarn_entries_raw(text):
+        version = fields.get("version")
         if version is None:
             continue
         for spec in header.split(","):
@@ -177,9 +202,8 @@ def _yarn_classic_entries(text: str) -> dict[tuple[str, str], int]:
 
 def _yarn_berry_entries(text: str) -> dict[tuple[str, str], int]:
     found: dict[tuple[str, str], int] = {}
-    for number, header, body in _yarn_headers(text):
-        version = _first(_YARN_VERSION, body)
-        resolution = _first(_YARN_RESOLUTION, body)
+    for number, header, fields in _yarn_entries_raw(text):
+        version, resolution = fields.get("version"), fields.get("resolution")
         if version is None or resolution is None or header.startswith("__metadata"):
             continue
         name_rest = _split_name(resolution)
@@ -192,28 +216,27 @@ def _yarn_berry_entries(text: str) -> dict[tuple[str, str], int]:
     return found
 
 
-def _first(pattern: re.Pattern[str], lines: list[str]) -> str | None:
-    for line in lines:
-        match = pattern.match(line)
-        if match is not None:
-            return match.group(1)
-    return None
-
-
 # -- pnpm
 
 
+_PNPM_SECTION = re.compile(r"\npackages:[ \t]*$", re.MULTILINE)
+_TOP_LEVEL = re.compile(r"\n[^\s#]")
+_PNPM_KEY = re.compile(r"\n  ([^\s#][^\n]*?):[ \t]*$", re.MULTILINE)
+
+
 def _pnpm_package_keys(text: str) -> list[tuple[int, str]]:
-    """(line, key) of every entry of the top-level ``packages:`` section, quotes and leading ``/`` removed."""
+    """(line, key) of every entry of each top-level ``packages:`` section (a multi-document lockfile has
+    several), quotes and leading ``/`` removed."""
     keys: list[tuple[int, str]] = []
-    inside = False
-    for number, line in enumerate(text.splitlines(), 1):
-        if line and not line[0].isspace() and not line.startswith("#"):
-            inside = line.rstrip() == "packages:"
-            continue
-        if inside and line.startswith("  ") and not line[2:3].isspace() and line.rstrip().endswith(":"):
-            key = line.strip()[:-1].strip().strip("'\"")
-            keys.append((number, key.lstrip("/")))
+    for section_line, section in _lines_of(_PNPM_SECTION, text):
+        # The match starts at the newline put before the text: that offset is where "packages:" starts in it.
+        start = section.start()
+        end_match = _TOP_LEVEL.search(text, start + len("packages:"))
+        body = text[start : end_match.start() if end_match is not None else len(text)]
+        keys.extend(
+            (section_line + line - 1, match.group(1).strip().strip("'\"").lstrip("/"))
+            for line, match in _lines_of(_PNPM_KEY, body)
+        )
     return keys
 
 
