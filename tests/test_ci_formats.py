@@ -251,7 +251,7 @@ def test_github_annotations_errors_first_at_the_lockfile_line(handmade, capsys) 
     moderate = next(line for line in lines if "GHSA-vh95-rmgr-6w4m" in line)  # minimist, moderate: below high
     assert moderate.startswith("::warning ") and "line=28," in moderate and "below the audit level high" in moderate
     assert lines[-1].startswith("::notice title=npmaudit summary::FAILED: 12 findings in 1 project(s)")
-    assert "database" in lines[-1] and "days old" in lines[-1]
+    assert "records; newest record modified" in lines[-1] and "days old" in lines[-1]
 
 
 def test_github_escapes_what_could_start_a_workflow_command(tmp_path, capsys, monkeypatch) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from npmaudit.advisories.model import Severity
 from npmaudit.auditing.engine import describe_unchecked
 from npmaudit.auditing.freshness import data_age
+from npmaudit.report.ci_common import ignore_note
 from npmaudit.report.common import (
     MaliciousPackage,
     Summary,
@@ -22,7 +23,6 @@ from npmaudit.report.common import (
     summarize,
     worst,
 )
-from npmaudit.report.ci_common import ignore_note
 from npmaudit.report.safe_text import neutralise
 
 if TYPE_CHECKING:
