@@ -322,7 +322,11 @@ def test_package_names_are_neutralised_even_in_colour(monkeypatch):
     advisory = Advisory.from_osv({"id": "MAL-1", "summary": "evil"})
     finding = Finding(PackageRef(node.name, node.version), advisory, (advisory,), (node,), ())
 
+    from npmaudit.auditing.ignores import NO_IGNORES
+
     class Outcome:
+        ignores = NO_IGNORES
+
         class result:
             project = None
 

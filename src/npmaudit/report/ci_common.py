@@ -51,7 +51,7 @@ def cvss_score(finding: Finding) -> float | None:
 def _base_score(vector: str | None) -> float | None:
     if not vector:
         return None
-    import cvss  # type: ignore[import-untyped]  # only the formats that rank by score need it
+    import cvss  # only the formats that rank by score need it
 
     try:
         if vector.startswith("CVSS:4"):
