@@ -463,3 +463,16 @@ def test_npm_formats_keep_npms_report_and_do_not_count_ignored_findings(tmp_path
         # Ignore all but minimist's advisory, which npm's report lists: it (and its dependents) fail the run again.
         write_config(project, "\n".join(t for t in tables if "GHSA-vh95-rmgr-6w4m" not in t))
         assert run_cli(capsys, *args, "--format", "npm-json")[0] == 1
+
+
+def test_the_python_api_judges_without_the_ignored_findings(project, database, tmp_path) -> None:
+    import npmaudit
+    from npmaudit.auditing.ignore_files import rules_from_flags
+
+    settings = Settings(cache_dir=tmp_path / "c", ignores=rules_from_flags(["GHSA-xvch-5gv4-984h"]))
+    report = npmaudit.audit_project(project, db=database, sources=("local",), settings=settings)
+    verdict = report.verdict(policy="error", level="critical")
+    # At critical: minimist's GHSA-xvch (ignored) and the malicious policycms (which it cannot hide).
+    assert {(f.name, f.id) for f in verdict.failing} == {("policycms", "MAL-2023-1269")}
+    assert {(f.name, f.id) for f in verdict.ignored} == {("minimist", "GHSA-xvch-5gv4-984h")}
+    assert verdict.exit_code == 1

@@ -162,7 +162,17 @@ def render(report: AuditReport | AuditOutcome, format: str = "text", *, color: b
 
 
 def _judge_outcome(result: AuditResult, settings: Settings, outcome: AuditOutcome) -> Verdict:
+    from npmaudit.auditing.npm_counts import npm_counts_without_ignored
     from npmaudit.auditing.policy import judge as _judge
 
-    npm_counts = outcome.npm_report.document["metadata"]["vulnerabilities"] if outcome.npm_report else None
-    return _judge(result.findings, settings.policy, settings.audit_level, npm_counts=npm_counts)
+    npm_counts = None
+    if outcome.npm_report is not None:
+        npm_counts = npm_counts_without_ignored(outcome.npm_report.document, result.findings, outcome.ignores)
+    return _judge(
+        result.findings,
+        settings.policy,
+        settings.audit_level,
+        npm_counts=npm_counts,
+        ignores=outcome.ignores,  # settings.ignores were applied by the run (Settings.ignores)
+        strict_ignores=settings.strict_ignores,
+    )
