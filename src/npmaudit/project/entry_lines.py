@@ -84,9 +84,6 @@ def _places(project: Project, nodes: list[Node], line_of: Callable[[Node], int |
 # character, would cost as much as the audit). `_lines_of` puts a newline before the first line.
 # A line opening an object under a key:
 _OBJECT_KEY = re.compile(r'\n([ \t]*)"((?:[^"\\\n]|\\.)*)"[ \t]*:[ \t]*\{')
-# npm v2/v3 "packages" keys of installed packages: every one holds "node_modules/" (v2's legacy
-# "dependencies" section is keyed by bare names, so it never matches).
-_INSTALLED_KEY = re.compile(r'\n[ \t]*"([^"\\\n]*node_modules/(?:[^"\\\n]|\\.)*)"[ \t]*:[ \t]*\{')
 
 
 def _lines_of(pattern: re.Pattern[str], text: str) -> Iterator[tuple[int, re.Match[str]]]:
@@ -104,11 +101,26 @@ def _key(raw: str) -> str:
 
 
 def _installed_keys(text: str) -> dict[str, int]:
-    """npm v2/v3: the line of each ``"node_modules/...": {`` key (the first, in the "packages" section)."""
+    """npm v2/v3: the line of each ``"...node_modules/...": {`` key (the first, in the "packages" section).
+
+    ``node_modules/`` occurs in a v2/v3 lockfile only inside those keys, so ``str.find`` jumps from
+    one entry to the next (a regex tried at every line start costs as much as parsing the JSON).
+    """
     found: dict[str, int] = {}
-    for line, match in _lines_of(_INSTALLED_KEY, text):
-        found.setdefault(_key(match.group(1)), line)
+    line, counted, position = 1, 0, text.find("node_modules/")
+    while position != -1:
+        start = text.rfind('"', 0, position)
+        end = text.find('"', position)
+        newline = text.rfind("\n", 0, position)
+        if start > newline and end != -1 and _OPENS_OBJECT.match(text, end + 1):
+            line += text.count("\n", counted, start)
+            counted = start
+            found.setdefault(_key(text[start + 1 : end]), line)
+        position = text.find("node_modules/", max(end, position + 1)) if end != -1 else -1
     return found
+
+
+_OPENS_OBJECT = re.compile(r"[ \t]*:[ \t]*\{")
 
 
 def _json_object_keys(text: str) -> dict[tuple[str, ...], int]:
@@ -116,16 +128,37 @@ def _json_object_keys(text: str) -> dict[tuple[str, ...], int]:
 
     Indentation alone tells nesting: a key closes every open key indented as far or further. A lockfile
     squeezed onto one line has only its top-level key found; its nodes are then left without a line.
+    npm writes ``"key": {`` exactly, which ``str.find`` reaches from one to the next; other spacing
+    goes through the regex.
     """
     found: dict[tuple[str, ...], int] = {}
-    stack: list[tuple[int, str]] = []
-    for line, match in _lines_of(_OBJECT_KEY, text):
-        indent = len(match.group(1))
+    stack: list[tuple[int, tuple[str, ...]]] = []  # (indent, the key path up to this key)
+    for line, indent, raw in _object_keys_npm(text) if '": {' in text else _object_keys_any(text):
         while stack and stack[-1][0] >= indent:
             stack.pop()
-        stack.append((indent, _key(match.group(2))))
-        found.setdefault(tuple(key for _, key in stack), line)
+        path = (*stack[-1][1], _key(raw)) if stack else (_key(raw),)
+        stack.append((indent, path))
+        found.setdefault(path, line)
     return found
+
+
+def _object_keys_npm(text: str) -> Iterator[tuple[int, int, str]]:
+    """(line, indentation, raw key) of each line ``<spaces>"key": {``."""
+    line, counted, position = 1, 0, text.find('": {')
+    while position != -1:
+        line_start = text.rfind("\n", 0, position) + 1
+        head = text[line_start:position]
+        stripped = head.lstrip(" \t")
+        if stripped.startswith('"') and '"' not in stripped[1:].replace('\\"', ""):
+            line += text.count("\n", counted, line_start)
+            counted = line_start
+            yield line, len(head) - len(stripped), stripped[1:]
+        position = text.find('": {', position + 4)
+
+
+def _object_keys_any(text: str) -> Iterator[tuple[int, int, str]]:
+    for line, match in _lines_of(_OBJECT_KEY, text):
+        yield line, len(match.group(1)), match.group(2)
 
 
 def _v1_key_path(location: str) -> tuple[str, ...]:
