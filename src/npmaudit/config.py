@@ -45,6 +45,7 @@ KNOWN_KEYS = (
     "timeout",
     "retries",
     "max-db-age",
+    "max-decompressed",
     "verify",  # a table: npmaudit.trust.verify_config (checked there, key by key)
     "signatures",  # a table: npmaudit.trust.signatures_config
     "ignore",  # an array of tables: npmaudit.auditing.ignore_files (keys checked below)

@@ -29,6 +29,7 @@ DEFAULT_RETRIES = 3
 DEFAULT_OSV_URL = "https://api.osv.dev/"
 DEFAULT_MIRROR_URL = "https://osv-vulnerabilities.storage.googleapis.com/npm"
 STORE_FILE_NAME = "advisories.sqlite"
+DEFAULT_MAX_DECOMPRESSED = 2048 << 20  # bytes a gzip or zip database may expand to
 
 
 def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
@@ -61,6 +62,8 @@ class Settings:
     """``--registry``: overrides npm's configured registry."""
     timeout: float = DEFAULT_TIMEOUT
     retries: int = DEFAULT_RETRIES
+    max_decompressed: int = DEFAULT_MAX_DECOMPRESSED
+    """Bytes a gzipped or zipped advisory database or archive may expand to (a bomb is an input error)."""
     max_db_age: float | None = None
     """Days; a local database older than this fails the run (exit 3)."""
 

@@ -26,6 +26,7 @@ from npmaudit.advisories.source import SourceInfo
 from npmaudit.atomicfile import atomic_replace, check_writable_target
 from npmaudit.errors import InputError
 from npmaudit.project.model import PackageRef, Project
+from npmaudit.settings import DEFAULT_MAX_DECOMPRESSED
 
 
 def parse_records(
@@ -81,13 +82,15 @@ class JsonDatabase:
 
     kind = "json-db"
 
-    def __init__(self, path: Path, now: datetime | None = None) -> None:
+    def __init__(self, path: Path, now: datetime | None = None, max_bytes: int = DEFAULT_MAX_DECOMPRESSED) -> None:
         self.path = path
         if not path.exists():
             raise InputError(path, "advisory database not found")
         self.refused: list[RefusedRecord] = []
         latest = latest_credible(now or datetime.now(UTC))
-        self._index = AdvisoryIndex(parse_records(path, iter_records(path), latest=latest, refused=self.refused))
+        self._index = AdvisoryIndex(
+            parse_records(path, iter_records(path, max_bytes), latest=latest, refused=self.refused)
+        )
         if self._index.count == 0:
             refused = f" ({len(self.refused)} refused for an impossible time)" if self.refused else ""
             raise InputError(path, EMPTY_DATABASE_HINT + refused)

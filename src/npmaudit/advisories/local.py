@@ -14,6 +14,7 @@ from pathlib import Path
 
 from npmaudit.advisories.source import AdvisorySource
 from npmaudit.errors import InputError
+from npmaudit.settings import DEFAULT_MAX_DECOMPRESSED
 from npmaudit.textfile import open_binary, refuse_special
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -35,7 +36,9 @@ def is_sqlite_file(path: Path) -> bool:
         return False
 
 
-def open_local_database(path: Path, *, is_default: bool = False) -> AdvisorySource:
+def open_local_database(
+    path: Path, *, is_default: bool = False, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED
+) -> AdvisorySource:
     """The advisory source for a local database path; a missing path is an error, never empty.
 
     ``is_default``: the path is the shared store nobody named, so the error says how to create it.
@@ -55,7 +58,7 @@ def open_local_database(path: Path, *, is_default: bool = False) -> AdvisorySour
         return store
     from npmaudit.advisories.jsondb import JsonDatabase
 
-    return JsonDatabase(path)
+    return JsonDatabase(path, max_bytes=max_decompressed)
 
 
 def check_filled(store: AdvisorySource) -> None:

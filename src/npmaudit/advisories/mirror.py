@@ -23,16 +23,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from npmaudit.advisories.mirror_fetch import MirrorTimeouts, MirrorTransport
 from npmaudit.advisories.records import GZIP_MAGIC, iter_records, records_from_text
 from npmaudit.advisories.store import AdvisoryStore, ImportResult, ImportSource, RawRecord
 from npmaudit.atomicfile import scratch_file
+from npmaudit.decompress import BoundedReader, read_bounded
 from npmaudit.errors import InputError, SourceError
 from npmaudit.npmrc import redact_url
 from npmaudit.progress import Progress, no_progress
+from npmaudit.settings import DEFAULT_MAX_DECOMPRESSED
 from npmaudit.textfile import refuse_special
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -45,7 +47,7 @@ FETCH_PROGRESS_EVERY = 100
 # -- local sources ----------------------------------------------------------------------------
 
 
-def import_source(path: Path) -> ImportSource:
+def import_source(path: Path, max_bytes: int = DEFAULT_MAX_DECOMPRESSED) -> ImportSource:
     """A file, gzip, zip archive, directory or another store, ready for :meth:`AdvisoryStore.merge`.
 
     The records are read lazily, while the store's transaction runs, so a 300 MB JSON Lines file
@@ -55,13 +57,13 @@ def import_source(path: Path) -> ImportSource:
         raise InputError(path, "no such file or directory")
     refuse_special(path)  # a FIFO would block the first read for ever, /dev/zero never end
     if path.is_dir():
-        return ImportSource(str(path), "directory", _numbered(iter_records(path)))
+        return ImportSource(str(path), "directory", _numbered(iter_records(path, max_bytes)))
     from npmaudit.advisories.local import SQLITE_MAGIC
 
     if _starts_with(path, SQLITE_MAGIC):
         return ImportSource(str(path.resolve()), "store", _iter_store_records(path))
     kind = "zip" if _starts_with(path, ZIP_MAGIC) else "file"
-    return ImportSource(str(path.resolve()), kind, iter_file_records(path))
+    return ImportSource(str(path.resolve()), kind, iter_file_records(path, max_bytes))
 
 
 def _iter_store_records(path: Path) -> Iterator[RawRecord]:
@@ -71,11 +73,11 @@ def _iter_store_records(path: Path) -> Iterator[RawRecord]:
             yield record, None, str(record.get("id"))
 
 
-def iter_file_records(path: Path) -> Iterator[RawRecord]:
+def iter_file_records(path: Path, max_bytes: int = DEFAULT_MAX_DECOMPRESSED) -> Iterator[RawRecord]:
     if _starts_with(path, ZIP_MAGIC):
-        yield from iter_zip_records(path, str(path))
+        yield from iter_zip_records(path, str(path), max_bytes)
         return
-    yield from _iter_json_file(path)
+    yield from _iter_json_file(path, max_bytes)
 
 
 def _numbered(records: Iterator[dict[str, Any]]) -> Iterator[RawRecord]:
@@ -91,12 +93,12 @@ def _starts_with(path: Path, magic: bytes) -> bool:
         raise InputError(path, f"cannot read: {error.strerror or error}") from None
 
 
-def _iter_json_file(path: Path) -> Iterator[RawRecord]:
+def _iter_json_file(path: Path, max_bytes: int) -> Iterator[RawRecord]:
     """JSON Lines are streamed line by line (gzipped or not); any other shape goes through
     :func:`records.records_from_text`, which needs the whole text."""
     gzipped = _starts_with(path, GZIP_MAGIC)
     try:
-        with _open_binary(path, gzipped) as stream:
+        with _open_binary(path, gzipped, max_bytes) as stream:
             first, number = b"", 0
             for line in stream:
                 number += 1
@@ -116,12 +118,14 @@ def _iter_json_file(path: Path) -> Iterator[RawRecord]:
         raise InputError(path, f"damaged gzip data: {error}" if gzipped else f"cannot read: {error}") from None
     from npmaudit.advisories.records import read_text
 
-    for index, record in enumerate(records_from_text(path, read_text(path))):
+    for index, record in enumerate(records_from_text(path, read_text(path, max_bytes))):
         yield record, None, f"record #{index + 1}"
 
 
-def _open_binary(path: Path, gzipped: bool) -> IO[bytes]:
-    return gzip.open(path, "rb") if gzipped else path.open("rb")  # type: ignore[return-value]
+def _open_binary(path: Path, gzipped: bool, max_bytes: int) -> IO[bytes]:
+    if gzipped:
+        return cast(IO[bytes], BoundedReader(cast(IO[bytes], gzip.open(path, "rb")), path, max_bytes))
+    return path.open("rb")
 
 
 def _single_object(line: bytes) -> dict[str, Any] | None:
@@ -176,16 +180,19 @@ def count_zip_records(archive: Path, label: str) -> int:
         raise InputError(label, f"damaged zip archive: {error}") from None
 
 
-def iter_zip_records(archive: Path, label: str) -> Iterator[RawRecord]:
+def iter_zip_records(archive: Path, label: str, max_bytes: int = DEFAULT_MAX_DECOMPRESSED) -> Iterator[RawRecord]:
     """Every record of a zip archive such as OSV's ``all.zip``: each ``.json`` member holds one
-    record (or any shape records.py reads)."""
+    record (or any shape records.py reads). The members together may expand to ``max_bytes``."""
+    left = max_bytes
     try:
         with zipfile.ZipFile(archive) as bundle:
             for member in bundle.infolist():
                 if not _is_record_member(member):
                     continue
                 where = f"{label}:{member.filename}"
-                raw = bundle.read(member)
+                with bundle.open(member) as stream:
+                    raw = read_bounded(stream, label, left, max_bytes)  # declared sizes are not trusted
+                left -= len(raw)
                 try:
                     text = raw.decode("utf-8-sig")
                 except UnicodeDecodeError as error:
@@ -217,6 +224,7 @@ def update_from_mirror(
     download_dir: Path | None = None,
     now: str | None = None,
     timeouts: MirrorTimeouts | None = None,
+    max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
 ) -> MirrorUpdate:
     """Bring the store up to date with the mirror at ``url``, in one transaction. ``now`` (RFC 3339)
     is the time recorded as the last successful synchronisation (default: the current time);
@@ -226,7 +234,7 @@ def update_from_mirror(
     mirror but never shown, stored or looked up as a host name: messages, the store's sources and
     the result name the mirror by its redacted URL."""
     with MirrorTransport(timeouts) as transport:
-        return _update(transport, store, MirrorLocation.parse(url), full, progress, download_dir, now)
+        return _update(transport, store, MirrorLocation.parse(url), full, progress, download_dir, now, max_decompressed)
 
 
 @dataclass(frozen=True)
@@ -258,6 +266,7 @@ def _update(
     progress: Progress,
     download_dir: Path | None,
     now: str | None,
+    max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
 ) -> MirrorUpdate:
     url = mirror.shown
     listing = parse_modified_csv(url, transport.fetch(mirror.file("modified_id.csv")))
@@ -266,11 +275,11 @@ def _update(
     newest_listed = listing[0][0]
     known = {source.location: source for source in store.stats().sources}
     if full or url not in known:
-        return _full_update(transport, store, mirror, listing, progress, download_dir, now)
+        return _full_update(transport, store, mirror, listing, progress, download_dir, now, max_decompressed)
     have = store.modified_by_key()
     changed = [advisory_id for modified, advisory_id in listing if _is_newer(modified, have.get(advisory_id))]
     if len(changed) > DELTA_LIMIT:
-        return _full_update(transport, store, mirror, listing, progress, download_dir, now)
+        return _full_update(transport, store, mirror, listing, progress, download_dir, now, max_decompressed)
     records = _fetch_records(transport, mirror, changed, progress)
     state = {"mode": "delta", "newestListed": newest_listed}
     source = ImportSource(url, "mirror", records, state, allow_empty=True, expected=len(records))
@@ -287,6 +296,7 @@ def _full_update(
     progress: Progress,
     download_dir: Path | None,
     now: str | None,
+    max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
 ) -> MirrorUpdate:
     url = mirror.shown
     directory = download_dir or store.path.parent
@@ -297,7 +307,7 @@ def _full_update(
             transport.download(mirror.file("all.zip"), _DiskSink(sink, directory), progress)
         state = {"mode": "full", "newestListed": listing[0][0] if listing else None}
         label = mirror.label("all.zip")
-        records = _remote_errors(url, iter_zip_records(temporary, label))
+        records = _remote_errors(url, iter_zip_records(temporary, label, max_decompressed))
         source = ImportSource(url, "mirror", records, state, expected=_remote_count(url, temporary, label))
         with _malformed_is_remote(url):
             result = store.merge([source], progress=progress, now=now)

@@ -9,7 +9,6 @@ cannot read must stop the audit, never look like an empty one.
 
 from __future__ import annotations
 
-import gzip
 import json
 import zlib
 from collections.abc import Iterator
@@ -17,33 +16,35 @@ from pathlib import Path
 from typing import Any
 
 from npmaudit import textfile
+from npmaudit.decompress import gunzip
 from npmaudit.errors import InputError
+from npmaudit.settings import DEFAULT_MAX_DECOMPRESSED
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Python's json parser recurses per nesting level: a few thousand levels exhaust the stack.
 NESTED_TOO_DEEPLY = "invalid JSON: nested too deeply"
 
 
-def read_text(path: Path) -> str:
-    """The file's text, gunzipped when it is gzip data (whatever its name)."""
+def read_text(path: Path, max_bytes: int = DEFAULT_MAX_DECOMPRESSED) -> str:
+    """The file's text, gunzipped when it is gzip data (whatever its name), at most ``max_bytes`` of it."""
     raw = textfile.read_bytes(path)
     if raw.startswith(GZIP_MAGIC):
         try:
-            raw = gzip.decompress(raw)
+            raw = gunzip(raw, path, max_bytes)
         except (OSError, EOFError, zlib.error) as error:
             raise InputError(path, f"damaged gzip data: {error}") from None
     return textfile.decode(path, raw)
 
 
-def iter_records(path: Path) -> Iterator[dict[str, Any]]:
+def iter_records(path: Path, max_bytes: int = DEFAULT_MAX_DECOMPRESSED) -> Iterator[dict[str, Any]]:
     """Every raw record in a database file or directory, in file order."""
     if path.is_dir():
-        yield from _iter_directory(path)
+        yield from _iter_directory(path, max_bytes)
         return
-    yield from records_from_text(path, read_text(path))
+    yield from records_from_text(path, read_text(path, max_bytes))
 
 
-def _iter_directory(directory: Path) -> Iterator[dict[str, Any]]:
+def _iter_directory(directory: Path, max_bytes: int) -> Iterator[dict[str, Any]]:
     # Every *.json entry that is not a folder is a record: a broken or looping symbolic link is
     # reported by read_text rather than skipped, so no record goes missing without a word.
     files = sorted(p for p in directory.rglob("*.json") if not p.is_dir() and not _hidden(p, directory))
@@ -51,7 +52,7 @@ def _iter_directory(directory: Path) -> Iterator[dict[str, Any]]:
         # An audit against no record at all would pass everything: most likely the wrong folder.
         raise InputError(directory, "no advisory records here (a directory database holds *.json OSV records)")
     for file in files:
-        text = read_text(file)
+        text = read_text(file, max_bytes)
         try:
             record = json.loads(text)
         except json.JSONDecodeError as error:

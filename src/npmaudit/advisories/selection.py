@@ -45,7 +45,9 @@ class SourceKind:
 def _open_local(settings: Settings, local: AdvisorySource | None) -> AdvisorySource:
     from npmaudit.advisories.local import open_local_database
 
-    return open_local_database(settings.database, is_default=not settings.database_named)
+    return open_local_database(
+        settings.database, is_default=not settings.database_named, max_decompressed=settings.max_decompressed
+    )
 
 
 def _open_osv(settings: Settings, local: AdvisorySource | None) -> AdvisorySource:
@@ -58,7 +60,9 @@ def _open_osv(settings: Settings, local: AdvisorySource | None) -> AdvisorySourc
     path = settings.database
     if cache is None and path.is_file() and is_sqlite_file(path):
         try:
-            cache = open_local_database(path, is_default=not settings.database_named)
+            cache = open_local_database(
+                path, is_default=not settings.database_named, max_decompressed=settings.max_decompressed
+            )
         except InputError:
             cache = None  # only a cache here: an unusable store just means fetching everything
     known = KnownFromSource(cache) if cache is not None else None
@@ -88,7 +92,9 @@ def _usable_store(settings: Settings) -> AdvisorySource | None:
     if not _filled_store(settings.database):
         return None
     try:
-        return open_local_database(settings.database, is_default=not settings.database_named)
+        return open_local_database(
+            settings.database, is_default=not settings.database_named, max_decompressed=settings.max_decompressed
+        )
     except InputError:
         return None
 

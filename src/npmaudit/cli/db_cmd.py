@@ -89,8 +89,10 @@ def _missing_command(parser: argparse.ArgumentParser) -> int:
 def run_import(args: argparse.Namespace) -> int:
     from npmaudit.advisories.mirror import import_source
     from npmaudit.advisories.store import filling_store
+    from npmaudit.cli.settings import resolve_settings
 
-    sources = [import_source(path) for path in args.sources]
+    limit = resolve_settings(args).max_decompressed
+    sources = [import_source(path, limit) for path in args.sources]
     with filling_store(_checked_path(store_path(args))) as store, _progress() as progress:
         result = store.merge(sources, progress=progress)
     _print_messages(result.messages())
@@ -149,7 +151,9 @@ def run_update(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
     url = settings.mirror_url
     with filling_store(_checked_path(settings.database)) as store, _progress() as progress:
-        update = update_from_mirror(store, url, full=args.full, progress=progress)
+        update = update_from_mirror(
+            store, url, full=args.full, progress=progress, max_decompressed=settings.max_decompressed
+        )
     result = update.result
     _print_messages(result.messages())
     what = "all.zip" if update.mode == "full" else f"{update.fetched:,} changed records"

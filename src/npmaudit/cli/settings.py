@@ -42,6 +42,7 @@ from npmaudit.config import ProjectConfig, find_config
 from npmaudit.errors import InputError, UsageError
 from npmaudit.settings import (
     AUDIT_LEVELS,
+    DEFAULT_MAX_DECOMPRESSED,
     DEFAULT_MIRROR_URL,
     DEFAULT_OSV_URL,
     DEFAULT_RETRIES,
@@ -141,6 +142,7 @@ def resolve_settings(
         timeout=timeout,
         retries=int(retries),
         max_db_age=_max_age(flag("max_db_age"), env, config),
+        max_decompressed=_max_decompressed(env, config),
         policy=policy or "error",
         audit_level=level,
         omit=omit,
@@ -414,3 +416,13 @@ def _step_summary_file(env: Mapping[str, str]) -> Path | None:
     """GitHub Actions' job-summary file for this step (``GITHUB_STEP_SUMMARY``), when the run is in one."""
     value = env.get("GITHUB_STEP_SUMMARY")
     return Path(value) if value else None
+
+
+def _max_decompressed(env: Mapping[str, str], config: ProjectConfig) -> int:
+    """``NPMAUDIT_MAX_DECOMPRESSED`` > config ``max-decompressed`` (MiB) > the default (2048 MiB)."""
+    value = _number(None, None, env, "NPMAUDIT_MAX_DECOMPRESSED", config, "max-decompressed", -1)
+    if value == -1:
+        return DEFAULT_MAX_DECOMPRESSED
+    if not math.isfinite(value) or value < 1:
+        raise UsageError(f"max-decompressed must be a number of MiB of at least 1, not {value:g}")
+    return int(value * (1 << 20))
