@@ -24,6 +24,8 @@ SUBCOMMAND_MODULES = (
     "npmaudit.cli.signatures_cmd",
     "npmaudit.cli.serve_cmd",
     "npmaudit.cli.ignore_cmd",
+    "npmaudit.cli.query_cmd",
+    "npmaudit.cli.inventory_cmd",
 )
 
 EXIT_INTERNAL = 70

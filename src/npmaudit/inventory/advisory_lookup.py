@@ -1,0 +1,101 @@
+"""Find advisories by id or alias in the local advisory database (the SQLite store or a JSON database).
+
+The store keys each record by its id, so an id is found without reading anything else: its row
+names the packages it affects, and the store's own lookup by name returns the parsed record (with
+any other record that shares the id as an alias). An id that is only someone's alias (a CVE that
+a GHSA record lists) needs every record read once; that slower path runs only for such ids.
+An id found nowhere is an error naming the database: a query must never answer "nobody has it"
+about an advisory it could not read.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from npmaudit.advisories.local import open_local_database
+from npmaudit.advisories.model import Advisory, AdvisoryFormatError
+from npmaudit.advisories.records import iter_records
+from npmaudit.advisories.store import AdvisoryStore
+from npmaudit.errors import InputError
+
+
+def find_advisories(database: Path, ids: Sequence[str], *, is_default: bool = False) -> dict[str, list[Advisory]]:
+    """Every record whose id or alias is one of ``ids``, by asked id. Missing ids raise InputError."""
+    source = open_local_database(database, is_default=is_default)
+    if isinstance(source, AdvisoryStore):
+        try:
+            found = _from_store(source, ids)
+        finally:
+            source.close()
+    else:
+        found = _collect(ids, _parsed(database, iter_records(database)))
+    missing = [advisory_id for advisory_id in ids if not found.get(advisory_id)]
+    if missing:
+        raise InputError(database, f"advisory {missing[0]} is not in this advisory database (by id or alias)")
+    return found
+
+
+def _from_store(store: AdvisoryStore, ids: Sequence[str]) -> dict[str, list[Advisory]]:
+    names = _names_by_key(store.path, ids)
+    found: dict[str, list[Advisory]] = {}
+    if names:
+        by_name = store.lookup(sorted(names))
+        found = _collect(ids, (a for records in by_name.values() for a in records))
+    aliases_only = [advisory_id for advisory_id in ids if not found.get(advisory_id)]
+    if aliases_only:
+        for advisory_id, records in _collect(aliases_only, _parsed(store.path, store.iter_records())).items():
+            found.setdefault(advisory_id, []).extend(records)
+    return found
+
+
+def _names_by_key(path: Path, ids: Sequence[str]) -> set[str]:
+    """The package names of the records stored under these ids (the store's ``advisories.names``)."""
+    try:
+        connection = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+    except sqlite3.Error as error:
+        raise InputError(path, f"cannot open the advisory store: {error}") from None
+    try:
+        marks = ",".join("?" * len(ids))
+        rows = connection.execute(f"SELECT names FROM advisories WHERE key IN ({marks})", list(ids)).fetchall()
+    except sqlite3.Error as error:
+        raise InputError(path, f"advisory store: {error}") from None
+    finally:
+        connection.close()
+    return {name for (names,) in rows if names for name in str(names).split("\n") if name}
+
+
+def _parsed(path: Path, records: Iterable[object]) -> Iterable[Advisory]:
+    for index, record in enumerate(records):
+        try:
+            yield Advisory.from_osv(record)
+        except AdvisoryFormatError as error:
+            raise InputError(path, f"advisory #{index + 1}: {error}") from None
+
+
+def _collect(ids: Sequence[str], advisories: Iterable[Advisory]) -> dict[str, list[Advisory]]:
+    wanted = set(ids)
+    found: dict[str, list[Advisory]] = {}
+    seen: set[tuple[str, str]] = set()
+    for advisory in advisories:
+        for advisory_id in advisory.ids & wanted:
+            if (advisory_id, advisory.id + advisory.modified) in seen:
+                continue  # a record listed under several of its package names
+            seen.add((advisory_id, advisory.id + advisory.modified))
+            found.setdefault(advisory_id, []).append(advisory)
+    return found
+
+
+def finder(database: Path, *, is_default: bool = False) -> _Finder:
+    """A :data:`~npmaudit.inventory.spec.AdvisoryFinder` over ``database``."""
+    return _Finder(database, is_default)
+
+
+class _Finder:
+    def __init__(self, database: Path, is_default: bool) -> None:
+        self.database = database
+        self.is_default = is_default
+
+    def __call__(self, ids: Sequence[str]) -> Mapping[str, Sequence[Advisory]]:
+        return find_advisories(self.database, ids, is_default=self.is_default)

@@ -1,0 +1,158 @@
+"""A project's package set as rows: what a query reports and what the inventory stores.
+
+Each node of the :class:`~npmaudit.project.model.Project` becomes one :class:`PackageRow`: its real
+name and version, install path, source kind, dependency groups, and ``parent``, the node before
+it on a shortest chain from the root. The chain is the "why is this here" a responder needs; one
+breadth-first walk from the root gives every node's parent at once, and a stored parent pointer
+is enough to rebuild the chain of a match without loading the whole project again.
+
+Only published packages (registry ones: the audit's rule in :mod:`npmaudit.auditing.engine`) are
+matched by a query. A workspace or a local folder that happens to share a name with a malicious
+registry package is not that package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from npmaudit.project.model import Node, Project, SourceKind
+
+PUBLISHED_SOURCES = frozenset({SourceKind.REGISTRY.value})
+"""Source kinds matched by name and version: the audit's rule (:func:`npmaudit.auditing.engine.audit`)."""
+
+DEV, OPTIONAL, DEV_OPTIONAL, PEER = 1, 2, 4, 8
+_GROUP_BITS = ((DEV, "dev"), (OPTIONAL, "optional"), (DEV_OPTIONAL, "devOptional"), (PEER, "peer"))
+
+
+def is_published(node: Node) -> bool:
+    """Whether queries and audits match this node by name and version."""
+    return node.source.value in PUBLISHED_SOURCES
+
+
+def flags_of(node: Node) -> int:
+    return (
+        (DEV if node.dev else 0)
+        | (OPTIONAL if node.optional else 0)
+        | (DEV_OPTIONAL if node.dev_optional else 0)
+        | (PEER if node.peer else 0)
+    )
+
+
+def groups_of(flags: int) -> tuple[str, ...]:
+    """npm's group names for a node's flags; ``("prod",)`` when it is needed in production."""
+    return tuple(name for bit, name in _GROUP_BITS if flags & bit) or ("prod",)
+
+
+@dataclass(frozen=True, slots=True)
+class PackageRow:
+    node: int  # 0 is the root; the others in install-path order
+    name: str
+    version: str
+    location: str
+    source: str  # npmaudit.project.model.SourceKind's value
+    flags: int  # DEV | OPTIONAL | DEV_OPTIONAL | PEER
+    parent: int | None  # the node before this one on a shortest chain from the root
+
+    @property
+    def label(self) -> str:
+        if self.node == 0:
+            return self.name or "(root)"
+        return f"{self.name}@{self.version}" if self.version else self.name
+
+
+@dataclass(frozen=True)
+class PackageSet:
+    """Every node of one project as rows, and a fingerprint of them all."""
+
+    lockfile_format: str
+    rows: tuple[PackageRow, ...]
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of everything the inventory records for the project: equal means nothing to change.
+
+        Taken over the rows rather than the lockfile's bytes, so a change that only the manifest
+        makes (a dependency moved from dev to prod for yarn or pnpm) is a change too.
+        """
+        digest = hashlib.sha256(self.lockfile_format.encode())
+        for row in self.rows:
+            fields = (row.node, row.name, row.version, row.location, row.source, row.flags, row.parent)
+            digest.update(("\n" + "\t".join("" if f is None else str(f) for f in fields)).encode())
+        return digest.hexdigest()
+
+
+def package_set(project: Project) -> PackageSet:
+    order = [""] + sorted(location for location in project.nodes if location != "")
+    number = {location: index for index, location in enumerate(order)}
+    parents = chain_parents(project)
+    rows = []
+    for location in order:
+        node = project.nodes[location]
+        parent = parents.get(location)
+        rows.append(
+            PackageRow(
+                node=number[location],
+                name=node.name,
+                version=node.version,
+                location=location,
+                source=node.source.value,
+                flags=flags_of(node),
+                parent=number[parent] if parent is not None else None,
+            )
+        )
+    return PackageSet(project.lockfile_format, tuple(rows))
+
+
+def chain_parents(project: Project) -> dict[str, str | None]:
+    """For every node reachable from the root, the node before it on a shortest chain (root: None).
+
+    Dependents are followed through resolved edges and workspace links, as
+    :meth:`~npmaudit.project.model.Project.chain` follows them; ties go to the first location in
+    sorted order so the answer does not depend on the lockfile's key order.
+    """
+    parents: dict[str, str | None] = {"": None}
+    queue = deque([""])
+    while queue:
+        current = queue.popleft()
+        node = project.nodes[current]
+        targets = {edge.to for edge in node.edges if edge.to is not None}
+        if node.link_target is not None:
+            targets.add(node.link_target)
+        for target in sorted(targets):
+            if target not in parents and target in project.nodes:
+                parents[target] = current
+                queue.append(target)
+    return parents
+
+
+def chain_labels(rows: Mapping[int, PackageRow], node: int) -> tuple[str, ...]:
+    """``("app", "express@4.18.2", "debug@2.6.9")``: from the root to ``node``; just the node when
+    nothing leads to it (an extraneous entry)."""
+    chain = []
+    current: int | None = node
+    seen: set[int] = set()
+    while current is not None and current not in seen:
+        seen.add(current)
+        row = rows[current]
+        chain.append(row.label)
+        current = row.parent
+    return tuple(reversed(chain))
+
+
+def rows_by_node(rows: Iterable[PackageRow]) -> dict[int, PackageRow]:
+    return {row.node: row for row in rows}
+
+
+def file_sha256(path: Path) -> str | None:
+    """The lockfile's SHA-256 (None for an installed node_modules tree, which is not one file)."""
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
