@@ -91,6 +91,8 @@ class Settings:
     """Merge the matched advisories into this project-local JSON database."""
     write_cache: bool = False
     """Merge the matched advisories into the shared store."""
+    inventory: str | None = None
+    """The inventory database (``npmaudit inventory``): a SQLite file or a postgresql:// URL."""
 
     # -- the outside world, as values
     npm_environ: Mapping[str, str] = field(default_factory=dict, repr=False)

@@ -1,9 +1,274 @@
-"""`npmaudit inventory`: placeholder while being written."""
+"""`npmaudit inventory`: record many projects' package sets, query them, re-evaluate them."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+DESCRIPTION = """\
+An inventory records the package set of many projects (name, version, install path, group,
+source kind, and the chain from the root), so that "who has X?" is one query over a whole fleet,
+and `inventory audit` re-evaluates every project when the advisory database changes.
+
+The inventory is --inventory, else NPMAUDIT_INVENTORY, else inventory.sqlite in the user data
+directory: a SQLite file, or a PostgreSQL database given as postgresql://user@host/dbname (many
+CI runners adding at once, many readers; needs `pip install 'npmaudit[postgres]'`).
+"""
+
+ADD_HELP = """\
+Record each project (a directory or a lockfile; -r: every project under each directory). A project
+is known by its location: its resolved directory, or --location (a CI runner names the repository
+it checked out). Re-adding an unchanged package set writes nothing but new labels; a changed one
+replaces the project's rows in one transaction.
+"""
+
+AUDIT_HELP = """\
+Match every inventoried project against the local advisory database (--db, NPMAUDIT_DB, else the
+shared store: refresh it with `npmaudit db update` first) and record the result. With --changed,
+report only what changed since the last run: projects newly affected (an advisory that now matches
+one of their packages) and projects no longer affected (an advisory withdrawn or narrowed, a
+package upgraded). Exit 1 when a project is affected (with --changed: newly affected).
+"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    pass
+    from npmaudit.cli.query_cmd import allow_intermixed
+
+    parser = subparsers.add_parser(
+        "inventory",
+        help="record many projects and answer fleet-wide queries",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="inventory_command", metavar="COMMAND", parser_class=type(parser))
+
+    add = commands.add_parser(
+        "add", help="record projects", description=ADD_HELP, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="project directory or lockfile")
+    add.add_argument("-r", "--recursive", action="store_true", help="add every project with a lockfile under PATH")
+    add.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a label kept with the project, e.g. repo=org/app, commit=SHA (repeatable)",
+    )
+    add.add_argument("--location", metavar="NAME", help="record the project under this name instead of its path")
+    _common(add)
+    add.set_defaults(run=run_add)
+    allow_intermixed(add)
+
+    query = commands.add_parser(
+        "query",
+        help="which inventoried projects install a package, version, range or advisory",
+        description="SPEC as for `npmaudit query`. Exit 1 when anything matches.",
+    )
+    query.add_argument("spec", nargs="+", metavar="SPEC", help="name, name@version, name@range or advisory id")
+    query.add_argument("--db", type=Path, metavar="PATH", help="advisory database for advisory ids (env NPMAUDIT_DB)")
+    _common(query)
+    query.set_defaults(run=run_query)
+
+    remove = commands.add_parser("remove", help="forget projects", description="Forget projects (all or none).")
+    remove.add_argument("locations", nargs="+", metavar="LOCATION", help="a project's location, or its directory")
+    _common(remove, formats=False)
+    remove.set_defaults(run=run_remove)
+
+    listing = commands.add_parser("list", help="list the inventoried projects")
+    _common(listing)
+    listing.set_defaults(run=run_list)
+
+    audit = commands.add_parser(
+        "audit",
+        help="re-evaluate every project against the advisory database",
+        description=AUDIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    audit.add_argument("--changed", action="store_true", help="report only changes since the last run")
+    audit.add_argument("--db", type=Path, metavar="PATH", help="local advisory database (env NPMAUDIT_DB)")
+    _common(audit)
+    audit.set_defaults(run=run_audit)
+    parser.set_defaults(run=_usage(parser))
+
+
+def _common(parser: argparse.ArgumentParser, *, formats: bool = True) -> None:
+    parser.add_argument(
+        "--inventory",
+        metavar="PATH|URL",
+        help="the inventory: a SQLite file or postgresql://... (env NPMAUDIT_INVENTORY; "
+        "default inventory.sqlite in the user data directory)",
+    )
+    if formats:
+        parser.add_argument("--format", choices=("text", "json"), default="text", help="report format (default text)")
+
+
+def _usage(parser: argparse.ArgumentParser) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        from npmaudit.errors import EXIT_INPUT
+
+        parser.print_help(sys.stderr)
+        return EXIT_INPUT
+
+    return run
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from npmaudit.cli.settings import resolve_settings
+
+    return resolve_settings(args)
+
+
+def _labels(values: list[str]) -> dict[str, str]:
+    from npmaudit.errors import UsageError
+
+    labels = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--label {value!r}: expected KEY=VALUE")
+        labels[key.strip()] = text
+    return labels
+
+
+def _print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def run_add(args: argparse.Namespace) -> int:
+    from npmaudit.cli.progress import progress_for
+    from npmaudit.cli.settings import no_color
+    from npmaudit.errors import EXIT_INPUT, EXIT_OK
+    from npmaudit.inventory.ingest import add_paths
+    from npmaudit.inventory.render import neutralise_lines
+    from npmaudit.inventory.store import Inventory
+
+    labels = _labels(args.label)
+    settings = _settings(args)
+    progress = progress_for(enabled=args.format == "text", no_color=no_color())
+    with Inventory.open(settings.inventory, create=True) as inventory:
+        report = add_paths(
+            inventory, args.paths, recursive=args.recursive, location=args.location, labels=labels, progress=progress
+        )
+    if args.format == "json":
+        _print_json(
+            {
+                "inventory": inventory.location,
+                "projects": [{"location": r.location, "status": r.status, "packages": r.packages} for r in report.added],
+                "failures": [{"location": f.location, "error": f.message} for f in report.failures],
+            }
+        )
+    else:
+        sys.stdout.write(
+            neutralise_lines([f"{r.status}: {r.location} ({r.packages} packages)" for r in report.added])
+        )
+    for failure in report.failures:
+        print(f"npmaudit: error: {failure.message}", file=sys.stderr)
+    return EXIT_INPUT if report.failures else EXIT_OK
+
+
+def run_query(args: argparse.Namespace) -> int:
+    from npmaudit.inventory.advisory_lookup import finder
+    from npmaudit.inventory.render import render_json, render_text
+    from npmaudit.inventory.spec import resolve_specs
+    from npmaudit.inventory.store import Inventory
+
+    settings = _settings(args)
+    specs = resolve_specs(list(args.spec), finder(settings.database, is_default=not settings.database_named))
+    with Inventory.open(settings.inventory) as inventory:
+        result = inventory.query(specs)
+    sys.stdout.write(render_json(result) if args.format == "json" else render_text(result, summary=True))
+    for message in result.messages:
+        print(f"npmaudit: {message}", file=sys.stderr)
+    return result.exit_code
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from npmaudit.inventory.store import Inventory
+
+    settings = _settings(args)
+    with Inventory.open(settings.inventory) as inventory:
+        known = {record.location for record in inventory.projects()}
+        locations = [_known_location(text, known) for text in args.locations]
+        for location in inventory.remove(locations):
+            print(f"removed: {location}")
+    return 0
+
+
+def _known_location(text: str, known: set[str]) -> str:
+    """A location as recorded, or a directory whose resolved path is one."""
+    if text in known:
+        return text
+    path = Path(text).expanduser()
+    if path.exists():
+        resolved = str((path if path.is_dir() else path.parent).resolve())
+        if resolved in known:
+            return resolved
+    return text  # unknown: the inventory says so, naming it
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from npmaudit.inventory.render import neutralise_lines
+    from npmaudit.inventory.store import Inventory
+
+    settings = _settings(args)
+    with Inventory.open(settings.inventory) as inventory:
+        records = inventory.projects()
+    if args.format == "json":
+        _print_json(
+            {
+                "inventory": inventory.location,
+                "projects": [
+                    {
+                        "location": r.location,
+                        "lockfile": r.lockfile,
+                        "lockfileFormat": r.lockfile_format,
+                        "lockfileSha256": r.lockfile_sha256,
+                        "labels": dict(r.labels),
+                        "packages": r.packages,
+                        "added": r.added,
+                        "updated": r.updated,
+                        "findings": r.findings,
+                        "malicious": r.malicious,
+                    }
+                    for r in records
+                ],
+            }
+        )
+        return 0
+    lines = [f"{len(records)} projects in {inventory.location}"]
+    for r in records:
+        labels = " ".join(f"{k}={v}" for k, v in sorted(r.labels.items()))
+        state = f", {r.findings} findings at the last audit" + (f" ({r.malicious} malicious)" if r.malicious else "")
+        lines.append(
+            f"{r.location}  {r.lockfile_format}, {r.packages} packages, updated {r.updated}"
+            + (state if r.findings else "")
+            + (f"  [{labels}]" if labels else "")
+        )
+    sys.stdout.write(neutralise_lines(lines))
+    return 0
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    from npmaudit.advisories.local import open_local_database
+    from npmaudit.inventory.reevaluate import reevaluate, render_changes_text, render_run_text, run_document
+    from npmaudit.inventory.store import Inventory
+
+    settings = _settings(args)
+    source = open_local_database(settings.database, is_default=not settings.database_named)
+    try:
+        with Inventory.open(settings.inventory) as inventory:
+            run = reevaluate(inventory, source)
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+    if args.format == "json":
+        _print_json(run_document(run, changed_only=args.changed))
+    elif args.changed:
+        sys.stdout.write(render_changes_text(run))
+    else:
+        sys.stdout.write(render_run_text(run))
+    return run.exit_code(changed_only=args.changed)

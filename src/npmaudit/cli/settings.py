@@ -24,6 +24,7 @@ ignores             ``--ignore``,                                ``[[ignore]]``,
                     ``--ignore-from``                            ``ignore-from``
 strict ignores      ``--strict-ignores``     NPMAUDIT_STRICT_IGNORES ``strict-ignores``
 step summary file                            GITHUB_STEP_SUMMARY
+inventory           ``--inventory``          NPMAUDIT_INVENTORY
 ==================  =======================  ==================  =================
 
 Ignores add up rather than override: the config's tables and files, then ``--ignore-from``, then ``--ignore``.
@@ -156,6 +157,7 @@ def resolve_settings(
         step_summary_file=_step_summary_file(env),
         write=flag("write"),
         write_cache=bool(flag("write_cache")),
+        inventory=_inventory(flag("inventory"), env),
         npm_environ=dict(env),
         project_dir=_project_dir(project_path),
         config_file=config.path,
@@ -313,6 +315,16 @@ def _number(
         except (TypeError, ValueError):
             raise UsageError(f"{origin}: not a number: {value!r}") from None
     return float(default)
+
+
+def _inventory(flag: str | None, env: Mapping[str, str]) -> str:
+    """``--inventory`` > ``NPMAUDIT_INVENTORY`` > inventory.sqlite in the user data directory."""
+    value = flag or env.get("NPMAUDIT_INVENTORY")
+    if value:
+        return value
+    from platformdirs import user_data_dir
+
+    return str(Path(user_data_dir(APP_NAME, appauthor=False)) / "inventory.sqlite")
 
 
 def _max_age(flag: float | None, env: Mapping[str, str], config: ProjectConfig) -> float | None:

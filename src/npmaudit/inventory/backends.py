@@ -1,0 +1,313 @@
+"""The inventory's two databases behind one small interface: SQLite (a file) and PostgreSQL (a URL).
+
+SQL is written once, with ``?`` placeholders; the PostgreSQL backend passes it to psycopg with
+``%s``. What differs lives here: how a write transaction takes its lock (SQLite's ``BEGIN
+IMMEDIATE``; a PostgreSQL transaction whose row locks and advisory locks order the writers), bulk
+inserts (``executemany``; ``COPY``), and interning (name, version) pairs.
+
+Many CI runners may add projects at once while others query: SQLite runs in WAL mode (readers
+never wait for the writer) with a long busy timeout; PostgreSQL serialises writers on the rows they
+touch. Interning new (name, version) pairs commits on its own, in sorted order, before a project's
+rows are written, so two writers never wait on each other's half of the same set of pairs.
+Every database error becomes one :class:`~npmaudit.errors.InputError` line naming the inventory
+(a URL is shown without its password).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from npmaudit.errors import InputError, UsageError
+from npmaudit.inventory.schema import APPLICATION_ID, SCHEMA_VERSION, statements
+
+BUSY_TIMEOUT_S = 600.0  # writers queue behind each other; a fleet's CI runners must outwait a long add
+LOOKUP_CHUNK = 500  # bound parameters per IN (...) list
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+MISSING = "no inventory here yet: add projects with `npmaudit inventory add`, or pass --inventory"
+
+Row = tuple[Any, ...]
+
+
+class Backend(Protocol):
+    dialect: str
+    location: str  # for messages: a path, or a URL without its password
+    lock_rows: str  # appended to a SELECT inside a write transaction to lock the rows it reads
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None: ...
+
+    def intern(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Ids of these (name, version) pairs, creating the missing ones; committed on return."""
+        ...
+
+    def transaction(self, *, write: bool) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+def is_postgres(location: str) -> bool:
+    return location.startswith(POSTGRES_SCHEMES)
+
+
+def open_backend(location: str, *, create: bool) -> Backend:
+    """The inventory at ``location`` (a file path or a postgresql:// URL); ``create`` makes it."""
+    if is_postgres(location):
+        return PostgresBackend(location, create=create)
+    return SqliteBackend(Path(location).expanduser(), create=create)
+
+
+def redact(url: str) -> str:
+    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def chunks(items: Sequence[Any], size: int = LOOKUP_CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def marks(count: int) -> str:
+    return ",".join("?" * count)
+
+
+# -- SQLite ------------------------------------------------------------------------------------
+
+
+class SqliteBackend:
+    dialect = "sqlite"
+    lock_rows = ""  # BEGIN IMMEDIATE already holds the database's one write lock
+
+    def __init__(self, path: Path, *, create: bool) -> None:
+        self.path = path
+        self.location = str(path)
+        if path.exists() and not path.is_file():
+            raise InputError(path, "not an inventory: it is a directory")
+        if not path.exists():
+            if not create:
+                raise InputError(path, MISSING)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise InputError(path, f"cannot create the inventory: {error.strerror or error}") from None
+        try:
+            self._db = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_S)
+        except sqlite3.Error as error:
+            raise InputError(path, f"cannot open the inventory: {error}") from None
+        try:
+            with self._errors():
+                self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                self._prepare(create)
+        except BaseException:
+            self._db.close()
+            raise
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as error:
+            raise InputError(self.path, f"inventory: {error}") from None
+
+    def _identity(self) -> tuple[int, int, int]:
+        (application_id,) = self._db.execute("PRAGMA application_id").fetchone()
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        (tables,) = self._db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return application_id, version, tables
+
+    def _check(self, application_id: int, version: int, tables: int) -> None:
+        if application_id not in (0, APPLICATION_ID) or (application_id == 0 and tables):
+            raise InputError(self.path, "not an npmaudit inventory (a different SQLite database)")
+        if version > SCHEMA_VERSION:
+            raise InputError(self.path, f"inventory schema {version} is newer than this npmaudit reads")
+
+    def _prepare(self, create: bool) -> None:
+        try:
+            identity = self._identity()
+        except sqlite3.DatabaseError as error:
+            raise InputError(self.path, f"not an npmaudit inventory: {error}") from None
+        self._check(*identity)
+        if identity[1] == SCHEMA_VERSION:
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            return
+        if not create:
+            raise InputError(self.path, "not an npmaudit inventory (an empty database)")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            identity = self._identity()  # another process may have created it meanwhile
+            self._check(*identity)
+            if identity[1] == 0:
+                for statement in statements(self.dialect):
+                    self._db.execute(statement)
+                self._db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._errors():
+            return self._db.execute(sql, params).fetchall()
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self._errors():
+            self._db.executemany(sql, rows)
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})", rows)
+
+    def intern(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        ids: dict[tuple[str, str], int] = {}
+        with self.transaction(write=True):
+            self.executemany("INSERT OR IGNORE INTO package_versions (name, version) VALUES (?, ?)", sorted(pairs))
+            with self._errors():
+                for pair in pairs:
+                    (ids[pair],) = self._db.execute(
+                        "SELECT id FROM package_versions WHERE name = ? AND version = ?", pair
+                    ).fetchone()
+        return ids
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[None]:
+        """A write transaction holds SQLite's write lock from its start; a read one sees one snapshot."""
+        with self._errors():
+            self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            yield
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        with self._errors():
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------
+
+SCHEMA_LOCK = APPLICATION_ID  # pg_advisory_xact_lock key: one process creates the schema
+AUDIT_LOCK = APPLICATION_ID + 1  # one inventory audit records its result at a time
+
+
+class PostgresBackend:
+    dialect = "postgresql"
+    lock_rows = " FOR UPDATE"
+
+    def __init__(self, url: str, *, create: bool) -> None:
+        self.url = url
+        self.location = redact(url)
+        try:
+            import psycopg
+        except ImportError:
+            raise UsageError(
+                f"{self.location}: PostgreSQL inventories need psycopg: pip install 'npmaudit[postgres]'"
+            ) from None
+        self._psycopg = psycopg
+        try:
+            self._db = psycopg.connect(url, autocommit=True, application_name="npmaudit")
+        except psycopg.Error as error:
+            raise InputError(self.location, f"cannot connect: {_first_line(error)}") from None
+        except ValueError as error:  # a malformed URL
+            raise InputError(self.location, f"not a PostgreSQL URL: {error}") from None
+        try:
+            self._prepare(create)
+        except BaseException:
+            self._db.close()
+            raise
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except self._psycopg.Error as error:
+            raise InputError(self.location, f"inventory: {_first_line(error)}") from None
+
+    def _prepare(self, create: bool) -> None:
+        with self.transaction(write=True):
+            self.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
+            (meta,) = self.execute("SELECT to_regclass('meta') IS NOT NULL")[0]
+            if not meta:
+                if not create:
+                    raise InputError(self.location, MISSING)
+                for statement in statements(self.dialect):
+                    self.execute(statement)
+                self.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                return
+            found = self.execute("SELECT value FROM meta WHERE key = 'schema_version'")
+        if not found or not found[0][0].isdigit():
+            raise InputError(self.location, "not an npmaudit inventory (a 'meta' table without a schema version)")
+        if int(found[0][0]) > SCHEMA_VERSION:
+            raise InputError(self.location, f"inventory schema {found[0][0]} is newer than this npmaudit reads")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._errors():
+            cursor = self._db.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+            return cursor.fetchall() if cursor.description is not None else []
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self._errors(), self._db.cursor() as cursor:
+            cursor.executemany(sql.replace("?", "%s"), rows)  # type: ignore[arg-type]
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        with self._errors(), self._db.cursor() as cursor:
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[arg-type]
+                for row in rows:
+                    copy.write_row(row)
+
+    def intern(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        ordered = sorted(pairs)
+        names = [name for name, _ in ordered]
+        versions = [version for _, version in ordered]
+        with self.transaction(write=True):
+            self.execute(
+                "INSERT INTO package_versions (name, version) SELECT * FROM unnest(?::text[], ?::text[]) "
+                "ON CONFLICT (name, version) DO NOTHING",
+                (names, versions),
+            )
+            rows = self.execute(
+                "SELECT v.id, v.name, v.version FROM package_versions v "
+                "JOIN unnest(?::text[], ?::text[]) AS w (name, version) ON v.name = w.name AND v.version = w.version",
+                (names, versions),
+            )
+        return {(name, version): identifier for identifier, name, version in rows}
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[None]:
+        """Read transactions see one snapshot (REPEATABLE READ); writers order themselves by row locks."""
+        with self._errors():
+            self._db.execute("BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        with self._errors():
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,90 @@
+"""``inventory add``: read projects from disk and record them, one transaction per project.
+
+A project is known by its location: its resolved directory, or what the caller names it (a CI
+runner checks a repository out under a different path every time, so it passes the repository's
+name). With ``-r`` every project under a directory is added, each under the location given plus
+its relative path. A project that cannot be read is reported and the others are still added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from npmaudit.errors import InputError, NpmauditError, UsageError
+from npmaudit.inventory.packages import file_sha256, package_set
+from npmaudit.inventory.results import Failure
+from npmaudit.inventory.store import AddResult, Inventory, ProjectEntry
+from npmaudit.progress import Progress, no_progress
+from npmaudit.project.loader import load_project
+
+
+@dataclass(frozen=True)
+class AddReport:
+    added: tuple[AddResult, ...]
+    failures: tuple[Failure, ...]
+
+
+def read_entry(path: Path, *, location: str | None = None, labels: Mapping[str, str] | None = None) -> ProjectEntry:
+    """The project at ``path`` (a directory or a lockfile) as an inventory entry."""
+    project = load_project(path)
+    return ProjectEntry(
+        location=location if location is not None else str(project.directory.resolve()),
+        lockfile=str(project.lockfile.resolve()),
+        lockfile_sha256=file_sha256(project.lockfile),
+        packages=package_set(project),
+        labels=dict(labels or {}),
+    )
+
+
+def add_paths(
+    inventory: Inventory,
+    paths: Sequence[Path],
+    *,
+    recursive: bool = False,
+    location: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    progress: Progress = no_progress,
+) -> AddReport:
+    """Add every project named (or, recursively, found under each path)."""
+    targets = _targets(paths, recursive, location)
+    added: list[AddResult] = []
+    failures: list[Failure] = []
+    for done, (path, name) in enumerate(targets):
+        progress("inventory add", done, len(targets))
+        try:
+            added.append(inventory.add(read_entry(path, location=name, labels=labels)))
+        except NpmauditError as error:
+            if isinstance(error, InputError) and error.path == inventory.location:
+                raise  # the inventory itself failed: every other project would fail the same way
+            failures.append(Failure(str(path), str(error)))
+    progress("inventory add", len(targets), len(targets))
+    return AddReport(tuple(added), tuple(failures))
+
+
+def _targets(paths: Sequence[Path], recursive: bool, location: str | None) -> list[tuple[Path, str | None]]:
+    if not paths:
+        raise UsageError("give at least one PATH to add")
+    if not recursive:
+        if location is not None and len(paths) > 1:
+            raise UsageError("--location names one project: give one PATH, or use -r")
+        return [(path, location) for path in paths]
+    from npmaudit.project.discover import find_projects
+
+    if location is not None and len(paths) > 1:
+        raise UsageError("--location names one tree: give one PATH with -r")
+    targets: list[tuple[Path, str | None]] = []
+    for root in paths:
+        if not root.is_dir():
+            raise InputError(root, "--recursive needs a directory")
+        found = find_projects(root)
+        if not found:
+            raise InputError(root, "no project with a lockfile found under this directory")
+        for directory in found:
+            name = None
+            if location is not None:
+                relative = directory.relative_to(root).as_posix()
+                name = location if relative == "." else f"{location.rstrip('/')}/{relative}"
+            targets.append((directory, name))
+    return targets

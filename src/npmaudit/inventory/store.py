@@ -1,0 +1,283 @@
+"""The inventory: many projects' package sets in one database, and the queries it answers.
+
+Adding a project whose package set is unchanged (same fingerprint) writes nothing but its labels;
+a changed one has its rows replaced in one transaction, so a reader sees either the old set or the
+new one, never half of each. A query pre-filters by name in SQL, tests its range on the distinct
+versions of those names only (never loading whole projects into Python), then reads the installs
+of the matching versions and rebuilds their chains with one recursive query.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import PurePath
+from typing import Any, Literal
+
+from npmaudit.errors import InputError
+from npmaudit.inventory.backends import Backend, chunks, marks, open_backend
+from npmaudit.inventory.packages import PUBLISHED_SOURCES, PackageSet
+from npmaudit.inventory.results import Hit, ProjectHits, QueryResult, match_specs, spec_notes
+from npmaudit.inventory.spec import Spec
+
+PACKAGE_COLUMNS = ("project_id", "node", "package_id", "location", "source", "flags", "parent")
+_PUBLISHED = tuple(sorted(PUBLISHED_SOURCES))
+MAX_CHAIN_DEPTH = 1000  # parents form a tree; the bound only guards a damaged database
+
+AddStatus = Literal["added", "replaced", "unchanged"]
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class ProjectEntry:
+    """One project to add: where it is, what it installs, and how the caller labels it."""
+
+    location: str
+    lockfile: str
+    lockfile_sha256: str | None
+    packages: PackageSet
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class AddResult:
+    location: str
+    status: AddStatus
+    packages: int
+
+
+@dataclass(frozen=True)
+class ProjectRecord:
+    id: int
+    location: str
+    lockfile: str
+    lockfile_format: str
+    lockfile_sha256: str | None
+    labels: Mapping[str, str]
+    packages: int
+    added: str
+    updated: str
+    findings: int  # at the last inventory audit
+    malicious: int
+
+
+class Inventory:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self._ids: dict[tuple[str, str], int] = {}  # package_versions ids: never reused, safe to keep
+
+    @classmethod
+    def open(cls, location: str, *, create: bool = False) -> Inventory:
+        return cls(open_backend(location, create=create))
+
+    @property
+    def location(self) -> str:
+        return self.backend.location
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> Inventory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def add(self, entry: ProjectEntry, *, now: str | None = None) -> AddResult:
+        """Record the project; a no-op (but for its labels) when its package set is unchanged."""
+        now = now or utc_now()
+        db = self.backend
+        labels = json.dumps(dict(entry.labels), sort_keys=True)
+        fingerprint = entry.packages.fingerprint
+        count = len(entry.packages.rows) - 1  # the root is not a package
+        details = (entry.lockfile, entry.packages.lockfile_format, entry.lockfile_sha256, fingerprint, labels)
+        select = (
+            "SELECT id, lockfile, lockfile_format, lockfile_sha256, fingerprint, labels FROM projects "
+            "WHERE location = ?"
+        )
+        current = db.execute(select, (entry.location,))
+        if current and tuple(current[0][1:]) == details:
+            return AddResult(entry.location, "unchanged", count)  # nothing to write, no lock taken
+        ids = self._package_ids(entry.packages) if not current or current[0][4] != fingerprint else {}
+        with db.transaction(write=True):
+            current = db.execute(select + db.lock_rows, (entry.location,))
+            if not current:
+                current = db.execute(
+                    "INSERT INTO projects (location, lockfile, lockfile_format, lockfile_sha256, fingerprint, labels, "
+                    "packages, added, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (location) DO NOTHING RETURNING id, lockfile, lockfile_format, lockfile_sha256, "
+                    "fingerprint, labels",
+                    (entry.location, *details[:3], "", labels, count, now, now),
+                )
+                status: AddStatus = "added"
+                if not current:  # another writer added it first; wait for its row, then replace its set
+                    current = db.execute(select + db.lock_rows, (entry.location,))
+                    status = "replaced"
+            else:
+                status = "replaced"
+            project_id, stored = current[0][0], current[0][4]
+            if stored == fingerprint:
+                status = "unchanged"
+            else:
+                ids = ids or self._package_ids(entry.packages)
+                db.execute("DELETE FROM packages WHERE project_id = ?", (project_id,))
+                db.insert_rows(
+                    "packages",
+                    PACKAGE_COLUMNS,
+                    (
+                        (project_id, row.node, ids[(row.name, row.version)], row.location, row.source, row.flags, row.parent)
+                        for row in entry.packages.rows
+                    ),
+                )
+            db.execute(
+                "UPDATE projects SET lockfile = ?, lockfile_format = ?, lockfile_sha256 = ?, fingerprint = ?, "
+                "labels = ?, packages = ?, updated = ? WHERE id = ?",
+                (*details, count, now, project_id),
+            )
+        return AddResult(entry.location, status, count)
+
+    def _package_ids(self, packages: PackageSet) -> dict[tuple[str, str], int]:
+        pairs = {(row.name, row.version) for row in packages.rows}
+        missing = [pair for pair in pairs if pair not in self._ids]
+        if missing:
+            self._ids.update(self.backend.intern(missing))
+        return {pair: self._ids[pair] for pair in pairs}
+
+    def remove(self, locations: Sequence[str]) -> list[str]:
+        """Forget these projects (all of them or, when one is unknown, none)."""
+        db = self.backend
+        with db.transaction(write=True):
+            ids = []
+            for location in locations:
+                found = db.execute("SELECT id FROM projects WHERE location = ?", (location,))
+                if not found:
+                    raise InputError(self.location, f"no project {location!r} in this inventory")
+                ids.append(found[0][0])
+            for project_id in ids:
+                for table in ("packages", "findings"):
+                    db.execute(f"DELETE FROM {table} WHERE project_id = ?", (project_id,))
+                db.execute("DELETE FROM projects WHERE id = ?", (project_id,))
+        return list(locations)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def projects(self) -> list[ProjectRecord]:
+        db = self.backend
+        with db.transaction(write=False):
+            counts = {
+                project_id: (findings, malicious)
+                for project_id, findings, malicious in db.execute(
+                    "SELECT project_id, COUNT(*), SUM(malicious) FROM findings GROUP BY project_id"
+                )
+            }
+            rows = db.execute(
+                "SELECT id, location, lockfile, lockfile_format, lockfile_sha256, labels, packages, added, updated "
+                "FROM projects ORDER BY location"
+            )
+        return [
+            ProjectRecord(
+                id=row[0],
+                location=row[1],
+                lockfile=row[2],
+                lockfile_format=row[3],
+                lockfile_sha256=row[4],
+                labels=parse_labels(row[5]),
+                packages=row[6],
+                added=row[7],
+                updated=row[8],
+                findings=int(counts.get(row[0], (0, 0))[0]),
+                malicious=int(counts.get(row[0], (0, 0))[1] or 0),
+            )
+            for row in rows
+        ]
+
+    def query(self, specs: Sequence[Spec]) -> QueryResult:
+        """Every install the specs match, in every project: the same answer as ``query -r`` over the files."""
+        db = self.backend
+        texts = tuple(spec.text for spec in specs)
+        names = sorted(set().union(*(spec.names for spec in specs)))
+        with db.transaction(write=False):
+            (scanned,) = db.execute("SELECT COUNT(*) FROM projects")[0]
+            matched: dict[int, tuple[tuple[str, ...], tuple[str, ...], bool]] = {}
+            for chunk in chunks(names):
+                for package_id, name, version in db.execute(
+                    f"SELECT id, name, version FROM package_versions WHERE name IN ({marks(len(chunk))})", chunk
+                ):
+                    match = match_specs(specs, name, version)
+                    if match is not None:
+                        matched[package_id] = match
+            steps = self._chains(sorted(matched))
+            projects = self._project_rows(sorted({project_id for project_id, _ in steps}))
+        by_project: dict[int, list[Hit]] = {}
+        for (project_id, _), chain in sorted(steps.items()):
+            own = chain[0]  # (package_id, name, version, location, source, flags)
+            labels = tuple(_label(step, is_root) for step, is_root in reversed(list(_with_root(chain))))
+            spec_texts, advisories, malicious = matched[own[0]]
+            by_project.setdefault(project_id, []).append(
+                Hit(own[1], own[2], own[3], own[4], own[5], labels, spec_texts, advisories, malicious)
+            )
+        hits = []
+        for project_id, project_hits in by_project.items():
+            location, lockfile, labels = projects[project_id]
+            hits.append(ProjectHits(location, lockfile, tuple(sorted(project_hits, key=lambda h: h.location)), labels))
+        hits.sort(key=lambda project: project.location)
+        return QueryResult(texts, scanned, tuple(hits), messages=spec_notes(specs), recursive=True)
+
+    def _chains(self, package_ids: Sequence[int]) -> dict[tuple[int, int], list[tuple[Any, ...]]]:
+        """For every published install of these versions, its chain: the install first, the root last."""
+        found: dict[tuple[int, int], list[tuple[int, tuple[Any, ...]]]] = {}
+        published = marks(len(_PUBLISHED))
+        for chunk in chunks(package_ids):
+            rows = self.backend.execute(
+                "WITH RECURSIVE chain (project_id, start, node, depth) AS ("
+                " SELECT project_id, node, node, 0 FROM packages"
+                f" WHERE package_id IN ({marks(len(chunk))}) AND source IN ({published})"
+                " UNION ALL"
+                " SELECT c.project_id, c.start, p.parent, c.depth + 1 FROM chain c"
+                " JOIN packages p ON p.project_id = c.project_id AND p.node = c.node"
+                f" WHERE p.parent IS NOT NULL AND c.depth < {MAX_CHAIN_DEPTH})"
+                " SELECT c.project_id, c.start, c.depth, p.node, p.package_id, v.name, v.version, p.location,"
+                " p.source, p.flags FROM chain c"
+                " JOIN packages p ON p.project_id = c.project_id AND p.node = c.node"
+                " JOIN package_versions v ON v.id = p.package_id",
+                (*chunk, *_PUBLISHED),
+            )
+            for project_id, start, depth, node, *step in rows:
+                found.setdefault((project_id, start), []).append((depth, (*step, node)))
+        return {key: [step for _, step in sorted(chain)] for key, chain in found.items()}
+
+    def _project_rows(self, ids: Sequence[int]) -> dict[int, tuple[str, str, Mapping[str, str]]]:
+        found = {}
+        for chunk in chunks(ids):
+            for project_id, location, lockfile, labels in self.backend.execute(
+                f"SELECT id, location, lockfile, labels FROM projects WHERE id IN ({marks(len(chunk))})", chunk
+            ):
+                found[project_id] = (location, PurePath(lockfile).name, parse_labels(labels))
+        return found
+
+
+def _with_root(chain: Iterable[tuple[Any, ...]]) -> Iterable[tuple[tuple[Any, ...], bool]]:
+    for step in chain:
+        yield step, step[-1] == 0
+
+
+def _label(step: tuple[Any, ...], is_root: bool) -> str:
+    _, name, version, *_ = step
+    if is_root:
+        return str(name) or "(root)"
+    return f"{name}@{version}" if version else str(name)
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
