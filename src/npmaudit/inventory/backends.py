@@ -123,9 +123,17 @@ class SqliteBackend:
             raise InputError(self.path, f"inventory: {error}") from None
 
     def _identity(self) -> tuple[int, int, int]:
-        (application_id,) = self._db.execute("PRAGMA application_id").fetchone()
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        (tables,) = self._db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        """Read in one snapshot: a creator committing between the reads must not look like a stranger."""
+        outside = not self._db.in_transaction
+        if outside:
+            self._db.execute("BEGIN")
+        try:
+            (application_id,) = self._db.execute("PRAGMA application_id").fetchone()
+            (version,) = self._db.execute("PRAGMA user_version").fetchone()
+            (tables,) = self._db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        finally:
+            if outside:
+                self._db.execute("COMMIT")
         return application_id, version, tables
 
     def _check(self, application_id: int, version: int, tables: int) -> None:
@@ -145,7 +153,7 @@ class SqliteBackend:
             self._db.execute("PRAGMA synchronous = NORMAL")
             return
         if not create:
-            raise InputError(self.path, "not an npmaudit inventory (an empty database)")
+            raise InputError(self.path, MISSING)  # an empty file: nothing was ever added (or not yet)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("BEGIN IMMEDIATE")
@@ -243,21 +251,28 @@ class PostgresBackend:
             raise InputError(self.location, f"inventory: {_first_line(error)}") from None
 
     def _prepare(self, create: bool) -> None:
-        with self.transaction(write=True):
-            self.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
-            (meta,) = self.execute("SELECT to_regclass('meta') IS NOT NULL")[0]
-            if not meta:
-                if not create:
-                    raise InputError(self.location, MISSING)
-                for statement in statements(self.dialect):
-                    self.execute(statement)
-                self.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                return
-            found = self.execute("SELECT value FROM meta WHERE key = 'schema_version'")
-        if not found or not found[0][0].isdigit():
+        if not self._has_schema():
+            if not create:
+                raise InputError(self.location, MISSING)
+            with self.transaction(write=True):
+                self.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))  # one creator at a time
+                if not self._has_schema():
+                    for statement in statements(self.dialect):
+                        self.execute(statement)
+                    # The re-check may read a catalog cached before the other creator committed:
+                    # every statement here is idempotent.
+                    self.execute(
+                        "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO NOTHING",
+                        (str(SCHEMA_VERSION),),
+                    )
+        found = self.execute("SELECT value FROM meta WHERE key = 'schema_version'")
+        if not found or not str(found[0][0]).isdigit():
             raise InputError(self.location, "not an npmaudit inventory (a 'meta' table without a schema version)")
         if int(found[0][0]) > SCHEMA_VERSION:
             raise InputError(self.location, f"inventory schema {found[0][0]} is newer than this npmaudit reads")
+
+    def _has_schema(self) -> bool:
+        return bool(self.execute("SELECT to_regclass('meta') IS NOT NULL")[0][0])
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._errors():
