@@ -37,7 +37,9 @@ def build_corpus(root: Path) -> list[Path]:
     for family in sorted(path for path in LOCKFILES.iterdir() if path.is_dir()):
         for entry in sorted(family.iterdir()):
             target = root / family.name / entry.name.replace("@", "_at_")
-            if entry.is_dir() and any((entry / name).exists() or (entry / f"{name}.gz").exists() for name in LOCKFILE_NAMES):
+            if entry.is_dir() and any(
+                (entry / name).exists() or (entry / f"{name}.gz").exists() for name in LOCKFILE_NAMES
+            ):
                 _copy_project(entry, target)
                 projects.append(target)
             elif entry.is_file() and entry.name.endswith(("__pnpm-lock.yaml", "__bun.lock")):

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from conftest import FIXTURES, load_jsonl
 from npmaudit.cli import main
 from npmaudit.inventory.ingest import read_entry
 from npmaudit.inventory.store import Inventory
+from servers.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 SHOP = FIXTURES / "inventory" / "shop"
 NPM_PROJECTS = FIXTURES / "lockfiles" / "npm"
@@ -140,7 +140,9 @@ def test_a_recursive_add_names_each_project_under_the_location(
 ) -> None:
     copy_shop(tmp_path / "fleet")
     copy_shop(tmp_path / "fleet" / "services", "api")
-    code, out, _ = cli(capsys, "inventory", "add", "-r", str(tmp_path / "fleet"), "--location", "org", "--inventory", inventory)
+    code, _, _ = cli(
+        capsys, "inventory", "add", "-r", str(tmp_path / "fleet"), "--location", "org", "--inventory", inventory
+    )
     assert code == 0
     assert sorted(listed(capsys, inventory)) == ["org/services/api", "org/shop"]
 
@@ -162,7 +164,9 @@ def test_a_project_that_cannot_be_read_is_reported_and_the_others_are_added(
 # -- removing and listing --------------------------------------------------------------------------
 
 
-def test_remove_forgets_projects_all_or_none(capsys: pytest.CaptureFixture[str], inventory: str, tmp_path: Path) -> None:
+def test_remove_forgets_projects_all_or_none(
+    capsys: pytest.CaptureFixture[str], inventory: str, tmp_path: Path
+) -> None:
     shop, other = copy_shop(tmp_path), copy_shop(tmp_path, "other")
     cli(capsys, "inventory", "add", str(shop), str(other), "--inventory", inventory)
     code, _, err = cli(capsys, "inventory", "remove", str(shop.resolve()), "org/nothing", "--inventory", inventory)
@@ -180,9 +184,13 @@ def test_list_describes_each_project(capsys: pytest.CaptureFixture[str], invento
     cli(capsys, "inventory", "add", str(shop), "--label", "team=web", "--inventory", inventory)
     project = listed(capsys, inventory)[str(shop.resolve())]
     assert project["lockfile"] == str(shop.resolve() / "package-lock.json")
-    assert (project["lockfileFormat"], project["packages"], project["labels"]) == ("package-lock-v3", 10, {"team": "web"})
+    assert (project["lockfileFormat"], project["packages"], project["labels"]) == (
+        "package-lock-v3",
+        10,
+        {"team": "web"},
+    )
     assert len(project["lockfileSha256"]) == 64
-    code, out, _ = cli(capsys, "inventory", "list", "--inventory", inventory)
+    _, out, _ = cli(capsys, "inventory", "list", "--inventory", inventory)
     assert out.startswith("1 projects in ") and f"{shop.resolve()}  package-lock-v3, 10 packages" in out
 
 
@@ -198,15 +206,20 @@ def test_the_inventory_comes_from_the_environment_or_the_user_data_directory(
     monkeypatch.setenv("NPMAUDIT_INVENTORY", str(tmp_path / "env.sqlite"))
     assert cli(capsys, "inventory", "add", str(shop))[1].startswith("added: ")
     assert (tmp_path / "env.sqlite").is_file()
-    code, out, _ = cli(capsys, "inventory", "list", "--inventory", str(tmp_path / "data" / "npmaudit" / "inventory.sqlite"))
+    _, out, _ = cli(
+        capsys, "inventory", "list", "--inventory", str(tmp_path / "data" / "npmaudit" / "inventory.sqlite")
+    )
     assert out.startswith("1 projects in ")
 
 
-def test_a_missing_inventory_is_an_error_not_an_empty_answer(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_a_missing_inventory_is_an_error_not_an_empty_answer(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     missing = tmp_path / "none.sqlite"
     code, out, err = cli(capsys, "inventory", "query", "debug", "--inventory", str(missing))
     assert (code, out) == (2, "")
-    assert err == f"npmaudit: error: {missing}: no inventory here yet: add projects with `npmaudit inventory add`, or pass --inventory\n"
+    hint = "add projects with `npmaudit inventory add`, or pass --inventory"
+    assert err == f"npmaudit: error: {missing}: no inventory here yet: {hint}\n"
     assert not missing.exists()
 
 
@@ -230,7 +243,8 @@ def test_an_unreachable_postgresql_server_is_one_line_without_the_password(
 
 
 def test_a_postgresql_database_without_an_inventory_is_not_created_by_a_query(
-    capsys: pytest.CaptureFixture[str], postgres_url: str  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+    postgres_url: str,  # noqa: F811
 ) -> None:
     code, _, err = cli(capsys, "inventory", "query", "debug", "--inventory", postgres_url)
     assert code == 2 and "no inventory here yet" in err
@@ -283,7 +297,12 @@ def test_inventory_audit_changed_reports_exactly_the_projects_an_update_changed(
         "id": "MAL-2099-0001",
         "modified": "2099-01-01T00:00:00Z",
         "summary": f"Malicious code in {target} (npm)",
-        "affected": [{"package": {"ecosystem": "npm", "name": target}, "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}]}]}],
+        "affected": [
+            {
+                "package": {"ecosystem": "npm", "name": target},
+                "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}]}],
+            }
+        ],
         "database_specific": {"malicious-packages-origins": [{"source": "test"}]},
     }
     update.write_text(json.dumps([withdrawn, malicious]))

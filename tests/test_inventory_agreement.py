@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from inventory_corpus import build_corpus
-from servers.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
+from inventory_corpus import build_corpus
 from npmaudit import semver
 from npmaudit.cli import main
 from npmaudit.project.loader import load_project
 from npmaudit.project.model import Project
+from servers.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ADVISORY_FIXTURES = [
@@ -109,7 +109,8 @@ def choose_specs(projects: dict[str, Project]) -> tuple[list[str], str]:
         (name, version)
         for name, counter in versions.items()
         for version in counter
-        if semver.prerelease(version, loose=True) if semver.valid(version, loose=True)
+        if semver.prerelease(version, loose=True)
+        if semver.valid(version, loose=True)
     )
     assert prereleases, "the corpus has prerelease installs"
     pre_name, pre_version = prereleases[0]
@@ -223,7 +224,9 @@ def answers(workspace: dict[str, Any], expected: dict[str, Any]) -> dict[str, An
 
 
 def inventory_answer(workspace: dict[str, Any], asked: list[str], inventory: str) -> dict[str, Any]:
-    code, out, err = cli("inventory", "query", *asked, "--inventory", inventory, "--db", str(workspace["store"]), "--format", "json")
+    code, out, err = cli(
+        "inventory", "query", *asked, "--inventory", inventory, "--db", str(workspace["store"]), "--format", "json"
+    )
     assert code == 1, err
     return dict(json.loads(out))
 
@@ -265,7 +268,10 @@ def test_inventory_query_agrees_with_audit_on_sqlite(
 
 
 def test_inventory_query_agrees_with_audit_on_postgresql(
-    workspace: dict[str, Any], answers: dict[str, Any], expected: dict[str, Any], postgres_url: str  # noqa: F811
+    workspace: dict[str, Any],
+    answers: dict[str, Any],
+    expected: dict[str, Any],
+    postgres_url: str,  # noqa: F811
 ) -> None:
     with _environment(workspace["tmp"]):
         code, out, err = cli("inventory", "add", "-r", str(workspace["corpus"]), "--inventory", postgres_url)

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from inventory_corpus import LOCKFILES
-from servers.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from conftest import FIXTURES
+from inventory_corpus import LOCKFILES
 from npmaudit.cli import main
 from npmaudit.inventory.ingest import read_entry
+from servers.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
 ADDERS = QUERIERS = 8
@@ -111,7 +111,12 @@ def _race(tmp_path: Path, inventory: str) -> None:
     query = ["inventory", "query", *asked, "--inventory", inventory, "--format", "json"]
     for querier in range(QUERIERS):
         tasks.append(
-            {"kind": "query", "command": query, "queries": QUERIES_PER_QUERIER, "output": str(tmp_path / f"q-{querier}.json")}
+            {
+                "kind": "query",
+                "command": query,
+                "queries": QUERIES_PER_QUERIER,
+                "output": str(tmp_path / f"q-{querier}.json"),
+            }
         )
     env = dict(os.environ)
     env.update(
@@ -185,7 +190,9 @@ def test_8_adders_and_8_readers_on_sqlite(tmp_path: Path, capsys: pytest.Capture
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX processes")
 def test_8_adders_and_8_readers_on_postgresql(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], postgres_url: str  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    postgres_url: str,  # noqa: F811
 ) -> None:
     _race(tmp_path, postgres_url)
     assert _listed(capsys, postgres_url) == _expected_counts()

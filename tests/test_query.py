@@ -173,7 +173,9 @@ def test_an_unreadable_project_is_an_error_naming_the_file(capsys: pytest.Captur
 def test_an_advisory_id_matches_as_the_audit_does(capsys: pytest.CaptureFixture[str], online_db: Path) -> None:
     code, report, _ = query_json(capsys, "MAL-2023-1269", "GHSA-35jh-r3h4-6jhm", str(HANDMADE), "--db", str(online_db))
     assert code == 1
-    matches = {(m["name"], m["version"], tuple(m["advisories"]), m["malicious"]) for m in report["projects"][0]["matches"]}
+    matches = {
+        (m["name"], m["version"], tuple(m["advisories"]), m["malicious"]) for m in report["projects"][0]["matches"]
+    }
     # conftest.HANDMADE_PROD: policycms 1.0.1 is listed in MAL-2023-1269; lodash 4.17.15 is below GHSA-35jh's 4.17.21
     assert matches == {
         ("policycms", "1.0.1", ("MAL-2023-1269",), True),

@@ -11,6 +11,7 @@ Import as ``from servers.postgres import ...`` (pytest puts ``tests/`` on ``sys.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -67,8 +68,20 @@ class TemporaryPostgres:
             self._run(
                 str(self.bin / "initdb"), "-D", str(self.data), "-U", USER, "--auth=trust", "-E", "UTF8", "--no-sync"
             )
-            options = f"-k {self.root} -c listen_addresses='' -c fsync=off -c full_page_writes=off -c max_connections=60"
-            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
+            options = (
+                f"-k {self.root} -c listen_addresses='' -c fsync=off -c full_page_writes=off -c max_connections=60"
+            )
+            self._run(
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-o",
+                options,
+                "-l",
+                str(self.root / "log"),
+                "-w",
+                "start",
+            )
             self.started = True
         except BaseException:
             self.__exit__()
@@ -77,10 +90,8 @@ class TemporaryPostgres:
 
     def __exit__(self, *exc: object) -> None:
         if self.started:
-            try:
+            with contextlib.suppress(PostgresUnavailable):
                 self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
-            except PostgresUnavailable:
-                pass
             self.started = False
         shutil.rmtree(self.root, ignore_errors=True)
 

@@ -156,14 +156,14 @@ def run_add(args: argparse.Namespace) -> int:
         _print_json(
             {
                 "inventory": inventory.location,
-                "projects": [{"location": r.location, "status": r.status, "packages": r.packages} for r in report.added],
+                "projects": [
+                    {"location": r.location, "status": r.status, "packages": r.packages} for r in report.added
+                ],
                 "failures": [{"location": f.location, "error": f.message} for f in report.failures],
             }
         )
     else:
-        sys.stdout.write(
-            neutralise_lines([f"{r.status}: {r.location} ({r.packages} packages)" for r in report.added])
-        )
+        sys.stdout.write(neutralise_lines([f"{r.status}: {r.location} ({r.packages} packages)" for r in report.added]))
     for failure in report.failures:
         print(f"npmaudit: error: {failure.message}", file=sys.stderr)
     return EXIT_INPUT if report.failures else EXIT_OK

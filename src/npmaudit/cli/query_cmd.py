@@ -37,9 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("spec", nargs="+", metavar="SPEC", help="name, name@version, name@range or advisory id")
     parser.add_argument("-r", "--recursive", action="store_true", help="query every project with a lockfile under PATH")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="report format (default text)")
-    parser.add_argument(
-        "--db", type=Path, metavar="PATH", help="advisory database for advisory ids (env NPMAUDIT_DB)"
-    )
+    parser.add_argument("--db", type=Path, metavar="PATH", help="advisory database for advisory ids (env NPMAUDIT_DB)")
     parser.set_defaults(run=run)
     allow_intermixed(parser)
 

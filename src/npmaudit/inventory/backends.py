@@ -276,18 +276,18 @@ class PostgresBackend:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._errors():
-            cursor = self._db.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+            cursor = self._db.execute(sql.replace("?", "%s"), params)
             return cursor.fetchall() if cursor.description is not None else []
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self._errors(), self._db.cursor() as cursor:
-            cursor.executemany(sql.replace("?", "%s"), rows)  # type: ignore[arg-type]
+            cursor.executemany(sql.replace("?", "%s"), rows)
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-        with self._errors(), self._db.cursor() as cursor:
-            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[arg-type]
-                for row in rows:
-                    copy.write_row(row)
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with self._errors(), self._db.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def intern(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
         ordered = sorted(pairs)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from npmaudit.errors import InputError, NpmauditError
-from npmaudit.inventory.packages import is_published, package_set, rows_by_node
 from npmaudit.inventory.packages import chain_labels as row_chain
+from npmaudit.inventory.packages import is_published, package_set, rows_by_node
 from npmaudit.inventory.results import Failure, Hit, ProjectHits, QueryResult, match_specs, spec_notes
 from npmaudit.inventory.spec import Spec
 from npmaudit.progress import Progress, no_progress

@@ -86,7 +86,7 @@ class PackageSet:
 
 
 def package_set(project: Project) -> PackageSet:
-    order = [""] + sorted(location for location in project.nodes if location != "")
+    order = ["", *sorted(location for location in project.nodes if location != "")]
     number = {location: index for index, location in enumerate(order)}
     parents = chain_parents(project)
     rows = []

@@ -109,7 +109,9 @@ def reevaluate(inventory: Inventory, source: AdvisorySource, *, now: str | None 
     with db.transaction(write=True):
         if db.dialect == "postgresql":
             db.execute("SELECT pg_advisory_xact_lock(?)", (AUDIT_LOCK,))
-        projects = {row[0]: (row[1], parse_labels(row[2])) for row in db.execute("SELECT id, location, labels FROM projects")}
+        projects = {
+            row[0]: (row[1], parse_labels(row[2])) for row in db.execute("SELECT id, location, labels FROM projects")
+        }
         previous: dict[int, set[InventoryFinding]] = {}
         for project_id, *values in db.execute(
             "SELECT project_id, advisory, name, version, malicious, severity, summary FROM findings"
@@ -198,7 +200,8 @@ def _finding(values: list[Any]) -> InventoryFinding:
 
 def _finding_line(finding: InventoryFinding, mark: str) -> str:
     malicious = " MALICIOUS" if finding.malicious else ""
-    return f"  {mark}{finding.advisory}  {finding.name}@{finding.version}  {finding.severity}{malicious}  {finding.summary}"
+    package = f"{finding.name}@{finding.version}"
+    return f"  {mark}{finding.advisory}  {package}  {finding.severity}{malicious}  {finding.summary}"
 
 
 def _labels_text(labels: Mapping[str, str]) -> str:

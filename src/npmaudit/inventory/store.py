@@ -132,7 +132,15 @@ class Inventory:
                     "packages",
                     PACKAGE_COLUMNS,
                     (
-                        (project_id, row.node, ids[(row.name, row.version)], row.location, row.source, row.flags, row.parent)
+                        (
+                            project_id,
+                            row.node,
+                            ids[(row.name, row.version)],
+                            row.location,
+                            row.source,
+                            row.flags,
+                            row.parent,
+                        )
                         for row in entry.packages.rows
                     ),
                 )
@@ -218,10 +226,10 @@ class Inventory:
         by_project: dict[int, list[Hit]] = {}
         for (project_id, _), chain in sorted(steps.items()):
             own = chain[0]  # (package_id, name, version, location, source, flags)
-            labels = tuple(_label(step, is_root) for step, is_root in reversed(list(_with_root(chain))))
+            steps_from_root = tuple(_label(step, is_root) for step, is_root in reversed(list(_with_root(chain))))
             spec_texts, advisories, malicious = matched[own[0]]
             by_project.setdefault(project_id, []).append(
-                Hit(own[1], own[2], own[3], own[4], own[5], labels, spec_texts, advisories, malicious)
+                Hit(own[1], own[2], own[3], own[4], own[5], steps_from_root, spec_texts, advisories, malicious)
             )
         hits = []
         for project_id, project_hits in by_project.items():
@@ -254,7 +262,7 @@ class Inventory:
         return {key: [step for _, step in sorted(chain)] for key, chain in found.items()}
 
     def _project_rows(self, ids: Sequence[int]) -> dict[int, tuple[str, str, Mapping[str, str]]]:
-        found = {}
+        found: dict[int, tuple[str, str, Mapping[str, str]]] = {}
         for chunk in chunks(ids):
             for project_id, location, lockfile, labels in self.backend.execute(
                 f"SELECT id, location, lockfile, labels FROM projects WHERE id IN ({marks(len(chunk))})", chunk
