@@ -44,7 +44,9 @@ def binaries() -> Path:
 class TemporaryPostgres:
     """``with TemporaryPostgres() as server: server.url("dbname")``; stopped and deleted on exit."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """``durable``: fsync as a production server does (benchmarks); tests run without it."""
+        self.durable = durable
         self.bin = binaries()
         self.root = Path(tempfile.mkdtemp(prefix="npmaudit-pg-"))
         self.data = self.root / "data"
@@ -68,20 +70,11 @@ class TemporaryPostgres:
             self._run(
                 str(self.bin / "initdb"), "-D", str(self.data), "-U", USER, "--auth=trust", "-E", "UTF8", "--no-sync"
             )
-            options = (
-                f"-k {self.root} -c listen_addresses='' -c fsync=off -c full_page_writes=off -c max_connections=60"
-            )
-            self._run(
-                str(self.bin / "pg_ctl"),
-                "-D",
-                str(self.data),
-                "-o",
-                options,
-                "-l",
-                str(self.root / "log"),
-                "-w",
-                "start",
-            )
+            options = f"-k {self.root} -c listen_addresses='' -c max_connections=60"
+            if not self.durable:
+                options += " -c fsync=off -c full_page_writes=off"
+            log = str(self.root / "log")
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
             self.started = True
         except BaseException:
             self.__exit__()

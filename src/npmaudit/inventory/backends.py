@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -26,6 +26,8 @@ from npmaudit.errors import InputError, UsageError
 from npmaudit.inventory.schema import APPLICATION_ID, SCHEMA_VERSION, statements
 
 BUSY_TIMEOUT_S = 600.0  # writers queue behind each other; a fleet's CI runners must outwait a long add
+CACHE_KIB = 65536  # SQLite's page cache: a fleet's index on package ids outgrows the 2 MB default
+WAL_PAGES = 8192  # checkpoint (and fsync) every 32 MB of log rather than 4 MB: one add writes ~1 MB
 LOOKUP_CHUNK = 500  # bound parameters per IN (...) list
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 MISSING = "no inventory here yet: add projects with `npmaudit inventory add`, or pass --inventory"
@@ -44,8 +46,14 @@ class Backend(Protocol):
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None: ...
 
-    def intern(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        """Ids of these (name, version) pairs, creating the missing ones; committed on return."""
+    interns_in_transaction: bool
+    """Whether new (name, version) pairs are interned inside the project's write transaction (one
+    commit per add), or committed on their own first (so concurrent writers never wait on each
+    other's half of a set of pairs)."""
+
+    def intern(self, pairs: Sequence[tuple[str, str]], *, in_transaction: bool = False) -> dict[tuple[str, str], int]:
+        """Ids of these (name, version) pairs, creating the missing ones: committed on return, or
+        part of the caller's write transaction."""
         ...
 
     def transaction(self, *, write: bool) -> Any: ...
@@ -90,6 +98,7 @@ def marks(count: int) -> str:
 class SqliteBackend:
     dialect = "sqlite"
     lock_rows = ""  # BEGIN IMMEDIATE already holds the database's one write lock
+    interns_in_transaction = True  # one writer at a time: nobody to wait for
 
     def __init__(self, path: Path, *, create: bool) -> None:
         self.path = path
@@ -110,6 +119,8 @@ class SqliteBackend:
         try:
             with self._errors():
                 self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+                self._db.execute(f"PRAGMA wal_autocheckpoint = {WAL_PAGES}")
                 self._prepare(create)
         except BaseException:
             self._db.close()
@@ -182,15 +193,18 @@ class SqliteBackend:
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})", rows)
 
-    def intern(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        ids: dict[tuple[str, str], int] = {}
-        with self.transaction(write=True):
-            self.executemany("INSERT OR IGNORE INTO package_versions (name, version) VALUES (?, ?)", sorted(pairs))
-            with self._errors():
-                for pair in pairs:
-                    (ids[pair],) = self._db.execute(
-                        "SELECT id FROM package_versions WHERE name = ? AND version = ?", pair
-                    ).fetchone()
+    def intern(self, pairs: Sequence[tuple[str, str]], *, in_transaction: bool = False) -> dict[tuple[str, str], int]:
+        wanted = set(pairs)
+        names = sorted({name for name, _ in wanted})
+        with nullcontext() if in_transaction else self.transaction(write=True):
+            self.executemany("INSERT OR IGNORE INTO package_versions (name, version) VALUES (?, ?)", sorted(wanted))
+            ids: dict[tuple[str, str], int] = {}
+            for chunk in chunks(names):  # every version of these names: fewer statements than one per pair
+                for identifier, name, version in self.execute(
+                    f"SELECT id, name, version FROM package_versions WHERE name IN ({marks(len(chunk))})", chunk
+                ):
+                    if (name, version) in wanted:
+                        ids[(name, version)] = identifier
         return ids
 
     @contextmanager
@@ -220,6 +234,7 @@ AUDIT_LOCK = APPLICATION_ID + 1  # one inventory audit records its result at a t
 class PostgresBackend:
     dialect = "postgresql"
     lock_rows = " FOR UPDATE"
+    interns_in_transaction = False
 
     def __init__(self, url: str, *, create: bool) -> None:
         self.url = url
@@ -289,11 +304,11 @@ class PostgresBackend:
             for row in rows:
                 copy.write_row(row)
 
-    def intern(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    def intern(self, pairs: Sequence[tuple[str, str]], *, in_transaction: bool = False) -> dict[tuple[str, str], int]:
         ordered = sorted(pairs)
         names = [name for name, _ in ordered]
         versions = [version for _, version in ordered]
-        with self.transaction(write=True):
+        with nullcontext() if in_transaction else self.transaction(write=True):
             self.execute(
                 "INSERT INTO package_versions (name, version) SELECT * FROM unnest(?::text[], ?::text[]) "
                 "ON CONFLICT (name, version) DO NOTHING",

@@ -78,11 +78,11 @@ class PackageSet:
         Taken over the rows rather than the lockfile's bytes, so a change that only the manifest
         makes (a dependency moved from dev to prod for yarn or pnpm) is a change too.
         """
-        digest = hashlib.sha256(self.lockfile_format.encode())
-        for row in self.rows:
-            fields = (row.node, row.name, row.version, row.location, row.source, row.flags, row.parent)
-            digest.update(("\n" + "\t".join("" if f is None else str(f) for f in fields)).encode())
-        return digest.hexdigest()
+        text = "\n".join(
+            f"{r.node}\t{r.name}\t{r.version}\t{r.location}\t{r.source}\t{r.flags}\t{_text(r.parent)}"
+            for r in self.rows
+        )
+        return hashlib.sha256(f"{self.lockfile_format}\n{text}".encode()).hexdigest()
 
 
 def package_set(project: Project) -> PackageSet:
@@ -156,3 +156,7 @@ def file_sha256(path: Path) -> str | None:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _text(value: int | None) -> str:
+    return "" if value is None else str(value)

@@ -10,11 +10,11 @@ of the matching versions and rebuilds their chains with one recursive query.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePath
-from typing import Any, Literal
+from typing import Literal
 
 from npmaudit.errors import InputError
 from npmaudit.inventory.backends import Backend, chunks, marks, open_backend
@@ -105,7 +105,9 @@ class Inventory:
         current = db.execute(select, (entry.location,))
         if current and tuple(current[0][1:]) == details:
             return AddResult(entry.location, "unchanged", count)  # nothing to write, no lock taken
-        ids = self._package_ids(entry.packages) if not current or current[0][4] != fingerprint else {}
+        changed = not current or current[0][4] != fingerprint
+        ids = self._package_ids(entry.packages) if changed and not db.interns_in_transaction else {}
+        learned: dict[tuple[str, str], int] = {}
         with db.transaction(write=True):
             current = db.execute(select + db.lock_rows, (entry.location,))
             if not current:
@@ -126,7 +128,8 @@ class Inventory:
             if stored == fingerprint:
                 status = "unchanged"
             else:
-                ids = ids or self._package_ids(entry.packages)
+                if not ids:
+                    ids, learned = self._package_ids_locked(entry.packages)
                 db.execute("DELETE FROM packages WHERE project_id = ?", (project_id,))
                 db.insert_rows(
                     "packages",
@@ -149,14 +152,25 @@ class Inventory:
                 "labels = ?, packages = ?, updated = ? WHERE id = ?",
                 (*details, count, now, project_id),
             )
+        self._ids.update(learned)  # only once committed: a rolled-back id must not be reused
         return AddResult(entry.location, status, count)
 
     def _package_ids(self, packages: PackageSet) -> dict[tuple[str, str], int]:
+        """Ids of the set's (name, version) pairs, new ones interned and committed on their own."""
         pairs = {(row.name, row.version) for row in packages.rows}
         missing = [pair for pair in pairs if pair not in self._ids]
         if missing:
             self._ids.update(self.backend.intern(missing))
         return {pair: self._ids[pair] for pair in pairs}
+
+    def _package_ids_locked(
+        self, packages: PackageSet
+    ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+        """Inside the caller's write transaction: the ids, and those learned (to cache after the commit)."""
+        pairs = {(row.name, row.version) for row in packages.rows}
+        missing = [pair for pair in pairs if pair not in self._ids]
+        learned = self.backend.intern(missing, in_transaction=True) if missing else {}
+        return {pair: self._ids.get(pair) or learned[pair] for pair in pairs}, learned
 
     def remove(self, locations: Sequence[str]) -> list[str]:
         """Forget these projects (all of them or, when one is unknown, none)."""
@@ -221,15 +235,16 @@ class Inventory:
                     match = match_specs(specs, name, version)
                     if match is not None:
                         matched[package_id] = match
-            steps = self._chains(sorted(matched))
-            projects = self._project_rows(sorted({project_id for project_id, _ in steps}))
+            installs, chains = self._chains(sorted(matched))
+            versions = self._versions(sorted({package_id for chain in chains.values() for _, package_id in chain}))
+            projects = self._project_rows(sorted({project_id for project_id, _ in installs}))
         by_project: dict[int, list[Hit]] = {}
-        for (project_id, _), chain in sorted(steps.items()):
-            own = chain[0]  # (package_id, name, version, location, source, flags)
-            steps_from_root = tuple(_label(step, is_root) for step, is_root in reversed(list(_with_root(chain))))
-            spec_texts, advisories, malicious = matched[own[0]]
-            by_project.setdefault(project_id, []).append(
-                Hit(own[1], own[2], own[3], own[4], own[5], steps_from_root, spec_texts, advisories, malicious)
+        for key, (package_id, location, source, flags) in installs.items():
+            name, version = versions[package_id]
+            steps = [_label(node, *versions[step_id]) for node, step_id in reversed(chains[key])]
+            spec_texts, advisories, malicious = matched[package_id]
+            by_project.setdefault(key[0], []).append(
+                Hit(name, version, location, source, flags, tuple(steps), spec_texts, advisories, malicious)
             )
         hits = []
         for project_id, project_hits in by_project.items():
@@ -238,28 +253,49 @@ class Inventory:
         hits.sort(key=lambda project: project.location)
         return QueryResult(texts, scanned, tuple(hits), messages=spec_notes(specs), recursive=True)
 
-    def _chains(self, package_ids: Sequence[int]) -> dict[tuple[int, int], list[tuple[Any, ...]]]:
-        """For every published install of these versions, its chain: the install first, the root last."""
-        found: dict[tuple[int, int], list[tuple[int, tuple[Any, ...]]]] = {}
+    def _chains(
+        self, package_ids: Sequence[int]
+    ) -> tuple[dict[tuple[int, int], tuple[int, str, str, int]], dict[tuple[int, int], list[tuple[int, int]]]]:
+        """Every published install of these versions, by (project, node): (package id, install path,
+        source, flags); and its chain as (node, package id) from the install up to the root.
+
+        The recursion carries what it needs, so no step joins the whole packages table (PostgreSQL
+        would plan a full scan for that join, its estimate of the chain's size being far too high).
+        """
+        installs: dict[tuple[int, int], tuple[int, str, str, int]] = {}
+        steps: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
         published = marks(len(_PUBLISHED))
         for chunk in chunks(package_ids):
             rows = self.backend.execute(
-                "WITH RECURSIVE chain (project_id, start, node, depth) AS ("
-                " SELECT project_id, node, node, 0 FROM packages"
+                "WITH RECURSIVE chain (project_id, start, depth, node, parent, package_id) AS ("
+                " SELECT project_id, node, 0, node, parent, package_id FROM packages"
                 f" WHERE package_id IN ({marks(len(chunk))}) AND source IN ({published})"
                 " UNION ALL"
-                " SELECT c.project_id, c.start, p.parent, c.depth + 1 FROM chain c"
-                " JOIN packages p ON p.project_id = c.project_id AND p.node = c.node"
-                f" WHERE p.parent IS NOT NULL AND c.depth < {MAX_CHAIN_DEPTH})"
-                " SELECT c.project_id, c.start, c.depth, p.node, p.package_id, v.name, v.version, p.location,"
-                " p.source, p.flags FROM chain c"
-                " JOIN packages p ON p.project_id = c.project_id AND p.node = c.node"
-                " JOIN package_versions v ON v.id = p.package_id",
+                " SELECT c.project_id, c.start, c.depth + 1, p.node, p.parent, p.package_id FROM chain c"
+                " JOIN packages p ON p.project_id = c.project_id AND p.node = c.parent"
+                f" WHERE c.depth < {MAX_CHAIN_DEPTH})"
+                " SELECT project_id, start, depth, node, package_id FROM chain",
                 (*chunk, *_PUBLISHED),
             )
-            for project_id, start, depth, node, *step in rows:
-                found.setdefault((project_id, start), []).append((depth, (*step, node)))
-        return {key: [step for _, step in sorted(chain)] for key, chain in found.items()}
+            for project_id, start, depth, node, package_id in rows:
+                steps.setdefault((project_id, start), []).append((depth, node, package_id))
+            for project_id, node, package_id, location, source, flags in self.backend.execute(
+                "SELECT project_id, node, package_id, location, source, flags FROM packages"
+                f" WHERE package_id IN ({marks(len(chunk))}) AND source IN ({published})",
+                (*chunk, *_PUBLISHED),
+            ):
+                installs[(project_id, node)] = (package_id, location, source, flags)
+        chains = {key: [(node, package_id) for _, node, package_id in sorted(chain)] for key, chain in steps.items()}
+        return installs, chains
+
+    def _versions(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        found: dict[int, tuple[str, str]] = {}
+        for chunk in chunks(ids):
+            for package_id, name, version in self.backend.execute(
+                f"SELECT id, name, version FROM package_versions WHERE id IN ({marks(len(chunk))})", chunk
+            ):
+                found[package_id] = (name, version)
+        return found
 
     def _project_rows(self, ids: Sequence[int]) -> dict[int, tuple[str, str, Mapping[str, str]]]:
         found: dict[int, tuple[str, str, Mapping[str, str]]] = {}
@@ -271,16 +307,10 @@ class Inventory:
         return found
 
 
-def _with_root(chain: Iterable[tuple[Any, ...]]) -> Iterable[tuple[tuple[Any, ...], bool]]:
-    for step in chain:
-        yield step, step[-1] == 0
-
-
-def _label(step: tuple[Any, ...], is_root: bool) -> str:
-    _, name, version, *_ = step
-    if is_root:
-        return str(name) or "(root)"
-    return f"{name}@{version}" if version else str(name)
+def _label(node: int, name: str, version: str) -> str:
+    if node == 0:
+        return name or "(root)"
+    return f"{name}@{version}" if version else name
 
 
 def parse_labels(text: str) -> dict[str, str]:

@@ -1,0 +1,306 @@
+"""Benchmark: an inventory of 10,000 projects on SQLite and PostgreSQL, beside the same question
+answered from the files.
+
+    .venv/bin/python bench/inventory.py [--projects 10000] [--queries 40] [--backends sqlite,postgresql]
+                                        [--postgres URL]
+
+The projects are generated from the real lockfiles of the test corpus (tests/inventory_corpus.py:
+41 projects, every format): project i is corpus project i mod 41 with its versions varied by a
+seeded random walk (a patch bump for 15% of its packages, a minor bump for 3%, a prerelease of the
+next patch for 0.5%), so the fleet has many distinct versions, as a real one does.
+
+Measured, per backend: the ingest rate (``Inventory.add`` of already-parsed projects, one
+transaction each, as CI runners send them), the size on disk, and the latency of
+``inventory query name@range`` (in process: p50/p99 over the query set, each run 3 times; and the
+command line, process start included). The reference is ``query -r`` and ``audit -r`` over the
+corpus folder itself (41 projects of files), scaled to the fleet's size by the seconds per project.
+Without ``--postgres``, a temporary server is started as tests/servers/postgres.py starts one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from contextlib import ExitStack
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from inventory_corpus import build_corpus  # noqa: E402
+from npmaudit import semver  # noqa: E402
+from npmaudit.inventory.packages import PackageRow, PackageSet, package_set  # noqa: E402
+from npmaudit.inventory.spec import parse_package_spec  # noqa: E402
+from npmaudit.inventory.store import Inventory, ProjectEntry  # noqa: E402
+from npmaudit.project.loader import load_project  # noqa: E402
+
+
+def vary(base: PackageSet, seed: int, cache: dict[tuple[str, int], str]) -> PackageSet:
+    """The base project with some versions moved on, deterministically for ``seed``."""
+    rng = random.Random(seed)
+    rows = []
+    for row in base.rows:
+        version = row.version
+        roll = rng.random()
+        if row.node and roll < 0.185:
+            kind = 0 if roll < 0.15 else 1 if roll < 0.18 else 2
+            key = (version, kind * 10 + int(roll * 1000) % 3)
+            moved = cache.get(key)
+            if moved is None:
+                parsed = semver.parse_version(version, loose=True)
+                if parsed is None:
+                    moved = version
+                elif kind == 0:
+                    moved = f"{parsed.major}.{parsed.minor}.{parsed.patch + 1 + key[1] % 10}"
+                elif kind == 1:
+                    moved = f"{parsed.major}.{parsed.minor + 1}.0"
+                else:
+                    moved = f"{parsed.major}.{parsed.minor}.{parsed.patch + 1}-rc.1"
+                cache[key] = moved
+            version = moved
+        rows.append(
+            PackageRow(row.node, row.name, version, row.location, row.source, row.flags, row.parent)
+            if version != row.version
+            else row
+        )
+    return PackageSet(base.lockfile_format, tuple(rows))
+
+
+def fleet(bases: list[tuple[str, PackageSet]], indexes: range, *, seed_offset: int = 0) -> list[ProjectEntry]:
+    """Projects ``indexes`` of the fleet (generated, not timed by the caller)."""
+    entries = []
+    for index in indexes:
+        name, base = bases[index % len(bases)]
+        entries.append(
+            ProjectEntry(
+                location=f"fleet/{index:05d}-{name}",
+                lockfile=f"{name}/lockfile",
+                lockfile_sha256=None,
+                packages=vary(base, index + seed_offset, _CACHE),
+                labels={"repo": f"org/{name}", "commit": f"{index:040x}"},
+            )
+        )
+    return entries
+
+
+_CACHE: dict[tuple[str, int], str] = {}
+
+
+def choose_queries(bases: list[tuple[str, PackageSet]], count: int) -> tuple[list[str], list[str]]:
+    """For the most installed names: a broad range (a caret range on their commonest major, every
+    other one a prerelease-inclusive interval) and a narrow one (their commonest exact version, as
+    an incident asks: "who has debug@4.4.2?")."""
+    installs: Counter[str] = Counter()
+    majors: dict[str, Counter[int]] = {}
+    exact: dict[str, Counter[str]] = {}
+    for _, base in bases:
+        for row in base.rows:
+            parsed = semver.parse_version(row.version, loose=True) if row.node and row.source == "registry" else None
+            if parsed is not None:
+                installs[row.name] += 1
+                majors.setdefault(row.name, Counter())[parsed.major] += 1
+                exact.setdefault(row.name, Counter())[row.version] += 1
+    broad, narrow = [], []
+    for name, _ in installs.most_common(count):
+        major = majors[name].most_common(1)[0][0]
+        broad.append(f"{name}@>={major}.0.0-0 <{major + 1}.0.0" if len(broad) % 2 else f"{name}@^{major}.0.0")
+        narrow.append(f"{name}@{exact[name].most_common(1)[0][0]}")
+    return broad, narrow
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def size_on_disk(inventory: Inventory, location: str) -> int:
+    db = inventory.backend
+    if db.dialect == "sqlite":
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return Path(location).stat().st_size
+    return int(db.execute("SELECT pg_database_size(current_database())")[0][0])
+
+
+def timed_adds(
+    inventory: Inventory, bases: list[tuple[str, PackageSet]], indexes: range, offset: int = 0
+) -> tuple[float, int, Counter[str]]:
+    seconds, rows, statuses = 0.0, 0, Counter()
+    for first in range(indexes.start, indexes.stop, 500):
+        batch = fleet(bases, range(first, min(first + 500, indexes.stop)), seed_offset=offset)
+        start = time.perf_counter()
+        for entry in batch:
+            statuses[inventory.add(entry).status] += 1
+        seconds += time.perf_counter() - start
+        rows += sum(len(entry.packages.rows) for entry in batch)
+        if (first // 500) % 4 == 3:
+            print(f"   {first + 500 - indexes.start} projects, {seconds:.1f} s", flush=True)
+    return seconds, rows, statuses
+
+
+def latencies(inventory: Inventory, specs: list[str]) -> tuple[list[float], list[int]]:
+    parsed = [(parse_package_spec(text),) for text in specs]
+    times, hits = [], []
+    for _ in range(3):
+        for spec in parsed:
+            start = time.perf_counter()
+            result = inventory.query(spec)
+            times.append(time.perf_counter() - start)
+            hits.append(result.hits)
+    return times, hits
+
+
+def bench_backend(label: str, location: str, bases: list[tuple[str, PackageSet]], args: argparse.Namespace) -> dict:
+    print(f"\n== {label}: ingesting {args.projects} projects", flush=True)
+    broad, narrow = choose_queries(bases, args.queries)
+    with Inventory.open(location, create=True) as inventory:
+        ingest, rows, _ = timed_adds(inventory, bases, range(args.projects))
+        size = size_on_disk(inventory, location)
+        sample = range(min(1000, args.projects))
+        unchanged_s, _, unchanged = timed_adds(inventory, bases, sample)
+        changed_s, _, changed = timed_adds(inventory, bases, sample, offset=args.projects)
+        assert set(unchanged) == {"unchanged"} and set(changed) <= {"replaced", "unchanged"}, (unchanged, changed)
+        broad_times, broad_hits = latencies(inventory, broad)
+        narrow_times, narrow_hits = latencies(inventory, narrow)
+    cli = []
+    for text in broad[:3] + narrow[:3]:
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "npmaudit", "inventory", "query", text, "--inventory", location, "--format", "json"],
+            stdout=subprocess.DEVNULL,
+            check=False,
+        )
+        cli.append(time.perf_counter() - start)
+
+    def ms(value: float) -> float:
+        return round(value * 1000, 1)
+
+    figures = {
+        "backend": label,
+        "projects": args.projects,
+        "rows": rows,
+        "ingest_s": round(ingest, 1),
+        "ingest_projects_per_s": round(args.projects / ingest, 1),
+        "ingest_rows_per_s": round(rows / ingest),
+        "size_mb": round(size / 1e6, 1),
+        "unchanged_readd_per_s": round(len(sample) / unchanged_s, 1),
+        "changed_readd_per_s": round(len(sample) / changed_s, 1),
+        "broad_query_p50_ms": ms(statistics.median(broad_times)),
+        "broad_query_p99_ms": ms(percentile(broad_times, 0.99)),
+        "broad_installs_median": statistics.median(broad_hits),
+        "narrow_query_p50_ms": ms(statistics.median(narrow_times)),
+        "narrow_query_p99_ms": ms(percentile(narrow_times, 0.99)),
+        "narrow_installs_median": statistics.median(narrow_hits),
+        "cli_query_median_ms": ms(statistics.median(cli)),
+    }
+    print(json.dumps(figures, indent=2), flush=True)
+    return figures
+
+
+def reference(corpus: Path, specs: list[str], projects: int, work: Path) -> dict:
+    """The same question from the files: query -r and audit -r (against one record per spec)."""
+    count = len(load_projects_quietly(corpus))
+    spec = specs[0]
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "npmaudit", "query", spec, str(corpus), "-r", "--format", "json"],
+        stdout=subprocess.DEVNULL,
+        check=False,
+    )
+    query_s = time.perf_counter() - start
+    name, _, wanted = spec.rpartition("@")
+    record = {
+        "id": "MAL-0000-0001",
+        "modified": "2025-01-01T00:00:00Z",
+        "affected": [{"package": {"ecosystem": "npm", "name": name}, "ranges": _events(wanted)}],
+    }
+    database = work / "one-record.json"
+    database.write_text(json.dumps([record]))
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "npmaudit", "audit", "-r", str(corpus), "--compromised", "--db", str(database)],
+        stdout=subprocess.DEVNULL,
+        check=False,
+        env={**_environ(), "NPMAUDIT_CACHE_DIR": str(work / "cache")},
+    )
+    audit_s = time.perf_counter() - start
+    figures = {
+        "files_projects": count,
+        "query_r_s": round(query_s, 2),
+        "audit_r_s": round(audit_s, 2),
+        "query_r_s_per_project": round(query_s / count, 3),
+        f"query_r_s_scaled_to_{projects}": round(query_s / count * projects),
+        f"audit_r_s_scaled_to_{projects}": round(audit_s / count * projects),
+    }
+    print(json.dumps(figures, indent=2), flush=True)
+    return figures
+
+
+def _environ() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+def _events(wanted: str) -> list[dict]:
+    ranges = []
+    for comparators in semver.to_comparators(wanted, loose=True, include_prerelease=True):
+        events = [{"introduced": "0"}]
+        for comparator in comparators:
+            if comparator.startswith(">="):
+                events[0] = {"introduced": comparator[2:]}
+            elif comparator.startswith("<"):
+                events.append({"fixed": comparator[1:]})
+        ranges.append({"type": "SEMVER", "events": events})
+    return ranges
+
+
+def load_projects_quietly(corpus: Path) -> list[Path]:
+    from npmaudit.project.discover import find_projects
+
+    return find_projects(corpus)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--projects", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=40)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--postgres", metavar="URL", help="an empty PostgreSQL database (default: a temporary server)")
+    args = parser.parse_args()
+    with ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="npmaudit-bench-")))
+        corpus = work / "corpus"
+        directories = build_corpus(corpus)
+        start = time.perf_counter()
+        bases = [(d.name, package_set(load_project(d))) for d in directories]
+        parse_s = time.perf_counter() - start
+        rows = sum(len(base.rows) for _, base in bases)
+        print(f"corpus: {len(bases)} projects, {rows} nodes, parsed in {parse_s:.1f} s", flush=True)
+        results = []
+        backends = args.backends.split(",")
+        if "sqlite" in backends:
+            results.append(bench_backend("sqlite", str(work / "inventory.sqlite"), bases, args))
+        if "postgresql" in backends:
+            url = args.postgres
+            if url is None:
+                from servers.postgres import TemporaryPostgres
+
+                server = stack.enter_context(TemporaryPostgres(durable=True))
+                url = server.create_database()
+            results.append(bench_backend("postgresql", url, bases, args))
+        results.append(reference(corpus, choose_queries(bases, args.queries)[0], args.projects, work))
+        needed = args.projects / 60
+        print(f"\ningest goal (one CI run per project per minute): {needed:.0f} projects/s", flush=True)
+        print(json.dumps(results), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
