@@ -223,6 +223,19 @@ def test_a_missing_inventory_is_an_error_not_an_empty_answer(
     assert not missing.exists()
 
 
+def test_an_empty_inventory_answers_no_query(
+    capsys: pytest.CaptureFixture[str], inventory: str, tmp_path: Path
+) -> None:
+    shop = copy_shop(tmp_path)
+    cli(capsys, "inventory", "add", str(shop), "--inventory", inventory)
+    cli(capsys, "inventory", "remove", str(shop), "--inventory", inventory)
+    for command in (["query", "debug"], ["audit", "--db", str(FIXTURES / "osv" / "core" / "malicious.jsonl")]):
+        code, out, err = cli(capsys, "inventory", *command, "--inventory", inventory)
+        assert (code, out) == (2, "")
+        assert "no project in this inventory yet" in err
+    assert cli(capsys, "inventory", "list", "--inventory", inventory)[1].startswith("0 projects in ")
+
+
 def test_another_sqlite_database_is_not_an_inventory(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     other = tmp_path / "other.sqlite"
     with sqlite3.connect(other) as connection:

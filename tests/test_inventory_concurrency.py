@@ -58,7 +58,7 @@ else:
     deadline = time.time() + 120
     while len(results) < task["queries"] and time.time() < deadline:
         code, out, err = run(task["command"])
-        if code == 2 and not results and "no inventory here yet" in err:
+        if code == 2 and not results and ("no inventory here yet" in err or "no project in this inventory" in err):
             time.sleep(0.05)  # the adders have not created it yet
             continue
         results.append([code, out, err])

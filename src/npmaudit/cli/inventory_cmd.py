@@ -6,7 +6,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from npmaudit.inventory.store import Inventory
+    from npmaudit.settings import Settings
 
 DESCRIPTION = """\
 An inventory records the package set of many projects (name, version, install path, group,
@@ -115,10 +119,19 @@ def _usage(parser: argparse.ArgumentParser) -> Any:
     return run
 
 
-def _settings(args: argparse.Namespace) -> Any:
+def _settings(args: argparse.Namespace) -> Settings:
     from npmaudit.cli.settings import resolve_settings
 
     return resolve_settings(args)
+
+
+def _open(settings: Settings, *, create: bool = False) -> Inventory:
+    from npmaudit.errors import UsageError
+    from npmaudit.inventory.store import Inventory
+
+    if not settings.inventory:
+        raise UsageError("no inventory given (--inventory or NPMAUDIT_INVENTORY)")
+    return Inventory.open(settings.inventory, create=create)
 
 
 def _labels(values: list[str]) -> dict[str, str]:
@@ -143,12 +156,11 @@ def run_add(args: argparse.Namespace) -> int:
     from npmaudit.errors import EXIT_INPUT, EXIT_OK
     from npmaudit.inventory.ingest import add_paths
     from npmaudit.inventory.render import neutralise_lines
-    from npmaudit.inventory.store import Inventory
 
     labels = _labels(args.label)
     settings = _settings(args)
     progress = progress_for(enabled=args.format == "text", no_color=no_color())
-    with Inventory.open(settings.inventory, create=True) as inventory:
+    with _open(settings, create=True) as inventory:
         report = add_paths(
             inventory, args.paths, recursive=args.recursive, location=args.location, labels=labels, progress=progress
         )
@@ -173,11 +185,10 @@ def run_query(args: argparse.Namespace) -> int:
     from npmaudit.inventory.advisory_lookup import finder
     from npmaudit.inventory.render import render_json, render_text
     from npmaudit.inventory.spec import resolve_specs
-    from npmaudit.inventory.store import Inventory
 
     settings = _settings(args)
     specs = resolve_specs(list(args.spec), finder(settings.database, is_default=not settings.database_named))
-    with Inventory.open(settings.inventory) as inventory:
+    with _open(settings) as inventory:
         result = inventory.query(specs)
     sys.stdout.write(render_json(result) if args.format == "json" else render_text(result, summary=True))
     for message in result.messages:
@@ -186,10 +197,9 @@ def run_query(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from npmaudit.inventory.store import Inventory
 
     settings = _settings(args)
-    with Inventory.open(settings.inventory) as inventory:
+    with _open(settings) as inventory:
         known = {record.location for record in inventory.projects()}
         locations = [_known_location(text, known) for text in args.locations]
         for location in inventory.remove(locations):
@@ -211,10 +221,9 @@ def _known_location(text: str, known: set[str]) -> str:
 
 def run_list(args: argparse.Namespace) -> int:
     from npmaudit.inventory.render import neutralise_lines
-    from npmaudit.inventory.store import Inventory
 
     settings = _settings(args)
-    with Inventory.open(settings.inventory) as inventory:
+    with _open(settings) as inventory:
         records = inventory.projects()
     if args.format == "json":
         _print_json(
@@ -254,12 +263,11 @@ def run_list(args: argparse.Namespace) -> int:
 def run_audit(args: argparse.Namespace) -> int:
     from npmaudit.advisories.local import open_local_database
     from npmaudit.inventory.reevaluate import reevaluate, render_changes_text, render_run_text, run_document
-    from npmaudit.inventory.store import Inventory
 
     settings = _settings(args)
     source = open_local_database(settings.database, is_default=not settings.database_named)
     try:
-        with Inventory.open(settings.inventory) as inventory:
+        with _open(settings) as inventory:
             run = reevaluate(inventory, source)
     finally:
         close = getattr(source, "close", None)

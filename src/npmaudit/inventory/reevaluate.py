@@ -19,11 +19,11 @@ from typing import Any, Literal
 
 from npmaudit.advisories.source import AdvisorySource
 from npmaudit.auditing.engine import audit
-from npmaudit.errors import EXIT_FINDINGS, EXIT_OK
+from npmaudit.errors import EXIT_FINDINGS, EXIT_OK, InputError
 from npmaudit.inventory.backends import AUDIT_LOCK, chunks, marks
 from npmaudit.inventory.packages import PUBLISHED_SOURCES
 from npmaudit.inventory.render import neutralise_lines
-from npmaudit.inventory.store import Inventory, parse_labels, utc_now
+from npmaudit.inventory.store import EMPTY, Inventory, parse_labels, utc_now
 from npmaudit.project.model import Node, Project, SourceKind
 
 _PUBLISHED = tuple(sorted(PUBLISHED_SOURCES))
@@ -90,6 +90,8 @@ class AuditRun:
 def reevaluate(inventory: Inventory, source: AdvisorySource, *, now: str | None = None) -> AuditRun:
     db = inventory.backend
     with db.transaction(write=False):
+        if not db.execute("SELECT 1 FROM projects LIMIT 1"):
+            raise InputError(inventory.location, EMPTY)  # an audit of nothing must not pass
         versions = db.execute(
             "SELECT v.id, v.name, v.version FROM package_versions v WHERE v.version <> '' AND EXISTS "
             f"(SELECT 1 FROM packages p WHERE p.package_id = v.id AND p.source IN ({marks(len(_PUBLISHED))}))",

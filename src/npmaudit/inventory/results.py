@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from npmaudit.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK
 from npmaudit.inventory.packages import groups_of
-from npmaudit.inventory.spec import Spec
+from npmaudit.inventory.spec import AdvisorySpec, Spec
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,6 @@ class QueryResult:
 
 def spec_notes(specs: Sequence[Spec]) -> tuple[str, ...]:
     """What a reader must know about the specs themselves: a withdrawn advisory matches nothing."""
-    from npmaudit.inventory.spec import AdvisorySpec
-
     notes = []
     for spec in specs:
         if isinstance(spec, AdvisorySpec) and spec.withdrawn:

@@ -27,6 +27,7 @@ _PUBLISHED = tuple(sorted(PUBLISHED_SOURCES))
 MAX_CHAIN_DEPTH = 1000  # parents form a tree; the bound only guards a damaged database
 
 AddStatus = Literal["added", "replaced", "unchanged"]
+EMPTY = "no project in this inventory yet: add projects with `npmaudit inventory add`"
 
 
 def utc_now() -> str:
@@ -227,6 +228,8 @@ class Inventory:
         names = sorted(set().union(*(spec.names for spec in specs)))
         with db.transaction(write=False):
             (scanned,) = db.execute("SELECT COUNT(*) FROM projects")[0]
+            if not scanned:
+                raise InputError(self.location, EMPTY)  # "nobody has it" would be a guess
             matched: dict[int, tuple[tuple[str, ...], tuple[str, ...], bool]] = {}
             for chunk in chunks(names):
                 for package_id, name, version in db.execute(
