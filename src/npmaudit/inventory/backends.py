@@ -323,9 +323,17 @@ class PostgresBackend:
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[None]:
-        """Read transactions see one snapshot (REPEATABLE READ); writers order themselves by row locks."""
+        """Read transactions see one snapshot (REPEATABLE READ); writers order themselves by row locks.
+
+        Reads walk chains through the primary key: on a large inventory the planner, expecting a
+        recursive query to return far more rows than it does, would hash-join the whole packages
+        table at every step (measured: 41 s instead of a second), so readers use index joins.
+        """
         with self._errors():
             self._db.execute("BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            if not write:
+                self._db.execute("SET LOCAL enable_hashjoin = off")
+                self._db.execute("SET LOCAL enable_mergejoin = off")
         try:
             yield
         except BaseException:
