@@ -9,6 +9,7 @@ import json
 import shutil
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -305,10 +306,11 @@ def test_inventory_audit_changed_reports_exactly_the_projects_an_update_changed(
     affected = by_name[target]
 
     update = tmp_path / "update.json"
-    withdrawn = {**records[withdrawn_id], "modified": "2099-01-01T00:00:00Z", "withdrawn": "2099-01-01T00:00:00Z"}
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # the store refuses times from the future
+    withdrawn = {**records[withdrawn_id], "modified": now, "withdrawn": now}
     malicious = {
         "id": "MAL-2099-0001",
-        "modified": "2099-01-01T00:00:00Z",
+        "modified": now,
         "summary": f"Malicious code in {target} (npm)",
         "affected": [
             {

@@ -93,6 +93,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     audit.add_argument("--changed", action="store_true", help="report only changes since the last run")
     audit.add_argument("--db", type=Path, metavar="PATH", help="local advisory database (env NPMAUDIT_DB)")
+    audit.add_argument(
+        "--allow-unchecked",
+        action="store_true",
+        help="a package version that cannot be read (not semver) is listed as not checked instead of failing",
+    )
     _common(audit)
     audit.set_defaults(run=run_audit)
     parser.set_defaults(run=_usage(parser))
@@ -268,7 +273,7 @@ def run_audit(args: argparse.Namespace) -> int:
     source = open_local_database(settings.database, is_default=not settings.database_named)
     try:
         with _open(settings) as inventory:
-            run = reevaluate(inventory, source)
+            run = reevaluate(inventory, source, allow_unchecked=settings.allow_unchecked)
     finally:
         close = getattr(source, "close", None)
         if close is not None:
@@ -279,4 +284,6 @@ def run_audit(args: argparse.Namespace) -> int:
         sys.stdout.write(render_changes_text(run))
     else:
         sys.stdout.write(render_run_text(run))
+    for package in run.unchecked:
+        print(f"npmaudit: warning: not checked: {package} (its version cannot be read)", file=sys.stderr)
     return run.exit_code(changed_only=args.changed)

@@ -6,9 +6,9 @@ it on a shortest chain from the root. The chain is the "why is this here" a resp
 breadth-first walk from the root gives every node's parent at once, and a stored parent pointer
 is enough to rebuild the chain of a match without loading the whole project again.
 
-Only published packages (registry ones: the audit's rule in :mod:`npmaudit.auditing.engine`) are
-matched by a query. A workspace or a local folder that happens to share a name with a malicious
-registry package is not that package.
+Only published packages (registry packages and tarballs: the audit's rule,
+:data:`npmaudit.project.model.MATCHED_SOURCES`) are matched by a query. A workspace or a local
+folder that happens to share a name with a malicious registry package is not that package.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from npmaudit.project.model import Node, Project, SourceKind
+from npmaudit.project.model import MATCHED_SOURCES, Node, Project
 
-PUBLISHED_SOURCES = frozenset({SourceKind.REGISTRY.value})
-"""Source kinds matched by name and version: the audit's rule (:func:`npmaudit.auditing.engine.audit`)."""
+PUBLISHED_SOURCES = frozenset(kind.value for kind in MATCHED_SOURCES)
+"""Source kinds matched by name and version (registry packages and tarballs): the audit's rule."""
 
 DEV, OPTIONAL, DEV_OPTIONAL, PEER = 1, 2, 4, 8
 _GROUP_BITS = ((DEV, "dev"), (OPTIONAL, "optional"), (DEV_OPTIONAL, "devOptional"), (PEER, "peer"))
@@ -30,7 +30,7 @@ _GROUP_BITS = ((DEV, "dev"), (OPTIONAL, "optional"), (DEV_OPTIONAL, "devOptional
 
 def is_published(node: Node) -> bool:
     """Whether queries and audits match this node by name and version."""
-    return node.source.value in PUBLISHED_SOURCES
+    return node.is_matched_by_version
 
 
 def flags_of(node: Node) -> int:

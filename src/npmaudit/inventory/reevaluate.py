@@ -80,6 +80,7 @@ class AuditRun:
     projects: int
     affected: tuple[AffectedProject, ...]
     changes: tuple[ProjectChange, ...]
+    unchecked: tuple[str, ...] = ()  # name@version installed somewhere and not checked (allowed by the caller)
 
     def exit_code(self, *, changed_only: bool) -> int:
         if changed_only:
@@ -87,17 +88,21 @@ class AuditRun:
         return EXIT_FINDINGS if self.affected else EXIT_OK
 
 
-def reevaluate(inventory: Inventory, source: AdvisorySource, *, now: str | None = None) -> AuditRun:
+def reevaluate(
+    inventory: Inventory, source: AdvisorySource, *, allow_unchecked: bool = False, now: str | None = None
+) -> AuditRun:
+    """Match, record, compare. A published version that cannot be read fails the run (exit 2), as in
+    ``audit``, unless ``allow_unchecked``: then it is named in :attr:`AuditRun.unchecked`."""
     db = inventory.backend
     with db.transaction(write=False):
         if not db.execute("SELECT 1 FROM projects LIMIT 1"):
             raise InputError(inventory.location, EMPTY)  # an audit of nothing must not pass
         versions = db.execute(
-            "SELECT v.id, v.name, v.version FROM package_versions v WHERE v.version <> '' AND EXISTS "
+            "SELECT v.id, v.name, v.version FROM package_versions v WHERE EXISTS "
             f"(SELECT 1 FROM packages p WHERE p.package_id = v.id AND p.source IN ({marks(len(_PUBLISHED))}))",
             _PUBLISHED,
         )
-        found = _match(versions, source, inventory.location)
+        found, unchecked = _match(versions, source, inventory.location, allow_unchecked)
         installs: dict[int, set[InventoryFinding]] = {}
         for chunk in chunks(sorted(found)):
             for project_id, package_id in db.execute(
@@ -151,18 +156,22 @@ def reevaluate(inventory: Inventory, source: AdvisorySource, *, now: str | None 
         projects=len(projects),
         affected=affected,
         changes=_changes(projects, previous, current),
+        unchecked=unchecked,
     )
 
 
-def _match(versions: list[tuple[Any, ...]], source: AdvisorySource, location: str) -> dict[int, set[InventoryFinding]]:
-    """The audit's findings for every distinct version, by package_versions id."""
+def _match(
+    versions: list[tuple[Any, ...]], source: AdvisorySource, location: str, allow_unchecked: bool
+) -> tuple[dict[int, set[InventoryFinding]], tuple[str, ...]]:
+    """The audit's findings for every distinct version, by package_versions id; and the versions
+    that could not be checked."""
     ids = {(name, version): package_id for package_id, name, version in versions}
     nodes = {"": Node("", "(inventory)", "", SourceKind.ROOT)}
     for name, version in ids:
         location_key = f"{name}@{version}"
         nodes[location_key] = Node(location_key, name, version, SourceKind.REGISTRY)
     fleet = Project(Path("."), Path(location), "inventory", nodes)
-    result = audit(fleet, [source.prepare(fleet, frozenset())])
+    result = audit(fleet, [source.prepare(fleet, frozenset())], allow_unchecked=allow_unchecked)
     found: dict[int, set[InventoryFinding]] = {}
     for finding in result.findings:
         package_id = ids[(finding.name, finding.version)]
@@ -171,7 +180,7 @@ def _match(versions: list[tuple[Any, ...]], source: AdvisorySource, location: st
                 finding.id, finding.name, finding.version, finding.malicious, finding.severity.value, finding.summary
             )
         )
-    return found
+    return found, tuple(node.location for node in result.not_checked)
 
 
 def _changes(
@@ -255,6 +264,7 @@ def run_document(run: AuditRun, *, changed_only: bool) -> dict[str, Any]:
         "previousRun": run.previous,
         "projectsAudited": run.projects,
         "projectsAffected": len(run.affected),
+        "notChecked": list(run.unchecked),
         "changes": [
             {
                 "location": change.location,
