@@ -368,3 +368,24 @@ def test_inventory_audit_text_names_malicious_packages_first(
     assert lines[1] == "Malicious packages, by project:"
     code, out, _ = cli(capsys, "inventory", "audit", "--changed", "--db", str(fleet["store"]), "--inventory", inventory)
     assert code == 0 and out.startswith("No change since the last inventory audit")
+
+
+def test_hostile_names_are_stored_and_shown_inert(
+    capsys: pytest.CaptureFixture[str], inventory: str, tmp_path: Path
+) -> None:
+    """A lockfile's "\\ud800" escape (a lone surrogate) and terminal escapes in a name: no crash, no raw byte out."""
+    shop = copy_shop(tmp_path)
+    lockfile = shop / "package-lock.json"
+    data = json.loads(lockfile.read_text())
+    data["packages"]["node_modules/evil\ud800\x1b[2J"] = {
+        "version": "1.0.0",
+        "resolved": "https://registry.npmjs.test/evil/-/evil-1.0.0.tgz",
+    }
+    lockfile.write_text(json.dumps(data))  # ensure_ascii: the surrogate travels as the escape "\ud800"
+    code, out, err = cli(capsys, "inventory", "add", str(shop), "--inventory", inventory)
+    assert (code, err) == (0, "") and out.startswith("added: ")
+    code, out, err = cli(capsys, "inventory", "query", "evil\ud800\x1b[2J", "--inventory", inventory)
+    assert code == 1 and "\x1b" not in out and "\ud800" not in out
+    code, out, err = cli(capsys, "query", "evil\ud800\x1b[2J", str(shop), "--format", "json")
+    assert code == 1 and "\x1b" not in out and "\ud800" not in out
+    assert json.loads(out)["projects"][0]["matches"][0]["name"] == "evil\ud800\x1b[2J"

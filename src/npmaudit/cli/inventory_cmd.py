@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -152,15 +151,18 @@ def _labels(values: list[str]) -> dict[str, str]:
 
 
 def _print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    from npmaudit.cli import output
+    from npmaudit.report.safe_text import safe_json_dumps
+
+    output.write_report(safe_json_dumps(document) + "\n", color=False)
 
 
 def run_add(args: argparse.Namespace) -> int:
+    from npmaudit.cli import output
     from npmaudit.cli.progress import progress_for
     from npmaudit.cli.settings import no_color
     from npmaudit.errors import EXIT_INPUT, EXIT_OK
     from npmaudit.inventory.ingest import add_paths
-    from npmaudit.inventory.render import neutralise_lines
 
     labels = _labels(args.label)
     settings = _settings(args)
@@ -180,13 +182,15 @@ def run_add(args: argparse.Namespace) -> int:
             }
         )
     else:
-        sys.stdout.write(neutralise_lines([f"{r.status}: {r.location} ({r.packages} packages)" for r in report.added]))
+        for result in report.added:
+            output.result_line(f"{result.status}: {result.location} ({result.packages} packages)")
     for failure in report.failures:
-        print(f"npmaudit: error: {failure.message}", file=sys.stderr)
+        output.error(failure.message)
     return EXIT_INPUT if report.failures else EXIT_OK
 
 
 def run_query(args: argparse.Namespace) -> int:
+    from npmaudit.cli import output
     from npmaudit.inventory.advisory_lookup import finder
     from npmaudit.inventory.render import render_json, render_text
     from npmaudit.inventory.spec import resolve_specs
@@ -195,20 +199,23 @@ def run_query(args: argparse.Namespace) -> int:
     specs = resolve_specs(list(args.spec), finder(settings.database, is_default=not settings.database_named))
     with _open(settings) as inventory:
         result = inventory.query(specs)
-    sys.stdout.write(render_json(result) if args.format == "json" else render_text(result, summary=True))
+    output.write_report(
+        render_json(result) if args.format == "json" else render_text(result, summary=True), color=False
+    )
     for message in result.messages:
-        print(f"npmaudit: {message}", file=sys.stderr)
+        output.say(message)
     return result.exit_code
 
 
 def run_remove(args: argparse.Namespace) -> int:
+    from npmaudit.cli import output
 
     settings = _settings(args)
     with _open(settings) as inventory:
         known = {record.location for record in inventory.projects()}
         locations = [_known_location(text, known) for text in args.locations]
         for location in inventory.remove(locations):
-            print(f"removed: {location}")
+            output.result_line(f"removed: {location}")
     return 0
 
 
@@ -225,6 +232,7 @@ def _known_location(text: str, known: set[str]) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from npmaudit.cli import output
     from npmaudit.inventory.render import neutralise_lines
 
     settings = _settings(args)
@@ -261,12 +269,13 @@ def run_list(args: argparse.Namespace) -> int:
             + (state if r.findings else "")
             + (f"  [{labels}]" if labels else "")
         )
-    sys.stdout.write(neutralise_lines(lines))
+    output.write_report(neutralise_lines(lines), color=False)
     return 0
 
 
 def run_audit(args: argparse.Namespace) -> int:
     from npmaudit.advisories.local import open_local_database
+    from npmaudit.cli import output
     from npmaudit.inventory.reevaluate import reevaluate, render_changes_text, render_run_text, run_document
 
     settings = _settings(args)
@@ -281,9 +290,9 @@ def run_audit(args: argparse.Namespace) -> int:
     if args.format == "json":
         _print_json(run_document(run, changed_only=args.changed))
     elif args.changed:
-        sys.stdout.write(render_changes_text(run))
+        output.write_report(render_changes_text(run), color=False)
     else:
-        sys.stdout.write(render_run_text(run))
+        output.write_report(render_run_text(run), color=False)
     for package in run.unchecked:
-        print(f"npmaudit: warning: not checked: {package} (its version cannot be read)", file=sys.stderr)
+        output.say(f"warning: not checked: {package} (its version cannot be read)")
     return run.exit_code(changed_only=args.changed)

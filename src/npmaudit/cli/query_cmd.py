@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +82,7 @@ def split_specs(positionals: list[str]) -> tuple[list[str], Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from npmaudit.cli import output
     from npmaudit.cli.progress import progress_for
     from npmaudit.cli.settings import no_color, resolve_settings
     from npmaudit.inventory.advisory_lookup import finder
@@ -95,17 +95,17 @@ def run(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
     for text in texts:
         if not is_advisory_id(text) and "@" not in text[1:] and Path(text).is_dir():
-            print(f"npmaudit: {text!r} is read as a package name; write ./{text} to query that folder", file=sys.stderr)
+            output.say(f"{text!r} is read as a package name; write ./{text} to query that folder")
     find = finder(settings.database, is_default=not settings.database_named)
     specs = resolve_specs(texts, find)
     progress = progress_for(enabled=args.format == "text", no_color=no_color())
     result = query_path(path, specs, recursive=args.recursive, progress=progress)
     if args.format == "json":
-        sys.stdout.write(render_json(result))
+        output.write_report(render_json(result), color=False)
     else:
-        sys.stdout.write(render_text(result, summary=args.recursive))
+        output.write_report(render_text(result, summary=args.recursive), color=False)
     for message in result.messages:
-        print(f"npmaudit: {message}", file=sys.stderr)
+        output.say(message)
     for failure in result.failures:
-        print(f"npmaudit: error: {failure.message}", file=sys.stderr)
+        output.error(failure.message)
     return result.exit_code

@@ -82,7 +82,7 @@ class PackageSet:
             f"{r.node}\t{r.name}\t{r.version}\t{r.location}\t{r.source}\t{r.flags}\t{_text(r.parent)}"
             for r in self.rows
         )
-        return hashlib.sha256(f"{self.lockfile_format}\n{text}".encode()).hexdigest()
+        return hashlib.sha256(f"{self.lockfile_format}\n{text}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def package_set(project: Project) -> PackageSet:

@@ -8,11 +8,10 @@ neutralised before they reach a terminal.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from npmaudit.inventory.results import ProjectHits, QueryResult
-from npmaudit.report.safe_text import neutralise
+from npmaudit.report.safe_text import neutralise, safe_json_dumps
 
 MAX_CHAIN_STEPS = 12
 
@@ -126,4 +125,4 @@ def _project_json(project: ProjectHits) -> dict[str, Any]:
 
 
 def render_json(result: QueryResult) -> str:
-    return json.dumps(document(result), indent=2, ensure_ascii=False) + "\n"
+    return safe_json_dumps(document(result)) + "\n"

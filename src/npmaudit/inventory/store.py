@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Literal
 
+from npmaudit.advisories.store import sql_text
 from npmaudit.errors import InputError
 from npmaudit.inventory.backends import Backend, chunks, marks, open_backend
 from npmaudit.inventory.packages import PUBLISHED_SOURCES, PackageSet
@@ -93,6 +94,7 @@ class Inventory:
 
     def add(self, entry: ProjectEntry, *, now: str | None = None) -> AddResult:
         """Record the project; a no-op (but for its labels) when its package set is unchanged."""
+        entry = storable(entry)
         now = now or utc_now()
         db = self.backend
         labels = json.dumps(dict(entry.labels), sort_keys=True)
@@ -225,7 +227,8 @@ class Inventory:
         """Every install the specs match, in every project: the same answer as ``query -r`` over the files."""
         db = self.backend
         texts = tuple(spec.text for spec in specs)
-        names = sorted(set().union(*(spec.names for spec in specs)))
+        asked = {sql_text(name): name for spec in specs for name in spec.names}
+        names = sorted(asked)
         with db.transaction(write=False):
             (scanned,) = db.execute("SELECT COUNT(*) FROM projects")[0]
             if not scanned:
@@ -235,7 +238,7 @@ class Inventory:
                 for package_id, name, version in db.execute(
                     f"SELECT id, name, version FROM package_versions WHERE name IN ({marks(len(chunk))})", chunk
                 ):
-                    match = match_specs(specs, name, version)
+                    match = match_specs(specs, asked.get(name) or name, version)
                     if match is not None:
                         matched[package_id] = match
             installs, chains = self._chains(sorted(matched))
@@ -308,6 +311,32 @@ class Inventory:
             ):
                 found[project_id] = (location, PurePath(lockfile).name, parse_labels(labels))
         return found
+
+
+def storable(entry: ProjectEntry) -> ProjectEntry:
+    """The entry as the databases can hold it (UTF-8): a lone surrogate, from a lockfile's
+    ``"\\ud800"`` escape, is kept as that escape's text, as the advisory store keeps it."""
+    rows = tuple(
+        replace(row, name=sql_text(row.name), version=sql_text(row.version), location=sql_text(row.location))
+        if not _encodable(row.name + row.version + row.location)
+        else row
+        for row in entry.packages.rows
+    )
+    return replace(
+        entry,
+        location=sql_text(entry.location),
+        lockfile=sql_text(entry.lockfile),
+        packages=PackageSet(entry.packages.lockfile_format, rows),
+        labels={sql_text(key): sql_text(value) for key, value in entry.labels.items()},
+    )
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _label(node: int, name: str, version: str) -> str:
