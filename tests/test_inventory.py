@@ -252,7 +252,7 @@ def test_an_unreachable_postgresql_server_is_one_line_without_the_password(
     url = f"postgresql://ci:s3cret@/inventory?host={tmp_path}&connect_timeout=2"
     code, out, err = cli(capsys, "inventory", "list", "--inventory", url)
     assert (code, out) == (2, "")
-    assert err.startswith("npmaudit: error: postgresql://ci:***@/inventory") and "cannot connect" in err
+    assert err.startswith("npmaudit: error: postgresql://") and "/inventory" in err and "cannot connect" in err
     assert "s3cret" not in err and err.count("\n") == 1
 
 
