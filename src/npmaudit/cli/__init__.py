@@ -8,6 +8,7 @@ Subcommands live in their own modules, each with ``register(subparsers)``; a mod
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import signal
@@ -29,6 +30,21 @@ SUBCOMMAND_MODULES = (
 )
 
 EXIT_INTERNAL = 70
+
+# The cyclic garbage collector for a command-line run. Reading a lockfile allocates hundreds of
+# thousands of long-lived containers (the parsed document, the package model) and almost no cyclic
+# garbage (a few hundred objects per project); with the default thresholds the collector walks the
+# growing heap again and again and took 31-56% of the CPU on YAML lockfiles. A young generation this
+# large still runs a collection now and then, so a long ``-r`` run stays bounded.
+GC_THRESHOLDS = (250_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """Set the collector up for one short command: what is loaded so far (the imported modules)
+    is never garbage, so it is frozen out of every collection, and collections are made rare."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
 
 EPILOG = """\
 exit codes:
@@ -102,8 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (the process is ours: the collector is tuned for it)."""
     signal.signal(signal.SIGTERM, _terminated)
+    tune_gc()
     sys.exit(main())
 
 

@@ -17,7 +17,6 @@ matched either, and says so (:func:`version_problem`): the audit must not count 
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -199,6 +198,7 @@ class Project:
     _chains: dict[str, tuple[Node, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _why: dict[str, tuple[ChainStep, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _steps: dict[str, ChainStep] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _parents: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def root(self) -> Node:
@@ -264,24 +264,68 @@ class Project:
         return cached
 
     def _shortest_chain(self, location: str) -> tuple[Node, ...]:
-        previous: dict[str, str | None] = {location: None}
-        queue = deque([location])
-        while queue:
-            current = queue.popleft()
-            if current == "":
-                break
-            for parent in sorted(self.dependents(current)):
-                if parent not in previous:
-                    previous[parent] = current
-                    queue.append(parent)
-        if "" not in previous:
+        parent = self._chain_parents()
+        if location != "" and location not in parent:
             return (self.nodes[location],)
-        chain = []
-        step: str | None = ""
-        while step is not None:
+        chain = [self.nodes[location]]
+        step = location
+        while step != "":
+            step = parent[step]
             chain.append(self.nodes[step])
-            step = previous[step]
+        chain.reverse()
         return tuple(chain)
+
+    def _chain_parents(self) -> dict[str, str]:
+        """For every node the root leads to, the dependent that comes before it on its chain.
+
+        One breadth-first pass from the root gives each node's distance; its chain parent is then
+        the dependent one step closer to the root with the smallest location. Following those
+        parents from a node to the root gives, of all its shortest chains, the one whose
+        locations read from the node back to the root are the smallest in order: exactly the
+        chain a breadth-first search from the node through its sorted dependents finds, but for
+        every node at once (linear in the graph instead of one whole-graph search per node).
+        """
+        if self._parents or "" not in self.nodes:
+            return self._parents
+        depth: dict[str, int] = {"": 0}
+        frontier = [""]
+        level = 0
+        while frontier:
+            level += 1
+            following: list[str] = []
+            for location in frontier:
+                node = self.nodes.get(location)
+                if node is None:
+                    continue
+                for edge in node.edges:
+                    target = edge.to
+                    if target is not None and target not in depth:
+                        depth[target] = level
+                        following.append(target)
+                target = node.link_target
+                if target is not None and target not in depth:
+                    depth[target] = level
+                    following.append(target)
+            frontier = following
+        parents: dict[str, str] = {}
+        for node in self.nodes.values():
+            closer = depth.get(node.location)
+            if closer is None:
+                continue
+            closer += 1
+            for edge in node.edges:
+                target = edge.to
+                if target is not None and depth.get(target) == closer:
+                    current = parents.get(target)
+                    if current is None or node.location < current:
+                        parents[target] = node.location
+            target = node.link_target
+            if target is not None and depth.get(target) == closer:
+                current = parents.get(target)
+                if current is None or node.location < current:
+                    parents[target] = node.location
+        self._parents.update(parents)
+        return self._parents
 
 
 def version_problem(node: Node) -> str | None:
