@@ -27,6 +27,7 @@ import yaml
 
 from npmaudit import textfile
 from npmaudit.errors import InputError
+from npmaudit.project.readers.lockfile_yaml import load_documents
 from npmaudit.project.readers.yaml_aliases import refuse_aliases
 
 _Loader: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
@@ -41,6 +42,9 @@ def load_lockfile_document(path: Path, text: str) -> tuple[dict[str, Any], int]:
     """The lockfile document as a dict of strings, lists and dicts, and its index in the file."""
     if not text.strip():
         raise InputError(path, "empty lockfile")
+    fast = load_documents(text)  # the subset pnpm writes; None sends the text to PyYAML
+    if fast is not None and len(fast) <= 2:
+        return fast[-1], len(fast) - 1
     try:
         documents = list(yaml.load_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as error:

@@ -28,6 +28,7 @@ import yaml
 from npmaudit import textfile
 from npmaudit.errors import InputError
 from npmaudit.project.model import DepType, SourceKind
+from npmaudit.project.readers.lockfile_yaml import load_documents
 from npmaudit.project.readers.yaml_aliases import refuse_aliases
 from npmaudit.project.readers.yarn.manifest import read_manifest
 from npmaudit.project.readers.yarn.resolutions import Resolutions, with_protocol
@@ -39,8 +40,9 @@ _Loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 
 def load(text: str, lockfile: Path) -> tuple[str, dict[str, object]]:
     """Parse the YAML and return (lockfile_format, entries without ``__metadata``)."""
+    fast = load_documents(text, single=True)  # the subset berry writes; None sends the text to PyYAML
     try:
-        data = yaml.load(text, Loader=_Loader)
+        data = fast[0] if fast is not None else yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -55,7 +57,8 @@ def load(text: str, lockfile: Path) -> tuple[str, dict[str, object]]:
         raise InputError(lockfile, "invalid YAML: nested too deeply") from None
     if not isinstance(data, dict):
         raise InputError(lockfile, "a yarn berry lockfile must be a mapping of entries")
-    refuse_aliases(lockfile, text, data, _Loader)
+    if fast is None:  # the fast path reads no anchor or alias: only PyYAML's data can share a mapping
+        refuse_aliases(lockfile, text, data, _Loader)
     metadata = data.pop("__metadata", None)
     if not isinstance(metadata, dict) or not isinstance(metadata.get("version"), str):
         raise InputError(lockfile, "__metadata.version is missing", _line_of(text, "__metadata"))

@@ -1,0 +1,259 @@
+"""A fast reader for the YAML that pnpm and yarn berry write into their lockfiles.
+
+PyYAML's loader (even libyaml's) costs more than everything else a YAML lockfile audit does. Both
+package managers write a small, regular subset of YAML: block mappings indented with spaces, keys
+plain or quoted, scalars on one line (plain, ``'single'`` or ``"double"`` without escapes), block
+sequences of scalars (pnpm's ``transitivePeerDependencies``), and one-line flow collections of
+scalars (pnpm's ``resolution: {integrity: ...}``, ``engines: {node: '>=18'}``, ``cpu: [x64]``,
+``specifiers: {}``). This module reads exactly that subset, line by line, into the same data as
+PyYAML's ``BaseLoader`` (every scalar a string, an empty value ``""``, a repeated key's last value
+winning at its first position).
+
+Anything outside the subset makes :func:`load_documents` return None, and the caller loads the text
+with PyYAML instead: multi-line scalars, escapes, anchors and aliases (``&``/``*``, refused by the
+PyYAML path), tags, block scalars, nested flow collections, tabs, odd indentation, complex keys,
+comments after content, any character YAML forbids. So the fast path never has to reproduce an
+error message or a corner of YAML: every malformed or unusual file takes PyYAML's path and gets
+PyYAML's answer (tests/test_lockfile_yaml.py compares both on every lockfile of the test corpus
+and on mutations of them).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# Characters YAML does not allow in a stream (PyYAML's Reader refuses them), a BOM, tabs, and line
+# breaks other than "\n": any of them sends the whole text to PyYAML.
+_UNUSUAL = re.compile("[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+
+# A plain scalar may not start with an indicator; "-", "?" and ":" may start one when a non-space
+# follows ("-1", ":x"), but no lockfile needs that, so they are left to PyYAML too.
+_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+
+# One entry of a one-line flow collection: a quoted scalar (no escapes) or a plain one made of
+# characters no YAML processor reads differently inside a flow ("a b", "^1 || >=2", "https://x"),
+# followed by the separator. ":" inside a plain flow scalar only when a character other than a
+# space, an indicator or the end follows (PyYAML and libyaml disagree on the rest).
+_FLOW_SCALAR = r"""(?:'(?:[^']|'')*'|"[^"\\]*"|[^\s'"{}\[\],#&*!|>%@`?:-](?:[^{}\[\],:?#\s]|:(?=[^\s{}\[\],?:])|[ ](?=[^\s#])|(?<=\S)\#)*)"""
+_FLOW_ITEM = re.compile(rf"[ ]*({_FLOW_SCALAR})[ ]*(,|$)")
+_FLOW_PAIR = re.compile(rf"[ ]*({_FLOW_SCALAR}):[ ]+({_FLOW_SCALAR})[ ]*(,|$)")
+
+# PyYAML refuses an implicit key longer than this; such a file is left to it.
+_MAX_KEY = 1000
+# Nesting deeper than any lockfile: left to PyYAML, which says "nested too deeply" in its own way.
+_MAX_DEPTH = 64
+
+
+class _Unsupported(Exception):
+    """The text leaves the subset: the caller loads it with PyYAML."""
+
+
+def load_documents(text: str, *, single: bool = False) -> list[dict[str, Any]] | None:
+    """The text's YAML documents (each a mapping), or None when the text is outside the subset.
+
+    ``---`` alone on a line separates documents (pnpm 11 writes two); with ``single`` a separator
+    is outside the subset (yarn berry writes one document and PyYAML refuses more).
+    """
+    if "\r" in text:
+        if "\r" in text.replace("\r\n", ""):
+            return None
+        text = text.replace("\r\n", "\n")
+    if _UNUSUAL.search(text) is not None:
+        return None
+    try:
+        return _Parser(text, single=single).documents()
+    except _Unsupported:
+        return None
+
+
+def _unquote_single(value: str) -> str:
+    return value[1:-1].replace("''", "'")
+
+
+def _flow_scalar(token: str) -> str:
+    first = token[0]
+    if first == "'":
+        return _unquote_single(token)
+    if first == '"':
+        return token[1:-1]
+    return token
+
+
+def _flow(value: str) -> dict[str, str] | list[str]:
+    """A one-line flow mapping or sequence of scalars (``value`` starts with ``{`` or ``[``)."""
+    closing = "}" if value[0] == "{" else "]"
+    if value[-1] != closing:
+        raise _Unsupported  # continued on the next line, or followed by something
+    inner = value[1:-1]
+    if value[0] == "{":
+        mapping: dict[str, str] = {}
+        if not inner.strip(" "):
+            return mapping
+        position, end = 0, len(inner)
+        while position < end:
+            match = _FLOW_PAIR.match(inner, position)
+            if match is None or (match.group(3) == "," and match.end() == end) or len(match.group(1)) > _MAX_KEY:
+                raise _Unsupported  # not a pair of scalars, a trailing comma, a key PyYAML refuses
+            mapping[_flow_scalar(match.group(1))] = _flow_scalar(match.group(2))
+            position = match.end()
+        return mapping
+    items: list[str] = []
+    if not inner.strip(" "):
+        return items
+    position, end = 0, len(inner)
+    while position < end:
+        match = _FLOW_ITEM.match(inner, position)
+        if match is None or (match.group(2) == "," and match.end() == end):
+            raise _Unsupported
+        items.append(_flow_scalar(match.group(1)))
+        position = match.end()
+    return items
+
+
+def _value(rest: str) -> Any:
+    """A scalar or flow collection written after ``key: `` or ``- `` (``rest`` is stripped, not empty)."""
+    first = rest[0]
+    if first == '"':
+        if len(rest) < 2 or rest[-1] != '"' or rest.find('"', 1) != len(rest) - 1 or "\\" in rest:
+            raise _Unsupported  # an escape, or text after the closing quote, or a multi-line string
+        return rest[1:-1]
+    if first == "'":
+        if len(rest) < 2 or rest[-1] != "'" or "'" in rest[1:-1].replace("''", ""):
+            raise _Unsupported
+        return _unquote_single(rest)
+    if first == "{" or first == "[":
+        return _flow(rest)
+    if first in _INDICATORS or ": " in rest or " #" in rest or rest[-1] == ":":
+        raise _Unsupported
+    return rest
+
+
+def _key(content: str) -> tuple[str, str]:
+    """(key, what follows ``key:`` stripped) of a block mapping entry."""
+    first = content[0]
+    if first == '"' or first == "'":
+        if first == '"':
+            close = content.find('"', 1)
+            key = content[1:close] if close > 0 else "\\"
+        else:
+            close = 1
+            while True:
+                close = content.find("'", close)
+                if close < 0 or content[close + 1 : close + 2] != "'":
+                    break
+                close += 2
+            key = content[1:close].replace("''", "'") if close > 0 else "\\"
+        if "\\" in key and first == '"' or close < 0:
+            raise _Unsupported
+        after = content[close + 1 :]
+        if after == ":":
+            return key, ""
+        if after[:2] != ": ":
+            raise _Unsupported
+        return key, after[2:].strip(" ")
+    colon = content.find(": ")
+    if colon < 0:
+        if content[-1] != ":":
+            raise _Unsupported  # a scalar where an entry should be
+        key, rest = content[:-1], ""
+    else:
+        key, rest = content[:colon], content[colon + 2 :].strip(" ")
+    if not key or first in _INDICATORS or key[-1] == " " or " #" in key:
+        raise _Unsupported
+    return key, rest
+
+
+class _Parser:
+    def __init__(self, text: str, *, single: bool) -> None:
+        self.lines = text.split("\n")
+        self.single = single
+
+    def documents(self) -> list[dict[str, Any]]:
+        parts: list[tuple[int, int]] = []
+        start = 0
+        for number, line in enumerate(self.lines):
+            if line.startswith(("---", "...")):
+                if line != "---" or self.single:
+                    raise _Unsupported
+                parts.append((start, number))
+                start = number + 1
+        parts.append((start, len(self.lines)))
+        documents = []
+        for index, (first, stop) in enumerate(parts):
+            # Only comments may stand before the first "---"; any other empty document is PyYAML's.
+            document = self._document(first, stop, required=index > 0)
+            if document is not None:
+                documents.append(document)
+        if not documents:
+            raise _Unsupported
+        return documents
+
+    def _document(self, start: int, stop: int, *, required: bool) -> dict[str, Any] | None:
+        """One block mapping at column 0 from lines[start:stop]; None for a part with only comments
+        before the first ``---`` (any other empty document is left to PyYAML)."""
+        root: dict[str, Any] = {}
+        # Open containers, innermost last: (indent, container, is_sequence).
+        stack: list[tuple[int, Any, bool]] = [(0, root, False)]
+        pending: tuple[dict[str, Any], str, int] | None = None  # a "key:" waiting for its block
+        scalar_indent = -1  # the indent of the last entry whose value was a scalar
+        seen = False
+        lines = self.lines
+        for index in range(start, stop):
+            line = lines[index]
+            content = line.lstrip(" ")
+            if not content or content[0] == "#":
+                continue
+            indent = len(line) - len(content)
+            if len(content) > 1 and content[-1] == " ":
+                content = content.rstrip(" ")
+            seen = True
+            if scalar_indent >= 0 and indent > scalar_indent:
+                raise _Unsupported  # a scalar continued on the next line
+            is_item = content[0] == "-" and (len(content) == 1 or content[1] == " ")
+            if pending is not None:
+                parent, key, key_indent = pending
+                pending = None
+                if indent > key_indent or (is_item and indent == key_indent):
+                    if len(stack) > _MAX_DEPTH:
+                        raise _Unsupported
+                    child: Any = [] if is_item else {}
+                    parent[key] = child
+                    stack.append((indent, child, is_item))
+                else:
+                    parent[key] = ""
+            top_indent, container, is_sequence = stack[-1]
+            while indent < top_indent or (is_sequence and indent == top_indent and not is_item):
+                if is_sequence and indent == top_indent and len(stack) > 1 and stack[-2][0] != indent:
+                    raise _Unsupported  # a sequence's own indent left by a non-item line
+                stack.pop()
+                if not stack:
+                    raise _Unsupported
+                top_indent, container, is_sequence = stack[-1]
+            if indent != top_indent:
+                raise _Unsupported
+            if is_sequence:
+                rest = content[2:].lstrip(" ") if len(content) > 1 else ""
+                if not rest:
+                    raise _Unsupported  # "-" alone: a nested block item
+                container.append(_value(rest))
+                scalar_indent = indent
+                continue
+            if is_item:
+                raise _Unsupported  # a sequence where the mapping's entries are
+            key, rest = _key(content)
+            if len(key) > _MAX_KEY:
+                raise _Unsupported
+            if rest:
+                container[key] = _value(rest)
+                scalar_indent = indent
+            else:
+                pending = (container, key, indent)
+                scalar_indent = -1
+        if pending is not None:
+            pending[0][pending[1]] = ""
+        if not seen:
+            if required:
+                raise _Unsupported
+            return None
+        return root

@@ -1,0 +1,201 @@
+"""The fast YAML path for pnpm and yarn berry lockfiles (project/readers/lockfile_yaml.py).
+
+It must read every real lockfile (or it saves nothing) into exactly what PyYAML's loader gives, and
+decline (None: PyYAML reads the text instead) anything it would read differently: checked on every
+pnpm and berry lockfile under tests/fixtures, on the projects the readers build from them, and on
+thousands of mutations of real lockfiles (random edits with YAML's significant characters).
+"""
+
+from __future__ import annotations
+
+import gzip
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from npmaudit.project.loader import load_project
+from npmaudit.project.readers.lockfile_yaml import load_documents
+from npmaudit.project.readers.pnpm.yaml_load import _Loader
+
+FIXTURES = Path(__file__).parent / "fixtures" / "lockfiles"
+PNPM_LOCKFILES = sorted(FIXTURES.glob("pnpm-v*/**/*pnpm-lock.yaml")) + [FIXTURES / "pnpm-v9" / "multi-document.yaml"]
+BERRY_LOCKFILES = sorted(FIXTURES.glob("yarn-berry/*/yarn.lock*"))
+FORCE_PYYAML = "\n# a tab (\t) in a comment: PyYAML reads it, the fast path declines the text\n"
+
+
+def _text(path: Path) -> str:
+    data = path.read_bytes()
+    return (gzip.decompress(data) if path.suffix == ".gz" else data).decode("utf-8")
+
+
+def _pyyaml(text: str) -> list[Any]:
+    return [document for document in yaml.load_all(text, Loader=_Loader) if document not in (None, "")]
+
+
+@pytest.mark.parametrize("path", PNPM_LOCKFILES + BERRY_LOCKFILES, ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_every_fixture_lockfile_is_read_by_the_fast_path_as_pyyaml_reads_it(path: Path) -> None:
+    text = _text(path)
+    fast = load_documents(text, single="yarn.lock" in path.name)
+    assert fast is not None, "a real lockfile left the fast path: it would save nothing"
+    assert fast == _pyyaml(text)
+    assert load_documents(text + FORCE_PYYAML) is None
+
+
+def _project_copy(lockfile: Path, target: Path) -> Path:
+    """A project folder holding ``lockfile`` under the name its package manager writes, with its
+    package.json (beside it, or named after it) when there is one."""
+    target.mkdir(parents=True)
+    if "yarn-berry" in lockfile.parts:
+        (target / "yarn.lock").write_text(_text(lockfile), encoding="utf-8")
+        manifest = lockfile.parent / "package.json"
+    else:
+        shutil.copy(lockfile, target / "pnpm-lock.yaml")
+        stem = lockfile.name.removesuffix("pnpm-lock.yaml")
+        manifest = lockfile.parent / (f"{stem}package.json" if stem else "package.json")
+    if manifest.is_file():
+        shutil.copy(manifest, target / "package.json")
+    return target
+
+
+@pytest.mark.parametrize(
+    "lockfile",
+    [p for p in PNPM_LOCKFILES if p.name.endswith("pnpm-lock.yaml")] + BERRY_LOCKFILES,
+    ids=lambda p: str(p.relative_to(FIXTURES)),
+)
+def test_the_same_project_whichever_path_read_the_yaml(lockfile: Path, tmp_path: Path) -> None:
+    fast_dir = _project_copy(lockfile, tmp_path / "fast" / "project")
+    slow_dir = _project_copy(lockfile, tmp_path / "slow" / "project")
+    slow_lockfile = next(p for p in slow_dir.iterdir() if p.name != "package.json")
+    slow_lockfile.write_text(slow_lockfile.read_text(encoding="utf-8") + FORCE_PYYAML, encoding="utf-8")
+    fast, slow = load_project(fast_dir), load_project(slow_dir)
+    assert fast.lockfile_format == slow.lockfile_format
+    assert dict(fast.nodes) == dict(slow.nodes)
+
+
+# Edits that keep a line YAML-like but move it to the edges of the subset.
+SIGNIFICANT = [":", ": ", " #", "#", "-", "- ", "?", "'", "''", '"', "\\", "[", "]", "{", "}", ",", "&a ", "*a", "!", "|"]
+SIGNIFICANT += [">", "%", "@", "`", " ", "  ", "\t", "\r", "\n", "\n  ", "---", "...", "\u0085", "\ufeff", "\x07", "é"]
+
+
+def _mutate(text: str, rng: random.Random) -> str:
+    lines = text.split("\n")
+    index = rng.randrange(len(lines))
+    line = lines[index]
+    choice = rng.randrange(9)
+    if choice == 0:  # insert a significant character anywhere in the line
+        at = rng.randrange(len(line) + 1)
+        lines[index] = line[:at] + rng.choice(SIGNIFICANT) + line[at:]
+    elif choice == 1:  # delete a character
+        if line:
+            at = rng.randrange(len(line))
+            lines[index] = line[:at] + line[at + 1 :]
+    elif choice == 2:  # indent one space more or less
+        lines[index] = " " + line if rng.random() < 0.5 else line.removeprefix(" ")
+    elif choice == 3:  # repeat a line (a duplicate key, or an entry in the wrong place)
+        lines.insert(rng.randrange(len(lines) + 1), line)
+    elif choice == 4:  # drop a line
+        del lines[index]
+    elif choice == 5:  # replace the value after "key: " with a significant form
+        head, sep, _ = line.partition(": ")
+        if sep:
+            values = ["", "''", '""', "'a''b'", '"a\\"b"', "{}", "[]", "{a: b}", "[a, b]", "{a: 'b, c'}", "[a, ]"]
+            values += ["{a: {b: c}}", "[[a]]", "&x b", "*x", "!!str b", "|", ">-", "b # c", "b: c", "'b' c", "-1", "~"]
+            lines[index] = head + sep + rng.choice(values)
+    elif choice == 6:  # a sequence item under the line
+        indent = len(line) - len(line.lstrip(" "))
+        lines.insert(index + 1, " " * (indent + rng.choice((0, 2))) + "- " + rng.choice(["a", "'b'", "c: d", ""]))
+    elif choice == 7:  # cut the text short
+        return "\n".join(lines)[: rng.randrange(len(text) + 1)]
+    else:  # a document separator
+        lines.insert(index, rng.choice(["---", "--- ", "...", "--- a"]))
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("path", PNPM_LOCKFILES + BERRY_LOCKFILES, ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_mutated_lockfiles_are_read_as_pyyaml_reads_them_or_declined(path: Path) -> None:
+    """Whatever the fast path accepts, PyYAML reads without error into the same data."""
+    text = _text(path)
+    single = "yarn.lock" in path.name
+    rng = random.Random(path.name)
+    windows = text.split("\n")
+    accepted = declined = 0
+    for _ in range(300):
+        start = rng.randrange(max(1, len(windows) - 60))
+        window = "\n".join(windows[start : start + 60]) if len(windows) > 60 else text
+        window = "\n".join(_dedented(window.split("\n")))
+        mutated = window
+        for _ in range(rng.randrange(1, 4)):
+            mutated = _mutate(mutated, rng)
+        fast = load_documents(mutated, single=single)
+        if fast is None:
+            declined += 1
+            continue
+        accepted += 1
+        try:
+            expected = _pyyaml(mutated) if not single else [yaml.load(mutated, Loader=_Loader)]
+        except yaml.YAMLError as error:
+            pytest.fail(f"the fast path accepted text PyYAML refuses ({error}):\n{mutated}")
+        assert fast == expected, mutated
+    assert accepted > 30 and declined > 30  # both outcomes were exercised
+
+
+def _dedented(lines: list[str]) -> list[str]:
+    """The window as a document: from its first least-indented entry, moved to column 0, up to
+    the first line indented less (a window cut from a nested part of a lockfile)."""
+    entries = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not entries:
+        return lines
+    indent = min(len(line) - len(line.lstrip(" ")) for line in entries)
+    start = next(i for i, line in enumerate(lines) if line.strip() and len(line) - len(line.lstrip(" ")) == indent)
+    kept = []
+    for line in lines[start:]:
+        if line.strip() and len(line) - len(line.lstrip(" ")) < indent:
+            break
+        kept.append(line[indent:])
+    return kept
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x {b: c}\nd: *x\n",  # an anchor and an alias (the PyYAML path refuses them)
+        "a: b\n  c\n",  # a plain scalar continued on the next line
+        'a: "b\\nc"\n',  # an escape
+        "a: |\n  b\n",  # a block scalar
+        "a: {b: {c: d}}\n",  # a nested flow collection
+        "a:\n\tb: c\n",  # a tab
+        "? a\n: b\n",  # a complex key
+        "a: b # comment\n",  # a comment after content
+        "a: !!str b\n",  # a tag
+        "- a\n- b\n",  # not a mapping
+        "a: b\n---\n",  # an empty document
+        "# only a comment\n",
+        "a:\n    b: c\n  d: e\n",  # a dedent to no open level
+        "a: [b, ]\n",  # a trailing comma
+        "a: b\r\nc: d\r",  # a lone carriage return
+        "k" * 1001 + ": v\n",  # a key longer than PyYAML accepts
+    ],
+)
+def test_text_outside_the_subset_is_declined(text: str) -> None:
+    assert load_documents(text) is None
+
+
+def test_the_subset_reads_as_pyyaml_reads_it() -> None:
+    text = (
+        "# header\n\nlockfileVersion: '9.0'\nsettings:\n  autoInstallPeers: true\nempty:\n"
+        "'@scope/a@1.0.0':\n  resolution: {integrity: sha512-x==, tarball: 'https://h/a, b.tgz'}\n"
+        "  engines: {node: '>=18', npm: ^9 || >=10}\n  cpu: [x64, 'arm64']\n  os: []\n  meta: {}\n"
+        "  transitivePeerDependencies:\n  - supports-color\n  - 'it''s'\n"
+        '"b@npm:^1, b@npm:^1.2":\n  version: 1.2.3\n  conditions: os=darwin & cpu=arm64\n'
+        "dup: 1\nlast:\n  - x\ndup: 2\n"
+    )
+    fast = load_documents(text)
+    assert fast == _pyyaml(text)
+    assert fast is not None and list(fast[0])[-2:] == ["dup", "last"] and fast[0]["dup"] == "2"
+    two = "---\nenv: {}\n---\nlockfileVersion: '9.0'\n"
+    assert load_documents(two) == _pyyaml(two)
+    assert load_documents(two, single=True) is None
