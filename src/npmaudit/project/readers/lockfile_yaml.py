@@ -35,7 +35,7 @@ _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 # characters no YAML processor reads differently inside a flow ("a b", "^1 || >=2", "https://x"),
 # followed by the separator. ":" inside a plain flow scalar only when a character other than a
 # space, an indicator or the end follows (PyYAML and libyaml disagree on the rest).
-_FLOW_SCALAR = r"""(?:'(?:[^']|'')*'|"[^"\\]*"|[^\s'"{}\[\],#&*!|>%@`?:-](?:[^{}\[\],:?#\s]|:(?=[^\s{}\[\],?:])|[ ](?=[^\s#])|(?<=\S)\#)*)"""
+_FLOW_SCALAR = r"""(?:'(?:[^']|'')*'|"[^"\\]*"|[^\s'"{}\[\],#&*!|>%@`?:-](?:[^{}\[\],:?#\s]|:(?=[^\s{}\[\],?:])|[ ](?=[^\s#:])|(?<=\S)\#)*)"""
 _FLOW_ITEM = re.compile(rf"[ ]*({_FLOW_SCALAR})[ ]*(,|$)")
 _FLOW_PAIR = re.compile(rf"[ ]*({_FLOW_SCALAR}):[ ]+({_FLOW_SCALAR})[ ]*(,|$)")
 
