@@ -43,6 +43,7 @@ _FLOW_PAIR = re.compile(rf"[ ]*({_FLOW_SCALAR}):[ ]+({_FLOW_SCALAR})[ ]*(,|$)")
 _MAX_KEY = 1000
 # Nesting deeper than any lockfile: left to PyYAML, which says "nested too deeply" in its own way.
 _MAX_DEPTH = 64
+_NO_LIMIT = 1 << 30
 
 
 class _Unsupported(Exception):
@@ -191,67 +192,87 @@ class _Parser:
 
     def _document(self, start: int, stop: int, *, required: bool) -> dict[str, Any] | None:
         """One block mapping at column 0 from lines[start:stop]; None for a part with only comments
-        before the first ``---`` (any other empty document is left to PyYAML)."""
+        before the first ``---`` (any other empty document is left to PyYAML).
+
+        The loop is the whole cost of the module, so the common line (a plain key, a plain value)
+        is handled inline and the innermost open container is kept in local variables."""
         root: dict[str, Any] = {}
         # Open containers, innermost last: (indent, container, is_sequence).
         stack: list[tuple[int, Any, bool]] = [(0, root, False)]
-        pending: tuple[dict[str, Any], str, int] | None = None  # a "key:" waiting for its block
-        scalar_indent = -1  # the indent of the last entry whose value was a scalar
+        top_indent, container, is_sequence = 0, root, False
+        pending: str | None = None  # a "key:" of the innermost mapping, waiting for its block
+        pending_indent = 0
+        scalar_limit = _NO_LIMIT  # after a scalar entry, no line may be indented deeper than it
         seen = False
-        lines = self.lines
-        for index in range(start, stop):
-            line = lines[index]
+        for line in self.lines[start:stop]:
             content = line.lstrip(" ")
             if not content or content[0] == "#":
                 continue
             indent = len(line) - len(content)
-            if len(content) > 1 and content[-1] == " ":
+            if content[-1] == " ":
                 content = content.rstrip(" ")
             seen = True
-            if scalar_indent >= 0 and indent > scalar_indent:
+            if indent > scalar_limit:
                 raise _Unsupported  # a scalar continued on the next line
-            is_item = content[0] == "-" and (len(content) == 1 or content[1] == " ")
+            first = content[0]
+            is_item = first == "-" and (len(content) == 1 or content[1] == " ")
             if pending is not None:
-                parent, key, key_indent = pending
-                pending = None
-                if indent > key_indent or (is_item and indent == key_indent):
+                if indent > pending_indent or (is_item and indent == pending_indent):
                     if len(stack) > _MAX_DEPTH:
                         raise _Unsupported
                     child: Any = [] if is_item else {}
-                    parent[key] = child
+                    container[pending] = child
+                    top_indent, container, is_sequence = indent, child, is_item
                     stack.append((indent, child, is_item))
                 else:
-                    parent[key] = ""
-            top_indent, container, is_sequence = stack[-1]
-            while indent < top_indent or (is_sequence and indent == top_indent and not is_item):
-                if is_sequence and indent == top_indent and len(stack) > 1 and stack[-2][0] != indent:
-                    raise _Unsupported  # a sequence's own indent left by a non-item line
-                stack.pop()
-                if not stack:
+                    container[pending] = ""
+                pending = None
+            if indent != top_indent or (is_sequence and not is_item):
+                while indent < top_indent or (is_sequence and indent == top_indent and not is_item):
+                    if is_sequence and indent == top_indent and stack[-2][0] != indent:
+                        raise _Unsupported  # a sequence's own indent left by a non-item line
+                    stack.pop()
+                    top_indent, container, is_sequence = stack[-1]
+                if indent != top_indent:
                     raise _Unsupported
-                top_indent, container, is_sequence = stack[-1]
-            if indent != top_indent:
-                raise _Unsupported
             if is_sequence:
-                rest = content[2:].lstrip(" ") if len(content) > 1 else ""
+                rest = content[2:].lstrip(" ")
                 if not rest:
                     raise _Unsupported  # "-" alone: a nested block item
                 container.append(_value(rest))
-                scalar_indent = indent
+                scalar_limit = indent
                 continue
-            if is_item:
-                raise _Unsupported  # a sequence where the mapping's entries are
-            key, rest = _key(content)
+            if first in _INDICATORS:
+                if is_item:
+                    raise _Unsupported  # a sequence where the mapping's entries are
+                key, rest = _key(content)
+            else:
+                colon = content.find(": ")
+                if colon < 0:
+                    if content[-1] != ":":
+                        raise _Unsupported  # a scalar where an entry should be
+                    key, rest = content[:-1], ""
+                else:
+                    key, rest = content[:colon], content[colon + 2 :]
+                    if rest and rest[0] == " ":
+                        rest = rest.lstrip(" ")
+                if key[-1] == " " or " #" in key:
+                    raise _Unsupported
             if len(key) > _MAX_KEY:
                 raise _Unsupported
-            if rest:
+            if not rest:
+                pending, pending_indent = key, indent
+                scalar_limit = _NO_LIMIT
+                continue
+            if rest[0] in _INDICATORS:
                 container[key] = _value(rest)
-                scalar_indent = indent
+            elif ": " in rest or " #" in rest or rest[-1] == ":":
+                raise _Unsupported
             else:
-                pending = (container, key, indent)
-                scalar_indent = -1
+                container[key] = rest
+            scalar_limit = indent
         if pending is not None:
-            pending[0][pending[1]] = ""
+            container[pending] = ""
         if not seen:
             if required:
                 raise _Unsupported
