@@ -62,6 +62,8 @@ class LocalServer:
         self.latency = latency
         self.tls = tls
         self.requests: list[RecordedRequest] = []
+        self.in_flight = 0  # requests being answered now, and the most at once (concurrency tests)
+        self.most_in_flight = 0
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         owner = self
@@ -145,6 +147,15 @@ class LocalServer:
         request = RecordedRequest(method, handler.path, headers, body)
         with self._lock:
             self.requests.append(request)
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            self._answer(handler, request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, handler: BaseHTTPRequestHandler, request: RecordedRequest) -> None:
         if self.latency:
             time.sleep(self.latency)
         fault = self._take_fault(handler.path)

@@ -4,7 +4,8 @@
 and answers ``{name: [advisory, ...]}`` for the names it knows, in the registry's shape (``id``,
 ``url``, ``title``, ``severity``, ``vulnerable_versions``, ``cwe``, ``cvss``). Every advisory of a
 named package is returned whatever the versions (the public registry is reported to do the same;
-npm re-tests each version itself). ``GET /<name>`` serves packuments with ETag / 304 support.
+npm re-tests each version itself). ``GET /<name>`` serves packuments with ETag / 304 support (and
+``Cache-Control`` when given).
 With ``token`` set, requests without ``Authorization: Bearer <token>`` get 401, as a private
 registry answers.
 """
@@ -50,11 +51,13 @@ class RegistryServer(LocalServer):
         token: str | None = None,
         latency: float = 0.0,
         tls: bool = False,
+        cache_control: str | None = None,
     ) -> None:
         super().__init__(latency, tls)
         self.advisories = dict(advisories or {})
         self.packuments = dict(packuments or {})
         self.token = token
+        self.cache_control = cache_control  # sent with packuments, as the registry sends "max-age=300"
 
     @classmethod
     def from_nsp(cls, documents: Iterable[Mapping[str, Any]], **kwargs: Any) -> RegistryServer:
@@ -84,7 +87,8 @@ class RegistryServer(LocalServer):
                 return json_answer(404, {"error": "Not found"})
             body = json.dumps(packument, separators=(",", ":")).encode()
             etag = '"' + hashlib.sha1(body).hexdigest() + '"'
+            caching = {"cache-control": self.cache_control} if self.cache_control else {}
             if request.headers.get("if-none-match") == etag:
-                return 304, {"etag": etag}, b""
-            return 200, {"content-type": "application/json", "etag": etag}, body
+                return 304, {"etag": etag, **caching}, b""
+            return 200, {"content-type": "application/json", "etag": etag, **caching}, body
         return json_answer(405, {"error": "method not allowed"})

@@ -4,10 +4,14 @@ that npm's report (and any command choosing versions) reads fixtures in tests an
 A provider is any callable ``(name) -> packument | None``; None means "not available", which npm
 treats as a package with no versions (every version counts as vulnerable, the range becomes "").
 
-:class:`PackumentCache` keeps abbreviated packuments on disk, trimmed to what the report reads,
-revalidates them with the registry's etag (conditional GET), and in offline mode answers from
-disk only, remembering which names it could not answer so the caller can say which dependents
-could not be evaluated.
+:class:`PackumentCache` keeps abbreviated packuments on disk, trimmed once to what the report reads
+(the versions' fields npm's calculator and pick-manifest use), and in offline mode answers from disk
+only, remembering which names it could not answer so the caller can say which dependents could not
+be evaluated. Online, a cached packument is used as it is while the registry's ``Cache-Control:
+max-age`` says it is fresh, and revalidated with its etag (a conditional GET) after that, as an HTTP
+cache does. Fetches run on a bounded pool of threads: :meth:`PackumentCache.prefetch` starts the
+ones the caller will probably ask for (:class:`Prefetching` guesses them from the dependency graph),
+so the report waits for one round trip per level of the tree instead of one per package.
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ import gzip
 import json
 import os
 import tempfile
+import threading
+import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from npmaudit import textfile
 from npmaudit.errors import InputError
@@ -68,16 +75,65 @@ class MappingPackuments:
         return self._documents.get(name)
 
 
-# fetch(name, etag) -> (status, document or None, etag); status 304 keeps the cached copy.
-Fetcher = Callable[[str, str | None], tuple[int, dict[str, Any] | None, str | None]]
+class Fetched(NamedTuple):
+    """One answer of the registry: status 304 keeps the cached copy; ``fresh_for`` is how many more
+    seconds the answer may be used without asking again (``max-age`` less ``Age``), None when the
+    registry did not say (then every use revalidates)."""
+
+    status: int
+    document: dict[str, Any] | None
+    etag: str | None
+    fresh_for: float | None = None
+
+
+# fetch(name, etag) -> Fetched (or the (status, document, etag) triple of a fetcher that knows no freshness).
+Fetcher = Callable[[str, str | None], "Fetched | tuple[int, dict[str, Any] | None, str | None]"]
+
+# Fetches in flight at once: enough to hide the registry's latency, few enough to stay polite.
+DEFAULT_WORKERS = 16
+
+
+def fresh_for(headers: Mapping[str, str]) -> float | None:
+    """Seconds an answer stays fresh from its ``Cache-Control`` (and ``Age``) headers, or None.
+
+    ``no-cache`` and ``no-store`` mean "ask every time"; ``s-maxage`` is for shared caches only.
+    """
+    directives: dict[str, str] = {}
+    for part in (headers.get("cache-control") or "").split(","):
+        name, _, value = part.strip().partition("=")
+        directives[name.strip().lower()] = value.strip().strip('"')
+    if "no-cache" in directives or "no-store" in directives:
+        return None
+    try:
+        max_age = int(directives["max-age"])
+    except (KeyError, ValueError):
+        return None
+    try:
+        age = max(0, int((headers.get("age") or "0").strip()))
+    except ValueError:
+        age = 0
+    return float(max_age - age) if max_age > age else None
 
 
 class PackumentCache:
-    def __init__(self, directory: Path, fetch: Fetcher | None = None, *, offline: bool = False) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        fetch: Fetcher | None = None,
+        *,
+        offline: bool = False,
+        workers: int = DEFAULT_WORKERS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.directory = directory
         self._fetch = fetch
         self.offline = offline or fetch is None
         self.missing: list[str] = []
+        self._workers = max(1, workers)
+        self._clock = clock
+        self._pool: ThreadPoolExecutor | None = None
+        self._started: dict[str, Future[dict[str, Any] | None]] = {}
+        self._lock = threading.Lock()
 
     def _path(self, name: str) -> Path:
         return self.directory / (urllib.parse.quote(name, safe="@", errors="surrogatepass") + ".json.gz")
@@ -112,42 +168,126 @@ class PackumentCache:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Start fetching these packuments in the background (online only); asking for one of them
+        later waits for its fetch instead of starting another. A failed fetch fails only the call
+        that asks for that name: a name never asked for never fails the caller."""
+        if self.offline:
+            return
+        with self._lock:
+            for name in names:
+                if name and name not in self._started:
+                    if self._pool is None:
+                        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="packuments")
+                    self._started[name] = self._pool.submit(self._online, name)
+
+    def close(self) -> None:
+        """Drop the fetches nobody asked for yet and wait for those running."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+            self._started.clear()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> PackumentCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def __call__(self, name: str) -> dict[str, Any] | None:
-        cached = self._read(name)
         if self.offline or self._fetch is None:
+            cached = self._read(name)
             if cached is None:
                 self.missing.append(name)
                 return None
             return cached.get("packument")
-        status, document, etag = self._fetch(name, cached.get("etag") if cached else None)
-        if status == 304 and cached is not None:
+        with self._lock:
+            started = self._started.get(name)
+            mine = started is None
+            if started is None:  # fetched here, and remembered so that no prefetch fetches it again
+                started = self._started[name] = Future()
+        if mine:
+            try:
+                started.set_result(self._online(name))
+            except BaseException as error:
+                started.set_exception(error)
+        return started.result()
+
+    def _online(self, name: str) -> dict[str, Any] | None:
+        assert self._fetch is not None
+        cached = self._read(name)
+        now = self._clock()
+        if cached is not None:
+            fresh_until = cached.get("freshUntil")
+            if isinstance(fresh_until, int | float) and now < fresh_until:
+                return cached.get("packument")  # still fresh: no request at all
+        answer = Fetched(*self._fetch(name, cached.get("etag") if cached else None))
+        fresh_until = now + answer.fresh_for if answer.fresh_for else None
+        if answer.status == 304 and cached is not None:
+            if fresh_until is not None:
+                self._write(name, {**cached, "freshUntil": fresh_until})
             return cached.get("packument")
-        if document is None:
-            self._write(name, {"etag": None, "packument": None})
+        if answer.document is None:
+            self._write(name, {"etag": None, "packument": None, "freshUntil": fresh_until})
             return None
-        packument = trim_packument(document)
-        self._write(name, {"etag": etag, "packument": packument})
+        packument = trim_packument(answer.document)
+        self._write(name, {"etag": answer.etag, "packument": packument, "freshUntil": fresh_until})
         return packument
 
 
+class Prefetching:
+    """A provider over a :class:`PackumentCache` that, asked for one package's packument, starts
+    fetching those of the packages that depend on it: npm's report asks for a package's packument
+    when an advisory concerns it, and then for its dependents' to see whether the advisory reaches
+    them (a meta-vulnerability). ``first`` are fetched at once (the packages advisories name).
+
+    Guessing changes only when a packument is fetched, never which packuments the report reads or
+    what it computes: the walk asks for exactly the same names in the same order.
+    """
+
+    def __init__(self, cache: PackumentCache, first: Iterable[str], dependents: Mapping[str, Collection[str]]):
+        self._cache = cache
+        self._dependents = dependents
+        cache.prefetch(first)
+
+    def __call__(self, name: str) -> dict[str, Any] | None:
+        self._cache.prefetch(self._dependents.get(name, ()))
+        return self._cache(name)
+
+
+def dependents_by_name(edges: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """``{package: [the packages that depend on it]}`` from (dependent, dependency) name pairs."""
+    found: dict[str, dict[str, None]] = {}
+    for dependent, dependency in edges:
+        if dependent != dependency:
+            found.setdefault(dependency, {})[dependent] = None
+    return {name: list(names) for name, names in found.items()}
+
+
 def registry_fetcher(client: Any, registry_for: Callable[[str], str]) -> Fetcher:
-    """A fetcher over npmaudit.http.HttpClient: GET <registry>/<escaped name> (corgi), with etag.
+    """A fetcher over npmaudit.http.HttpClient: GET <registry>/<escaped name> (corgi), with etag and
+    the answer's freshness (``Cache-Control``).
 
     A 404 (or any client error) gives no document, as pacote's failure gives npm an empty packument.
     """
     from npmaudit.http import HttpError
 
-    def fetch(name: str, etag: str | None) -> tuple[int, dict[str, Any] | None, str | None]:
+    def fetch(name: str, etag: str | None) -> Fetched:
         url = registry_for(name).rstrip("/") + "/" + urllib.parse.quote(name, safe="@", errors="surrogatepass")
+        headers = {"accept": CORGI_ACCEPT}
+        if etag:
+            headers["if-none-match"] = etag
         try:
-            response = client.get_json(url, headers={"accept": CORGI_ACCEPT}, etag=etag)
+            response = client.request("GET", url, headers=headers, ok=(200, 304) if etag else (200,))
         except HttpError as error:
             if error.status is not None and 400 <= error.status < 500:
-                return error.status, None, None
+                return Fetched(error.status, None, None)
             raise
-        if response.not_modified:
-            return 304, None, etag
-        data = response.data if isinstance(response.data, dict) else None
-        return response.status, data, response.etag
+        freshness = fresh_for(response.headers)
+        if response.status == 304:
+            return Fetched(304, None, response.headers.get("etag") or etag, freshness)
+        data = client.decode_json(response)
+        return Fetched(response.status, data if isinstance(data, dict) else None, response.headers.get("etag"), freshness)
 
     return fetch
