@@ -22,7 +22,7 @@ from npmaudit.project.readers.lockfile_yaml import load_documents
 from npmaudit.project.readers.pnpm.yaml_load import _Loader
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lockfiles"
-PNPM_LOCKFILES = sorted(FIXTURES.glob("pnpm-v*/**/*pnpm-lock.yaml")) + [FIXTURES / "pnpm-v9" / "multi-document.yaml"]
+PNPM_LOCKFILES = [*sorted(FIXTURES.glob("pnpm-v*/**/*pnpm-lock.yaml")), FIXTURES / "pnpm-v9" / "multi-document.yaml"]
 BERRY_LOCKFILES = sorted(FIXTURES.glob("yarn-berry/*/yarn.lock*"))
 FORCE_PYYAML = "\n# a tab (\t) in a comment: PyYAML reads it, the fast path declines the text\n"
 
@@ -77,8 +77,26 @@ def test_the_same_project_whichever_path_read_the_yaml(lockfile: Path, tmp_path:
 
 
 # Edits that keep a line YAML-like but move it to the edges of the subset.
-SIGNIFICANT = [":", ": ", " #", "#", "-", "- ", "?", "'", "''", '"', "\\", "[", "]", "{", "}", ",", "&a ", "*a", "!", "|"]
-SIGNIFICANT += [">", "%", "@", "`", " ", "  ", "\t", "\r", "\n", "\n  ", "---", "...", "\u0085", "\ufeff", "\x07", "é"]
+SIGNIFICANT = [":", ": ", " #", "#", "-", "- ", "?", "'", "''", '"', "\\", "[", "]", "{", "}", ",", "&a ", "*a", "!"]
+SIGNIFICANT += [
+    "|",
+    ">",
+    "%",
+    "@",
+    "`",
+    " ",
+    "  ",
+    "\t",
+    "\r",
+    "\n",
+    "\n  ",
+    "---",
+    "...",
+    "\u0085",
+    "\ufeff",
+    "\x07",
+    "é",
+]
 
 
 def _mutate(text: str, rng: random.Random) -> str:

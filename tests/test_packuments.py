@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers.registry_server import RegistryServer
 
 from npmaudit.advisories.model import Advisory
 from npmaudit.http import HttpClient, HttpSettings
@@ -25,6 +24,7 @@ from npmaudit.registry.packuments import (
     fresh_for,
     registry_fetcher,
 )
+from servers.registry_server import RegistryServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ORACLE = FIXTURES / "npm_oracle"

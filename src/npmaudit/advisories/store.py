@@ -60,6 +60,7 @@ LOOKUP_CHUNK = 500  # bound parameters per IN (...) query, far below SQLite's li
 WRITE_BATCH = 2000
 COMPRESSION_LEVEL = 6
 PROGRESS_EVERY = 5000  # records between two progress reports
+DECODED_LIMIT = 50_000  # decoded records kept per store object (see AdvisoryStore.lookup)
 FILLING_MARK = ".filling-"  # a store being built: ".<name>.filling-<random>", renamed to <name> when filled
 
 # Store-freshness sources: a write-cache merge adds a few matched records, it does not make the
@@ -229,6 +230,7 @@ class AdvisoryStore:
             raise InputError(path, "damaged advisory store: bad compression dictionary")
         self._zdict = zdict or _ZDICT
         self._info: SourceInfo | None = None
+        self._decoded: dict[str, tuple[str, Advisory]] = {}  # key -> (modified, the record as decoded)
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -312,8 +314,12 @@ class AdvisoryStore:
         return self.lookup(names)
 
     def lookup(self, names: Sequence[str]) -> dict[str, list[Advisory]]:
-        """Every record (withdrawn ones too) indexed under each of ``names``."""
-        parsed: dict[str, Advisory] = {}
+        """Every record (withdrawn ones too) indexed under each of ``names``.
+
+        A record is decoded (inflated, parsed, modelled) once per store object and ``modified``:
+        the projects of a ``-r`` run share the sources, and so the advisories they have in common.
+        """
+        decoded = self._decoded
         found: dict[str, list[Advisory]] = {}
         asked = {sql_text(name): name for name in names}  # as indexed -> as asked
         stored = list(asked)
@@ -322,14 +328,19 @@ class AdvisoryStore:
                 chunk = stored[start : start + LOOKUP_CHUNK]
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
-                    "SELECT a.name, v.key, v.record FROM affected a JOIN advisories v ON v.key = a.key "
+                    "SELECT a.name, v.key, v.modified, v.record FROM affected a JOIN advisories v ON v.key = a.key "
                     f"WHERE a.name IN ({marks})",
                     chunk,
                 )
-                for name, key, blob in rows:
-                    advisory = parsed.get(key)
-                    if advisory is None:
-                        advisory = parsed[key] = self._advisory(key, blob)
+                for name, key, modified, blob in rows:
+                    known = decoded.get(key)
+                    if known is not None and known[0] == modified:
+                        advisory = known[1]
+                    else:
+                        if len(decoded) >= DECODED_LIMIT:
+                            decoded.clear()  # a long-lived reader (a server) stays bounded
+                        advisory = self._advisory(key, blob)
+                        decoded[key] = (modified, advisory)
                     found.setdefault(asked.get(name, name), []).append(advisory)
         return found
 

@@ -8,7 +8,7 @@ what a single audit of that project would ask.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +20,7 @@ from npmaudit.auditing.policy import Verdict, judge
 from npmaudit.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_SOURCE, InputError, NpmauditError, SourceError
 from npmaudit.progress import Progress, no_progress
 from npmaudit.project.loader import detect_lockfile, load_project
+from npmaudit.project.model import Project
 from npmaudit.settings import Settings
 
 if TYPE_CHECKING:
@@ -176,11 +177,15 @@ def _with_offline_hint(error: SourceError, settings: Settings, sources: Sequence
     return error
 
 
-def run_recursive(root: Path, settings: Settings, *, progress: Progress = no_progress) -> RecursiveOutcome:
+def run_recursive(
+    root: Path, settings: Settings, *, progress: Progress = no_progress, keep_graphs: bool = False
+) -> RecursiveOutcome:
     """Audit every project under ``root`` against the same sources, opened once.
 
     A project that cannot be read is recorded and the scan goes on, so one broken lockfile does
-    not hide the findings of the others; the combined exit code still reports it.
+    not hide the findings of the others; the combined exit code still reports it. Each project's
+    graph is released after its audit (what a report of its findings reads is kept) unless
+    ``keep_graphs`` (a report that reads every installed package).
     """
     from npmaudit.project.discover import find_projects
 
@@ -194,9 +199,24 @@ def run_recursive(root: Path, settings: Settings, *, progress: Progress = no_pro
     outcomes, failures = [], []
     for directory in directories:
         try:
-            outcomes.append(run_audit(directory, settings, sources=sources, progress=progress, part_of_scan=True))
+            outcome = run_audit(directory, settings, sources=sources, progress=progress, part_of_scan=True)
+            outcomes.append(outcome if keep_graphs else _without_graph(outcome))
         except NpmauditError as error:
             if error.exit_code == EXIT_SOURCE:
                 raise  # a source that fails for one project fails for all: stop, closed
             failures.append(ProjectFailure(directory, error))
     return RecursiveOutcome(root, outcomes, failures, settings, shared_messages)
+
+
+def _without_graph(outcome: AuditOutcome) -> AuditOutcome:
+    """The outcome with its project released (:meth:`Project.released`): a scan of many projects
+    holds each one's findings and their chains, not every project's whole graph at once."""
+    result = outcome.result
+    directory, lockfile = result.project.directory, result.project.lockfile  # not the project itself
+
+    def reload() -> Project:
+        return load_project(directory, lockfile)
+
+    keep = {node.location for finding in result.findings for node in finding.nodes}
+    view = result.project.released(keep, reload)
+    return replace(outcome, result=replace(result, project=view))

@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     from npmaudit.cli.report_output import plan_reports
     from npmaudit.cli.settings import no_color, resolve_settings
     from npmaudit.errors import UsageError
-    from npmaudit.report import LOCKFILE_LINES, NPM_REPORT, output_format
+    from npmaudit.report import LOCKFILE_LINES, NPM_REPORT, WHOLE_TREE, output_format
 
     plan = plan_reports(args)
     analyses = plan.analyses
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         if args.lockfile:
             raise UsageError("--lockfile and --recursive cannot be combined")
         plan.check_recursive()
-        scan = run_recursive(path, settings, progress=progress)
+        scan = run_recursive(path, settings, progress=progress, keep_graphs=WHOLE_TREE in analyses)
         plan.emit_recursive(scan, settings)
         _print_messages(scan.messages)
         for failure in scan.failures:

@@ -17,7 +17,7 @@ matched either, and says so (:func:`version_problem`): the audit must not count 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -263,6 +263,25 @@ class Project:
             cached = self._why[location] = _fold_links(self.chain(location), self._steps)
         return cached
 
+    def released(self, keep: Iterable[str], reload: Callable[[], Project]) -> Project:
+        """This project as a report of its audit reads it, without the rest of its graph.
+
+        The nodes at ``keep`` (a finding's install locations), their "why" chains and the root are
+        kept, with the number of nodes; anything else (another node, iterating every node) reads
+        the lockfile again through ``reload``. A ``-r`` scan keeps this instead of each project's
+        whole graph until its report is rendered.
+        """
+        whys = {location: self.why(location) for location in keep}
+        kept = {"": self.root}
+        for location, steps in whys.items():
+            for step in steps:
+                kept.setdefault(step.node.location, step.node)
+            kept[location] = self.nodes[location]
+        view = Project(self.directory, self.lockfile, self.lockfile_format, _KeptNodes(kept, len(self.nodes), reload))
+        view._why.update(whys)
+        view._chains.update({location: self.chain(location) for location in whys})
+        return view
+
     def _shortest_chain(self, location: str) -> tuple[Node, ...]:
         parent = self._chain_parents()
         if location != "" and location not in parent:
@@ -326,6 +345,42 @@ class Project:
                     parents[target] = node.location
         self._parents.update(parents)
         return self._parents
+
+
+class _KeptNodes(Mapping[str, Node]):
+    """The nodes of a released project (:meth:`Project.released`): a few kept, the rest read again
+    from the lockfile on first need. Reading again must give the same project: a lockfile changed
+    since its audit is an error, never a report mixing two versions of it."""
+
+    def __init__(self, kept: dict[str, Node], count: int, reload: Callable[[], Project]) -> None:
+        self._kept = kept
+        self._count = count
+        self._reload = reload
+        self._all: Mapping[str, Node] | None = None
+
+    def _every(self) -> Mapping[str, Node]:
+        if self._all is None:
+            project = self._reload()
+            nodes = project.nodes
+            if len(nodes) != self._count or any(nodes.get(loc) != node for loc, node in self._kept.items()):
+                from npmaudit.errors import InputError
+
+                raise InputError(project.lockfile, "the lockfile changed while the scan was running: audit it again")
+            self._all = nodes
+        return self._all
+
+    def __getitem__(self, location: str) -> Node:
+        node = self._kept.get(location)
+        return node if node is not None else self._every()[location]
+
+    def __contains__(self, location: object) -> bool:
+        return location in self._kept or location in self._every()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._every())
+
+    def __len__(self) -> int:
+        return self._count
 
 
 def version_problem(node: Node) -> str | None:

@@ -288,6 +288,7 @@ def registry_fetcher(client: Any, registry_for: Callable[[str], str]) -> Fetcher
         if response.status == 304:
             return Fetched(304, None, response.headers.get("etag") or etag, freshness)
         data = client.decode_json(response)
-        return Fetched(response.status, data if isinstance(data, dict) else None, response.headers.get("etag"), freshness)
+        document = data if isinstance(data, dict) else None
+        return Fetched(response.status, document, response.headers.get("etag"), freshness)
 
     return fetch

@@ -21,6 +21,9 @@ NPM_REPORT = "npm-report"
 """The analysis that computes npm's own report (``AuditOutcome.npm_report``)."""
 LOCKFILE_LINES = "lockfile-lines"
 """The analysis that finds each finding's entry line in its lockfile (``AuditOutcome.places``)."""
+WHOLE_TREE = "whole-tree"
+"""A format that reads every installed package, not only the findings: a ``-r`` scan keeps each
+project's whole graph for it (others keep what their report needs, ``auditing/run.py``)."""
 
 
 class FormatModule(Protocol):
@@ -103,6 +106,7 @@ FORMATS: tuple[OutputFormat, ...] = (
         "cyclonedx",
         "npmaudit.report.cyclonedx",
         "CycloneDX 1.6 JSON: the audited tree as an SBOM with its vulnerabilities (VEX; ignored = not_affected)",
+        analyses=frozenset({WHOLE_TREE}),
     ),
     OutputFormat(
         "junit",

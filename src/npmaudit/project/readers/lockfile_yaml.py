@@ -35,7 +35,10 @@ _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 # characters no YAML processor reads differently inside a flow ("a b", "^1 || >=2", "https://x"),
 # followed by the separator. ":" inside a plain flow scalar only when a character other than a
 # space, an indicator or the end follows (PyYAML and libyaml disagree on the rest).
-_FLOW_SCALAR = r"""(?:'(?:[^']|'')*'|"[^"\\]*"|[^\s'"{}\[\],#&*!|>%@`?:-](?:[^{}\[\],:?#\s]|:(?=[^\s{}\[\],?:])|[ ](?=[^\s#:])|(?<=\S)\#)*)"""
+_FLOW_SCALAR = (
+    r"""(?:'(?:[^']|'')*'|"[^"\\]*"|"""
+    r"""[^\s'"{}\[\],#&*!|>%@`?:-](?:[^{}\[\],:?#\s]|:(?=[^\s{}\[\],?:])|[ ](?=[^\s#:])|(?<=\S)\#)*)"""
+)
 _FLOW_ITEM = re.compile(rf"[ ]*({_FLOW_SCALAR})[ ]*(,|$)")
 _FLOW_PAIR = re.compile(rf"[ ]*({_FLOW_SCALAR}):[ ]+({_FLOW_SCALAR})[ ]*(,|$)")
 
@@ -145,7 +148,7 @@ def _key(content: str) -> tuple[str, str]:
                     break
                 close += 2
             key = content[1:close].replace("''", "'") if close > 0 else "\\"
-        if "\\" in key and first == '"' or close < 0:
+        if ("\\" in key and first == '"') or close < 0:
             raise _Unsupported
         after = content[close + 1 :]
         if after == ":":
