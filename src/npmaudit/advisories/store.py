@@ -27,7 +27,7 @@ import secrets
 import sqlite3
 import stat
 import zlib
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -229,6 +229,10 @@ class AdvisoryStore:
         if zdict is not None and not isinstance(zdict, bytes):
             raise InputError(path, "damaged advisory store: bad compression dictionary")
         self._zdict = zdict or _ZDICT
+        # Setting a preset dictionary up costs more than deflating a small record: it is done once
+        # here, and every record is (de)compressed by a copy (the bytes are the same).
+        self._deflater = zlib.compressobj(COMPRESSION_LEVEL, zdict=self._zdict)
+        self._inflater = zlib.decompressobj(zdict=self._zdict)
         self._info: SourceInfo | None = None
         self._decoded: dict[str, tuple[str, Advisory]] = {}  # key -> (modified, the record as decoded)
 
@@ -365,21 +369,25 @@ class AdvisoryStore:
             raise InputError(self.path, f"damaged record {key}: {error}") from None
 
     def _decode(self, blob: bytes) -> bytes:
-        inflater = zlib.decompressobj(zdict=self._zdict)
+        inflater = self._inflater.copy()  # a copy of one prepared with the dictionary: no set-up per record
         return inflater.decompress(blob) + inflater.flush()
 
     def _encode(self, text: bytes) -> bytes:
-        deflater = zlib.compressobj(COMPRESSION_LEVEL, zdict=self._zdict)
+        deflater = self._deflater.copy()
         return deflater.compress(text) + deflater.flush()
 
     # -- reading everything --------------------------------------------------------------------
 
     def iter_records(self) -> Iterator[dict[str, Any]]:
         """Every record, sorted by key (the seed's export order), streamed."""
+        for record, _ in self._iter_parsed(lambda text: (json.loads(text), False)):
+            yield record
+
+    def _iter_parsed(self, parse: Callable[[bytes], tuple[Any, bool]]) -> Iterator[tuple[Any, bool]]:
         with _reading(self.path):
             for key, blob in self._db.execute("SELECT key, record FROM advisories ORDER BY key"):
                 try:
-                    yield json.loads(self._decode(blob))
+                    yield parse(self._decode(blob))
                 except (ValueError, TypeError, zlib.error) as error:
                     raise InputError(self.path, f"damaged record {key}: {error}") from None
 
@@ -983,17 +991,19 @@ def export_store(store: AdvisoryStore, path: Path, fmt: str = "json") -> int:
 
 
 def _export(store: AdvisoryStore, path: Path, fmt: str) -> int:
+    from npmaudit.advisories import export_json
+
     count = 0
     with atomic_replace(path) as stream:
-        for record in store.iter_records():
+        for record, fast in store._iter_parsed(export_json.parse):
             if fmt == "jsonl":
-                stream.write(encodable_json(record, sort_keys=True, separators=(",", ":")))
+                stream.write(export_json.compact(record, fast))
                 stream.write("\n")
             else:
                 # json.dumps(list, indent=2) writes each element indented one level: the same
                 # text as the element dumped alone with every line prefixed by two spaces
                 # (JSON strings never hold a raw newline).
-                text = encodable_json(record, indent=2, sort_keys=True)
+                text = export_json.indented(record, fast)
                 stream.write(("[\n" if count == 0 else ",\n") + "  " + text.replace("\n", "\n  "))
             count += 1
         if fmt == "json":
