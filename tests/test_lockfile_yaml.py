@@ -197,7 +197,8 @@ def _dedented(lines: list[str]) -> list[str]:
         "a:\n    b: c\n  d: e\n",  # a dedent to no open level
         "a: [b, ]\n",  # a trailing comma
         "a: b\r\nc: d\r",  # a lone carriage return
-        "k" * 1001 + ": v\n",  # a key longer than PyYAML accepts
+        "k" * 1030 + ": v\n",  # a key longer than PyYAML accepts
+        "'" + "''" * 520 + "': v\n",  # one whose quotes make it so
     ],
 )
 def test_text_outside_the_subset_is_declined(text: str) -> None:

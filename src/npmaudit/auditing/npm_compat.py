@@ -32,14 +32,20 @@ def compute_npm_report(result: AuditResult, settings: Settings, progress: Progre
         fetch = registry_fetcher(client, config.registry_for)
     project = result.project
     with PackumentCache(settings.packument_cache, fetch, offline=settings.offline) as cache:
-        # The packages advisories name are asked for first, then their dependents': fetch ahead.
+        # The packages advisories name are asked for first, then the dependents of their affected
+        # copies (and of every copy of a package a meta-vulnerability reaches): fetch those ahead.
         installed = {node.name for node in project.packages()}
         named = [name for advisory in result.advisories for name in sorted(advisory.package_names) if name in installed]
+        affected: dict[str, set[str]] = {}
+        for finding in result.findings:
+            affected.setdefault(finding.name, set()).update(finding.locations)
         edges = (
-            (node.name, project.nodes[edge.to].name)
+            (node.name, target.name)
             for node in project.nodes.values()
             for edge in node.edges
-            if edge.to is not None and edge.to in project.nodes
+            if edge.to is not None
+            and (target := project.nodes.get(edge.to)) is not None
+            and (target.name not in affected or edge.to in affected[target.name])
         )
         packuments = Prefetching(cache, dict.fromkeys(named), dependents_by_name(edges))
         report = build_npm_report(project, result.advisories, packuments, settings.omit, progress=progress)

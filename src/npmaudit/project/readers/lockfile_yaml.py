@@ -42,8 +42,9 @@ _FLOW_SCALAR = (
 _FLOW_ITEM = re.compile(rf"[ ]*({_FLOW_SCALAR})[ ]*(,|$)")
 _FLOW_PAIR = re.compile(rf"[ ]*({_FLOW_SCALAR}):[ ]+({_FLOW_SCALAR})[ ]*(,|$)")
 
-# PyYAML refuses an implicit key longer than this; such a file is left to it.
-_MAX_KEY = 1000
+# PyYAML and libyaml refuse an implicit key whose ':' is more than 1024 characters after its start
+# (quotes included); a file with a key near that is left to them.
+_MAX_KEY = 1020
 # Nesting deeper than any lockfile: left to PyYAML, which says "nested too deeply" in its own way.
 _MAX_DEPTH = 64
 _NO_LIMIT = 1 << 30
@@ -261,8 +262,8 @@ class _Parser:
                         rest = rest.lstrip(" ")
                 if key[-1] == " " or " #" in key:
                     raise _Unsupported
-            if len(key) > _MAX_KEY:
-                raise _Unsupported
+            if len(content) - len(rest) > _MAX_KEY:
+                raise _Unsupported  # the key with its quotes, colon and spaces
             if not rest:
                 pending, pending_indent = key, indent
                 scalar_limit = _NO_LIMIT
