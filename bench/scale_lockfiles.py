@@ -4,12 +4,14 @@
 
 Each format starts from one real lockfile of the shared corpus and adds renamed copies of its
 published packages until the target count is reached, as make-scale-corpus does for advisories: copy
-``k`` renames every package ``name`` to ``name-s<k>`` (a scope stays: ``@a/b-s<k>``), everywhere the
-lockfile names it (install paths, keys, dependency maps, peer suffixes, aliases, patches), and the
-root depends on each copy's direct dependencies. Copy 0 is the real lockfile, untouched, so its
-findings stay the real ones; the copies name no real package. Workspaces, links and local folders are
-not copied. Formats: ``npm`` (package-lock v3, from create-react-app), ``pnpm`` (v9, from lexical),
-``berry`` (yarn berry, from jest). Files are written once and reused (their name holds the size).
+``k`` renames every package ``name`` to ``name-s<k>`` (a scope stays: ``@a/b-s<k>``) wherever the
+lockfile names it (install paths, keys, dependency maps, aliases, patches; a pnpm peer suffix keeps
+naming copy 0, so keys grow by a few characters only). The root depends on one package per copy
+(``npmaudit-scale-copy-s<k>``), which depends on what the real root depends on, so the root's own
+list stays the size of a real one. Copy 0 is the real lockfile, untouched: its findings stay the real
+ones, and the copies name no real package. Workspaces, links and local folders are not copied.
+Formats: ``npm`` (package-lock v3, from create-react-app), ``pnpm`` (v9, from lexical), ``berry``
+(yarn berry, from jest). Files are written once and reused (their name holds the size).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ SOURCES = {
     "berry": ("yarn-berry", "jestjs__jest", "yarn.lock"),
 }
 DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared"
+# Each copy hangs under one package of its own that depends on what the real root depends on, so the
+# root's own dependency list stays the size a real one has.
+HOLDER = "npmaudit-scale-copy"
 
 
 def renamed(name: str, copy: int) -> str:
@@ -69,10 +74,20 @@ def _npm(document: dict[str, Any], copies: int) -> dict[str, Any]:
                 if field in copied:
                     copied[field] = {rename(dep): _npm_spec(spec, rename) for dep, spec in copied[field].items()}
             out[new_location] = copied
-        for field in ("dependencies", "devDependencies", "optionalDependencies"):
-            for dep, spec in packages[""].get(field, {}).items():
-                if dep in names and f"node_modules/{dep}" in published:
-                    root.setdefault(field, {})[rename(dep)] = _npm_spec(spec, rename)
+        holder = renamed(HOLDER, copy)
+        holder_deps = {
+            rename(dep): _npm_spec(spec, rename)
+            for field in ("dependencies", "devDependencies", "optionalDependencies")
+            for dep, spec in packages[""].get(field, {}).items()
+            if dep in names and f"node_modules/{dep}" in published
+        }
+        out[f"node_modules/{holder}"] = {
+            "version": "1.0.0",
+            "resolved": f"https://registry.npmjs.test/{holder}/-/{holder}-1.0.0.tgz",
+            "integrity": "sha512-" + "A" * 86 + "==",
+            "dependencies": holder_deps,
+        }
+        root.setdefault("dependencies", {})[holder] = "1.0.0"
     out[""] = root
     return {"name": document.get("name", "scaled"), "lockfileVersion": 3, "requires": True, "packages": out}
 
@@ -120,11 +135,16 @@ def _pnpm(document: dict[str, Any], copies: int) -> dict[str, Any]:
                     deps = copied[field].items()
                     copied[field] = {rename(dep): _pnpm_version(version, rename_id) for dep, version in deps}
             out_snapshots[rename_id(key)] = copied
+        holder = renamed(HOLDER, copy)
+        holder_deps = {}
         for field in ("dependencies", "devDependencies", "optionalDependencies"):
             for dep, spec in (document["importers"]["."].get(field) or {}).items():
                 version = spec.get("version", "") if isinstance(spec, dict) else ""
                 if dep in names and not version.startswith(("link:", "file:")):
-                    root.setdefault(field, {})[rename(dep)] = {**spec, "version": _pnpm_version(version, rename_id)}
+                    holder_deps[rename(dep)] = _pnpm_version(version, rename_id)
+        out_packages[f"{holder}@1.0.0"] = {"resolution": {"integrity": "sha512-" + "A" * 86 + "=="}}
+        out_snapshots[f"{holder}@1.0.0"] = {"dependencies": holder_deps}
+        root.setdefault("dependencies", {})[holder] = {"specifier": "1.0.0", "version": "1.0.0"}
     return {**document, "importers": importers, "packages": out_packages, "snapshots": out_snapshots}
 
 
@@ -165,9 +185,21 @@ def _berry(document: dict[str, Any], copies: int) -> dict[str, Any]:
                 if isinstance(entry.get(field), dict):
                     entry[field] = {rename_text(dep + "@").removesuffix("@"): v for dep, v in entry[field].items()}
             out[rename_text(key)] = entry
-        for dep, spec in (entries[root_key].get("dependencies") or {}).items():
-            if dep in names and not spec.startswith("workspace:"):
-                root.setdefault("dependencies", {})[rename(dep)] = rename_text(spec)
+        holder = renamed(HOLDER, copy)
+        holder_deps = {
+            rename(dep): rename_text(spec)
+            for dep, spec in (entries[root_key].get("dependencies") or {}).items()
+            if dep in names and not spec.startswith("workspace:")
+        }
+        out[f"{holder}@npm:1.0.0"] = {
+            "version": "1.0.0",
+            "resolution": f"{holder}@npm:1.0.0",
+            "dependencies": holder_deps,
+            "checksum": "10/" + "0" * 128,
+            "languageName": "node",
+            "linkType": "hard",
+        }
+        root.setdefault("dependencies", {})[holder] = "npm:1.0.0"
     out[root_key] = root
     return out
 
