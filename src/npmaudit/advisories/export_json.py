@@ -6,8 +6,9 @@ which took 26 s of a 215k-record export. orjson's encoder (compiled; a dependenc
 same bytes for everything a record can hold except numbers Python writes with an exponent (orjson
 writes ``1e-07`` as ``1e-7``), NaN and infinities (``null``), integers beyond 64 bits and strings
 that are not valid Unicode (lone surrogates, which ``encodable_json`` escapes); such a record is
-written by the standard library instead (found while parsing, or refused by orjson). tests/test_export_json.py checks the two writers agree on real records, on every code
-point and on the numbers they write differently.
+written by the standard library instead (found while parsing, or refused by orjson).
+tests/test_export_json.py checks the two writers agree on real records, on every code point and on
+the numbers they write differently.
 """
 
 from __future__ import annotations

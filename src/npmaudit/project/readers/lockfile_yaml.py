@@ -203,7 +203,8 @@ class _Parser:
         root: dict[str, Any] = {}
         # Open containers, innermost last: (indent, container, is_sequence).
         stack: list[tuple[int, Any, bool]] = [(0, root, False)]
-        top_indent, container, is_sequence = 0, root, False
+        top_indent, is_sequence = 0, False
+        container: Any = root
         pending: str | None = None  # a "key:" of the innermost mapping, waiting for its block
         pending_indent = 0
         scalar_limit = _NO_LIMIT  # after a scalar entry, no line may be indented deeper than it
