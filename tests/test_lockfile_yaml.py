@@ -45,6 +45,19 @@ def test_every_fixture_lockfile_is_read_by_the_fast_path_as_pyyaml_reads_it(path
     assert load_documents(text + FORCE_PYYAML) is None
 
 
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "lockfiles"
+SHARED_LOCKFILES = sorted(SHARED.glob("pnpm-v*/*pnpm-lock.yaml")) + sorted(SHARED.glob("yarn-berry/*yarn.lock"))
+
+
+@pytest.mark.skipif(not SHARED_LOCKFILES, reason="the shared lockfile corpus is not beside the repository")
+def test_every_lockfile_of_the_shared_corpus_is_read_by_the_fast_path_as_pyyaml_reads_it() -> None:
+    for path in SHARED_LOCKFILES:
+        text = _text(path)
+        fast = load_documents(text, single=path.name.endswith("yarn.lock"))
+        assert fast is not None, path
+        assert fast == _pyyaml(text), path
+
+
 def _project_copy(lockfile: Path, target: Path) -> Path:
     """A project folder holding ``lockfile`` under the name its package manager writes, with its
     package.json (beside it, or named after it) when there is one."""
