@@ -57,6 +57,7 @@ REAL_NAMES = ("package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-loc
 SECTIONS = ("npm-json", "yaml", "growth", "recursive", "startup", "store")
 
 sys.path.insert(0, str(ROOT / "tests"))  # the test suite's registry server
+sys.path.insert(0, str(ROOT / "tests" / "oracle"))  # the recorders' project layout
 sys.path.insert(0, str(ROOT / "bench"))
 
 
@@ -136,8 +137,12 @@ def npm_json(args: argparse.Namespace, env: dict[str, str]) -> None:
         lines += [x for x in (ORACLE / "advisories" / name).read_text().splitlines() if x.strip()]
     advisories = work / "advisories.jsonl"
     advisories.write_text("\n".join(lines) + "\n")
-    project = work / "create-react-app"
-    shutil.copytree(FIXTURES / "lockfiles" / "npm" / "facebook__create-react-app", project)
+    # Laid out as the recordings were (tests/oracle): the lockfile, package.json, and a package.json
+    # in every workspace folder, without which npm distrusts the lockfile's dev/optional flags.
+    from npm_lock_oracle import build_project
+
+    lockfile = args.shared / "data" / "lockfiles" / "package-lock-v2" / "facebook__create-react-app__package-lock.json"
+    project = build_project(lockfile, work / "project")
     with gzip.open(ORACLE / "packuments.json.gz", "rt", encoding="utf-8") as stream:
         packuments = {name: doc for name, doc in json.load(stream).items() if doc is not None}
     with RegistryServer(packuments=packuments, latency=args.latency, cache_control="public, max-age=300") as registry:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def compute_npm_report(result: AuditResult, settings: Settings, progress: Progress = no_progress) -> NpmReport:
     from npmaudit.advisories.selection import http_settings, npm_config
     from npmaudit.npm_report import build_npm_report
-    from npmaudit.registry.packuments import PackumentCache, Prefetching, dependents_by_name, registry_fetcher
+    from npmaudit.registry.packuments import PackumentCache, Prefetching, registry_fetcher
 
     fetch = None
     if not settings.offline:
@@ -30,23 +30,30 @@ def compute_npm_report(result: AuditResult, settings: Settings, progress: Progre
         config = npm_config(settings)
         client = HttpClient("npm registry (packuments)", http_settings(settings), config)
         fetch = registry_fetcher(client, config.registry_for)
-    project = result.project
     with PackumentCache(settings.packument_cache, fetch, offline=settings.offline) as cache:
-        # The packages advisories name are asked for first, then the dependents of their affected
-        # copies (and of every copy of a package a meta-vulnerability reaches): fetch those ahead.
-        installed = {node.name for node in project.packages()}
-        named = [name for advisory in result.advisories for name in sorted(advisory.package_names) if name in installed]
-        affected: dict[str, set[str]] = {}
-        for finding in result.findings:
-            affected.setdefault(finding.name, set()).update(finding.locations)
-        edges = (
-            (node.name, target.name)
-            for node in project.nodes.values()
-            for edge in node.edges
-            if edge.to is not None
-            and (target := project.nodes.get(edge.to)) is not None
-            and (target.name not in affected or edge.to in affected[target.name])
-        )
-        packuments = Prefetching(cache, dict.fromkeys(named), dependents_by_name(edges))
-        report = build_npm_report(project, result.advisories, packuments, settings.omit, progress=progress)
-    return report
+        first, dependents = _likely_requests(result)
+        packuments = Prefetching(cache, first, dependents)
+        return build_npm_report(result.project, result.advisories, packuments, settings.omit, progress=progress)
+
+
+def _likely_requests(result: AuditResult) -> tuple[list[str], dict[str, list[str]]]:
+    """What npm's report will ask for: the packages advisories name first, then, for each package
+    asked, its dependents (of its affected copies only, when the audit found some): a guess that
+    only decides what is fetched ahead, never what the report reads."""
+    from npmaudit.registry.packuments import dependents_by_name
+
+    project = result.project
+    installed = {node.name for node in project.packages()}
+    first = [name for advisory in result.advisories for name in sorted(advisory.package_names) if name in installed]
+    affected: dict[str, set[str]] = {}
+    for finding in result.findings:
+        affected.setdefault(finding.name, set()).update(finding.locations)
+    edges = (
+        (node.name, target.name)
+        for node in project.nodes.values()
+        for edge in node.edges
+        if edge.to is not None
+        and (target := project.nodes.get(edge.to)) is not None
+        and (target.name not in affected or edge.to in affected[target.name])
+    )
+    return list(dict.fromkeys(first)), dependents_by_name(edges)
