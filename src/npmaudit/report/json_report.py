@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from npmaudit.auditing.run import AuditOutcome, RecursiveOutcome
 
 SCHEMA_VERSION = 1
+# Chains per finding: one vulnerable copy under every link of a long dependency chain would otherwise make
+# the document grow with the square of the lockfile (every path is still listed in "paths").
+MAX_CHAINS = 100
 
 
 def finding_json(outcome: AuditOutcome, finding: Finding) -> dict[str, Any]:
@@ -32,7 +35,8 @@ def finding_json(outcome: AuditOutcome, finding: Finding) -> dict[str, Any]:
         "name": finding.name,
         "version": finding.version,
         "paths": list(finding.locations),
-        "chains": [chain_labels(result, node) for node in finding.nodes],
+        "chains": [chain_labels(result, node) for node in finding.nodes[:MAX_CHAINS]],
+        **({"chainsOmitted": len(finding.nodes) - MAX_CHAINS} if len(finding.nodes) > MAX_CHAINS else {}),
         "id": finding.id,
         "aliases": list(finding.aliases),
         "severity": finding.severity.value,
