@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Literal
 
-from npmaudit.advisories.store import sql_text
+from npmaudit.advisories.store_sqlite import sql_text
 from npmaudit.errors import InputError
 from npmaudit.inventory.backends import Backend, chunks, marks, open_backend
 from npmaudit.inventory.packages import PUBLISHED_SOURCES, PackageSet

@@ -24,7 +24,8 @@ from typing import TypeVar
 
 from npmaudit.advisories.local import FILL_HINT
 from npmaudit.advisories.source import SourceInfo
-from npmaudit.advisories.store import BUSY_TIMEOUT_MS, AdvisoryStore
+from npmaudit.advisories.store import AdvisoryStore
+from npmaudit.advisories.store_sqlite import BUSY_TIMEOUT_MS
 from npmaudit.errors import InputError
 
 T = TypeVar("T")
