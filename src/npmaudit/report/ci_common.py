@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from npmaudit.advisories.model import Severity
 from npmaudit.auditing.freshness import DataAge, data_age
 from npmaudit.auditing.ignores import IgnoreRule, finding_key
+from npmaudit.report.safe_text import neutralise
 
 if TYPE_CHECKING:
     from npmaudit.auditing.engine import AuditResult, Finding
@@ -187,6 +188,23 @@ def all_source_facts(outcomes: Sequence[AuditOutcome]) -> list[SourceFacts]:
 
 def run_time(outcome_now: datetime | None) -> datetime:
     return outcome_now or datetime.now(UTC)
+
+
+def advisory_lines(finding: Finding, *, say_no_fix: bool = True) -> list[str]:
+    """What an annotation or a test failure says of a finding: summary, other ids, link, and the action
+    or fix (neutralised: advisory text comes from strangers)."""
+    lines = [neutralise(finding.advisory.summary or "(no summary)")]
+    if finding.aliases:
+        lines.append(f"also known as {', '.join(finding.aliases)}")
+    if finding.advisory.url:
+        lines.append(finding.advisory.url)
+    if finding.malicious:
+        lines.append(f"action: {MALICIOUS_ACTION}")
+    elif finding.fixed_in:
+        lines.append(f"fix: upgrade to {' or '.join(finding.fixed_in)}")
+    elif say_no_fix:
+        lines.append("fix: no fixed version named by the advisory")
+    return lines
 
 
 def package_label(finding: Finding) -> str:

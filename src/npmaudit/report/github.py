@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from npmaudit.report.ci_common import (
-    MALICIOUS_ACTION,
+    advisory_lines,
     all_source_facts,
     failing_keys,
     ignore_note,
@@ -73,17 +73,7 @@ def _annotation(kind: str, outcome: AuditOutcome, finding: Finding, note: str) -
     label = neutralise(package_label(finding))
     marker = "MALICIOUS package" if finding.malicious else finding.severity.value
     properties["title"] = f"{marker} {label}: {finding.id}"
-    lines = [neutralise(finding.advisory.summary or "(no summary)")]
-    if finding.aliases:
-        lines.append(f"also known as {', '.join(finding.aliases)}")
-    if finding.advisory.url:
-        lines.append(finding.advisory.url)
-    if finding.malicious:
-        lines.append(f"action: {MALICIOUS_ACTION}")
-    elif finding.fixed_in:
-        lines.append(f"fix: upgrade to {' or '.join(finding.fixed_in)}")
-    else:
-        lines.append("fix: no fixed version named by the advisory")
+    lines = advisory_lines(finding)
     shown = finding.locations[:MAX_INSTALL_PATHS]
     more = f" (+{len(finding.locations) - len(shown)} more)" if len(finding.locations) > len(shown) else ""
     lines.append(f"installed at: {', '.join(neutralise(location) for location in shown)}{more}")

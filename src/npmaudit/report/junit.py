@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from npmaudit.project.model import Node, PackageRef
 from npmaudit.report.ci_common import (
-    MALICIOUS_ACTION,
+    advisory_lines,
     display_path,
     failing_keys,
     ignore_note,
@@ -144,15 +144,7 @@ def _ignored_text(outcome: AuditOutcome, finding: Finding) -> str:
 
 def _finding_text(outcome: AuditOutcome, finding: Finding) -> str:
     lines = [f"{finding.id} [{'MALICIOUS, ' if finding.malicious else ''}{finding.severity.value}]"]
-    lines.append(neutralise(finding.advisory.summary or "(no summary)"))
-    if finding.aliases:
-        lines.append(f"also known as {', '.join(finding.aliases)}")
-    if finding.advisory.url:
-        lines.append(finding.advisory.url)
-    if finding.malicious:
-        lines.append(f"action: {MALICIOUS_ACTION}")
-    elif finding.fixed_in:
-        lines.append(f"fix: upgrade to {' or '.join(finding.fixed_in)}")
+    lines.extend(advisory_lines(finding, say_no_fix=False))
     rule = outcome.ignores.rule_for(finding)
     if rule is not None:
         lines.append(ignore_note(rule))
