@@ -27,6 +27,7 @@ SUBCOMMAND_MODULES = (
     "npmaudit.cli.ignore_cmd",
     "npmaudit.cli.query_cmd",
     "npmaudit.cli.inventory_cmd",
+    "npmaudit.cli.fix_cmd",
 )
 
 EXIT_INTERNAL = 70

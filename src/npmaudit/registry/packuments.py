@@ -124,9 +124,12 @@ class PackumentCache:
         offline: bool = False,
         workers: int = DEFAULT_WORKERS,
         clock: Callable[[], float] = time.time,
+        trim: Callable[[Mapping[str, Any]], dict[str, Any]] = trim_packument,
     ) -> None:
+        """``trim`` keeps what the caller reads of a document (npm's report: :func:`trim_packument`)."""
         self.directory = directory
         self._fetch = fetch
+        self._trim = trim
         self.offline = offline or fetch is None
         self.missing: list[str] = []
         self._workers = max(1, workers)
@@ -231,7 +234,7 @@ class PackumentCache:
         if answer.document is None:
             self._write(name, {"etag": None, "packument": None, "freshUntil": fresh_until})
             return None
-        packument = trim_packument(answer.document)
+        packument = self._trim(answer.document)
         self._write(name, {"etag": answer.etag, "packument": packument, "freshUntil": fresh_until})
         return packument
 
