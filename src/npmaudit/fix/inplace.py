@@ -463,8 +463,7 @@ class InPlacePlanner:
         if parsed is None:
             return _Failure(Reason.NOT_FROM_REGISTRY, f"the project requires {dep.name}@{dep.spec!r}")
         real, wanted = parsed
-        exact = semver.valid(wanted) is not None
-        new_range = version if exact else f"{self.save_prefix}{version}"
+        new_range = f"{self.save_prefix}{version}"  # npm saves a forced fix with the save prefix
         if real is not None:
             new_range = f"npm:{real}@{new_range}"
         breaking = not self._within_caret(wanted, version)

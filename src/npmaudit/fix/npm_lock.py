@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import json
 import posixpath
 from collections.abc import Mapping
@@ -55,12 +56,16 @@ Flags = tuple[bool, bool, bool, bool]  # dev, optional, devOptional, peer
 # -- npm's key order -----------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=65536)
+def _key_rank(key: str) -> tuple[int, int, Any]:
+    if key in PREFERRED_KEYS:
+        return (0, PREFERRED_KEYS.index(key), ())
+    return (1, 0, collation_key(key))
+
+
 def _order(item: tuple[str, Any]) -> tuple[bool, int, int, Any]:
     key, value = item
-    is_object = isinstance(value, dict)
-    if key in PREFERRED_KEYS:
-        return (is_object, 0, PREFERRED_KEYS.index(key), ())
-    return (is_object, 1, 0, collation_key(key))
+    return (isinstance(value, dict), *_key_rank(key))
 
 
 def canonical(value: Any) -> Any:

@@ -9,7 +9,10 @@ from typing import Any
 from npmaudit.fix.model import REASON_TEXT, FixResult
 from npmaudit.report.safe_text import neutralise
 
-EXIT_RULE = "0 only when the re-audit leaves nothing at or above the audit level (under policy error)"
+EXIT_RULE = (
+    "0 only when nothing at or above the audit level remains (under policy error): after the fix, as the "
+    "re-audit proves; with --dry-run, in the project as it stands"
+)
 
 
 def render_text(result: FixResult) -> str:

@@ -195,8 +195,9 @@ def run_fix(
         audit_level=settings.audit_level,
         messages=messages + list(options.extra_messages),
     )
-    verdict = judge(proof.result.findings, settings.policy, settings.audit_level)
-    result.exit_code = verdict.exit_code
+    # A dry run changes nothing: like npm's, its exit code judges the project as it stands.
+    judged = before.findings if options.dry_run else proof.result.findings
+    result.exit_code = judge(judged, settings.policy, settings.audit_level).exit_code
     if not options.dry_run and (result.changes or result.manifest_changes):
         result.written = write_files(files)
     return result
@@ -222,7 +223,10 @@ def _packuments(settings: Settings) -> PackumentProvider:
 def _save_prefix(settings: Settings) -> str:
     from npmaudit.advisories.selection import npm_config
 
-    value = npm_config(settings).get("save-prefix")
+    config = npm_config(settings)
+    if str(config.get("save-exact")).lower() == "true":
+        return ""
+    value = config.get("save-prefix")
     return value if isinstance(value, str) and value in ("", "^", "~") else "^"
 
 
