@@ -266,13 +266,13 @@ def npm_verdict(folder: Path) -> dict[str, Any]:
             capture_output=True,
             text=True,
             env=env,
-            timeout=600,
+            timeout=300,
             check=False,
         )
         ci_exit: int | None = ci.returncode
         ci_error = [line for line in ci.stderr.splitlines() if "npm error" in line][:5]
     except subprocess.TimeoutExpired:
-        ci_exit, ci_error = None, ["timed out after 600 s"]
+        ci_exit, ci_error = None, ["timed out after 300 s"]
     return {"lsExit": ls.returncode, "lsProblems": problems[:20], "ciDryRunExit": ci_exit, "ciErrors": ci_error}
 
 
@@ -324,14 +324,15 @@ def record(name: str, source: Path, advisories: Path, registry: str, cache: dict
     before = vulnerable(source, advisories)
     after_npm = vulnerable(theirs, advisories)
     after_ours = {f"{r.name}@{r.version}" for r in again.remaining}
+    names = lambda found: {item.rsplit("@", 1)[0] for item in found}  # noqa: E731
     expected = {
         "project": name,
         "force": force,
         "advisories": str(advisories.relative_to(REPO)),
         "npmaudit": {
             "lockfileSha256": hashlib.sha256(again_text.encode()).hexdigest(),
-            "vulnerableBefore": len(before),
-            "vulnerableAfter": len(after_ours),
+            "vulnerableBefore": len(names(before)),
+            "vulnerableAfter": len(names(after_ours)),
             "remaining": sorted(after_ours),
             "changes": len(again.changes),
             "manifestChanges": [c.to_json() for c in again.manifest_changes],
@@ -343,9 +344,10 @@ def record(name: str, source: Path, advisories: Path, registry: str, cache: dict
         "npmVerdictOriginal": baseline,
         "npmAuditFix": {
             **npm_fix,
-            "vulnerableAfter": len(after_npm),
+            "vulnerableAfter": len(names(after_npm)),
             "remaining": sorted(after_npm),
-            "fixed": sorted(before - after_npm),
+            "fixed": sorted(names(before) - names(after_npm)),
+            "versionsReplaced": sorted(before - after_npm),
         },
         "tools": {"npm": subprocess.run(["npm", "--version"], capture_output=True, text=True).stdout.strip()},
     }

@@ -174,8 +174,8 @@ class InPlacePlanner:
                 )
                 continue
             original = self.initial.nodes[location]
-            if node is None or node.name != original.name or node.version != original.version:
-                continue  # an earlier change already moved or removed it: judged below
+            if node is None or node.name != original.name or (node.version != original.version and self.is_safe(node)):
+                continue  # an earlier change already fixed or removed it: judged below
             before = dict(self.tree.nodes)
             results[location] = self.fix_node(location)
             for changed, now in self.tree.nodes.items():
@@ -188,11 +188,11 @@ class InPlacePlanner:
                 outcomes.append(results[location])
                 continue
             original = self.initial.nodes[location]
-            now = self.tree.nodes.get(location)
-            if now is None or now.name != original.name:
+            current = self.tree.nodes.get(location)
+            if current is None or current.name != original.name:
                 outcomes.append(Outcome(location, original.name, original.version, True, detail="no longer needed"))
-            elif self.is_safe(now):
-                outcomes.append(Outcome(location, original.name, original.version, True, now.version))
+            elif self.is_safe(current):
+                outcomes.append(Outcome(location, original.name, original.version, True, current.version))
             else:
                 outcomes.append(Outcome(location, original.name, original.version, False, reason=Reason.BLOCKED_BY_RANGE))
         return outcomes

@@ -54,7 +54,7 @@ class ManifestChange:
 
     def line(self) -> str:
         before = self.old if self.old is not None else "(none)"
-        marker = "  (breaking change: SemVer major)" if self.breaking else ""
+        marker = "  (breaking change: outside the declared range)" if self.breaking else ""
         return f"{self.file}: {self.field}.{self.key} {before} => {self.new}{marker}"
 
     def to_json(self) -> dict[str, Any]:

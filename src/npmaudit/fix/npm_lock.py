@@ -218,15 +218,24 @@ def package_entry(node: TreeNode, flags: Flags) -> dict[str, Any]:
     if node.name != install_name(node.location):
         entry["name"] = node.name
     entry["version"] = node.version
-    dist = manifest.get("dist") if isinstance(manifest.get("dist"), dict) else {}
+    dist = _dist(manifest)
     if isinstance(dist.get("tarball"), str):
         entry["resolved"] = dist["tarball"]
     integrity = integrity_of(dist)
     if integrity:
         entry["integrity"] = integrity
     entry.update(package_fields(node))
-    _set_flags(entry, flags, devoptional_key=True)
-    return canonical(entry)
+    entry = _set_flags(entry, flags, devoptional_key=True)
+    return _canonical_object(entry)
+
+
+def _dist(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+    dist = manifest.get("dist")
+    return dist if isinstance(dist, dict) else {}
+
+
+def _canonical_object(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: canonical(v) for k, v in sorted(entry.items(), key=_order)}
 
 
 def _set_flags(entry: dict[str, Any], flags: Flags, *, devoptional_key: bool) -> dict[str, Any]:
@@ -251,7 +260,7 @@ def legacy_entry(node: TreeNode, flags: Flags, children: Any, *, devoptional_key
     entry: dict[str, Any] = {}
     alias = node.name != install_name(node.location)
     entry["version"] = f"npm:{node.name}@{node.version}" if alias else node.version
-    dist = manifest.get("dist") if isinstance(manifest.get("dist"), dict) else {}
+    dist = _dist(manifest)
     if isinstance(dist.get("tarball"), str):
         entry["resolved"] = dist["tarball"]
     integrity = integrity_of(dist)
@@ -274,7 +283,7 @@ def legacy_entry(node: TreeNode, flags: Flags, children: Any, *, devoptional_key
         entry["requires"] = requires
     if children:
         entry["dependencies"] = children
-    return canonical(entry)
+    return _canonical_object(entry)
 
 
 # -- applying a plan -------------------------------------------------------------------------------

@@ -301,8 +301,8 @@ def _introduced(before: Sequence[Finding], after: Sequence[Finding]) -> list[Fin
 
 
 def _vulnerable_count(findings: Sequence[Finding]) -> int:
-    """Vulnerable packages as npm counts them: distinct (name, version)."""
-    return len({(f.name, f.version) for f in findings})
+    """Vulnerable packages as npm's report counts them: one per package name."""
+    return len({f.name for f in findings})
 
 
 def _changes(before: Tree, after: Tree, diff: TreeDiff) -> list[Change]:
