@@ -223,9 +223,7 @@ def test_an_unauthorised_registry_is_a_failure_not_a_missing_package(env, packum
 def test_dry_run_prints_the_plan_and_writes_nothing(env, registry, capsys):
     folder = project(env, "older-safe")
     before = snapshot(folder)
-    code = main(
-        ["fix", str(folder), "--compromised", "--db", str(ADVISORIES), "--registry", registry.url, "--dry-run"]
-    )
+    code = main(["fix", str(folder), "--compromised", "--db", str(ADVISORIES), "--registry", registry.url, "--dry-run"])
     out = capsys.readouterr().out
     assert code == 1  # nothing was fixed: the project as it stands still has the finding
     assert "change cryptiles 3.2.1 => 3.0.2  node_modules/cryptiles" in out
@@ -295,5 +293,8 @@ def test_the_api_plan_needs_no_registry_when_packuments_are_given(env):
     folder = project(env, "older-safe")
     settings = Settings(cache_dir=env / "cache", local=True, db=ADVISORIES, project_dir=folder)
     result = run_fix(folder, settings, FixOptions(dry_run=True, packuments=MappingPackuments(documents)))
-    assert [(c.name, c.old, c.new) for c in result.changes] == [("boom", "5.3.3", "3.2.2"), ("cryptiles", "3.2.1", "3.0.2")]
+    assert [(c.name, c.old, c.new) for c in result.changes] == [
+        ("boom", "5.3.3", "3.2.2"),
+        ("cryptiles", "3.2.1", "3.0.2"),
+    ]
     assert result.vulnerable_after == 0 and result.written == []

@@ -76,9 +76,7 @@ SMALL_PROJECTS: dict[str, dict[str, Any]] = {
         "package": {"name": "fix-parent-update", "version": "1.0.0", "dependencies": {"mkdirp": "^0.5.1"}},
     },
     "force-major": {"package": {"name": "fix-force-major", "version": "1.0.0", "dependencies": {"minimist": "~0.0.8"}}},
-    "no-fix": {
-        "package": {"name": "fix-no-fix", "version": "1.0.0", "dependencies": {"babel-traverse": "^6.26.0"}}
-    },
+    "no-fix": {"package": {"name": "fix-no-fix", "version": "1.0.0", "dependencies": {"babel-traverse": "^6.26.0"}}},
 }
 FORCED = {"force-major"}  # projects also recorded with --force
 
@@ -278,7 +276,16 @@ def npm_verdict(folder: Path) -> dict[str, Any]:
 
 def npm_audit_fix(folder: Path, advisories: Path, force: bool) -> dict[str, Any]:
     env = dict(os.environ, npm_config_cache=str(SCRATCH / "npmcache-fix"), NO_COLOR="1")
-    command = [str(ORACLE), "run", "--advisories", str(advisories), "--cache", str(ORACLE_CACHE), "--project", str(folder)]
+    command = [
+        str(ORACLE),
+        "run",
+        "--advisories",
+        str(advisories),
+        "--cache",
+        str(ORACLE_CACHE),
+        "--project",
+        str(folder),
+    ]
     command += ["--", "npm", "audit", "fix", "--package-lock-only", "--ignore-scripts"] + (["--force"] if force else [])
     started = time.monotonic()
     run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800, check=False)
@@ -292,7 +299,9 @@ def vulnerable(folder: Path, advisories: Path) -> set[str]:
     return {f"{f.name}@{f.version}" for f in outcome.result.findings}
 
 
-def record(name: str, source: Path, advisories: Path, registry: str, cache: dict[str, Any], force: bool) -> dict[str, Any]:
+def record(
+    name: str, source: Path, advisories: Path, registry: str, cache: dict[str, Any], force: bool
+) -> dict[str, Any]:
     tag = f"{name}.force" if force else name
     ours = copy_project(source, SCRATCH / tag / "npmaudit")
     recorder = Recorder(registry, cache)

@@ -194,7 +194,9 @@ class InPlacePlanner:
             elif self.is_safe(current):
                 outcomes.append(Outcome(location, original.name, original.version, True, current.version))
             else:
-                outcomes.append(Outcome(location, original.name, original.version, False, reason=Reason.BLOCKED_BY_RANGE))
+                outcomes.append(
+                    Outcome(location, original.name, original.version, False, reason=Reason.BLOCKED_BY_RANGE)
+                )
         return outcomes
 
     def fix_node(self, location: str) -> Outcome:
@@ -301,7 +303,9 @@ class InPlacePlanner:
         manifest = self.manifest(old.name, version)
         if not manifest or bundles(manifest):
             return False
-        node = replace(old, version=version, source=SourceKind.REGISTRY, deps=manifest_deps(manifest), manifest=manifest)
+        node = replace(
+            old, version=version, source=SourceKind.REGISTRY, deps=manifest_deps(manifest), manifest=manifest
+        )
         self.tree.put(node)
         return all(self._ensure(location, dep, 0) for dep in node.deps)
 

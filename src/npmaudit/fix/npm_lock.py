@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import copy
 import functools
+import itertools
 import json
 import posixpath
 from collections.abc import Mapping
@@ -104,7 +105,7 @@ def insert_in_order(mapping: dict[str, Any], key: str, value: Any) -> dict[str, 
 
 def _is_sorted(items: list[tuple[str, Any]], order: Any) -> bool:
     ranks = [order(item) for item in items]
-    return all(a <= b for a, b in zip(ranks, ranks[1:], strict=False))
+    return all(a <= b for a, b in itertools.pairwise(ranks))
 
 
 # -- the file --------------------------------------------------------------------------------------
@@ -297,7 +298,9 @@ class TreeDiff:
     reflagged: list[str]
 
 
-def diff_trees(before: Tree, after: Tree, flags_before: Mapping[str, Flags], flags_after: Mapping[str, Flags]) -> TreeDiff:
+def diff_trees(
+    before: Tree, after: Tree, flags_before: Mapping[str, Flags], flags_after: Mapping[str, Flags]
+) -> TreeDiff:
     removed = [loc for loc in before.nodes if loc not in after.nodes]
     added = [loc for loc in after.nodes if loc not in before.nodes]
     changed = []

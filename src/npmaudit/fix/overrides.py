@@ -135,7 +135,7 @@ def run_override(
         files=files,
         next_command=RELOCK[manager],
         audit_level=settings.audit_level,
-        messages=messages + [f"the lockfile changes when the package manager relocks: run `{RELOCK[manager]}`"],
+        messages=[*messages, f"the lockfile changes when the package manager relocks: run `{RELOCK[manager]}`"],
     )
     judged = before.findings if options.dry_run else predicted
     result.exit_code = judge(judged, settings.policy, settings.audit_level).exit_code
@@ -238,10 +238,7 @@ def _render(project: Project, manager: str, overrides: list[_Override]) -> tuple
             for name, value in children.items():
                 changes.append(ManifestChange(str(manifest_path), field, f"{key}.{name}", None, value))
     for path, items in sorted(workspace_edits.items()):
-        if path == manifest_path:
-            edited = data
-        else:
-            edited = load_manifest(path)[1]
+        edited = data if path == manifest_path else load_manifest(path)[1]
         for item in items:
             edited = set_range(edited, item.name, _direct_range(item))
             changes.append(
@@ -251,7 +248,9 @@ def _render(project: Project, manager: str, overrides: list[_Override]) -> tuple
             text = load_manifest(path)[0].text
             files.append(FilePlan(str(path), dump_json(edited, detect_indent(text), detect_newline(text))))
     if data != manifest:
-        files.insert(0, FilePlan(str(manifest_path), dump_json(data, detect_indent(source.text), detect_newline(source.text))))
+        files.insert(
+            0, FilePlan(str(manifest_path), dump_json(data, detect_indent(source.text), detect_newline(source.text)))
+        )
     # Overrides of transitive packages outside their dependent's range are breaking for that dependent.
     flagged = {(o.parent.location, o.name) for o in overrides if not o.in_range}
     changes = [replace(c, breaking=c.breaking or any(c.key.endswith(n) for _, n in flagged)) for c in changes]
@@ -304,7 +303,9 @@ def _yaml_key(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _predict(project: Project, overrides: list[_Override], sources: Sequence[Any], settings: Settings) -> tuple[Finding, ...]:
+def _predict(
+    project: Project, overrides: list[_Override], sources: Sequence[Any], settings: Settings
+) -> tuple[Finding, ...]:
     """The findings of the tree once relocked with the overrides: each overridden node at its version."""
     moved = {}
     for item in overrides:

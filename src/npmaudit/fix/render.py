@@ -37,8 +37,12 @@ def render_text(result: FixResult) -> str:
     for item in result.remaining:
         why = REASON_TEXT[item.reason] if item.reason is not None else "not changed"
         detail = f": {item.detail}" if item.detail else ""
-        where = ", ".join(item.locations[:3]) + (f" (+{len(item.locations) - 3} more)" if len(item.locations) > 3 else "")
-        lines.append(neutralise(f"  {item.name} {item.version} ({item.severity}; {', '.join(item.advisories)}) at {where}"))
+        where = ", ".join(item.locations[:3]) + (
+            f" (+{len(item.locations) - 3} more)" if len(item.locations) > 3 else ""
+        )
+        lines.append(
+            neutralise(f"  {item.name} {item.version} ({item.severity}; {', '.join(item.advisories)}) at {where}")
+        )
         lines.append(neutralise(f"    {why}{detail}"))
     if result.dropped:
         lines.append("dropped (they introduced new findings): " + neutralise(", ".join(result.dropped)))
