@@ -80,6 +80,68 @@ SMALL_PROJECTS: dict[str, dict[str, Any]] = {
 }
 FORCED = {"force-major"}  # projects also recorded with --force
 
+# The override strategy, with each package manager relocking afterwards (through npx, from the
+# registry): mkdirp 0.5.1 pins minimist 0.0.8, whose fix is outside mkdirp's range.
+MANAGERS: dict[str, dict[str, Any]] = {
+    "yarn-classic": {
+        "tool": ["npx", "-y", "yarn@1.22.22"],
+        "lock": ["install", "--ignore-scripts", "--no-progress", "--non-interactive"],
+        "relock": ["install", "--ignore-scripts", "--no-progress", "--non-interactive"],
+        "lockfile": "yarn.lock",
+    },
+    "yarn-berry": {
+        "tool": ["npx", "-y", "@yarnpkg/cli-dist@4.5.0"],
+        "lock": ["install", "--mode=update-lockfile"],
+        "relock": ["install", "--mode=update-lockfile"],
+        "lockfile": "yarn.lock",
+    },
+    "pnpm": {
+        "tool": ["npx", "-y", "pnpm@9.15.0"],
+        "lock": ["install", "--lockfile-only", "--ignore-scripts"],
+        "relock": ["install", "--lockfile-only", "--ignore-scripts"],
+        "lockfile": "pnpm-lock.yaml",
+    },
+    "npm": {
+        "tool": ["npm"],
+        "lock": ["install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"],
+        "relock": ["install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"],
+        "lockfile": "package-lock.json",
+    },
+}
+# An exact version: yarn classic re-resolves a range that changed, so ^0.5.1 would lock 0.5.6.
+OVERRIDE_PROJECT = {"name": "fix-override", "version": "1.0.0", "dependencies": {"mkdirp": "0.5.1"}}
+
+
+def manager_registry(manager: str) -> str | None:
+    """The registry a manager locked from (None for yarn berry, whose lockfile names no URL)."""
+    if manager == "yarn-berry":
+        return None
+    spec = MANAGERS[manager]
+    out = subprocess.run([*spec["tool"], "config", "get", "registry"], capture_output=True, text=True, check=True)
+    return out.stdout.strip().rstrip("/") + "/"
+
+
+def make_override_projects() -> None:
+    for manager, spec in MANAGERS.items():
+        folder = PROJECTS / f"override-{manager}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        if manager == "yarn-berry":
+            (folder / ".yarnrc.yml").write_text("nodeLinker: node-modules\nenableGlobalCache: false\n")
+        (folder / "package.json").write_text(json.dumps(OVERRIDE_PROJECT, indent=2) + "\n")
+        subprocess.run([*spec["tool"], *spec["lock"]], cwd=folder, check=True, capture_output=True)
+        for leftover in ("node_modules", ".yarn", ".pnp.cjs", ".pnp.loader.mjs", ".yarnrc.yml"):
+            target = folder / leftover
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+        lock = folder / spec["lockfile"]
+        registry = manager_registry(manager)
+        if registry is not None:
+            lock.write_text(rewrite_hosts(lock.read_text(), registry))
+        print(f"made {folder}")
+
 
 def npm_registry() -> str:
     out = subprocess.run(["npm", "config", "get", "registry"], capture_output=True, text=True, check=True)
@@ -366,6 +428,51 @@ def record(
     return expected
 
 
+def record_override(
+    manager: str, source: Path, advisories: Path, registry: str, cache: dict[str, Any]
+) -> dict[str, Any]:
+    """npmaudit writes the overrides; the package manager relocks (from the registry); npmaudit audits
+    what it locked."""
+    tag = f"override-{manager}"
+    spec = MANAGERS[manager]
+    ours = copy_project(source, SCRATCH / tag / "npmaudit")
+    recorder = Recorder(registry, cache)
+    started = time.monotonic()
+    result = run_fix(ours, settings_for(ours, advisories), FixOptions(strategy="override", packuments=recorder))
+    seconds = time.monotonic() - started
+    relocked = SCRATCH / tag / "relock"
+    shutil.rmtree(relocked, ignore_errors=True)
+    shutil.copytree(ours, relocked)
+    lock = relocked / spec["lockfile"]
+    real_host = manager_registry(manager)
+    if real_host is not None:
+        lock.write_text(re.sub(rf"https://{re.escape(TEST_HOST)}/", real_host, lock.read_text()))
+    relock = subprocess.run([*spec["tool"], *spec["relock"]], cwd=relocked, capture_output=True, text=True, check=False)
+    after = vulnerable(relocked, advisories) if relock.returncode == 0 else set()
+    for used in sorted(recorder.used):
+        PACKUMENTS[used] = merge(PACKUMENTS.get(used), reduce(cache.get(used), set(), set()))
+    names = {item.rsplit("@", 1)[0] for item in after}
+    return {
+        "project": tag,
+        "advisories": str(advisories.relative_to(REPO)),
+        "npmaudit": {
+            "files": {Path(p).name: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in result.written},
+            "manifestChanges": [c.to_json() for c in result.manifest_changes],
+            "vulnerableBefore": result.vulnerable_before,
+            "predictedAfter": result.vulnerable_after,
+            "relockCommand": result.next_command,
+            "seconds": round(seconds, 1),
+        },
+        "relock": {
+            "command": " ".join([*spec["tool"], *spec["relock"]]),
+            "exit": relock.returncode,
+            "errors": [line for line in relock.stderr.splitlines() if "rror" in line][:5],
+            "vulnerableAfter": len(names),
+            "remaining": sorted(after),
+        },
+    }
+
+
 def merge(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
     """Two reductions of one packument: every version either kept, with the fuller manifest."""
     if a is None or b is None:
@@ -388,12 +495,14 @@ def main() -> int:
     args = parser.parse_args()
     if args.make_projects:
         make_projects()
+        make_override_projects()
+        write_small_advisories()
         return 0
     registry = npm_registry()
     if PACKUMENTS_FILE.is_file():
         PACKUMENTS.update(json.loads(gzip.decompress(PACKUMENTS_FILE.read_bytes())))
     cache: dict[str, Any] = {}
-    jobs = [(f.name, f, SMALL_ADVISORIES) for f in sorted(PROJECTS.iterdir())]
+    jobs = [(f.name, f, SMALL_ADVISORIES) for f in sorted(PROJECTS.iterdir()) if not f.name.startswith("override-")]
     jobs += [(f.name, f, REAL) for f in sorted(CORPUS.iterdir()) if (f / "package.json").is_file()]
     (FIX / "expected").mkdir(parents=True, exist_ok=True)
     for name, folder, advisories in jobs:
@@ -413,6 +522,21 @@ def main() -> int:
             PACKUMENTS_FILE.write_bytes(
                 gzip.compress(json.dumps(PACKUMENTS, sort_keys=True, separators=(",", ":")).encode(), mtime=0)
             )
+    for manager in MANAGERS:
+        name = f"override-{manager}"
+        if args.only and name not in args.only:
+            continue
+        expected = record_override(manager, PROJECTS / name, SMALL_ADVISORIES, registry, cache)
+        (FIX / "expected" / f"{name}.json").write_text(json.dumps(expected, indent=2) + "\n")
+        print(
+            f"{name}: before {expected['npmaudit']['vulnerableBefore']}, predicted "
+            f"{expected['npmaudit']['predictedAfter']}, relock exit {expected['relock']['exit']}, after relock "
+            f"{expected['relock']['vulnerableAfter']}",
+            flush=True,
+        )
+        PACKUMENTS_FILE.write_bytes(
+            gzip.compress(json.dumps(PACKUMENTS, sort_keys=True, separators=(",", ":")).encode(), mtime=0)
+        )
     return 0
 
 
