@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from conftest import FIXTURES
-from npmaudit.fix.run import FixOptions, run_fix
+from npmaudit.fix.run import run_fix
 from npmaudit.settings import Settings
 from servers.registry_server import RegistryServer
 
