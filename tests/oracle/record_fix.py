@@ -11,22 +11,21 @@ version in range, a parent update, a SemVer-major fix, no fix at all; their lock
 (tests/fixtures/fix/advisories.jsonl, taken from the shared OSV sample), and every npm lockfile of
 tests/fixtures/lockfiles/npm/ against tests/fixtures/npm_oracle/advisories/real.jsonl.
 
-For each project, in scratch copies:
-1. `npmaudit fix` (the Python API, exactly what the CLI runs) against the registry npm is
-   configured with, through a recording packument provider; then again with the packuments
-   reduced for the fixture (below), which must give the same lockfile byte for byte. The output's
-   sha256, figures and time are kept.
-2. npm's verdict on that fixed lockfile: `npm ls --all --package-lock-only` and
-   `npm ci --dry-run --ignore-scripts` (exit codes, problem lines), and the same on the original
-   lockfile as a baseline.
-3. `npm audit fix --package-lock-only --ignore-scripts` through the shared npm-oracle (npm's own
-   fix against the same advisories, packuments forwarded from the registry), then npmaudit's audit
-   of the lockfile npm left: which vulnerable packages npm fixed and which remain.
-Everything goes to tests/fixtures/fix/expected/<name>.json; the packuments npmaudit read go to
-tests/fixtures/fix/packuments.json.gz, reduced: prerelease versions dropped (except those a project
-has installed); only the versions a plan writes keep the fields a lockfile entry is written from
-(dist, bin, engines, ...); every version keeps its dependency lists and deprecation. Tarball URLs
-name the test registry host (registry.npmjs.test), as the fixture lockfiles do.
+Three phases, so that every recording sees one snapshot of the registry:
+1. npmaudit fixes every project (the Python API, exactly what the CLI runs) with packuments fetched
+   through the shared npm-oracle's forwarding cache (the snapshot npm's own runs read, with npm's
+   accept header), remembering which documents and versions each plan read and wrote.
+2. One reduction of those documents for the fixture (tests/fixtures/fix/packuments.json.gz):
+   prerelease versions dropped unless a project has them installed; only the versions a plan
+   writes keep the fields a lockfile entry is written from (dist, bin, engines, ...); every version
+   keeps its dependency lists and deprecation. Tarball URLs name the test registry host.
+3. For each project, npmaudit again on the reduced documents (it must write the same bytes), then
+   npm's verdict on that lockfile (`npm ls --all --package-lock-only`, `npm ci --dry-run
+   --ignore-scripts`) and on the original, and `npm audit fix --package-lock-only --ignore-scripts`
+   through npm-oracle followed by npmaudit's audit of what npm left (`--reuse-npm-fix` keeps the
+   recorded npm runs). Override projects: npmaudit writes the overrides, the package manager
+   relocks (npx), npmaudit audits its lockfile.
+Everything goes to tests/fixtures/fix/expected/<project>.json.
 """
 
 from __future__ import annotations
@@ -42,6 +41,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -233,9 +233,11 @@ def covered_names() -> set[str]:
 
 
 class Recorder:
-    """Packuments from the real registry, trimmed for install and with tarball hosts rewritten."""
+    """Packuments through npm-oracle's forwarding cache (the very snapshot npm's own runs read), trimmed
+    for install, tarball hosts rewritten to the test registry's."""
 
-    def __init__(self, registry: str, cache: dict[str, Any]) -> None:
+    def __init__(self, oracle_url: str, registry: str, cache: dict[str, Any]) -> None:
+        self.oracle_url = oracle_url
         self.registry = registry
         self.cache = cache
         self.used: set[str] = set()
@@ -247,8 +249,10 @@ class Recorder:
             import urllib.parse
             import urllib.request
 
-            url = self.registry + urllib.parse.quote(name, safe="@")
-            request = urllib.request.Request(url, headers={"accept": "application/vnd.npm.install-v1+json"})
+            from npmaudit.registry.packuments import CORGI_ACCEPT
+
+            url = self.oracle_url + urllib.parse.quote(name, safe="@")
+            request = urllib.request.Request(url, headers={"accept": CORGI_ACCEPT})
             try:
                 with urllib.request.urlopen(request, timeout=120) as response:
                     document = json.loads(response.read())
@@ -260,6 +264,17 @@ class Recorder:
             trimmed = trim_for_install(document)
             self.cache[name] = json.loads(rewrite_hosts(json.dumps(trimmed), self.registry))
         return self.cache[name]
+
+
+def start_oracle(advisories: Path) -> tuple[subprocess.Popen[str], str]:
+    server = subprocess.Popen(
+        [str(ORACLE), "serve", "--advisories", str(advisories), "--cache", str(ORACLE_CACHE)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    line = server.stdout.readline()
+    return server, line.rsplit(" at ", 1)[1].strip()
 
 
 def reduce(document: dict[str, Any] | None, keep_prerelease: set[str], written: set[str]) -> dict[str, Any] | None:
@@ -291,19 +306,43 @@ def copy_project(source: Path, target: Path) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     for file in source.iterdir():
-        if file.is_file() and file.suffix == ".json":
+        if file.is_file() and not file.name.endswith(".md"):
             shutil.copy(file, target / file.name)
     return target
 
 
+WORKSPACE_FIELDS = (
+    "name",
+    "version",
+    "dependencies",
+    "devDependencies",
+    "optionalDependencies",
+    "peerDependencies",
+    "peerDependenciesMeta",
+    "bin",
+    "engines",
+    "license",
+)
+
+
+def with_workspaces(folder: Path) -> Path:
+    """npm needs the workspace folders on disk (without them it prunes their dependencies): the corpus
+    keeps only the root package.json, so each workspace's package.json is written back from what the
+    lockfile recorded of it (npm copies these fields from it)."""
+    data = json.loads(lockfile_of(folder).read_text())
+    for location, entry in (data.get("packages") or {}).items():
+        if not location or "node_modules/" in location or entry.get("link") or location.startswith(".."):
+            continue
+        manifest = {key: entry[key] for key in WORKSPACE_FIELDS if key in entry}
+        (folder / location).mkdir(parents=True, exist_ok=True)
+        target = folder / location / "package.json"
+        if not target.exists():
+            target.write_text(json.dumps(manifest, indent=2) + "\n")
+    return folder
+
+
 def settings_for(project: Path, advisories: Path) -> Settings:
     return Settings(cache_dir=SCRATCH / "cache", local=True, db=advisories, project_dir=project.resolve())
-
-
-def npmaudit_fix(project: Path, advisories: Path, packuments: Any, force: bool) -> tuple[Any, float]:
-    started = time.monotonic()
-    result = run_fix(project, settings_for(project, advisories), FixOptions(force=force, packuments=packuments))
-    return result, time.monotonic() - started
 
 
 def lockfile_of(folder: Path) -> Path:
@@ -318,7 +357,13 @@ def npm_verdict(folder: Path) -> dict[str, Any]:
     ls = subprocess.run(
         ["npm", "ls", "--all", "--package-lock-only"], cwd=folder, capture_output=True, text=True, env=env, check=False
     )
-    problems = sorted({line.strip() for line in ls.stderr.splitlines() if re.search(r"missing:|invalid:", line)})
+    problems = sorted(
+        {
+            line.strip().replace(str(folder), ".")
+            for line in ls.stderr.splitlines()
+            if re.search(r"missing:|invalid:", line)
+        }
+    )
     try:
         ci = subprocess.run(
             ["npm", "ci", "--dry-run", "--ignore-scripts", "--no-audit", "--no-fund"],
@@ -350,8 +395,14 @@ def npm_audit_fix(folder: Path, advisories: Path, force: bool) -> dict[str, Any]
     ]
     command += ["--", "npm", "audit", "fix", "--package-lock-only", "--ignore-scripts"] + (["--force"] if force else [])
     started = time.monotonic()
-    run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800, check=False)
-    return {"exit": run.returncode, "seconds": round(time.monotonic() - started, 1)}
+    try:
+        run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, check=False)
+        code: int | None = run.returncode
+        errors = [line for line in run.stderr.splitlines() if line.startswith("npm error")][:8]
+    except subprocess.TimeoutExpired:
+        code = None  # atom: npm retries every unreachable git dependency of its v1 lockfile
+        errors = ["timed out after 900 s"]
+    return {"exit": code, "errors": errors, "seconds": round(time.monotonic() - started, 1)}
 
 
 def vulnerable(folder: Path, advisories: Path) -> set[str]:
@@ -361,86 +412,135 @@ def vulnerable(folder: Path, advisories: Path) -> set[str]:
     return {f"{f.name}@{f.version}" for f in outcome.result.findings}
 
 
-def record(
-    name: str, source: Path, advisories: Path, registry: str, cache: dict[str, Any], force: bool
-) -> dict[str, Any]:
-    tag = f"{name}.force" if force else name
-    ours = copy_project(source, SCRATCH / tag / "npmaudit")
-    recorder = Recorder(registry, cache)
-    first, seconds = npmaudit_fix(ours, advisories, recorder, force)
-    first_text = lockfile_of(ours).read_text()
-    written = {(c.name, c.new) for c in first.changes if c.new}
-    installed = {
-        (entry.get("name") or key.rsplit("node_modules/", 1)[-1], entry.get("version"))
-        for key, entry in json.loads(lockfile_of(source).read_text()).get("packages", {}).items()
-        if key
-    }
-    reduced = {}
-    for used in sorted(recorder.used):
-        keep = {v for n, v in installed if n == used and v}
-        reduced[used] = reduce(cache.get(used), keep, {v for n, v in written if n == used and v})
-    again_folder = copy_project(source, SCRATCH / tag / "reduced")
-    again, seconds_again = npmaudit_fix(again_folder, advisories, Fixed(reduced), force)
-    again_text = lockfile_of(again_folder).read_text()
-    if again_text != first_text:
-        raise SystemExit(f"{tag}: the reduced packuments give another lockfile; widen reduce()")
-    if advisories == SMALL_ADVISORIES:
-        missing = (project_names(lockfile_of(ours)) & shared_record_names()) - covered_names()
+@dataclass
+class Job:
+    name: str
+    source: Path
+    advisories: Path
+    force: bool = False
+    override: str | None = None  # the package manager, for the override projects
+
+    @property
+    def tag(self) -> str:
+        if self.override:
+            return f"override-{self.override}"
+        return f"{self.name}.force" if self.force else self.name
+
+
+@dataclass
+class FirstRun:
+    """Phase 1: npmaudit on the full packuments, to learn which ones the fixture must keep."""
+
+    text: str
+    used: set[str]
+    written: set[tuple[str, str]]
+    installed: set[tuple[str, str]]
+
+
+def options_for(job: Job, packuments: Any) -> FixOptions:
+    return FixOptions(force=job.force, strategy="override" if job.override else None, packuments=packuments)
+
+
+def first_run(job: Job, oracle_url: str, registry: str, cache: dict[str, Any]) -> FirstRun:
+    folder = copy_project(job.source, SCRATCH / job.tag / "first")
+    recorder = Recorder(oracle_url, registry, cache)
+    result = run_fix(folder, settings_for(folder, job.advisories), options_for(job, recorder))
+    written = {(c.name, c.new) for c in result.changes if c.new}
+    lock = lockfile_of(folder) if not job.override else folder / "package.json"
+    installed: set[tuple[str, str]] = set()
+    if job.override is None:
+        installed = {
+            (entry.get("name") or key.rsplit("node_modules/", 1)[-1], entry.get("version"))
+            for key, entry in json.loads(lockfile_of(job.source).read_text()).get("packages", {}).items()
+            if key
+        }
+    return FirstRun(lock.read_text(), recorder.used, written, installed)
+
+
+def build_packuments(firsts: list[FirstRun], cache: dict[str, Any]) -> dict[str, Any]:
+    """Phase 2: one reduction for every plan: prereleases only when some project has them installed,
+    the fields a lockfile entry is written from only for versions some plan writes."""
+    used = set().union(*(f.used for f in firsts))
+    documents = {}
+    for name in sorted(used):
+        keep = {v for f in firsts for n, v in f.installed if n == name and v}
+        written = {v for f in firsts for n, v in f.written if n == name and v}
+        documents[name] = reduce(cache.get(name), keep, written)
+    return documents
+
+
+def lockfile_of_job(job: Job, folder: Path) -> Path:
+    return folder / "package.json" if job.override else lockfile_of(folder)
+
+
+def record(job: Job, first: FirstRun, documents: dict[str, Any], reuse_npm: bool) -> dict[str, Any]:
+    """Phase 3: npmaudit on the fixture's packuments (must equal phase 1), then npm's verdicts."""
+    if job.override:
+        return record_override(job, first, documents)
+    folder = copy_project(job.source, SCRATCH / job.tag / "npmaudit")
+    started = time.monotonic()
+    result = run_fix(folder, settings_for(folder, job.advisories), options_for(job, Fixed(documents)))
+    seconds = time.monotonic() - started
+    text = lockfile_of(folder).read_text()
+    if text != first.text:
+        raise SystemExit(f"{job.tag}: the fixture's packuments give another lockfile; widen reduce()")
+    if job.advisories == SMALL_ADVISORIES:
+        missing = (project_names(lockfile_of(folder)) & shared_record_names()) - covered_names()
         if missing:
-            raise SystemExit(f"{tag}: the fix installs {sorted(missing)}, whose records are not in {advisories.name}")
-    verdict = npm_verdict(ours)
-    baseline = npm_verdict(copy_project(source, SCRATCH / tag / "baseline"))
-    theirs = copy_project(source, SCRATCH / tag / "npm")
-    npm_fix = npm_audit_fix(theirs, advisories, force)
-    before = vulnerable(source, advisories)
-    after_npm = vulnerable(theirs, advisories)
-    after_ours = {f"{r.name}@{r.version}" for r in again.remaining}
+            raise SystemExit(f"{job.tag}: the fix installs {sorted(missing)}, not covered by {job.advisories.name}")
+    verdict = npm_verdict(with_workspaces(copy_project(folder, SCRATCH / job.tag / "judged")))
+    previous_file = FIX / "expected" / f"{job.tag}.json"
+    previous = json.loads(previous_file.read_text()) if previous_file.is_file() else None
+    before = vulnerable(job.source, job.advisories)
     names = lambda found: {item.rsplit("@", 1)[0] for item in found}  # noqa: E731
-    expected = {
-        "project": name,
-        "force": force,
-        "advisories": str(advisories.relative_to(REPO)),
-        "npmaudit": {
-            "lockfileSha256": hashlib.sha256(again_text.encode()).hexdigest(),
-            "vulnerableBefore": len(names(before)),
-            "vulnerableAfter": len(names(after_ours)),
-            "remaining": sorted(after_ours),
-            "changes": len(again.changes),
-            "manifestChanges": [c.to_json() for c in again.manifest_changes],
-            "exitCode": again.exit_code,
-            "seconds": round(seconds_again, 1),
-            "secondsOnline": round(seconds, 1),
-        },
-        "npmVerdict": verdict,
-        "npmVerdictOriginal": baseline,
-        "npmAuditFix": {
-            **npm_fix,
+    if reuse_npm and previous is not None:
+        baseline, npm_fix = previous["npmVerdictOriginal"], previous["npmAuditFix"]
+    else:
+        baseline = npm_verdict(with_workspaces(copy_project(job.source, SCRATCH / job.tag / "baseline")))
+        theirs = with_workspaces(copy_project(job.source, SCRATCH / job.tag / "npm"))
+        run = npm_audit_fix(theirs, job.advisories, job.force)
+        after_npm = vulnerable(theirs, job.advisories)
+        npm_fix = {
+            **run,
             "vulnerableAfter": len(names(after_npm)),
             "remaining": sorted(after_npm),
             "fixed": sorted(names(before) - names(after_npm)),
             "versionsReplaced": sorted(before - after_npm),
+        }
+    after_ours = {f"{r.name}@{r.version}" for r in result.remaining}
+    return {
+        "project": job.name,
+        "force": job.force,
+        "advisories": str(job.advisories.relative_to(REPO)),
+        "npmaudit": {
+            "lockfileSha256": hashlib.sha256(text.encode()).hexdigest(),
+            "vulnerableBefore": len(names(before)),
+            "vulnerableAfter": len(names(after_ours)),
+            "remaining": sorted(after_ours),
+            "changes": len(result.changes),
+            "manifestChanges": [c.to_json() for c in result.manifest_changes],
+            "exitCode": result.exit_code,
+            "seconds": round(seconds, 2),
         },
+        "npmVerdict": verdict,
+        "npmVerdictOriginal": baseline,
+        "npmAuditFix": npm_fix,
         "tools": {"npm": subprocess.run(["npm", "--version"], capture_output=True, text=True).stdout.strip()},
     }
-    for used, document in reduced.items():
-        previous = PACKUMENTS.get(used)
-        PACKUMENTS[used] = merge(previous, document)
-    return expected
 
 
-def record_override(
-    manager: str, source: Path, advisories: Path, registry: str, cache: dict[str, Any]
-) -> dict[str, Any]:
+def record_override(job: Job, first: FirstRun, documents: dict[str, Any]) -> dict[str, Any]:
     """npmaudit writes the overrides; the package manager relocks (from the registry); npmaudit audits
     what it locked."""
-    tag = f"override-{manager}"
+    manager = job.override or ""
     spec = MANAGERS[manager]
-    ours = copy_project(source, SCRATCH / tag / "npmaudit")
-    recorder = Recorder(registry, cache)
+    ours = copy_project(job.source, SCRATCH / job.tag / "npmaudit")
     started = time.monotonic()
-    result = run_fix(ours, settings_for(ours, advisories), FixOptions(strategy="override", packuments=recorder))
+    result = run_fix(ours, settings_for(ours, job.advisories), options_for(job, Fixed(documents)))
     seconds = time.monotonic() - started
-    relocked = SCRATCH / tag / "relock"
+    if (ours / "package.json").read_text() != first.text:
+        raise SystemExit(f"{job.tag}: the fixture's packuments give another package.json")
+    relocked = SCRATCH / job.tag / "relock"
     shutil.rmtree(relocked, ignore_errors=True)
     shutil.copytree(ours, relocked)
     lock = relocked / spec["lockfile"]
@@ -448,20 +548,18 @@ def record_override(
     if real_host is not None:
         lock.write_text(re.sub(rf"https://{re.escape(TEST_HOST)}/", real_host, lock.read_text()))
     relock = subprocess.run([*spec["tool"], *spec["relock"]], cwd=relocked, capture_output=True, text=True, check=False)
-    after = vulnerable(relocked, advisories) if relock.returncode == 0 else set()
-    for used in sorted(recorder.used):
-        PACKUMENTS[used] = merge(PACKUMENTS.get(used), reduce(cache.get(used), set(), set()))
+    after = vulnerable(relocked, job.advisories) if relock.returncode == 0 else set()
     names = {item.rsplit("@", 1)[0] for item in after}
     return {
-        "project": tag,
-        "advisories": str(advisories.relative_to(REPO)),
+        "project": job.tag,
+        "advisories": str(job.advisories.relative_to(REPO)),
         "npmaudit": {
             "files": {Path(p).name: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in result.written},
             "manifestChanges": [c.to_json() for c in result.manifest_changes],
             "vulnerableBefore": result.vulnerable_before,
             "predictedAfter": result.vulnerable_after,
             "relockCommand": result.next_command,
-            "seconds": round(seconds, 1),
+            "seconds": round(seconds, 2),
         },
         "relock": {
             "command": " ".join([*spec["tool"], *spec["relock"]]),
@@ -473,25 +571,14 @@ def record_override(
     }
 
 
-def merge(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Two reductions of one packument: every version either kept, with the fuller manifest."""
-    if a is None or b is None:
-        return a or b
-    versions = dict(a["versions"])
-    for version, manifest in b["versions"].items():
-        if version not in versions or len(manifest) > len(versions[version]):
-            versions[version] = manifest
-    return {"name": a["name"], "dist-tags": {**a["dist-tags"], **b["dist-tags"]}, "versions": versions}
-
-
-PACKUMENTS: dict[str, Any] = {}
 PACKUMENTS_FILE = FIX / "packuments.json.gz"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--make-projects", action="store_true")
-    parser.add_argument("--only", nargs="*")
+    parser.add_argument("--only", nargs="*", help="phase 3 for these tags only (phases 1 and 2 always run for all)")
+    parser.add_argument("--reuse-npm-fix", action="store_true", help="keep the recorded npm audit fix runs")
     args = parser.parse_args()
     if args.make_projects:
         make_projects()
@@ -499,44 +586,40 @@ def main() -> int:
         write_small_advisories()
         return 0
     registry = npm_registry()
-    if PACKUMENTS_FILE.is_file():
-        PACKUMENTS.update(json.loads(gzip.decompress(PACKUMENTS_FILE.read_bytes())))
+    jobs = [
+        Job(f.name, f, SMALL_ADVISORIES, force)
+        for f in sorted(PROJECTS.iterdir())
+        if not f.name.startswith("override-")
+        for force in ((False, True) if f.name in FORCED else (False,))
+    ]
+    jobs += [Job(f.name, f, REAL) for f in sorted(CORPUS.iterdir()) if (f / "package.json").is_file()]
+    jobs += [Job(f"override-{m}", PROJECTS / f"override-{m}", SMALL_ADVISORIES, override=m) for m in MANAGERS]
     cache: dict[str, Any] = {}
-    jobs = [(f.name, f, SMALL_ADVISORIES) for f in sorted(PROJECTS.iterdir()) if not f.name.startswith("override-")]
-    jobs += [(f.name, f, REAL) for f in sorted(CORPUS.iterdir()) if (f / "package.json").is_file()]
+    firsts = {}
+    for advisories in (SMALL_ADVISORIES, REAL):
+        server, oracle_url = start_oracle(advisories)
+        try:
+            for job in jobs:
+                if job.advisories == advisories:
+                    firsts[job.tag] = first_run(job, oracle_url, registry, cache)
+        finally:
+            server.terminate()
+    documents = build_packuments(list(firsts.values()), cache)
+    PACKUMENTS_FILE.write_bytes(
+        gzip.compress(json.dumps(documents, sort_keys=True, separators=(",", ":")).encode(), mtime=0)
+    )
     (FIX / "expected").mkdir(parents=True, exist_ok=True)
-    for name, folder, advisories in jobs:
-        if args.only and name not in args.only:
+    for job in jobs:
+        out = FIX / "expected" / f"{job.tag}.json"
+        if args.only and job.tag not in args.only:
+            recorded = json.loads(out.read_text()) if out.is_file() else {}
+            digest = hashlib.sha256(firsts[job.tag].text.encode()).hexdigest()
+            if job.override is None and recorded.get("npmaudit", {}).get("lockfileSha256") != digest:
+                raise SystemExit(f"{job.tag}: its fixed lockfile changed; include it in --only")
             continue
-        for force in (False, True) if name in FORCED else (False,):
-            expected = record(name, folder, advisories, registry, cache, force)
-            out = FIX / "expected" / f"{name}{'.force' if force else ''}.json"
-            out.write_text(json.dumps(expected, indent=2) + "\n")
-            ours, npm = expected["npmaudit"], expected["npmAuditFix"]
-            print(
-                f"{out.name}: before {ours['vulnerableBefore']}, npmaudit {ours['vulnerableAfter']} "
-                f"({ours['seconds']} s), npm {npm['vulnerableAfter']} ({npm['seconds']} s); npm ls "
-                f"{expected['npmVerdict']['lsExit']}, npm ci {expected['npmVerdict']['ciDryRunExit']}",
-                flush=True,
-            )
-            PACKUMENTS_FILE.write_bytes(
-                gzip.compress(json.dumps(PACKUMENTS, sort_keys=True, separators=(",", ":")).encode(), mtime=0)
-            )
-    for manager in MANAGERS:
-        name = f"override-{manager}"
-        if args.only and name not in args.only:
-            continue
-        expected = record_override(manager, PROJECTS / name, SMALL_ADVISORIES, registry, cache)
-        (FIX / "expected" / f"{name}.json").write_text(json.dumps(expected, indent=2) + "\n")
-        print(
-            f"{name}: before {expected['npmaudit']['vulnerableBefore']}, predicted "
-            f"{expected['npmaudit']['predictedAfter']}, relock exit {expected['relock']['exit']}, after relock "
-            f"{expected['relock']['vulnerableAfter']}",
-            flush=True,
-        )
-        PACKUMENTS_FILE.write_bytes(
-            gzip.compress(json.dumps(PACKUMENTS, sort_keys=True, separators=(",", ":")).encode(), mtime=0)
-        )
+        expected = record(job, firsts[job.tag], documents, args.reuse_npm_fix)
+        out.write_text(json.dumps(expected, indent=2) + "\n")
+        print(f"{job.tag}: {json.dumps(expected['npmaudit'])[:300]}", flush=True)
     return 0
 
 

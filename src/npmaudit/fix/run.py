@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -256,7 +257,7 @@ def _render(
     for top, top_edits in sorted(by_top.items()):
         path = top_manifest_path(project.directory, top)
         if top == "":
-            text, data = manifest_text, dict(manifest)
+            text, data = manifest_text, copy.deepcopy(manifest)
         else:
             source, data = load_manifest(path)
             text = source.text
