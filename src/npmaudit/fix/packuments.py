@@ -13,11 +13,10 @@ Unlike the report, a fix must not mistake a refused request for a package withou
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from npmaudit.registry.packuments import CORGI_ACCEPT, Fetched, Fetcher, PackumentCache, fresh_for
+from npmaudit.registry.packuments import Fetcher, PackumentCache, registry_fetcher
 from npmaudit.settings import Settings
 
 INSTALL_FIELDS = (
@@ -67,30 +66,9 @@ def trim_for_install(document: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def strict_fetcher(client: Any, registry_for: Callable[[str], str]) -> Fetcher:
-    """GET <registry>/<escaped name> (corgi, with etag and freshness), as the report's fetcher, except
-    that only a 404 means "no such package": any other failure raises (the client's
-    :class:`~npmaudit.http.HttpError` is a SourceError)."""
-    from npmaudit.http import HttpError
-
-    def fetch(name: str, etag: str | None) -> Fetched:
-        url = registry_for(name).rstrip("/") + "/" + urllib.parse.quote(name, safe="@", errors="surrogatepass")
-        headers = {"accept": CORGI_ACCEPT}
-        if etag:
-            headers["if-none-match"] = etag
-        try:
-            response = client.request("GET", url, headers=headers, ok=(200, 304) if etag else (200,))
-        except HttpError as error:
-            if error.status == 404:
-                return Fetched(404, None, None)
-            raise
-        freshness = fresh_for(response.headers)
-        if response.status == 304:
-            return Fetched(304, None, response.headers.get("etag") or etag, freshness)
-        data = client.decode_json(response)
-        document = data if isinstance(data, dict) else None
-        return Fetched(response.status, document, response.headers.get("etag"), freshness)
-
-    return fetch
+    """The report's fetcher (corgi, etag, freshness), except that only a 404 means "no such package":
+    any other failure raises (the client's :class:`~npmaudit.http.HttpError` is a SourceError)."""
+    return registry_fetcher(client, registry_for, missing=lambda status: status == 404)
 
 
 def install_packuments(settings: Settings) -> PackumentCache:

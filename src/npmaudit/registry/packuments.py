@@ -268,11 +268,18 @@ def dependents_by_name(edges: Iterable[tuple[str, str]]) -> dict[str, list[str]]
     return {name: list(names) for name, names in found.items()}
 
 
-def registry_fetcher(client: Any, registry_for: Callable[[str], str]) -> Fetcher:
+def _any_client_error(status: int) -> bool:
+    return 400 <= status < 500
+
+
+def registry_fetcher(
+    client: Any, registry_for: Callable[[str], str], *, missing: Callable[[int], bool] = _any_client_error
+) -> Fetcher:
     """A fetcher over npmaudit.http.HttpClient: GET <registry>/<escaped name> (corgi), with etag and
     the answer's freshness (``Cache-Control``).
 
-    A 404 (or any client error) gives no document, as pacote's failure gives npm an empty packument.
+    An HTTP status for which ``missing`` holds gives no document (by default any client error, as
+    pacote's failure gives npm an empty packument); any other failure raises the client's error.
     """
     from npmaudit.http import HttpError
 
@@ -284,7 +291,7 @@ def registry_fetcher(client: Any, registry_for: Callable[[str], str]) -> Fetcher
         try:
             response = client.request("GET", url, headers=headers, ok=(200, 304) if etag else (200,))
         except HttpError as error:
-            if error.status is not None and 400 <= error.status < 500:
+            if error.status is not None and missing(error.status):
                 return Fetched(error.status, None, None)
             raise
         freshness = fresh_for(response.headers)
