@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from npmaudit.cli.arguments import positive
+
 SOURCES_HELP = """\
 --compromised: the local database only (offline). --osv: the OSV API online. --registry-advisories:
 the npm registry's bulk advisory endpoint, as `npm audit` uses it (registry and credentials from
@@ -12,16 +14,6 @@ exists, plus OSV online unless --offline (or NPMAUDIT_OFFLINE=1, or `offline = t
 .npmaudit.toml); offline without a local database is an error. An online source that cannot be
 queried fails the run (exit 3); it never passes it.
 """
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds: {text!r}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--timeout",
-        type=_positive_seconds,
+        type=positive(float, "seconds"),
         metavar="SECONDS",
         help="total deadline of each online request: connecting, sending and receiving the whole answer "
         "(headers and body) must end within it, however slowly the server sends (env NPMAUDIT_TIMEOUT, config "

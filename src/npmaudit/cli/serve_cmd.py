@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from npmaudit.cli.arguments import positive
+
 DESCRIPTION = """\
 Serve the local advisory store, read-only, to every client that speaks npm's audit endpoints or
 the OSV API:
@@ -26,19 +28,6 @@ the OSV API:
 `npmaudit db update` may run beside the server: readers see the store before or after each
 update, never half of one.
 """
-
-
-def _positive(kind: type[int] | type[float]) -> object:
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
-        return value
-
-    return parse
 
 
 def _mebibytes(text: str) -> int:
@@ -75,11 +64,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--max-body", type=_mebibytes, metavar="MIB", help="largest request body (default 32)")
     parser.add_argument(
-        "--request-timeout", type=_positive(float), metavar="SECONDS", help="answer within this (default 30)"
+        "--request-timeout", type=positive(float), metavar="SECONDS", help="answer within this (default 30)"
     )
-    parser.add_argument("--readers", type=_positive(int), metavar="N", help="store reader threads (default 4)")
+    parser.add_argument("--readers", type=positive(int), metavar="N", help="store reader threads (default 4)")
     parser.add_argument(
-        "--page-size", type=_positive(int), metavar="N", help="OSV results per page before next_page_token (1000)"
+        "--page-size", type=positive(int), metavar="N", help="OSV results per page before next_page_token (1000)"
     )
     parser.set_defaults(run=run_serve)
 
