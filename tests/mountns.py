@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -77,3 +78,19 @@ def run_in_namespace(
         for file in (out, err, code):
             file.unlink()
     return results, completed.stdout
+
+
+def run_cli(capsys: Any, *args: str) -> Result:
+    """``npmaudit ARGS`` in this process, as a Result like the namespaced runs give."""
+    from npmaudit.cli import main
+
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return Result(code, captured.out, captured.err)
+
+
+def isolate(monkeypatch: Any, tmp_path: Path) -> None:
+    """No npmaudit setting from the caller's environment; a private cache."""
+    for variable in ("NPMAUDIT_DB", "NPMAUDIT_POLICY", "NPMAUDIT_AUDIT_LEVEL", "NPMAUDIT_OFFLINE", "NODE_ENV"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))

@@ -18,7 +18,6 @@ import pytest
 
 import mountns
 from conftest import EXAMPLE
-from npmaudit.cli import main
 from servers.base import Fault
 from servers.mirror_server import MirrorServer
 from servers.osv_server import OsvServer
@@ -29,15 +28,10 @@ NESTED = b"[" * 200_000 + b"]" * 200_000  # far deeper than Python's json recurs
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in ("NPMAUDIT_DB", "NPMAUDIT_POLICY", "NPMAUDIT_AUDIT_LEVEL", "NPMAUDIT_OFFLINE", "NODE_ENV"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    mountns.isolate(monkeypatch, tmp_path)
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> mountns.Result:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return mountns.Result(code, captured.out, captured.err)
+cli = mountns.run_cli
 
 
 def one_line(result: mountns.Result, code: int, *fragments: str) -> None:

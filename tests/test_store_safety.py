@@ -42,15 +42,10 @@ SQLITE_WAL_MODE = b"\x02\x02"  # header bytes 18-19: read and write versions 2 =
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in ("NPMAUDIT_DB", "NPMAUDIT_POLICY", "NPMAUDIT_AUDIT_LEVEL", "NPMAUDIT_OFFLINE", "NODE_ENV"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    mountns.isolate(monkeypatch, tmp_path)
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> mountns.Result:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return mountns.Result(code, captured.out, captured.err)
+cli = mountns.run_cli
 
 
 def one_error_line(result: mountns.Result, *fragments: str) -> None:
