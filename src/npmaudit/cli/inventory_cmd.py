@@ -161,8 +161,8 @@ def run_add(args: argparse.Namespace) -> int:
     from npmaudit.cli import output
     from npmaudit.cli.progress import progress_for
     from npmaudit.cli.settings import no_color
-    from npmaudit.errors import EXIT_INPUT, EXIT_OK
     from npmaudit.inventory.ingest import add_paths
+    from npmaudit.inventory.render import add_document
 
     labels = _labels(args.label)
     settings = _settings(args)
@@ -172,21 +172,13 @@ def run_add(args: argparse.Namespace) -> int:
             inventory, args.paths, recursive=args.recursive, location=args.location, labels=labels, progress=progress
         )
     if args.format == "json":
-        _print_json(
-            {
-                "inventory": inventory.location,
-                "projects": [
-                    {"location": r.location, "status": r.status, "packages": r.packages} for r in report.added
-                ],
-                "failures": [{"location": f.location, "error": f.message} for f in report.failures],
-            }
-        )
+        _print_json(add_document(inventory.location, report))
     else:
         for result in report.added:
             output.result_line(f"{result.status}: {result.location} ({result.packages} packages)")
     for failure in report.failures:
         output.error(failure.message)
-    return EXIT_INPUT if report.failures else EXIT_OK
+    return report.exit_code
 
 
 def run_query(args: argparse.Namespace) -> int:
@@ -209,84 +201,41 @@ def run_query(args: argparse.Namespace) -> int:
 
 def run_remove(args: argparse.Namespace) -> int:
     from npmaudit.cli import output
+    from npmaudit.inventory.ingest import known_locations
 
     settings = _settings(args)
     with _open(settings) as inventory:
-        known = {record.location for record in inventory.projects()}
-        locations = [_known_location(text, known) for text in args.locations]
-        for location in inventory.remove(locations):
+        for location in inventory.remove(known_locations(inventory, args.locations)):
             output.result_line(f"removed: {location}")
     return 0
 
 
-def _known_location(text: str, known: set[str]) -> str:
-    """A location as recorded, or a directory whose resolved path is one."""
-    if text in known:
-        return text
-    path = Path(text).expanduser()
-    if path.exists():
-        resolved = str((path if path.is_dir() else path.parent).resolve())
-        if resolved in known:
-            return resolved
-    return text  # unknown: the inventory says so, naming it
-
-
 def run_list(args: argparse.Namespace) -> int:
     from npmaudit.cli import output
-    from npmaudit.inventory.render import neutralise_lines
+    from npmaudit.inventory.render import projects_document, projects_text
 
     settings = _settings(args)
     with _open(settings) as inventory:
         records = inventory.projects()
     if args.format == "json":
-        _print_json(
-            {
-                "inventory": inventory.location,
-                "projects": [
-                    {
-                        "location": r.location,
-                        "lockfile": r.lockfile,
-                        "lockfileFormat": r.lockfile_format,
-                        "lockfileSha256": r.lockfile_sha256,
-                        "labels": dict(r.labels),
-                        "packages": r.packages,
-                        "added": r.added,
-                        "updated": r.updated,
-                        "findings": r.findings,
-                        "malicious": r.malicious,
-                    }
-                    for r in records
-                ],
-            }
-        )
-        return 0
-    lines = [f"{len(records)} projects in {inventory.location}"]
-    for r in records:
-        labels = " ".join(f"{k}={v}" for k, v in sorted(r.labels.items()))
-        state = f", {r.findings} findings at the last audit" + (f" ({r.malicious} malicious)" if r.malicious else "")
-        lines.append(
-            f"{r.location}  {r.lockfile_format}, {r.packages} packages, updated {r.updated}"
-            + (state if r.findings else "")
-            + (f"  [{labels}]" if labels else "")
-        )
-    output.write_report(neutralise_lines(lines), color=False)
+        _print_json(projects_document(inventory.location, records))
+    else:
+        output.write_report(projects_text(inventory.location, records), color=False)
     return 0
 
 
 def run_audit(args: argparse.Namespace) -> int:
-    from npmaudit.advisories.local import open_local_database
     from npmaudit.cli import output
-    from npmaudit.inventory.reevaluate import reevaluate, render_changes_text, render_run_text, run_document
+    from npmaudit.inventory.reevaluate import reevaluate_against, render_changes_text, render_run_text, run_document
 
     settings = _settings(args)
-    source = open_local_database(settings.database, is_default=not settings.database_named)
-    try:
-        with _open(settings) as inventory:
-            run = reevaluate(inventory, source, allow_unchecked=settings.allow_unchecked)
-    finally:
-        close = getattr(source, "close", None)
-        if close is not None:
-            close()
+    with _open(settings) as inventory:
+        run = reevaluate_against(
+            inventory,
+            settings.database,
+            is_default=not settings.database_named,
+            allow_unchecked=settings.allow_unchecked,
+        )
     if args.format == "json":
         _print_json(run_document(run, changed_only=args.changed))
     elif args.changed:

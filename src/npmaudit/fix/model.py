@@ -182,5 +182,8 @@ class FixResult:
     written: list[str] = field(default_factory=list)
     next_command: str | None = None
     exit_code: int = 0
+    """The command's exit code: the re-audit's verdict, or with ``dry_run`` the project's as it stands (as npm)."""
+    reaudit_exit_code: int = 0
+    """The re-audit's verdict on the planned files (written or not): 1 when something at or above the level remains."""
     audit_level: str = "low"
     messages: list[str] = field(default_factory=list)

@@ -139,6 +139,7 @@ def run_override(
     )
     judged = before.findings if options.dry_run else predicted
     result.exit_code = judge(judged, settings.policy, settings.audit_level).exit_code
+    result.reaudit_exit_code = judge(predicted, settings.policy, settings.audit_level).exit_code
     if not options.dry_run and files:
         result.written = write_files(files)
     return result

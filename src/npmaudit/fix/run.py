@@ -199,6 +199,7 @@ def run_fix(
     # A dry run changes nothing: like npm's, its exit code judges the project as it stands.
     judged = before.findings if options.dry_run else proof.result.findings
     result.exit_code = judge(judged, settings.policy, settings.audit_level).exit_code
+    result.reaudit_exit_code = judge(proof.result.findings, settings.policy, settings.audit_level).exit_code
     if not options.dry_run and (result.changes or result.manifest_changes):
         result.written = write_files(files)
     return result

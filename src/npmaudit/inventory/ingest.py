@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from npmaudit.errors import InputError, NpmauditError, UsageError
+from npmaudit.errors import EXIT_INPUT, EXIT_OK, InputError, NpmauditError, UsageError
 from npmaudit.inventory.packages import file_sha256, package_set
 from npmaudit.inventory.results import Failure
 from npmaudit.inventory.store import AddResult, Inventory, ProjectEntry
@@ -24,6 +24,11 @@ from npmaudit.project.loader import load_project
 class AddReport:
     added: tuple[AddResult, ...]
     failures: tuple[Failure, ...]
+
+    @property
+    def exit_code(self) -> int:
+        """2 when a project could not be read (it is missing from the inventory), else 0."""
+        return EXIT_INPUT if self.failures else EXIT_OK
 
 
 def read_entry(path: Path, *, location: str | None = None, labels: Mapping[str, str] | None = None) -> ProjectEntry:
@@ -88,3 +93,22 @@ def _targets(paths: Sequence[Path], recursive: bool, location: str | None) -> li
                 name = location if relative == "." else f"{location.rstrip('/')}/{relative}"
             targets.append((directory, name))
     return targets
+
+
+def known_locations(inventory: Inventory, texts: Sequence[str]) -> list[str]:
+    """Each text as a recorded location: itself when recorded, else the directory (or a lockfile's
+    directory) it names when that resolved path is recorded. An unknown text is kept as given, so
+    :meth:`Inventory.remove` refuses it by name."""
+    known = {record.location for record in inventory.projects()}
+    return [_known_location(text, known) for text in texts]
+
+
+def _known_location(text: str, known: set[str]) -> str:
+    if text in known:
+        return text
+    path = Path(text).expanduser()
+    if path.exists():
+        resolved = str((path if path.is_dir() else path.parent).resolve())
+        if resolved in known:
+            return resolved
+    return text

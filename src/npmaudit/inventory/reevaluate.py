@@ -160,6 +160,27 @@ def reevaluate(
     )
 
 
+def reevaluate_against(
+    inventory: Inventory,
+    database: Path,
+    *,
+    is_default: bool = False,
+    allow_unchecked: bool = False,
+    now: str | None = None,
+) -> AuditRun:
+    """:func:`reevaluate` against the local advisory database at ``database`` (opened and closed
+    here). ``is_default``: it is the shared store nobody named, so a missing one says how to make it."""
+    from npmaudit.advisories.local import open_local_database
+
+    source = open_local_database(database, is_default=is_default)
+    try:
+        return reevaluate(inventory, source, allow_unchecked=allow_unchecked, now=now)
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+
+
 def _match(
     versions: list[tuple[Any, ...]], source: AdvisorySource, location: str, allow_unchecked: bool
 ) -> tuple[dict[int, set[InventoryFinding]], tuple[str, ...]]:

@@ -8,10 +8,15 @@ neutralised before they reach a terminal.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from npmaudit.inventory.results import ProjectHits, QueryResult
 from npmaudit.report.safe_text import neutralise, safe_json_dumps
+
+if TYPE_CHECKING:
+    from npmaudit.inventory.ingest import AddReport
+    from npmaudit.inventory.store import ProjectRecord
 
 MAX_CHAIN_STEPS = 12
 
@@ -126,3 +131,53 @@ def _project_json(project: ProjectHits) -> dict[str, Any]:
 
 def render_json(result: QueryResult) -> str:
     return safe_json_dumps(document(result)) + "\n"
+
+
+# -- inventory add and list ----------------------------------------------------------------------
+
+
+def add_document(inventory: str, report: AddReport) -> dict[str, Any]:
+    """``inventory add --format json``: each project's status and package count, and the failures."""
+    return {
+        "inventory": inventory,
+        "projects": [
+            {"location": result.location, "status": result.status, "packages": result.packages}
+            for result in report.added
+        ],
+        "failures": [{"location": failure.location, "error": failure.message} for failure in report.failures],
+    }
+
+
+def projects_document(inventory: str, records: Sequence[ProjectRecord]) -> dict[str, Any]:
+    """``inventory list --format json``: every project with its lockfile, labels and last audit's counts."""
+    return {
+        "inventory": inventory,
+        "projects": [
+            {
+                "location": r.location,
+                "lockfile": r.lockfile,
+                "lockfileFormat": r.lockfile_format,
+                "lockfileSha256": r.lockfile_sha256,
+                "labels": dict(r.labels),
+                "packages": r.packages,
+                "added": r.added,
+                "updated": r.updated,
+                "findings": r.findings,
+                "malicious": r.malicious,
+            }
+            for r in records
+        ],
+    }
+
+
+def projects_text(inventory: str, records: Sequence[ProjectRecord]) -> str:
+    lines = [f"{len(records)} projects in {inventory}"]
+    for r in records:
+        labels = " ".join(f"{k}={v}" for k, v in sorted(r.labels.items()))
+        state = f", {r.findings} findings at the last audit" + (f" ({r.malicious} malicious)" if r.malicious else "")
+        lines.append(
+            f"{r.location}  {r.lockfile_format}, {r.packages} packages, updated {r.updated}"
+            + (state if r.findings else "")
+            + (f"  [{labels}]" if labels else "")
+        )
+    return neutralise_lines(lines)
