@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,12 @@ ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "engine-io-latency"
 
 
-def _readme_example() -> str:
+def _readme_example(index: int = 0) -> str:
     text = (ROOT / "README.md").read_text()
-    section = text.split("## Python API", 1)[1]
-    match = re.search(r"```python\n(.*?)```", section, re.S)
-    assert match, "the README's Python API section has no python example"
-    return match.group(1)
+    section = text.split("## Python API", 1)[1].split("\n## ", 1)[0]
+    examples = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(examples) > index, "the README's Python API section lacks an example"
+    return str(examples[index])
 
 
 def test_public_names() -> None:
@@ -73,3 +74,29 @@ def test_errors_carry_exit_codes(tmp_path: Path) -> None:
     assert caught.value.exit_code == 2 and "missing.json" in str(caught.value)
     with pytest.raises(npmaudit.UsageError):
         npmaudit.audit_project(EXAMPLE, sources=("nope",))
+
+
+def test_readme_inventory_example_runs_and_matches_the_cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        exec(compile(_readme_example(1), "README.md", "exec"), {})
+    *hits, change = output.getvalue().splitlines()
+
+    database = str(tmp_path / "examples" / "engine-io-latency" / "advisories.json")
+    inventory = ("--inventory", str(tmp_path / "fleet.sqlite"), "--format", "json")
+    code = main(["inventory", "query", "debug@<3", *inventory])
+    answer = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert hits == [f"{m['name']}@{m['version']} {' > '.join(m['chain'])}" for m in answer["projects"][0]["matches"]]
+    assert len(hits) == 5 and all(hit.startswith("debug@2.") for hit in hits)
+    # The example's run was the first: every finding is new. The CLI's run after it finds the same
+    # findings and no change.
+    code = main(["inventory", "audit", "--db", database, *inventory])
+    run = json.loads(capsys.readouterr().out)
+    (project,) = run["projects"]
+    assert code == 1 and run["changes"] == [] and run["previousRun"] is not None
+    assert change == f"newly-affected {project['location']} {len(project['findings'])} new findings"
