@@ -431,8 +431,9 @@ def fix_project(
     ``in-place`` (npm lockfiles; the default for them) or ``override`` (the package manager's own
     override field; the default for yarn, pnpm and bun). ``dry_run`` writes nothing. ``force``
     allows SemVer-major updates of direct dependencies. ``registry``: where packuments are fetched
-    (else the project's ``.npmrc``). ``db``, ``sources``, ``offline``, ``omit``, ``allow_unchecked``
-    as for :func:`audit_project`; ``policy`` and ``level`` judge the re-audit.
+    (else the project's ``.npmrc``; the user's ``.npmrc`` and ``npm_config_*`` are read only from
+    ``settings.npm_environ``, which the library leaves empty). ``db``, ``sources``, ``offline``,
+    ``omit``, ``allow_unchecked`` as for :func:`audit_project`; ``policy`` and ``level`` judge the re-audit.
 
     The result lists the ``changes`` (lockfile entries), ``manifest_changes``, each target's
     ``outcomes``, what ``remaining`` stays vulnerable and why, the files ``written``, and
