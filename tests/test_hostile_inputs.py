@@ -282,9 +282,25 @@ def test_a_fifo_as_an_import_source_is_refused(tmp_path: Path, capsys) -> None:
 
 
 @fifos
-def test_a_fifo_as_the_project_config_is_not_read(project: Path, capsys) -> None:
+def test_a_fifo_as_the_project_config_is_refused_not_skipped(project: Path, capsys) -> None:
+    """Skipping it would run with the defaults: a `policy = "error"` the user wrote would be lost."""
     os.mkfifo(project / ".npmaudit.toml")
-    finished(run(capsys, *audit_args(project, "--compromised", "--db", str(GOOD_DB), "--policy", "warn")))
+    outcome = run(capsys, *audit_args(project, "--compromised", "--db", str(GOOD_DB), "--policy", "warn"))
+    refused(outcome, 2, ".npmaudit.toml: not a regular file")
+
+
+@pytest.mark.parametrize("kind", ["directory", "broken-link", "zero-device"])
+def test_any_project_config_that_is_not_a_regular_file_is_refused(kind: str, project: Path, capsys) -> None:
+    config = project / ".npmaudit.toml"
+    if kind == "directory":
+        config.mkdir()
+    elif kind == "broken-link":
+        config.symlink_to(project / "gone.toml")
+    else:
+        config.symlink_to("/dev/zero")
+    expected = {"directory": "is a directory", "broken-link": "broken symbolic link", "zero-device": "not a regular"}
+    outcome = run(capsys, *audit_args(project, "--compromised", "--db", str(GOOD_DB), "--policy", "warn"))
+    refused(outcome, 2, f".npmaudit.toml: {expected[kind]}")
 
 
 @fifos

@@ -23,6 +23,7 @@ has one), with keys named like the long flags::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,11 +78,16 @@ class ProjectConfig:
 
 
 def find_config(start: Path) -> ProjectConfig:
-    """Read the nearest ``.npmaudit.toml`` at or above ``start``; none is fine."""
+    """Read the nearest ``.npmaudit.toml`` at or above ``start``; none is fine.
+
+    Anything under that name counts as the file, not only a regular file: a FIFO, a device, a
+    directory or a broken link there is refused by :func:`load_config` (exit 2) instead of being
+    passed over, which would silently run with the defaults (or a parent directory's settings).
+    """
     directory = start if start.is_dir() else start.parent
     for candidate_dir in (directory.resolve(), *directory.resolve().parents):
         candidate = candidate_dir / CONFIG_FILE_NAME
-        if candidate.is_file():
+        if os.path.lexists(candidate):
             return load_config(candidate)
     return ProjectConfig(None)
 
