@@ -3,9 +3,12 @@ local OSV API and registry servers: refresh patterns, fail-closed exit codes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -278,3 +281,50 @@ def test_default_run_without_network_suggests_offline(capsys, project: Path, tmp
     assert "connection refused" in err and "pass --offline or --compromised" in err
     code, report, _ = _run(capsys, str(project), "--db", str(database), "--offline", "--policy", "warn")
     assert code == 0 and report is not None and report["findings"]
+
+
+# -- the shared store is opened once per run --------------------------------------------------------
+
+_STORE_OPENS: list[str] | None = None  # the databases SQLite connected to, while a test records them
+
+
+def _record_sqlite_connects(event: str, args: tuple[object, ...]) -> None:
+    if event == "sqlite3.connect" and _STORE_OPENS is not None:
+        _STORE_OPENS.append(str(args[0]))
+
+
+sys.addaudithook(_record_sqlite_connects)  # CPython's own audit event for every sqlite3.connect
+
+
+@contextlib.contextmanager
+def _sqlite_connects() -> Iterator[list[str]]:
+    global _STORE_OPENS
+    _STORE_OPENS = []
+    try:
+        yield _STORE_OPENS
+    finally:
+        _STORE_OPENS = None
+
+
+@pytest.mark.parametrize("flags", [[], ["--registry-advisories"]])
+def test_a_run_opens_the_filled_shared_store_once(
+    capsys, project: Path, tmp_path: Path, monkeypatch, online_osv_records, flags: list[str]
+) -> None:
+    """The default run decides whether to use the shared store by looking into it, and then uses that
+    very connection (before: opened once to look and once to use); so does the registry source, whose
+    cross-check store is looked into first."""
+    records = tmp_path / "records.jsonl"
+    records.write_text("".join(json.dumps(r) + "\n" for r in online_osv_records))
+    assert main(["db", "import", str(records)]) == 0
+    store = tmp_path / "cache" / "advisories.sqlite"
+    assert store.is_file()
+    capsys.readouterr()
+    with OsvServer(online_osv_records) as osv, RegistryServer() as registry:
+        monkeypatch.setenv("NPMAUDIT_OSV_URL", osv.url)
+        with _sqlite_connects() as opens:
+            code, report, err = _run(capsys, str(project), "--omit", "dev", *flags, "--registry", registry.url)
+    assert report is not None, err
+    kinds = [s["kind"] for s in report["sources"]]
+    assert kinds == (["sqlite", "osv-api"] if not flags else ["npm-registry"]), kinds
+    assert code == 1 if not flags else code == 0, err
+    assert len([database for database in opens if store.name in database]) == 1, opens

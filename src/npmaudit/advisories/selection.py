@@ -28,6 +28,7 @@ from npmaudit.project.model import PackageRef
 from npmaudit.settings import Settings
 
 if TYPE_CHECKING:
+    from npmaudit.advisories.store import AdvisoryStore
     from npmaudit.http import HttpSettings
     from npmaudit.npmrc import NpmConfig
 
@@ -89,9 +90,12 @@ def _usable_store(settings: Settings) -> AdvisorySource | None:
     """The run's local database as a cross-check only: a filled store, else nothing (never an error)."""
     from npmaudit.advisories.local import open_local_database
 
-    if not _filled_store(settings.database):
+    probe = _probe_store(settings.database)
+    if not probe.filled:
         return None
     try:
+        if probe.store is not None:
+            return _checked(probe.store)
         return open_local_database(
             settings.database, is_default=not settings.database_named, max_decompressed=settings.max_decompressed
         )
@@ -108,7 +112,17 @@ SOURCE_KINDS: tuple[SourceKind, ...] = (LOCAL, OSV, REGISTRY)
 
 def chosen_kinds(settings: Settings) -> tuple[SourceKind, ...]:
     """The kinds of source this run uses (the rules in this module's docstring)."""
+    kinds, store = _choose(settings)
+    if store is not None:
+        store.close()
+    return kinds
+
+
+def _choose(settings: Settings) -> tuple[tuple[SourceKind, ...], AdvisoryStore | None]:
+    """:func:`chosen_kinds`, and the shared store when deciding opened it to see whether it was
+    filled and the run uses it: then that handle is the local source (the store is opened once)."""
     asked = {LOCAL: settings.local, OSV: settings.osv, REGISTRY: settings.registry_advisories}
+    store: AdvisoryStore | None = None
     online = [kind.name for kind, on in asked.items() if on and kind.online]
     if settings.offline and online:
         flags = " and ".join(f"--{name}" for name in online)
@@ -126,36 +140,80 @@ def chosen_kinds(settings: Settings) -> tuple[SourceKind, ...]:
             # Only the shared default store may be absent; a database someone named must exist. A
             # shared store that only `--write-cache` ever wrote to is a cache, not a database: OSV is
             # asked anyway, so it is skipped here (asked for with --compromised, it is an error).
-            asked[LOCAL] = settings.database_named or _filled_store(settings.database)
+            if settings.database_named:
+                asked[LOCAL] = True
+            else:
+                probe = _probe_store(settings.database)
+                asked[LOCAL], store = probe.filled, probe.store
             asked[OSV] = True
-    return tuple(kind for kind in SOURCE_KINDS if asked[kind])
+    return tuple(kind for kind in SOURCE_KINDS if asked[kind]), store
 
 
-def _filled_store(path: Path) -> bool:
-    """The shared store exists and a ``db import`` / ``db update`` once filled it."""
+@dataclass(frozen=True)
+class _StoreProbe:
+    """Whether the shared store exists and a ``db import`` / ``db update`` once filled it; ``store``
+    is the handle opened to look (only for a filled SQLite store), for the caller to use or close."""
+
+    filled: bool
+    store: AdvisoryStore | None = None
+
+
+def _probe_store(path: Path) -> _StoreProbe:
     from npmaudit.advisories.local import is_sqlite_file
     from npmaudit.advisories.store import AdvisoryStore
 
     if not path.is_file():
-        return False
+        return _StoreProbe(False)
     if not is_sqlite_file(path):
-        return True  # not a store: opening it says what is wrong with it
+        return _StoreProbe(True)  # not a store: opening it says what is wrong with it
     try:
-        with AdvisoryStore.open(path) as store:
-            return bool(store.info().details.get("updated"))
+        store = AdvisoryStore.open(path)
     except InputError:
-        return True  # a damaged store: opening it as the local source reports it
+        return _StoreProbe(True)  # a damaged store: opening it as the local source reports it
+    try:
+        filled = bool(store.info().details.get("updated"))
+    except InputError:
+        store.close()
+        return _StoreProbe(True)  # unreadable: opening it as the local source reports it
+    except BaseException:
+        store.close()
+        raise
+    if not filled:
+        store.close()
+        return _StoreProbe(False)
+    return _StoreProbe(True, store)
+
+
+def _checked(store: AdvisoryStore) -> AdvisoryStore:
+    """The probed store as the local source: the checks :func:`open_local_database` makes."""
+    from npmaudit.advisories.local import check_filled
+
+    try:
+        check_filled(store)
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def select_sources(settings: Settings) -> list[AdvisorySource]:
     """Open the sources for this run, local first."""
     sources: list[AdvisorySource] = []
     local: AdvisorySource | None = None
-    for kind in chosen_kinds(settings):
-        source = kind.open(settings, local)
-        if kind is LOCAL:
-            local = source
-        sources.append(source)
+    kinds, store = _choose(settings)
+    try:
+        for kind in kinds:
+            if kind is LOCAL and store is not None:
+                source: AdvisorySource = _checked(store)
+                store = None  # the run owns it now
+            else:
+                source = kind.open(settings, local)
+            if kind is LOCAL:
+                local = source
+            sources.append(source)
+    finally:
+        if store is not None:
+            store.close()
     return sources
 
 
