@@ -73,6 +73,9 @@ class Settings:
     omit: frozenset[str] = frozenset()
     allow_unchecked: bool = False
     """Packages that could not be checked (an unparseable version) warn instead of failing the run."""
+    allow_refused_packuments: bool = False
+    """npm's report over packuments the registry refused (401, 403; read as no versions, as npm does)
+    warns instead of failing the run (exit 3)."""
     ignores: tuple[IgnoreRule, ...] = ()
     """Accepted findings (``[[ignore]]``, ``--ignore``, ``--ignore-from``): reported, not counted."""
     strict_ignores: bool = False

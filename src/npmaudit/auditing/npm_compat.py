@@ -3,11 +3,14 @@
 Meta-vulnerabilities and fixes need packuments: they come from the configured registry through the
 shared HTTP client and an on-disk cache (used as is within the registry's max-age, revalidated with
 ETags after it), fetched ahead on a bounded pool; ``--offline`` reads the cache only, and the report
-then says which dependents could not be evaluated.
+then says which dependents could not be evaluated. A packument the registry refuses (401, 403) is read
+as npm reads it (no versions) and named in :attr:`NpmReport.refused`: the run then fails (exit 3)
+unless ``allow_refused_packuments`` (docs/npm-audit.md says why).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from npmaudit.progress import Progress, no_progress
@@ -21,7 +24,7 @@ if TYPE_CHECKING:
 def compute_npm_report(result: AuditResult, settings: Settings, progress: Progress = no_progress) -> NpmReport:
     from npmaudit.advisories.selection import http_settings, npm_config
     from npmaudit.npm_report import build_npm_report
-    from npmaudit.registry.packuments import PackumentCache, Prefetching, registry_fetcher
+    from npmaudit.registry.packuments import PackumentCache, Prefetching, RefusalsAsNpmDoes, registry_fetcher
 
     fetch = None
     if not settings.offline:
@@ -32,8 +35,14 @@ def compute_npm_report(result: AuditResult, settings: Settings, progress: Progre
         fetch = registry_fetcher(client, config.registry_for)
     with PackumentCache(settings.packument_cache, fetch, offline=settings.offline) as cache:
         first, dependents = _likely_requests(result)
-        packuments = Prefetching(cache, first, dependents)
-        return build_npm_report(result.project, result.advisories, packuments, settings.omit, progress=progress)
+        packuments = RefusalsAsNpmDoes(Prefetching(cache, first, dependents))
+        report = build_npm_report(result.project, result.advisories, packuments, settings.omit, progress=progress)
+    if not packuments.refused:
+        return report
+    refused = tuple(packuments.refused)
+    names = {refusal.name for refusal in refused}
+    # Refused is not "not cached": each package is named once, under what really happened.
+    return replace(report, refused=refused, unavailable=tuple(n for n in report.unavailable if n not in names))
 
 
 def _likely_requests(result: AuditResult) -> tuple[list[str], dict[str, list[str]]]:

@@ -147,6 +147,10 @@ def run_audit(
         unavailable = npm_report.unavailable_message()
         if unavailable:
             messages.append(unavailable)
+        refused = npm_report.refused_message()
+        if refused:
+            accepted = "accepted with --allow-refused-packuments"
+            messages.append(f"{refused} ({accepted if settings.allow_refused_packuments else 'exit 3; ' + REFUSED_HINT})")
         from npmaudit.auditing.npm_counts import npm_counts_without_ignored
 
         npm_counts = npm_counts_without_ignored(npm_report.document, result.findings, ignores)
@@ -158,12 +162,17 @@ def run_audit(
         ignores=ignores,
         strict_ignores=settings.strict_ignores and not part_of_scan,
     )
+    if npm_report is not None and npm_report.refused and not settings.allow_refused_packuments:
+        verdict = replace(verdict, exit_code=EXIT_SOURCE)  # we could not look: never a pass, nor plain findings
     places = None
     if settings.lockfile_lines:
         from npmaudit.project.entry_lines import entry_places
 
         places = entry_places(project, (node.location for finding in result.findings for node in finding.nodes))
     return AuditOutcome(result, verdict, settings, messages, npm_report, ignores, places)
+
+
+REFUSED_HINT = "check the registry's credentials in .npmrc, or pass --allow-refused-packuments to accept the report"
 
 
 def _with_offline_hint(error: SourceError, settings: Settings, sources: Sequence[AdvisorySource]) -> SourceError:

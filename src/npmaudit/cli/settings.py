@@ -148,6 +148,7 @@ def resolve_settings(
         audit_level=level,
         omit=omit,
         allow_unchecked=bool(flag("allow_unchecked")),
+        allow_refused_packuments=bool(flag("allow_refused_packuments")),
         ignores=_ignores(flag("ignore"), flag("ignore_from"), config),
         strict_ignores=_flag_env_config(
             bool(flag("strict_ignores")), env, "NPMAUDIT_STRICT_IGNORES", config, "strict-ignores"

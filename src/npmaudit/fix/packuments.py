@@ -66,8 +66,9 @@ def trim_for_install(document: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def strict_fetcher(client: Any, registry_for: Callable[[str], str]) -> Fetcher:
-    """The report's fetcher (corgi, etag, freshness), except that only a 404 means "no such package":
-    any other failure raises (the client's :class:`~npmaudit.http.HttpError` is a SourceError)."""
+    """The report's fetcher (corgi, etag, freshness): only a 404 means "no such package"; any other
+    failure raises a SourceError (a refusal is :class:`~npmaudit.registry.packuments.PackumentRefused`,
+    which a fix never reads as a package without versions, unlike npm's report)."""
     return registry_fetcher(client, registry_for, missing=lambda status: status == 404)
 
 

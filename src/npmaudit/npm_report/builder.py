@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from npmaudit.advisories.model import Advisory
 from npmaudit.npm_report.bulk import bulk_index
@@ -29,6 +29,9 @@ from npmaudit.npm_report.vuln import FixAvailable, Vuln, registry_subspec
 from npmaudit.progress import Progress, no_progress
 from npmaudit.project.model import Project
 from npmaudit.registry.pick_manifest import Engines, NoMatchingVersion, pick_manifest
+
+if TYPE_CHECKING:
+    from npmaudit.registry.packuments import Refusal
 
 PackumentGetter = Callable[[str], "dict[str, Any] | None"]
 PACKUMENTS_TASK = "packuments"
@@ -43,6 +46,9 @@ class NpmReport:
     document: dict[str, Any]
     unavailable: tuple[str, ...] = ()
     top_vulns: tuple[str, ...] = field(default_factory=tuple)
+    refused: tuple[Refusal, ...] = ()
+    """Packuments the registry refused (401, 403, ...): read as npm reads them (no versions), but
+    nobody looked, so the report may differ from the one the packages deserve."""
 
     def unavailable_message(self) -> str | None:
         """The line to show when packuments were missing (``--offline`` with a cold cache)."""
@@ -52,6 +58,26 @@ class NpmReport:
         return (
             f"no cached packument for {len(self.unavailable)} package(s), so their meta-vulnerabilities "
             f"and fixes could not be evaluated (treated as having no published versions, as npm does): {names}"
+        )
+
+
+    def refused_message(self) -> str | None:
+        """One line naming the refused packuments, grouped by registry and status (no credentials)."""
+        if not self.refused:
+            return None
+        groups: dict[tuple[int, str], list[str]] = {}
+        for refusal in self.refused:
+            names = groups.setdefault((refusal.status, refusal.registry), [])
+            if refusal.name not in names:
+                names.append(refusal.name)
+        parts = "; ".join(
+            f"HTTP {status} from {registry}: {', '.join(sorted(names))}" for (status, registry), names in groups.items()
+        )
+        count = sum(len(names) for names in groups.values())
+        return (
+            f"{count} package(s) not looked up, the registry refused their packuments ({parts}): npm's report "
+            "reads them as having no published versions, as npm does, so their meta-vulnerabilities and fixes "
+            "may be wrong"
         )
 
 

@@ -3,6 +3,9 @@ that npm's report (and any command choosing versions) reads fixtures in tests an
 
 A provider is any callable ``(name) -> packument | None``; None means "not available", which npm
 treats as a package with no versions (every version counts as vulnerable, the range becomes "").
+A registry that refuses a packument (401, 403: any client error but 404) is not "no such package":
+the fetcher raises :class:`PackumentRefused`, and :class:`RefusalsAsNpmDoes` lets npm's report go on
+as npm does (no versions) while remembering each refusal, so the run can say it could not look.
 
 :class:`PackumentCache` keeps abbreviated packuments on disk, trimmed once to what the report reads
 (the versions' fields npm's calculator and pick-manifest use), and in offline mode answers from disk
@@ -25,11 +28,12 @@ import time
 import urllib.parse
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from npmaudit import textfile
-from npmaudit.errors import InputError
+from npmaudit.errors import InputError, SourceError
 
 # Fields of a version that metavuln-calculator and npm-pick-manifest read.
 VERSION_FIELDS = (
@@ -259,6 +263,33 @@ class Prefetching:
         return self._cache(name)
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A packument the registry refused to give: who was asked and what it answered."""
+
+    name: str
+    registry: str  # without credentials
+    status: int
+
+
+class RefusalsAsNpmDoes:
+    """A provider that reads a packument the registry refused (:class:`PackumentRefused`) as npm
+    11 does, as a package without versions (metavuln-calculator's packument fetch turns any failure
+    into an empty packument, and ``npm audit`` says nothing), and keeps each refusal in
+    :attr:`refused` so that the caller can say the report rests on packuments nobody looked up."""
+
+    def __init__(self, provider: PackumentProvider) -> None:
+        self._provider = provider
+        self.refused: list[Refusal] = []
+
+    def __call__(self, name: str) -> dict[str, Any] | None:
+        try:
+            return self._provider(name)
+        except PackumentRefused as refusal:
+            self.refused.append(Refusal(refusal.name, refusal.registry, refusal.status))
+            return None
+
+
 def dependents_by_name(edges: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     """``{package: [the packages that depend on it]}`` from (dependent, dependency) name pairs."""
     found: dict[str, dict[str, None]] = {}
@@ -268,23 +299,37 @@ def dependents_by_name(edges: Iterable[tuple[str, str]]) -> dict[str, list[str]]
     return {name: list(names) for name, names in found.items()}
 
 
-def _any_client_error(status: int) -> bool:
-    return 400 <= status < 500
+class PackumentRefused(SourceError):
+    """The registry answered a packument request with a client error that does not mean "no such
+    package" (401, 403, ...): nobody looked. ``registry`` is shown without credentials."""
+
+    def __init__(self, source: str, reason: str, *, name: str, registry: str, status: int) -> None:
+        super().__init__(source, reason)
+        self.name = name
+        self.registry = registry
+        self.status = status
+
+
+def _not_found(status: int) -> bool:
+    return status == 404
 
 
 def registry_fetcher(
-    client: Any, registry_for: Callable[[str], str], *, missing: Callable[[int], bool] = _any_client_error
+    client: Any, registry_for: Callable[[str], str], *, missing: Callable[[int], bool] = _not_found
 ) -> Fetcher:
     """A fetcher over npmaudit.http.HttpClient: GET <registry>/<escaped name> (corgi), with etag and
     the answer's freshness (``Cache-Control``).
 
-    An HTTP status for which ``missing`` holds gives no document (by default any client error, as
-    pacote's failure gives npm an empty packument); any other failure raises the client's error.
+    An HTTP status for which ``missing`` holds gives no document (by default only 404: the registry
+    has no such package); any other client error raises :class:`PackumentRefused` (credentials
+    refused, or some other refusal to answer), and any other failure the client's own error.
     """
     from npmaudit.http import HttpError
+    from npmaudit.npmrc import redact_url
 
     def fetch(name: str, etag: str | None) -> Fetched:
-        url = registry_for(name).rstrip("/") + "/" + urllib.parse.quote(name, safe="@", errors="surrogatepass")
+        registry = registry_for(name)
+        url = registry.rstrip("/") + "/" + urllib.parse.quote(name, safe="@", errors="surrogatepass")
         headers = {"accept": CORGI_ACCEPT}
         if etag:
             headers["if-none-match"] = etag
@@ -293,6 +338,10 @@ def registry_fetcher(
         except HttpError as error:
             if error.status is not None and missing(error.status):
                 return Fetched(error.status, None, None)
+            if error.status is not None and 400 <= error.status < 500:
+                raise PackumentRefused(
+                    error.source, error.reason, name=name, registry=redact_url(registry), status=error.status
+                ) from None
             raise
         freshness = fresh_for(response.headers)
         if response.status == 304:
