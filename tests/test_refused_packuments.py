@@ -103,9 +103,8 @@ def test_a_refused_revalidation_keeps_the_cached_packument(tmp_path: Path) -> No
         with PackumentCache(tmp_path, fetch) as cache:
             assert cache("a") is not None
         registry.add_fault(Fault("/a", "status", status=401, times=0))
-        with PackumentCache(tmp_path, fetch) as cache:
-            with pytest.raises(PackumentRefused) as caught:
-                cache("a")
+        with PackumentCache(tmp_path, fetch) as cache, pytest.raises(PackumentRefused) as caught:
+            cache("a")
         assert isinstance(caught.value, SourceError) and caught.value.status == 401 and caught.value.name == "a"
         entry = json.loads(gzip.decompress((tmp_path / "a.json.gz").read_bytes()))
         assert entry["packument"]["versions"].keys() == {"1.0.0", "1.1.0"}

@@ -10,22 +10,33 @@ passes. The blocked read then ends at once (end of stream or a TLS error) and th
 Each connection keeps a duplicate of its TCP socket's descriptor for the watchdog: the socket
 object itself is replaced when TLS wraps it (the handshake runs on a detached descriptor), while
 ``shutdown`` on the duplicate acts on the one underlying connection at every stage.
+
+Before there is a socket, the host name must be resolved, and ``getaddrinfo`` blocks in the C
+library with no timeout of its own (a resolver that does not answer, an NSS module that hangs). A
+new connection therefore resolves its host in a daemon thread of its own (:func:`resolve_within`)
+and waits at most until the exchange's deadline: past it, the exchange expires like any other and
+the stalled lookup is left to finish on its own. Each address is then connected within the time
+that remains.
 """
 
 from __future__ import annotations
 
 import contextlib
 import heapq
+import ipaddress
 import itertools
 import socket
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any
 
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util import connection as urllib3_connection
 
 _LOCK = threading.Condition()  # guards every Exchange, every connection's watch socket and the heap
 _CURRENT: ContextVar[Exchange | None] = ContextVar("npmaudit_http_exchange", default=None)
@@ -126,6 +137,48 @@ class _Watchdog:
 _WATCHDOG = _Watchdog()
 
 
+AddressInfo = tuple[Any, Any, int, str, Any]  # one entry of socket.getaddrinfo's answer
+Resolver = Callable[[str, int, int, int], Sequence[AddressInfo]]  # (host, port, family, type): getaddrinfo's shape
+
+
+class ResolveTimeout(TimeoutError):
+    """The host name was not resolved before the deadline."""
+
+
+def resolve_within(
+    host: str, port: int, deadline: float, *, family: int = 0, resolver: Resolver = socket.getaddrinfo
+) -> list[AddressInfo]:
+    """``resolver(host, port, family, SOCK_STREAM)`` in a daemon thread, waited for until ``deadline``
+    (monotonic). Its error is raised here; past the deadline :class:`ResolveTimeout` is, and the
+    thread is abandoned (a daemon: it never holds the process up at exit)."""
+    done = threading.Event()
+    outcome: list[Any] = []
+
+    def lookup() -> None:
+        try:
+            outcome.append(list(resolver(host, port, family, socket.SOCK_STREAM)))
+        except BaseException as error:  # handed to the waiting caller
+            outcome.append(error)
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="npmaudit-resolve", daemon=True).start()
+    if not done.wait(max(0.0, deadline - time.monotonic())):
+        raise ResolveTimeout(f"{host} not resolved in time")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    found: list[AddressInfo] = outcome[0]
+    return found
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
 class _Watched(HTTPConnection):
     """A urllib3 connection that joins the current exchange when it connects or sends a request."""
 
@@ -133,12 +186,56 @@ class _Watched(HTTPConnection):
     _watched_by: Exchange | None = None
 
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
+        current = _CURRENT.get()
+        if current is not None and not _is_address(self._dns_host):
+            return self._watch(self._connect_by_name(current))
+        return self._watch(super()._new_conn())  # an address needs no lookup; no exchange, no deadline
+
+    def _watch(self, sock: socket.socket) -> socket.socket:
         with _LOCK:
             self._release_watch_socket()
             self._watch_socket = sock.dup()
         self._join_current()
         return sock
+
+    def _connect_by_name(self, current: Exchange) -> socket.socket:
+        """urllib3's ``_new_conn`` (its errors included), with the name resolved within the exchange's
+        deadline and each address connected within what remains of it."""
+        try:
+            addresses = resolve_within(
+                self._dns_host, self.port, current.deadline, family=urllib3_connection.allowed_gai_family()
+            )
+        except ResolveTimeout:
+            with _LOCK:
+                current.expire()  # the client reports the deadline, and retries, as for a stalled answer
+            raise ConnectTimeoutError(self, f"{self.host} was not resolved within the deadline") from None
+        except socket.gaierror as error:
+            raise NameResolutionError(self.host, self, error) from error
+        failure: OSError = OSError("getaddrinfo returns an empty list")
+        for address in addresses:
+            remaining = current.deadline - time.monotonic()
+            if remaining <= 0:
+                with _LOCK:
+                    current.expire()
+                raise ConnectTimeoutError(self, f"Connection to {self.host} timed out (deadline)")
+            try:
+                sock = urllib3_connection.create_connection(
+                    (str(address[4][0]), self.port),
+                    min(remaining, self.timeout) if isinstance(self.timeout, int | float) else remaining,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
+            except TimeoutError as error:  # socket.timeout
+                failure = error
+                continue
+            except OSError as error:
+                failure = error
+                continue
+            sys.audit("http.client.connect", self, self.host, self.port)
+            return sock
+        if isinstance(failure, TimeoutError):
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from failure
+        raise NewConnectionError(self, f"Failed to establish a new connection: {failure}") from failure
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         self._join_current()  # a kept-alive connection from the pool joins here

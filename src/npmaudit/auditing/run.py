@@ -149,8 +149,8 @@ def run_audit(
             messages.append(unavailable)
         refused = npm_report.refused_message()
         if refused:
-            accepted = "accepted with --allow-refused-packuments"
-            messages.append(f"{refused} ({accepted if settings.allow_refused_packuments else 'exit 3; ' + REFUSED_HINT})")
+            outcome = "accepted with --allow-refused-packuments" if settings.allow_refused_packuments else REFUSED_HINT
+            messages.append(f"{refused} ({outcome})")
         from npmaudit.auditing.npm_counts import npm_counts_without_ignored
 
         npm_counts = npm_counts_without_ignored(npm_report.document, result.findings, ignores)
@@ -172,7 +172,9 @@ def run_audit(
     return AuditOutcome(result, verdict, settings, messages, npm_report, ignores, places)
 
 
-REFUSED_HINT = "check the registry's credentials in .npmrc, or pass --allow-refused-packuments to accept the report"
+REFUSED_HINT = (
+    "exit 3; check the registry's credentials in .npmrc, or pass --allow-refused-packuments to accept the report"
+)
 
 
 def _with_offline_hint(error: SourceError, settings: Settings, sources: Sequence[AdvisorySource]) -> SourceError:

@@ -60,7 +60,6 @@ class NpmReport:
             f"and fixes could not be evaluated (treated as having no published versions, as npm does): {names}"
         )
 
-
     def refused_message(self) -> str | None:
         """One line naming the refused packuments, grouped by registry and status (no credentials)."""
         if not self.refused:
