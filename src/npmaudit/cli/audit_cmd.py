@@ -101,6 +101,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="a package whose lockfile version is not valid semver (it matches no advisory) is listed as not "
         "checked with a warning; without this flag it fails the run (exit 2)",
     )
+    parser.add_argument(
+        "--allow-refused-packuments",
+        action="store_true",
+        help="npm's report (--format npm-json/npm-text) over packuments the registry refused (401, 403; npm reads "
+        "such a package as having no versions) warns, naming the packages; without this flag it fails the run "
+        "(exit 3) after printing the report",
+    )
     for module_name in EXTRA_OPTION_MODULES:
         importlib.import_module(module_name).add_arguments(parser)
     parser.set_defaults(run=run)

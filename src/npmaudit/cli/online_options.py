@@ -50,13 +50,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "each retry with a deadline of its own (env NPMAUDIT_RETRIES, default 3); then the run fails (exit 3)",
     )
     group.add_argument(
-        "--allow-refused-packuments",
-        action="store_true",
-        help="with --format npm-json/npm-text: when the registry refuses a packument (401, 403), print npm's "
-        "report anyway (npm reads such a package as having no versions) with a warning naming the packages; "
-        "without this flag the run fails (exit 3) after printing it",
-    )
-    group.add_argument(
         "--registry",
         metavar="URL",
         help="npm registry URL for --registry-advisories (default: npm's configuration: .npmrc, npm_config_registry, "
