@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import socket
 import sys
@@ -328,3 +329,24 @@ def test_a_run_opens_the_filled_shared_store_once(
     assert kinds == (["sqlite", "osv-api"] if not flags else ["npm-registry"]), kinds
     assert code == 1 if not flags else code == 0, err
     assert len([database for database in opens if store.name in database]) == 1, opens
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "broken-link"])
+def test_a_shared_store_that_is_not_a_regular_file_is_refused_not_left_out(
+    capsys, project: Path, tmp_path: Path, monkeypatch, online_osv_records, kind: str
+) -> None:
+    """Something at the shared store's path is the store the default run would use: one that cannot
+    be a store fails the run (exit 2) naming it, instead of a run that silently asks OSV alone."""
+    store = tmp_path / "cache" / "advisories.sqlite"
+    store.parent.mkdir(parents=True)
+    if kind == "fifo":
+        os.mkfifo(store)
+    elif kind == "directory":
+        store.mkdir()
+    else:
+        store.symlink_to(tmp_path / "gone.sqlite")
+    with OsvServer(online_osv_records) as server:
+        monkeypatch.setenv("NPMAUDIT_OSV_URL", server.url)
+        code, report, err = _run(capsys, str(project), "--omit", "dev")
+    assert code == 2 and report is None and err.count("\n") == 1, err
+    assert str(store) in err, err

@@ -16,6 +16,7 @@ inside ``-r`` is asked about exactly as when audited alone.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,10 +163,12 @@ def _probe_store(path: Path) -> _StoreProbe:
     from npmaudit.advisories.local import is_sqlite_file
     from npmaudit.advisories.store import AdvisoryStore
 
-    if not path.is_file():
+    if not os.path.lexists(path):
         return _StoreProbe(False)
-    if not is_sqlite_file(path):
-        return _StoreProbe(True)  # not a store: opening it says what is wrong with it
+    if not path.is_file() or not is_sqlite_file(path):
+        # Not a store (a FIFO, a directory, a broken link, another file): opening it as the local
+        # source says what is wrong with it, rather than a run that quietly leaves it out.
+        return _StoreProbe(True)
     try:
         store = AdvisoryStore.open(path)
     except InputError:
