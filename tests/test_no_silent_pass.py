@@ -1,20 +1,28 @@
 """Commands that answer over the advisory database must not answer "nothing found" over a database
 that cannot be one: `inventory audit` against a missing, never filled or empty database is an input
-error (exit 2) naming it, before any project is re-evaluated. (The same rule for `audit`, `query` and
-`serve` is in tests/test_sources.py, tests/test_query.py and tests/test_serve.py.)"""
+error (exit 2) naming it, before any project is re-evaluated (the same rule for `audit`, `query` and
+`serve` is in tests/test_sources.py, tests/test_query.py and tests/test_serve.py); and a fix whose
+re-audit cannot query its source is no fix."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import shutil
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import FIXTURES, isolate_environment
 from npmaudit.advisories.store import AdvisoryStore
 from npmaudit.cli import main
+from servers import OsvServer, RegistryServer
+from servers.base import Answer, RecordedRequest, json_answer
 
 PROJECT = FIXTURES / "npm_refused_packument" / "project"
+FIX = FIXTURES / "fix"
 
 
 @pytest.fixture
@@ -56,3 +64,48 @@ def test_inventory_audit_over_no_database_is_an_input_error(
     captured = capsys.readouterr()
     assert (code, captured.out) == (2, ""), captured.err
     assert captured.err.startswith(f"npmaudit: error: {path}: {problem}") and captured.err.count("\n") == 1
+
+
+class _OsvFailingFrom(OsvServer):
+    """The OSV API answering its first ``fail_from - 1`` batch queries, and 503 from then on."""
+
+    def __init__(self, records: list[dict[str, Any]], fail_from: int) -> None:
+        super().__init__(records)
+        self.fail_from = fail_from
+        self.batches = 0
+        self._counter = threading.Lock()
+
+    def handle(self, request: RecordedRequest) -> Answer:
+        if request.path == "/v1/querybatch":
+            with self._counter:
+                self.batches += 1
+                failing = self.batches >= self.fail_from
+            if failing:
+                return json_answer(503, {"error": "unavailable"})
+        return super().handle(request)
+
+
+def test_a_fix_whose_re_audit_cannot_run_fails_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The re-audit is the proof: when its advisory query fails (the last one the fix makes; counted
+    on a clean dry run first), the fix ends with exit 3 and no file changes, never a fix unproven."""
+    isolate_environment(monkeypatch, tmp_path, no_npm=True)
+    records = [json.loads(line) for line in (FIX / "advisories.jsonl").read_text().splitlines() if line.strip()]
+    with gzip.open(FIX / "packuments.json.gz", "rt", encoding="utf-8") as stream:
+        packuments = {name: doc for name, doc in json.load(stream).items() if doc is not None}
+    folder = tmp_path / "older-safe"
+    shutil.copytree(FIX / "projects" / "older-safe", folder)
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    with RegistryServer(packuments=packuments) as registry:
+        args = ["fix", str(folder), "--osv", "--registry", registry.url]
+        with _OsvFailingFrom(records, fail_from=10**9) as counting:
+            assert main([*args, "--osv-url", counting.url, "--dry-run"]) == 1
+        capsys.readouterr()
+        assert counting.batches >= 2  # the audit, then the planning's and the re-audit's queries
+        with _OsvFailingFrom(records, fail_from=counting.batches) as osv:
+            code = main([*args, "--osv-url", osv.url])
+        captured = capsys.readouterr()
+    assert code == 3 and "HTTP 503" in captured.err and captured.err.count("\n") == 1, captured.err
+    assert osv.batches == counting.batches  # it failed on the re-audit's query, the last one
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
