@@ -51,12 +51,13 @@ def test_with_every_packument_served_the_report_is_npms(project: Path, capsys) -
 def test_a_refused_packument_gives_npms_report_and_exit_3_naming_it(project: Path, capsys, status: int) -> None:
     """The report is byte for byte what npm printed when the registry refused `a`; the run fails
     (exit 3) with one line naming the package, the status and the registry, and no credential."""
-    (project / ".npmrc").write_text(f"//127.0.0.1/:_authToken={SECRET}\n")
     with RegistryServer(packuments=PACKUMENTS) as registry:
+        (project / ".npmrc").write_text(f"//{registry.url.removeprefix('http://')}:_authToken={SECRET}\n")
         # The registry echoes what it was sent, as some do in their error bodies.
         registry.add_fault(Fault("/a", "status", status=status, body=f'{{"error":"bad {SECRET}"}}'.encode(), times=0))
         url = registry.url.replace("http://", f"http://someone:{SECRET}@")
         code, out, err = _audit(capsys, project, url, "--format", "npm-json")
+        assert all(request.headers.get("authorization") for request in registry.requests_to("/a"))
     assert out == A_REFUSED
     assert code == 3, err
     lines = err.splitlines()
