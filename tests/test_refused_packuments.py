@@ -57,7 +57,8 @@ def test_a_refused_packument_gives_npms_report_and_exit_3_naming_it(project: Pat
         registry.add_fault(Fault("/a", "status", status=status, body=f'{{"error":"bad {SECRET}"}}'.encode(), times=0))
         url = registry.url.replace("http://", f"http://someone:{SECRET}@")
         code, out, err = _audit(capsys, project, url, "--format", "npm-json")
-        assert all(request.headers.get("authorization") for request in registry.requests_to("/a"))
+        refused_requests = registry.requests_to("/a")
+        assert refused_requests and all(request.headers.get("authorization") for request in refused_requests)
     assert out == A_REFUSED
     assert code == 3, err
     lines = err.splitlines()

@@ -22,9 +22,10 @@ import pytest
 
 import mountns
 from conftest import FIXTURES
-from npmaudit.http import HttpClient, HttpSettings
+from npmaudit.http import HttpClient, HttpError, HttpSettings
 from npmaudit.http_deadline import ResolveTimeout, resolve_within
-from servers import RegistryServer
+from npmaudit.npmrc import load_npm_config
+from servers import CA_CERT, EchoServer, RegistryServer
 
 PROJECT = FIXTURES / "npm_refused_packument" / "project"
 
@@ -101,3 +102,19 @@ def test_a_lookup_that_never_returns_fails_the_run_within_the_timeout(tmp_path: 
     assert seconds < 10, where
     assert completed.stderr.count("\n") == 1 and "within 1 s" in completed.stderr, where
     assert "osv.stalled.test" in completed.stderr and completed.stdout == "", where
+
+
+def test_tls_still_verifies_the_name_not_the_address_it_resolved_to(tmp_path: Path) -> None:
+    """The test certificate is for 127.0.0.1 only: reached as `localhost` (resolved by the thread to
+    127.0.0.1) it must fail verification, as before; without verification the exchange works."""
+    project = tmp_path / "project"
+    project.mkdir()
+    with EchoServer(tls=True) as server:
+        url = server.url.replace("127.0.0.1", "localhost")
+        (project / ".npmrc").write_text(f"cafile={CA_CERT}\n")
+        trusted = load_npm_config(project, env={"HOME": str(tmp_path), "PATH": str(tmp_path / "bin")})
+        with pytest.raises(HttpError, match="Hostname mismatch, certificate is not valid for 'localhost'"):
+            HttpClient("registry", HttpSettings(timeout=5, retries=0), trusted).get_json(url)
+        (project / ".npmrc").write_text("strict-ssl=false\n")
+        unverified = load_npm_config(project, env={"HOME": str(tmp_path), "PATH": str(tmp_path / "bin")})
+        assert HttpClient("registry", HttpSettings(timeout=5, retries=0), unverified).get_json(url).data["path"] == "/"
