@@ -111,17 +111,10 @@ SOURCE_KINDS: tuple[SourceKind, ...] = (LOCAL, OSV, REGISTRY)
 """In the order a run opens and reports them: local first."""
 
 
-def chosen_kinds(settings: Settings) -> tuple[SourceKind, ...]:
-    """The kinds of source this run uses (the rules in this module's docstring)."""
-    kinds, store = _choose(settings)
-    if store is not None:
-        store.close()
-    return kinds
-
-
 def _choose(settings: Settings) -> tuple[tuple[SourceKind, ...], AdvisoryStore | None]:
-    """:func:`chosen_kinds`, and the shared store when deciding opened it to see whether it was
-    filled and the run uses it: then that handle is the local source (the store is opened once)."""
+    """The kinds of source this run uses (the rules in this module's docstring), and the shared
+    store when deciding opened it to see whether it was filled and the run uses it: that handle is
+    then the local source, so the store is opened once."""
     asked = {LOCAL: settings.local, OSV: settings.osv, REGISTRY: settings.registry_advisories}
     store: AdvisoryStore | None = None
     online = [kind.name for kind, on in asked.items() if on and kind.online]
