@@ -93,7 +93,8 @@ def test_a_missing_packument_is_no_such_package_as_in_npm(project: Path, capsys)
         code, out, err = _audit(capsys, project, registry.url, "--format", "npm-json")
         assert registry.requests_to("/a")
     assert (code, out) == (1, A_REFUSED), err
-    assert "not looked up" not in err
+    assert "not looked up" not in err and "no cached packument" not in err
+    assert "the registry has no packument for 1 package(s) (HTTP 404)" in err and err.rstrip().endswith(": a")
 
 
 def test_a_refused_revalidation_keeps_the_cached_packument(tmp_path: Path) -> None:

@@ -225,10 +225,7 @@ class _Watched(HTTPConnection):
                     source_address=self.source_address,
                     socket_options=self.socket_options,
                 )
-            except TimeoutError as error:  # socket.timeout
-                failure = error
-                continue
-            except OSError as error:
+            except OSError as error:  # refused, unreachable, or timed out (socket.timeout): try the next
                 failure = error
                 continue
             sys.audit("http.client.connect", self, self.host, self.port)

@@ -144,7 +144,7 @@ def run_audit(
         from npmaudit.auditing.npm_compat import compute_npm_report
 
         npm_report = compute_npm_report(result, settings, progress)
-        unavailable = npm_report.unavailable_message()
+        unavailable = npm_report.unavailable_message(offline=settings.offline)
         if unavailable:
             messages.append(unavailable)
         refused = npm_report.refused_message()

@@ -50,13 +50,20 @@ class NpmReport:
     """Packuments the registry refused (401, 403, ...): read as npm reads them (no versions), but
     nobody looked, so the report may differ from the one the packages deserve."""
 
-    def unavailable_message(self) -> str | None:
-        """The line to show when packuments were missing (``--offline`` with a cold cache)."""
+    def unavailable_message(self, *, offline: bool = True) -> str | None:
+        """The line to show when packuments were missing: not cached (``--offline`` with a cold
+        cache), or, online, a registry that has no such package (404: a git or unpublished one)."""
         if not self.unavailable:
             return None
         names = ", ".join(self.unavailable)
+        count = len(self.unavailable)
+        if not offline:
+            return (
+                f"the registry has no packument for {count} package(s) (HTTP 404), so their meta-vulnerabilities "
+                f"and fixes were evaluated as for a package without published versions, as npm does: {names}"
+            )
         return (
-            f"no cached packument for {len(self.unavailable)} package(s), so their meta-vulnerabilities "
+            f"no cached packument for {count} package(s), so their meta-vulnerabilities "
             f"and fixes could not be evaluated (treated as having no published versions, as npm does): {names}"
         )
 
