@@ -5,8 +5,8 @@ It exists so that every request gets the same guarantees:
 * **fail closed** — refused connections, timeouts, HTTP errors, oversized answers and invalid
   JSON all raise :class:`HttpError` (a :class:`~npmaudit.errors.SourceError`, exit 3) with one
   line naming the source, the request and the reason; never an empty answer;
-* **a total deadline** — each request on the wire (connecting, sending, the headers and the
-  whole body) must finish within ``HttpSettings.timeout`` seconds, however slowly the server
+* **a total deadline** — each request on the wire (resolving the host name, connecting, sending,
+  the headers and the whole body) must finish within ``HttpSettings.timeout`` seconds, however slowly the server
   sends (:mod:`npmaudit.http_deadline`); a request past it is retried like a lost connection;
 * **bounded retries** on 429 (honouring ``Retry-After``), on 5xx and on lost connections or read
   timeouts, with exponential backoff; a refused connection is not retried (nothing listens);

@@ -44,10 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--timeout",
         type=positive(float, "seconds"),
         metavar="SECONDS",
-        help="total deadline of each online request: connecting, sending and receiving the whole answer "
-        "(headers and body) must end within it, however slowly the server sends (env NPMAUDIT_TIMEOUT, config "
-        "timeout; default 30). A request past it, a lost connection, 429 and 5xx answers are retried with backoff, "
-        "each retry with a deadline of its own (env NPMAUDIT_RETRIES, default 3); then the run fails (exit 3)",
+        help="total deadline of each online request: resolving the host name, connecting, sending and receiving "
+        "the whole answer (headers and body) must end within it, however slowly the server sends (env "
+        "NPMAUDIT_TIMEOUT, config timeout; default 30). A request past it, a lost connection, 429 and 5xx answers "
+        "are retried with backoff, each retry with a deadline of its own (env NPMAUDIT_RETRIES, default 3); then "
+        "the run fails (exit 3)",
     )
     group.add_argument(
         "--registry",
