@@ -111,3 +111,15 @@ def test_a_refused_revalidation_keeps_the_cached_packument(tmp_path: Path) -> No
         assert isinstance(caught.value, SourceError) and caught.value.status == 401 and caught.value.name == "a"
         entry = json.loads(gzip.decompress((tmp_path / "a.json.gz").read_bytes()))
         assert entry["packument"]["versions"].keys() == {"1.0.0", "1.1.0"}
+
+
+@pytest.mark.parametrize("body", [b"[]", b"null", b'"a"'])
+def test_an_answer_that_is_not_a_packument_fails_the_run(project: Path, capsys, body: bytes) -> None:
+    """HTTP 200 with JSON that is no object: the registry answered, but not with a packument. Before,
+    it was read (and cached) as "no such package", and the report went on quietly."""
+    with RegistryServer(packuments=PACKUMENTS) as registry:
+        registry.add_fault(Fault("/a", "body", body=body, times=0))
+        code, out, err = _audit(capsys, project, registry.url, "--format", "npm-json")
+    assert (code, out) == (3, ""), err
+    assert err.startswith("npmaudit: error: ") and err.count("\n") == 1, err
+    assert f"GET {registry.url}a: not a packument" in err

@@ -347,7 +347,9 @@ def registry_fetcher(
         if response.status == 304:
             return Fetched(304, None, response.headers.get("etag") or etag, freshness)
         data = client.decode_json(response)
-        document = data if isinstance(data, dict) else None
-        return Fetched(response.status, document, response.headers.get("etag"), freshness)
+        if not isinstance(data, dict):  # an answer, but no packument: never read as "no such package"
+            kind = "null" if data is None else type(data).__name__
+            raise SourceError(client.source, f"GET {redact_url(url)}: not a packument (a JSON {kind}, not an object)")
+        return Fetched(response.status, data, response.headers.get("etag"), freshness)
 
     return fetch
