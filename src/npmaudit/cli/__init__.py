@@ -1,8 +1,10 @@
 """The command line: the only place that prints to the terminal or decides the process exit code.
 
 Subcommands live in their own modules, each with ``register(subparsers)``; a module sets
-``run=<function(args) -> int>`` as the parser default. Heavy modules are imported inside the
-``run`` functions so that ``npmaudit --help`` stays fast.
+``run=<function(args) -> int>`` as the parser default. Only the module of the subcommand named on
+the command line is imported and registered: the others get a bare parser carrying the line
+``npmaudit --help`` lists (:data:`SUBCOMMANDS`), so the top-level help and usage errors need no
+subcommand module at all. Heavy modules are imported inside the ``run`` functions.
 """
 
 from __future__ import annotations
@@ -13,22 +15,36 @@ import importlib
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from npmaudit import __version__
 from npmaudit.errors import EXIT_INPUT, NpmauditError
 
-SUBCOMMAND_MODULES = (
-    "npmaudit.cli.audit_cmd",
-    "npmaudit.cli.db_cmd",
-    "npmaudit.cli.verify_cmd",
-    "npmaudit.cli.signatures_cmd",
-    "npmaudit.cli.serve_cmd",
-    "npmaudit.cli.ignore_cmd",
-    "npmaudit.cli.query_cmd",
-    "npmaudit.cli.inventory_cmd",
-    "npmaudit.cli.fix_cmd",
-)
+# name -> (module, the line `npmaudit --help` lists), in the order it lists them. Each module's
+# ``register`` passes ``summary(name)`` as its parser's help, so the two never differ.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "audit": ("npmaudit.cli.audit_cmd", "audit a project's dependencies"),
+    "db": ("npmaudit.cli.db_cmd", "manage the local advisory store (import, export, info, update)"),
+    "verify": (
+        "npmaudit.cli.verify_cmd",
+        "check a lockfile offline: hosts, https, integrity, URL names, sources, drift, node_modules",
+    ),
+    "signatures": (
+        "npmaudit.cli.signatures_cmd",
+        "verify registry signatures and provenance attestations of a lockfile's packages",
+    ),
+    "serve": (
+        "npmaudit.cli.serve_cmd",
+        "serve the advisory store as npm's audit endpoints and the OSV API (needs npmaudit[serve])",
+    ),
+    "ignore": ("npmaudit.cli.ignore_cmd", "inspect ignores (accepted findings)"),
+    "query": ("npmaudit.cli.query_cmd", "find which projects install a package, version, range or advisory"),
+    "inventory": ("npmaudit.cli.inventory_cmd", "record many projects and answer fleet-wide queries"),
+    "fix": (
+        "npmaudit.cli.fix_cmd",
+        "fix vulnerable dependencies (lockfile in place, or overrides), proven by a re-audit",
+    ),
+}
 
 EXIT_INTERNAL = 70
 
@@ -67,7 +83,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_INPUT, f"{self.prog}: error: {safe_message(message)} (see --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def summary(command: str) -> str:
+    """The line ``npmaudit --help`` lists for ``command``."""
+    return SUBCOMMANDS[command][1]
+
+
+def named_command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not an option (the top level takes no
+    option with a value), or None."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The parser, with the full parsers of ``commands`` (every subcommand when None) and a bare
+    one, carrying only its summary, for each other subcommand."""
     parser = _Parser(
         prog="npmaudit",
         description="Audit npm-ecosystem projects for vulnerable and malicious dependencies.",
@@ -76,13 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"npmaudit {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module_name in SUBCOMMAND_MODULES:
-        importlib.import_module(module_name).register(subparsers)
+    for command, (module_name, help_line) in SUBCOMMANDS.items():
+        if commands is None or command in commands:
+            importlib.import_module(module_name).register(subparsers)
+        else:
+            subparsers.add_parser(command, help=help_line)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    command = named_command(argv)
+    parser = build_parser(commands=() if command is None else (command,))
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:
         parser.print_help(sys.stderr)

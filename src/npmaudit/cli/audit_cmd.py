@@ -6,6 +6,7 @@ import argparse
 import importlib
 from pathlib import Path
 
+from npmaudit.cli import summary
 from npmaudit.report import FORMAT_NAMES, FORMATS
 from npmaudit.settings import AUDIT_LEVELS, OMIT_GROUPS, POLICIES
 
@@ -37,7 +38,7 @@ error (exit 2), and a source that cannot be queried ends the run with exit 3: ne
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "audit",
-        help="audit a project's dependencies",
+        help=summary("audit"),
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from npmaudit.cli import summary
+
 DESCRIPTION = """\
 Manage the local advisory store: a SQLite database indexed by package name, holding each OSV
 record once. Merging keeps, for each id, the record with the newest 'modified'; withdrawn records
@@ -28,7 +30,7 @@ DB_HELP = "the store (env NPMAUDIT_DB, the project's .npmaudit.toml `db`, else t
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "db",
-        help="manage the local advisory store (import, export, info, update)",
+        help=summary("db"),
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

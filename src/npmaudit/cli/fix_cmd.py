@@ -7,6 +7,7 @@ import importlib
 import sys
 from pathlib import Path
 
+from npmaudit.cli import summary
 from npmaudit.settings import AUDIT_LEVELS, OMIT_GROUPS, POLICIES
 
 DESCRIPTION = """\
@@ -35,7 +36,7 @@ EXTRA_OPTION_MODULES: tuple[str, ...] = ("npmaudit.cli.store_options", "npmaudit
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "fix",
-        help="fix vulnerable dependencies (lockfile in place, or overrides), proven by a re-audit",
+        help=summary("fix"),
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

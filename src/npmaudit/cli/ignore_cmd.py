@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from npmaudit.cli import summary
 from npmaudit.settings import OMIT_GROUPS
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ scope). The project is audited to tell; the source options are those of `npmaudi
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("ignore", help="inspect ignores (accepted findings)", description=DESCRIPTION)
+    parser = subparsers.add_parser("ignore", help=summary("ignore"), description=DESCRIPTION)
     commands = parser.add_subparsers(dest="ignore_command", metavar="SUBCOMMAND", parser_class=type(parser))
     listing = commands.add_parser(
         "list", help="every ignore with its state: active, expired, stale", description=DESCRIPTION

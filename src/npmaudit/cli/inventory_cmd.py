@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from npmaudit.cli import summary
+
 if TYPE_CHECKING:
     from npmaudit.inventory.store import Inventory
     from npmaudit.settings import Settings
@@ -42,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     parser = subparsers.add_parser(
         "inventory",
-        help="record many projects and answer fleet-wide queries",
+        help=summary("inventory"),
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

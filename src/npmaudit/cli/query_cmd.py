@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from npmaudit.cli import summary
+
 DESCRIPTION = """\
 List every install of the packages asked for, in one project or (-r) in every project under PATH,
 with the install path, the dependency group (prod, dev, optional, peer), and the chain of
@@ -29,7 +31,7 @@ Exit codes: 0 nothing matches, 1 something matches (so it can gate), 2 a usage o
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "query",
-        help="find which projects install a package, version, range or advisory",
+        help=summary("query"),
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

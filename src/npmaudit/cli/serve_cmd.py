@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from npmaudit.cli import summary
 from npmaudit.cli.arguments import positive
 
 DESCRIPTION = """\
@@ -49,7 +50,7 @@ def _port(text: str) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "serve",
-        help="serve the advisory store as npm's audit endpoints and the OSV API (needs npmaudit[serve])",
+        help=summary("serve"),
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from npmaudit.cli import summary
 from npmaudit.settings import OMIT_GROUPS
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ exit codes: 0 passed, 1 a failing outcome (or nothing could be verified), 2 inpu
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "signatures",
-        help="verify registry signatures and provenance attestations of a lockfile's packages",
+        help=summary("signatures"),
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

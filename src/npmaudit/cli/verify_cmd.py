@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from npmaudit.cli import summary
+
 if TYPE_CHECKING:
     from npmaudit.settings import Settings
     from npmaudit.trust.verify import Registries
@@ -29,7 +31,7 @@ exit codes: 0 passed (warnings allowed), 1 a check failed, 2 unreadable input or
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "verify",
-        help="check a lockfile offline: hosts, https, integrity, URL names, sources, drift, node_modules",
+        help=summary("verify"),
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
