@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -9,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from npmaudit.project.globs import GlobTooComplex, compile_glob, expand_braces, glob_match, matching_folders
-from npmaudit.project.readers.npm.workspaces import MAX_GLOB_MATCHES, TooManyWorkspaceGlobs, map_workspaces
+from npmaudit.project.readers.npm.workspaces import (
+    IN_NODE_MODULES,
+    MAX_GLOB_MATCHES,
+    TooManyWorkspaceGlobs,
+    in_node_modules,
+    map_workspaces,
+)
 
 ORACLE = json.loads((Path(__file__).parent / "fixtures" / "globs" / "minimatch.json").read_text())
 EXTGLOB = "packages/@(a|b)"  # extglobs are not supported (documented): their characters match literally
@@ -101,3 +108,15 @@ def test_folders_on_disk_are_found_as_node_glob_walks_them(tmp_path: Path) -> No
     started = time.perf_counter()
     assert matching_folders(tmp_path, "*a*a*a*a*a*a*a*a*a*a*a*a*b") == []  # Python 3.13's own glob hangs on it
     assert time.perf_counter() - started < 1.5  # minutes before the fix; generous for a loaded machine
+
+
+def test_the_node_modules_exclusion_gives_the_globs_verdict_on_every_path() -> None:
+    names = ["node_modules", "a", "@s", ".bin", ".", "..", "", "node_modules.x", "x.node_modules"]
+    paths = [*ORACLE["paths"], "//node_modules/a", "node_modules//a", "a/node_modules//", "/node_modules/a"]
+    for length in range(1, 5):
+        paths.extend("/".join(parts) for parts in itertools.product(names, repeat=length))
+    glob = compile_glob(IN_NODE_MODULES)
+    differing = [path for path in paths if in_node_modules(path) != glob.match(path)]
+    assert differing == []
+    assert sum(map(in_node_modules, paths)) > 500  # both verdicts are well represented
+    assert len(paths) - sum(map(in_node_modules, paths)) > 500

@@ -158,7 +158,8 @@ class _Builder:
                 if on_disk is not None:
                     self.package_of[target] = on_disk
         self.names = {location: self._name(location, package) for location, package in self.package_of.items()}
-        self.workspaces = self._workspaces(root_package.get("workspaces"))
+        self.declared_workspaces = root_package.get("workspaces")
+        self.workspaces = self._workspaces(self.declared_workspaces)
         self.workspace_folders = set(self.workspaces.values())
         self._parents: dict[str, str | None] = {}
 
@@ -219,7 +220,11 @@ class _Builder:
                 peer_optional[name] = peer.pop(name)
         for name in optional:
             prod.pop(name, None)
-        lock_workspaces = {name: f"file:{folder}" for name, folder in self._workspaces(lock.get("workspaces")).items()}
+        declared_workspaces = lock.get("workspaces")
+        # Usually the lockfile's root records the package.json's patterns: those are mapped already.
+        same = declared_workspaces == self.declared_workspaces
+        workspaces = self.workspaces if same else self._workspaces(declared_workspaces)
+        lock_workspaces = {name: f"file:{folder}" for name, folder in workspaces.items()}
         expected = {
             "dev": lock.get("devDependencies") or {},
             "optional": optional,

@@ -18,6 +18,9 @@ from npmaudit.project.globs import Glob, GlobTooComplex, compile_glob
 # A lockfile past it is refused before any matching.
 MAX_GLOB_MATCHES = 250_000
 
+# npm never counts a folder under node_modules as a workspace, whatever the patterns say.
+IN_NODE_MODULES = "**/node_modules/**"
+
 
 class TooManyWorkspaceGlobs(GlobTooComplex):
     """The ``workspaces`` patterns times the folders are more matches than npmaudit makes, or one
@@ -68,10 +71,11 @@ def map_workspaces(declared: object, folders: Iterable[str], name_of: Callable[[
     if not patterns:
         return {}
     folders = list(folders)
-    exclusions = [_compile(n) for n in [*negated, "**/node_modules/**"]]
+    exclusions = [_compile(n) for n in negated]
     inclusions = [_compile(p) for p in patterns]
-    _check_work(len(folders) * sum(glob.cost for glob in exclusions), len(negated), "negated patterns")
-    candidates = [f for f in folders if not any(glob.match(f) for glob in exclusions)]
+    work = len(folders) * (sum(glob.cost for glob in exclusions) + _compile(IN_NODE_MODULES).cost)
+    _check_work(work, len(negated), "negated patterns")
+    candidates = [f for f in folders if not in_node_modules(f) and not any(glob.match(f) for glob in exclusions)]
     _check_work(len(candidates) * sum(glob.cost for glob in inclusions), len(patterns), "patterns")
     found: dict[str, str] = {}  # folder -> name, in pattern order
     for glob in inclusions:
@@ -79,6 +83,16 @@ def map_workspaces(declared: object, folders: Iterable[str], name_of: Callable[[
             if glob.match(folder):
                 found[folder] = name_of(folder)
     return {name: folder for folder, name in found.items()}
+
+
+def in_node_modules(folder: str) -> bool:
+    """``IN_NODE_MODULES`` matched against ``folder`` as :mod:`npmaudit.project.globs` matches it,
+    without the general matcher: every folder of a lockfile is tested, most of them under
+    ``node_modules``. Its first ``**`` and its last (which swallows one name at least) cross no
+    name starting with a dot, so it is "a ``node_modules`` before the last name, and no hidden name"
+    (``tests/test_globs.py`` holds the two to the same verdicts)."""
+    names = folder.split("/") if "//" not in folder else re.split(r"/+", folder)
+    return "node_modules" in names[:-1] and not any(name.startswith(".") for name in names)
 
 
 def _check_work(matches: int, count: int, what: str) -> None:
