@@ -98,28 +98,51 @@ _XPLAIN_LOOSE = (
     f"{_PREFIX_LOOSE}({_XID_LOOSE})(?:\\.({_XID_LOOSE})(?:\\.({_XID_LOOSE})(?:{PRERELEASE_LOOSE_SRC})?{_BUILD}?)?)?"
 )
 
-# Groups: 1-3 major/minor/patch, 4 prerelease, 5 build.
-FULL = re.compile(f"^{_FULL_PLAIN}\\Z")
-LOOSE = re.compile(f"^{_LOOSE_PLAIN}\\Z")
+# Every pattern by name, compiled the first time it is used (``_grammar.FULL`` reaches the module's
+# ``__getattr__`` once, which keeps the compiled pattern as a global). Compiling all of them at
+# import took 14 ms, a tenth of an offline audit, which uses two or three.
+_SOURCES: dict[str, str] = {
+    # Groups: 1-3 major/minor/patch, 4 prerelease, 5 build.
+    "FULL": f"^{_FULL_PLAIN}\\Z",
+    "LOOSE": f"^{_LOOSE_PLAIN}\\Z",
+    # Groups: 1 operator, 2-4 major/minor/patch (may be x), 5 prerelease, 6 build.
+    "XRANGE": f"^{_GTLT}{_WS_OPT}{_XPLAIN}\\Z",
+    "XRANGE_LOOSE": f"^{_GTLT}{_WS_OPT}{_XPLAIN_LOOSE}\\Z",
+    # Groups: 1-3 major/minor/patch, 4 prerelease, 5 build.
+    "TILDE": f"^(?:~>?){_XPLAIN}\\Z",
+    "TILDE_LOOSE": f"^(?:~>?){_XPLAIN_LOOSE}\\Z",
+    "TILDE_TRIM": f"({_WS_OPT})(?:~>?){_WS_ONE}",
+    "CARET": f"^(?:\\^){_XPLAIN}\\Z",
+    "CARET_LOOSE": f"^(?:\\^){_XPLAIN_LOOSE}\\Z",
+    "CARET_TRIM": f"({_WS_OPT})(?:\\^){_WS_ONE}",
+    # Groups: 1 operator, 2 the version text (absent for the empty comparator = any version).
+    "COMPARATOR": f"^{_GTLT}{_WS_OPT}({_FULL_PLAIN})\\Z|^\\Z",
+    "COMPARATOR_LOOSE": f"^{_GTLT}{_WS_OPT}({_LOOSE_PLAIN})\\Z|^\\Z",
+    # `> 1.2.3` -> `>1.2.3`; always uses the loose and x-range forms, whatever the mode.
+    # Use trim_comparators(), not COMPARATOR_TRIM.sub(): it skips prefix runs.
+    "COMPARATOR_TRIM": f"({_WS_OPT}){_GTLT}{_WS_OPT}({_LOOSE_PLAIN}|{_XPLAIN})",
+    # Groups: 1 whole "from", 2-6 its parts; 7 whole "to", 8-12 its parts.
+    "HYPHEN": f"^{_WS_OPT}({_XPLAIN}){_WS_ONE}-{_WS_ONE}({_XPLAIN}){_WS_OPT}\\Z",
+    "HYPHEN_LOOSE": f"^{_WS_OPT}({_XPLAIN_LOOSE}){_WS_ONE}-{_WS_ONE}({_XPLAIN_LOOSE}){_WS_OPT}\\Z",
+    "STAR": f"(<|>)?=?{_WS_OPT}\\*",
+    "GTE0": f"^{_WS_OPT}>={_WS_OPT}0\\.0\\.0{_WS_OPT}\\Z",
+    "GTE0_PRE": f"^{_WS_OPT}>={_WS_OPT}0\\.0\\.0-0{_WS_OPT}\\Z",
+    # Build metadata is stripped from range text before parsing. node-semver uses the
+    # *unbounded* form here, so we do too.
+    "BUILD": f"(?:\\+({_LDN}+(?:\\.{_LDN}+)*))",
+    "BUILD_BOUNDED": _BUILD,
+    "PRERELEASE": PRERELEASE_SRC,
+    "PRERELEASE_LOOSE": PRERELEASE_LOOSE_SRC,
+    "NUMERIC": "^[0-9]+\\Z",
+}
 
-# Groups: 1 operator, 2-4 major/minor/patch (may be x), 5 prerelease, 6 build.
-XRANGE = re.compile(f"^{_GTLT}{_WS_OPT}{_XPLAIN}\\Z")
-XRANGE_LOOSE = re.compile(f"^{_GTLT}{_WS_OPT}{_XPLAIN_LOOSE}\\Z")
 
-# Groups: 1-3 major/minor/patch, 4 prerelease, 5 build.
-TILDE = re.compile(f"^(?:~>?){_XPLAIN}\\Z")
-TILDE_LOOSE = re.compile(f"^(?:~>?){_XPLAIN_LOOSE}\\Z")
-TILDE_TRIM = re.compile(f"({_WS_OPT})(?:~>?){_WS_ONE}")
-CARET = re.compile(f"^(?:\\^){_XPLAIN}\\Z")
-CARET_LOOSE = re.compile(f"^(?:\\^){_XPLAIN_LOOSE}\\Z")
-CARET_TRIM = re.compile(f"({_WS_OPT})(?:\\^){_WS_ONE}")
-
-# Groups: 1 operator, 2 the version text (absent for the empty comparator = any version).
-COMPARATOR = re.compile(f"^{_GTLT}{_WS_OPT}({_FULL_PLAIN})\\Z|^\\Z")
-COMPARATOR_LOOSE = re.compile(f"^{_GTLT}{_WS_OPT}({_LOOSE_PLAIN})\\Z|^\\Z")
-# `> 1.2.3` -> `>1.2.3`; always uses the loose and x-range forms, whatever the mode.
-# Use trim_comparators(), not COMPARATOR_TRIM.sub(): it skips prefix runs.
-COMPARATOR_TRIM = re.compile(f"({_WS_OPT}){_GTLT}{_WS_OPT}({_LOOSE_PLAIN}|{_XPLAIN})")
+def __getattr__(name: str) -> re.Pattern[str]:
+    source = _SOURCES.get(name)
+    if source is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    pattern = globals()[name] = re.compile(source)
+    return pattern
 
 
 def trim_comparators(text: str) -> str:
@@ -132,7 +155,7 @@ def trim_comparators(text: str) -> str:
     kept = position = 0
     length = len(text)
     while position < length:
-        m = COMPARATOR_TRIM.match(text, position)
+        m = __getattr__("COMPARATOR_TRIM").match(text, position)
         if m is not None:
             out.append(text[kept : m.start()])
             out.append((m[1] or "") + (m[2] or "") + (m[3] or ""))
@@ -145,21 +168,3 @@ def trim_comparators(text: str) -> str:
             position += 1
     out.append(text[kept:])
     return "".join(out)
-
-
-# Groups: 1 whole "from", 2-6 its parts; 7 whole "to", 8-12 its parts.
-HYPHEN = re.compile(f"^{_WS_OPT}({_XPLAIN}){_WS_ONE}-{_WS_ONE}({_XPLAIN}){_WS_OPT}\\Z")
-HYPHEN_LOOSE = re.compile(f"^{_WS_OPT}({_XPLAIN_LOOSE}){_WS_ONE}-{_WS_ONE}({_XPLAIN_LOOSE}){_WS_OPT}\\Z")
-
-STAR = re.compile(f"(<|>)?=?{_WS_OPT}\\*")
-GTE0 = re.compile(f"^{_WS_OPT}>={_WS_OPT}0\\.0\\.0{_WS_OPT}\\Z")
-GTE0_PRE = re.compile(f"^{_WS_OPT}>={_WS_OPT}0\\.0\\.0-0{_WS_OPT}\\Z")
-
-# Build metadata is stripped from range text before parsing. node-semver uses the
-# *unbounded* form here, so we do too.
-BUILD = re.compile(f"(?:\\+({_LDN}+(?:\\.{_LDN}+)*))")
-BUILD_BOUNDED = re.compile(_BUILD)
-
-PRERELEASE = re.compile(PRERELEASE_SRC)
-PRERELEASE_LOOSE = re.compile(PRERELEASE_LOOSE_SRC)
-NUMERIC = re.compile("^[0-9]+\\Z")
