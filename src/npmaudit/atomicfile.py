@@ -16,7 +16,6 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import secrets
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -85,6 +84,8 @@ def scratch_file(directory: Path, stem: str) -> Iterator[tuple[int, Path]]:
 
 
 def _create_locked(directory: Path, stem: str) -> tuple[int, Path]:
+    import secrets  # here: it loads OpenSSL's hashes, a few ms of every run that never writes a file
+
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
     while True:
         temporary = directory / f".{stem}.{secrets.token_hex(_TOKEN_HEX // 2)}.tmp"

@@ -24,11 +24,9 @@ another host; see :meth:`NpmConfig.authorization`.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import shutil
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -397,6 +395,8 @@ class NpmConfig:
         basic = self.get(f"{key}:_auth")
         if basic:
             return f"Basic {basic}"
+        import base64  # here, as subprocess below: imports only the rare paths need
+
         username, password = self.get(f"{key}:username"), self.get(f"{key}:_password")
         try:
             clear = base64.b64decode(str(password), validate=False).decode("utf-8")
@@ -473,6 +473,8 @@ class NpmConfig:
 
 def ask_npm_for_registry(project_dir: Path, env: Mapping[str, str]) -> str | None:
     """``npm config get registry`` in the project directory, when npm is installed."""
+    import subprocess
+
     npm = shutil.which("npm", path=env.get("PATH"))
     if npm is None:
         return None

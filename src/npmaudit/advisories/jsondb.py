@@ -10,7 +10,6 @@ audit against it would look at nothing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -112,6 +111,8 @@ def record_key(record: Mapping[str, Any]) -> str:
     advisory_id = record.get("id")
     if isinstance(advisory_id, str) and advisory_id:
         return advisory_id
+    import hashlib  # here: loading OpenSSL's hashes costs every audit a few ms for this rare case
+
     canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import secrets
 import sqlite3
 import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -606,6 +605,8 @@ def filling_store(path: Path) -> Iterator[AdvisoryStore]:
         for abandoned in path.parent.iterdir():
             if abandoned.name.startswith(prefix):
                 _remove_file(abandoned)
+        import secrets  # here: it loads OpenSSL's hashes, which an audit does not need
+
         temporary = path.with_name(f".{path.name}{FILLING_MARK}{secrets.token_hex(6)}")
         try:
             store = AdvisoryStore.open(temporary, create=True, shown_as=path)

@@ -14,7 +14,6 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +255,8 @@ def _js_date(path: Path, key: str, value: Any) -> datetime:
             return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         except ValueError:
             pass
+        from email.utils import parsedate_to_datetime  # here: the email package (and socket) is 5 ms of imports
+
         try:
             moment = parsedate_to_datetime(text)
             return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
