@@ -1,0 +1,138 @@
+"""Start-up cost: ``npmaudit --help`` and an offline audit import only what they use (issue 17).
+
+Each command runs in a fresh interpreter (this test process has imported everything), which then
+lists ``sys.modules``: a module imported at the top of a file where a function would do shows up
+here, whatever the machine's speed. The top-level help is built without any subcommand module, so
+it is also compared with the help of a parser that registers every subcommand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from ci_helpers import SETTING_VARIABLES
+from conftest import FIXTURES
+from npmaudit.cli import SUBCOMMANDS, build_parser, main
+
+CREATE_REACT_APP = FIXTURES / "lockfiles" / "npm" / "facebook__create-react-app"
+GITHUB_ADVISORIES = FIXTURES / "osv" / "store" / "npm-ghsa.jsonl.gz"
+
+# Runs the command line in-process (argparse ends --help with SystemExit), then writes the exit code
+# and the names of the loaded modules to argv[1].
+LIST_MODULES = """
+import sys
+from npmaudit.cli import main
+try:
+    code = main(sys.argv[2:])
+except SystemExit as exit:
+    code = exit.code
+modules = sorted(sys.modules)
+import json
+with open(sys.argv[1], "w", encoding="utf-8") as stream:
+    json.dump({"code": code, "modules": modules}, stream)
+"""
+
+# Neither the help nor an offline audit talks to a network, reads YAML, serves, signs or hashes.
+NEVER_AT_START = (
+    "yaml",
+    "http.client",
+    "ssl",
+    "socket",
+    "urllib3",
+    "email",
+    "subprocess",
+    "hashlib",
+    "secrets",
+    "psycopg",
+    "uvicorn",
+    "sigstore",
+    "cryptography",
+    "npmaudit.http",
+    "npmaudit.registry",
+    "npmaudit.npm_report",
+    "npmaudit.serve",
+    "npmaudit.inventory",
+    "npmaudit.trust",
+    "npmaudit.fix",
+)
+
+# The top-level help needs argparse and the table of subcommands, nothing that models or reads.
+NOT_FOR_HELP = ("dataclasses", "json", "pathlib", "datetime", "sqlite3", "npmaudit.report", "npmaudit.settings")
+
+# An offline audit of an npm lockfile against a SQLite store: no other reader, no config file.
+NOT_FOR_OFFLINE_AUDIT = (
+    "tomllib",
+    "npmaudit.project.readers.yarn",
+    "npmaudit.project.readers.pnpm",
+    "npmaudit.project.readers.bun",
+    "npmaudit.project.readers.npmex",
+    "npmaudit.advisories.osv_api",
+    "npmaudit.advisories.mirror",
+)
+
+
+def loaded_modules(args: list[str], tmp_path: Path) -> tuple[int, set[str]]:
+    listing = tmp_path / "modules.json"
+    env = {name: value for name, value in os.environ.items() if name not in SETTING_VARIABLES}
+    env["NPMAUDIT_CACHE_DIR"] = str(tmp_path / "cache")
+    completed = subprocess.run(
+        [sys.executable, "-c", LIST_MODULES, str(listing), *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert listing.exists(), completed.stderr
+    outcome = json.loads(listing.read_text())
+    return outcome["code"], set(outcome["modules"])
+
+
+def offenders(modules: set[str], forbidden: Iterable[str]) -> list[str]:
+    """The loaded modules that are, or live under, a forbidden name."""
+    return sorted(m for m in modules for name in forbidden if m == name or m.startswith(name + "."))
+
+
+def subcommand_modules(but: str | None = None) -> list[str]:
+    return [module for command, (module, _) in SUBCOMMANDS.items() if command != but]
+
+
+def test_the_help_imports_no_subcommand_and_nothing_heavy(tmp_path: Path) -> None:
+    code, modules = loaded_modules(["--help"], tmp_path)
+    assert code == 0
+    assert "argparse" in modules  # the help was built: the listing is of a run that did the work
+    assert offenders(modules, [*NEVER_AT_START, *NOT_FOR_HELP, *subcommand_modules()]) == []
+
+
+@pytest.mark.parametrize("command", ["audit", "db", "verify", "serve"])
+def test_a_subcommand_imports_no_other_subcommand(command: str, tmp_path: Path) -> None:
+    code, modules = loaded_modules([command, "--help"], tmp_path)
+    assert code == 0
+    assert SUBCOMMANDS[command][0] in modules
+    assert offenders(modules, subcommand_modules(but=command)) == []
+
+
+def test_an_offline_audit_imports_only_what_it_uses(tmp_path: Path) -> None:
+    store = tmp_path / "store.sqlite"
+    assert main(["db", "import", str(GITHUB_ADVISORIES), "--db", str(store)]) == 0
+    args = ["audit", str(CREATE_REACT_APP), "--db", str(store), "--compromised", "--format=json"]
+    code, modules = loaded_modules(args, tmp_path)
+    assert code == 1  # findings: the lockfile was read and matched against the store
+    assert {"sqlite3", "npmaudit.project.readers.npm.lockfile", "npmaudit.report.json_report"} <= modules
+    assert offenders(modules, [*NEVER_AT_START, *NOT_FOR_OFFLINE_AUDIT, *subcommand_modules(but="audit")]) == []
+
+
+def test_the_top_level_help_is_the_help_of_every_subcommand_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    full = build_parser()  # every subcommand module imported and registered
+    bare = build_parser(commands=())
+    assert bare.format_help() == full.format_help()
+    assert all(f"\n    {command}" in full.format_help() for command in SUBCOMMANDS)
