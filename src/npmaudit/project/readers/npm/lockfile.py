@@ -50,6 +50,7 @@ from npmaudit.textfile import refuse_special
 SUPPORTED_VERSIONS = (1, 2, 3)
 HIDDEN_LOCKFILE = ".package-lock.json"
 _WORKSPACE = "workspace"  # arborist's edge type from the root to a workspace member; prod for us
+_EDGE_TYPES = {_WORKSPACE: DepType.PROD, **{kind.value: kind for kind in DepType}}
 
 
 def read(path: Path) -> Project:
@@ -191,14 +192,16 @@ class _Builder:
         if location == "":
             for name, folder in self.workspaces.items():
                 edges[name] = (_WORKSPACE, f"file:{folder}")
-        peers = package.get("peerDependencies") or {}
-        meta = package.get("peerDependenciesMeta") or {}
-        groups: list[tuple[str, Mapping[str, str]]] = [
-            ("peer", {n: s for n, s in peers.items() if not _optional_peer(meta, n)}),
-            ("peerOptional", {n: s for n, s in peers.items() if _optional_peer(meta, n)}),
-            ("prod", package.get("dependencies") or {}),
-            ("optional", package.get("optionalDependencies") or {}),
-        ]
+        groups: list[tuple[str, Mapping[str, str]]] = []  # the non-empty lists, in precedence order
+        peers = package.get("peerDependencies")
+        if peers:
+            meta = package.get("peerDependenciesMeta") or {}
+            groups.append(("peer", {n: s for n, s in peers.items() if not _optional_peer(meta, n)}))
+            groups.append(("peerOptional", {n: s for n, s in peers.items() if _optional_peer(meta, n)}))
+        for kind, field in (("prod", "dependencies"), ("optional", "optionalDependencies")):
+            specs = package.get(field)
+            if specs:
+                groups.append((kind, specs))
         if is_top(location):
             groups.append(("dev", package.get("devDependencies") or {}))
         for kind, specs in groups:
@@ -286,7 +289,7 @@ class _Builder:
     def _node(self, location: str) -> Node:
         package = self.package_of[location]
         edges = tuple(
-            Edge(name, spec, DepType.PROD if kind == _WORKSPACE else DepType(kind), self.resolve(location, name))
+            Edge(name, spec, _EDGE_TYPES[kind], self.resolve(location, name))
             for name, (kind, spec) in self.declared_edges(location).items()
         )
         name = self.names[location]

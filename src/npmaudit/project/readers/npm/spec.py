@@ -46,6 +46,7 @@ _HOSTED_SHORTCUT = re.compile(r"^(?:github|gitlab|bitbucket|gist):", re.IGNORECA
 # "user/repo" or "user/repo#ref": hosted-git-info reads it as a GitHub shortcut.
 _GITHUB_SHORTHAND = re.compile(r"^[^@%/:\s.][^/:\s]*/[^/:\s#]+(?:#.*)?$")
 _HTTP_PATH = re.compile(r"^https?://[^/?#]+/([^?#]*)", re.IGNORECASE)
+_NAME_SEPARATOR = re.compile(r"/|%2f", re.IGNORECASE)  # between a scope and a name in a tarball URL
 _GIT_HOSTS = frozenset(
     {
         "github.com",
@@ -127,7 +128,7 @@ def is_registry_tarball(url: str) -> bool:
     base = pieces[-1]
     if "/" in base or not base.endswith(".tgz"):
         return False
-    project = re.split(r"/|%2f", pieces[-2], flags=re.IGNORECASE)[-1]
+    project = _NAME_SEPARATOR.split(pieces[-2])[-1]
     # The version part is not checked: old registry packages have versions that are not strict
     # semver today (esprima-fb-3001.0001.0000-dev-harmony-fb.tgz).
     return unquote(base).startswith(unquote(project) + "-")
