@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from npmaudit.errors import InputError
-from npmaudit.project.depflags import compute_dep_flags
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
 from npmaudit.project.npm_tree import is_top
 from npmaudit.project.readers.npm.locktext import (
@@ -43,7 +42,6 @@ from npmaudit.project.readers.npm.locktext import (
     string_field,
 )
 from npmaudit.project.readers.npm.spec import SpecType, is_registry_tarball, is_semver, spec_type
-from npmaudit.project.readers.npm.v1 import migrate
 from npmaudit.project.readers.npm.workspaces import TooManyWorkspaceGlobs, map_workspaces
 from npmaudit.textfile import refuse_special
 
@@ -68,6 +66,8 @@ def read(path: Path) -> Project:
         dependencies = data.get("dependencies")
         if dependencies is not None and not isinstance(dependencies, dict):
             raise source.error(f'"dependencies" must be an object, not {json_type(dependencies)}', "dependencies")
+        from npmaudit.project.readers.npm.v1 import migrate  # lockfile v1 only: most runs never need it
+
         packages = migrate(source, data, manifest, directory)
     # npm keeps the stored flags of an "ancient" lockfile (v1 written without requires: true).
     ancient = version < 2 and not data.get("requires")
@@ -283,6 +283,8 @@ class _Builder:
         for location, target in self.links.items():
             nodes[location] = self._link(location, target, nodes[target])
         if recompute:
+            from npmaudit.project.depflags import compute_dep_flags  # only for flags npm would distrust
+
             return compute_dep_flags(nodes)
         return nodes
 
