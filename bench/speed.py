@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/speed.py [--work /tmp/npmaudit-speed] [--shared ../shared] [--runs 5]
                                     [--only npm-json yaml growth recursive startup store] [--latency 0.02]
+                                    [--baseline OTHER/.venv/bin/npmaudit]
 
 Sections (each prints its ratios and the goal; the machine's load average is printed at the start
 and the end, since a shared machine makes every wall time noisy: CPU times are given beside them):
@@ -21,7 +22,9 @@ and the end, since a shared machine makes every wall time noisy: CPU times are g
 * ``recursive`` ``audit -r`` over 200 projects (every real lockfile of the corpus, then copies of
   the small ones). Goals: peak RSS <= 1.5x a single audit of the largest; CPU <= 20 ms per project.
 * ``startup``   ``--help`` against ``python -c pass``; the offline create-react-app audit against
-  ``python -c "import json; json.load(open(lockfile))"``. Goals: 3x and 2.5x.
+  ``python -c "import json; json.load(open(lockfile))"``. Goals: 3x and 2.5x. The commands run in
+  turn, round after round; ``--baseline PATH`` adds another installation's ``npmaudit`` (the main
+  checkout's, say) to the rounds, for before/after figures from one run.
 * ``store``     215k-record store (shared/tools/make-scale-corpus): ``db export --format json`` now
   against the standard library's indenting encoder (the export before; bytes compared), and
   ``db import`` now against the same import with a compressor made per record (as before).
@@ -353,20 +356,29 @@ def startup(args: argparse.Namespace, env: dict[str, str], store: Path) -> None:
     )
     lockfile = project / "package-lock.json"
     runs = max(11, args.runs * 3)
+    audit = ["audit", str(project), "--db", str(store), "--compromised", "--format=json"]
     commands: dict[str, list[str]] = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "npmaudit --help": [str(NPMAUDIT), "--help"],
         "json.load(lockfile)": [sys.executable, "-c", f"import json; json.load(open({str(lockfile)!r}))"],
-        "offline audit": [str(NPMAUDIT), "audit", str(project), "--db", str(store), "--compromised", "--format=json"],
+        "offline audit": [str(NPMAUDIT), *audit],
     }
-    figures = {}
-    for label, command in commands.items():
-        taken = repeated(command, runs, env=env)
-        figures[label] = (med([r.wall for r in taken]), med([r.cpu for r in taken]))
-    print(f"startup (median of {runs}; CPU = user + system)")
+    if args.baseline is not None:  # another installation (e.g. the main checkout's), measured alongside
+        commands["baseline --help"] = [str(args.baseline), "--help"]
+        commands["baseline offline audit"] = [str(args.baseline), *audit]
+    for command in commands.values():
+        run(command, env=env)  # warm: byte-code compiled, files in the page cache
+    taken: dict[str, list[Run]] = {label: [] for label in commands}
+    for _ in range(runs):  # round-robin, so a burst of load on the shared machine hits every command alike
+        for label, command in commands.items():
+            taken[label].append(run(command, env=env))
+    figures = {label: (med([r.wall for r in rs]), med([r.cpu for r in rs])) for label, rs in taken.items()}
+    print(f"startup (median of {runs}, commands interleaved; CPU = user + system)")
     for label, (wall, cpu) in figures.items():
-        print(f"  {label:22} wall {wall * 1000:6.1f} ms  CPU {cpu * 1000:6.1f} ms")
-    pairs = (("npmaudit --help", "python -c pass", 3.0), ("offline audit", "json.load(lockfile)", 2.5))
+        print(f"  {label:24} wall {wall * 1000:6.1f} ms  CPU {cpu * 1000:6.1f} ms")
+    pairs = [("npmaudit --help", "python -c pass", 3.0), ("offline audit", "json.load(lockfile)", 2.5)]
+    if args.baseline is not None:
+        pairs += [("baseline --help", "python -c pass", 3.0), ("baseline offline audit", "json.load(lockfile)", 2.5)]
     for what, floor, goal in pairs:
         wall = figures[what][0] / figures[floor][0]
         cpu = figures[what][1] / max(figures[floor][1], 1e-3)
@@ -462,6 +474,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--latency", type=float, default=0.02, help="seconds the local registry waits per request")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument(
+        "--baseline", type=Path, help="startup: another npmaudit executable to time alongside (before/after)"
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPYCACHEPREFIX=str(args.work / "pycache"), NPMAUDIT_CACHE_DIR=str(args.work / "cache"))
