@@ -136,3 +136,18 @@ def test_the_top_level_help_is_the_help_of_every_subcommand_registered(monkeypat
     bare = build_parser(commands=())
     assert bare.format_help() == full.format_help()
     assert all(f"\n    {command}" in full.format_help() for command in SUBCOMMANDS)
+
+
+def test_an_audit_run_as_a_process_leaves_nothing_beside_the_store(tmp_path: Path) -> None:
+    """The console entry point (``python -m npmaudit`` runs it) ends with the store closed: no
+    ``-wal`` or ``-shm`` file stays beside it, which is what skipping the exit collection did."""
+    store = tmp_path / "store.sqlite"
+    assert main(["db", "import", str(GITHUB_ADVISORIES), "--db", str(store)]) == 0
+    env = {name: value for name, value in os.environ.items() if name not in SETTING_VARIABLES}
+    env["NPMAUDIT_CACHE_DIR"] = str(tmp_path / "cache")
+    args = ["audit", str(CREATE_REACT_APP), "--db", str(store), "--compromised", "--format=json"]
+    completed = subprocess.run(
+        [sys.executable, "-m", "npmaudit", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert completed.returncode == 1, completed.stderr  # findings: the store was read
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith("store")) == ["store.sqlite"]
