@@ -37,7 +37,7 @@ def outside(
         low: Comparator | None = None
         for c in comparators:
             if c.semver is None:
-                c = _GTE_ZERO
+                c = _at_least_zero(False)
             high = high or c
             low = low or c
             assert c.semver is not None and high.semver is not None and low.semver is not None
@@ -57,8 +57,11 @@ def outside(
     return True
 
 
-_GTE_ZERO = Comparator(">=0.0.0")
-_GTE_ZERO_PRE = Comparator(">=0.0.0-0")
+@functools.cache
+def _at_least_zero(include_prerelease: bool) -> Comparator:
+    """``>=0.0.0`` (``>=0.0.0-0`` with prereleases): made on first use, as parsing compiles the
+    comparator grammar, which an audit that never compares ranges does not need."""
+    return Comparator(">=0.0.0-0" if include_prerelease else ">=0.0.0")
 
 
 def gtr(version: str | Version, range: str | Range, *, loose: bool = False, include_prerelease: bool = False) -> bool:
@@ -174,11 +177,11 @@ def _simple_subset(sub: ComparatorSet, dom: ComparatorSet, loose: bool, include_
     if len(sub) == 1 and sub[0].semver is None:
         if len(dom) == 1 and dom[0].semver is None:
             return True
-        sub = (_GTE_ZERO_PRE,) if include_prerelease else (_GTE_ZERO,)
+        sub = (_at_least_zero(include_prerelease),)
     if len(dom) == 1 and dom[0].semver is None:
         if include_prerelease:
             return True
-        dom = (_GTE_ZERO,)
+        dom = (_at_least_zero(False),)
 
     exact: list[Version] = []
     gt: Comparator | None = None
