@@ -64,10 +64,12 @@ def finding_json(outcome: AuditOutcome, finding: Finding) -> dict[str, Any]:
 
 def _ignored(outcome: AuditOutcome, finding: Finding) -> dict[str, Any] | None:
     """The ignore hiding the finding (reason, expiry, where it is declared); None when it counts."""
-    from npmaudit.report.ci_common import ignore_json
-
     rule = outcome.ignores.rule_for(finding)
-    return ignore_json(rule) if rule is not None else None
+    if rule is None:
+        return None
+    from npmaudit.report.ci_common import ignore_json  # only for an ignored finding: most reports have none
+
+    return ignore_json(rule)
 
 
 def source_json(source: SourceInfo) -> dict[str, Any]:
