@@ -121,7 +121,8 @@ def audit(
     A published package whose version cannot be read raises :class:`UncheckedVersionError`
     (before any source is queried) unless ``allow_unchecked``: then it is listed as not checked.
     """
-    groups: dict[PackageRef, list[Node]] = {}
+    # (name, version) -> its nodes: grouped by plain tuples (C-level hashing), one PackageRef per group.
+    groups: dict[tuple[str, str], list[Node]] = {}
     not_checked: list[Node] = []
     unreadable: list[Node] = []
     omitted = 0
@@ -134,7 +135,7 @@ def audit(
             not_checked.append(node)
             unreadable.append(node)
         else:
-            groups.setdefault(PackageRef(node.name, node.version), []).append(node)
+            groups.setdefault((node.name, node.version), []).append(node)
     if unreadable and not allow_unchecked:
         more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
         raise UncheckedVersionError(
@@ -142,13 +143,13 @@ def audit(
             f"{describe_unchecked(unreadable[0])}{more}; --allow-unchecked lists such packages "
             "as not checked and goes on",
         )
-    refs = list(groups)
+    refs = [PackageRef(name, version) for name, version in groups]
     candidates: dict[str, list[Advisory]] = {}
     for source in sources:
         for name, advisories in source.advisories_for(refs).items():
             candidates.setdefault(name, []).extend(advisories)
     findings = []
-    for ref, nodes in groups.items():
+    for ref, nodes in zip(refs, groups.values(), strict=True):
         matched = [a for a in _newest_per_id(candidates.get(ref.name, ())) if affects(a, ref.name, ref.version)]
         for records in _group_by_alias(matched):
             fixed = sorted({v for record in records for v in fixed_versions(record, ref.name, ref.version)})
