@@ -138,6 +138,21 @@ def test_the_top_level_help_is_the_help_of_every_subcommand_registered(monkeypat
     assert all(f"\n    {command}" in full.format_help() for command in SUBCOMMANDS)
 
 
+@pytest.mark.parametrize("command", list(SUBCOMMANDS))
+def test_a_subcommand_help_is_the_same_registered_alone(
+    command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    helps = []
+    for parser in (build_parser(), build_parser(commands=(command,))):
+        with pytest.raises(SystemExit) as exit:
+            parser.parse_args([command, "--help"])
+        assert exit.value.code == 0
+        helps.append(capsys.readouterr().out)
+    assert helps[0] == helps[1]
+    assert helps[0].startswith(f"usage: npmaudit {command} ")
+
+
 def test_an_audit_run_as_a_process_leaves_nothing_beside_the_store(tmp_path: Path) -> None:
     """The console entry point (``python -m npmaudit`` runs it) ends with the store closed: no
     ``-wal`` or ``-shm`` file stays beside it, which is what skipping the exit collection did."""
