@@ -8,6 +8,7 @@ it is also compared with the help of a parser that registers every subcommand.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -166,3 +167,14 @@ def test_an_audit_run_as_a_process_leaves_nothing_beside_the_store(tmp_path: Pat
     )
     assert completed.returncode == 1, completed.stderr  # findings: the store was read
     assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith("store")) == ["store.sqlite"]
+
+
+def test_a_command_run_in_process_freezes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the console entry point tunes the collector: a caller's interpreter (this one) keeps
+    every object collectable."""
+    store = tmp_path / "store.sqlite"
+    monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["db", "import", str(GITHUB_ADVISORIES), "--db", str(store)]) == 0
+    frozen = gc.get_freeze_count()
+    assert main(["audit", str(CREATE_REACT_APP), "--db", str(store), "--compromised", "--format=json"]) == 1
+    assert gc.get_freeze_count() == frozen

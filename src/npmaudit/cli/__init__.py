@@ -56,11 +56,26 @@ EXIT_INTERNAL = 70
 GC_THRESHOLDS = (250_000, 20, 20)
 
 
+_tuned = False  # tune_gc() set this process up: it runs one command of ours
+
+
 def tune_gc() -> None:
     """Set the collector up for one short command: what is loaded so far (the imported modules)
     is never garbage, so it is frozen out of every collection, and collections are made rare."""
+    global _tuned
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    _tuned = True
+
+
+def freeze_imports() -> None:
+    """Called by a command once it has imported what it runs with. In a process :func:`tune_gc`
+    set up, those modules are never garbage either: frozen too, the run's collections and the
+    interpreter's last one walk only what the run itself allocates (a few ms of an offline audit).
+    Another program's interpreter (tests, the Python API) is left alone: a freeze would keep its
+    garbage for good."""
+    if _tuned:
+        gc.freeze()
 
 
 EPILOG = """\

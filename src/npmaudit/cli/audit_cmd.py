@@ -116,13 +116,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     from npmaudit.auditing.run import run_audit, run_recursive
-    from npmaudit.cli import output
+    from npmaudit.cli import freeze_imports, output
     from npmaudit.cli.progress import progress_for
     from npmaudit.cli.report_output import plan_reports
     from npmaudit.cli.settings import no_color, resolve_settings
     from npmaudit.errors import UsageError
     from npmaudit.report import LOCKFILE_LINES, NPM_REPORT, WHOLE_TREE, output_format
 
+    freeze_imports()
     plan = plan_reports(args)
     analyses = plan.analyses
     settings = resolve_settings(args, npm_report=NPM_REPORT in analyses, lockfile_lines=LOCKFILE_LINES in analyses)
