@@ -27,7 +27,8 @@ and the end, since a shared machine makes every wall time noisy: CPU times are g
   checkout's, say) to the rounds, for before/after figures from one run.
 * ``store``     215k-record store (shared/tools/make-scale-corpus): ``db export --format json`` now
   against the standard library's indenting encoder (the export before; bytes compared), and
-  ``db import`` now against the same import with a compressor made per record (as before).
+  ``db import`` now against the import before issue 17 (the package at ``BEFORE_IMPORT``, run from a
+  copy: a compressor made per record, every record modelled, the standard library's JSON parser).
   Goals: export >= 3x, import >= 1.5x.
 
 Every child process gets byte-code compiled once into the work directory, as an installed package
@@ -402,23 +403,39 @@ with AdvisoryStore.open(Path(sys.argv[1])) as store, open(sys.argv[2], "w", enco
     stream.write("\\n]\\n" if count else "[]\\n")
 """
 
+# The import as it was before issue 17's work (the parent of the commit that prepared one compressor):
+# the package of that commit, run from a copy, so every later change to the import path is measured.
+BEFORE_IMPORT = "7939bd6ac25a5afc1c4a94d0265904a4bfae1cae"
 OLD_IMPORT = """
-import sys, zlib
-from npmaudit.advisories import store
-def encode(self, text):
-    deflater = zlib.compressobj(store.COMPRESSION_LEVEL, zdict=self._zdict)
-    return deflater.compress(text) + deflater.flush()
-store.AdvisoryStore._encode = encode
+import sys
+sys.path.insert(0, sys.argv.pop(1))
 from npmaudit.cli import run
 sys.argv = ["npmaudit", *sys.argv[1:]]
 run()
 """
 
 
+def package_at(commit: str, target: Path) -> Path:
+    """``src/`` of the package as it was at ``commit`` (from this checkout's history), unpacked under ``target``."""
+    import io
+    import tarfile
+
+    if not (target / "npmaudit" / "__init__.py").is_file():
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", "--format=tar", commit, "src/npmaudit"], capture_output=True, check=True
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as bundle:
+            for member in bundle.getmembers():
+                member.name = member.name.removeprefix("src/")
+            bundle.extractall(target, filter="data")
+    return target
+
+
 def store_figures(args: argparse.Namespace, env: dict[str, str], corpus: Path) -> None:
     work = args.work / "store-figures"
     work.mkdir(parents=True, exist_ok=True)
     print("store (215k records)")
+    before = package_at(BEFORE_IMPORT, work / "import-before")
     imports: dict[str, list[float]] = {"now": [], "before": []}
     walls: dict[str, list[float]] = {"now": [], "before": []}
     for attempt in range(max(1, args.runs // 2)):
@@ -430,13 +447,14 @@ def store_figures(args: argparse.Namespace, env: dict[str, str], corpus: Path) -
             if label == "now":
                 taken = run([str(NPMAUDIT), *command], env=env, ok=(0,))
             else:
-                taken = run([sys.executable, "-c", OLD_IMPORT, *command], env=env, ok=(0,))
+                taken = run([sys.executable, "-c", OLD_IMPORT, str(before), *command], env=env, ok=(0,))
             imports[label].append(taken.cpu)
             walls[label].append(taken.wall)
     for label in ("before", "now"):
         print(f"  db import ({label:6}): wall {med(walls[label]):5.1f} s  CPU {med(imports[label]):5.1f} s")
     ratio = med(imports["before"]) / med(imports["now"])
-    print(f"  db import before / now (CPU): {ratio:.2f}x  {verdict(ratio, 1.5)}")
+    wall_ratio = med(walls["before"]) / med(walls["now"])
+    print(f"  db import before / now (CPU): {ratio:.2f}x (wall {wall_ratio:.2f}x)  {verdict(ratio, 1.5)}")
     source = work / "import-now.sqlite"
     new = work / "export-now.json"
     old = work / "export-before.json"

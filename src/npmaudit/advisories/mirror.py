@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import IO, Any, cast
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import orjson
+
 from npmaudit.advisories.mirror_fetch import MirrorTimeouts, MirrorTransport
 from npmaudit.advisories.records import GZIP_MAGIC, iter_records, records_from_text
 from npmaudit.advisories.store import AdvisoryStore, ImportResult, ImportSource, RawRecord
@@ -153,7 +155,7 @@ def _json_lines(path: Path, stream: IO[bytes], following: tuple[int, bytes], num
         text = line.strip()
         if text:
             try:
-                record = json.loads(text)
+                record = _parse_line(text)
             except ValueError as error:
                 message = getattr(error, "msg", None) or str(error)
                 raise InputError(path, f"invalid JSON line: {message}", number) from None
@@ -166,6 +168,19 @@ def _json_lines(path: Path, stream: IO[bytes], following: tuple[int, bytes], num
         if not line:
             return
         number += 1
+
+
+def _parse_line(text: bytes) -> Any:
+    """One JSON line: by orjson (compiled, several times faster on 215k records) when it reads it, else by
+    the standard library, whose value or error stands. orjson refuses what the standard library also
+    refuses, and NaN, infinities and lone surrogates, which it reads; the one value orjson reads
+    differently, an integer beyond 64 bits (read as a float), changes none of the fields the store checks or
+    indexes, and a record the store refuses or cannot key by its id is read again from this text by the
+    standard library (AdvisoryStore.merge), so its message is the one it always was."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _is_record_member(member: zipfile.ZipInfo) -> bool:

@@ -7,11 +7,11 @@ endpoint) become the same type, with a node-semver range in ``Affected.npm_range
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from npmaudit import semver
 from npmaudit.errors import InputError
@@ -167,11 +167,7 @@ class Advisory:
     @classmethod
     def from_osv(cls, record: Any) -> Advisory:
         """Parse one OSV record. Non-npm ``affected`` entries are dropped, not rejected."""
-        if not isinstance(record, dict):
-            raise AdvisoryFormatError(f"an advisory must be a JSON object, not {type(record).__name__}")
-        advisory_id = record.get("id")
-        if not isinstance(advisory_id, str) or not advisory_id:
-            raise AdvisoryFormatError("an advisory has no string 'id'")
+        advisory_id = _checked_id(record)
         affected = _parse_affected(advisory_id, record.get("affected"))
         aliases = tuple(a for a in _string_list(advisory_id, record, "aliases") if a != advisory_id)
         database_specific = record.get("database_specific")
@@ -195,6 +191,41 @@ class Advisory:
             record=record,
             severity_label=label if isinstance(label := database_specific.get("severity"), str) else "",
         )
+
+
+class IndexFields(NamedTuple):
+    """What a store indexes of a record: the fields of :meth:`Advisory.from_osv` of the same names."""
+
+    package_names: frozenset[str]
+    withdrawn: str | None
+    malicious: bool
+
+
+def index_fields(record: Any) -> IndexFields:
+    """The indexed fields of an OSV record, after every check :meth:`Advisory.from_osv` makes (the
+    same :class:`AdvisoryFormatError` for a record it refuses), without building the model: an
+    import of 215k records needs only these."""
+    advisory_id = _checked_id(record)
+    names = check_affected(advisory_id, record.get("affected"))
+    aliases = tuple(a for a in _string_list(advisory_id, record, "aliases") if a != advisory_id)
+    database_specific = record.get("database_specific")
+    if not isinstance(database_specific, dict):
+        database_specific = {}
+    withdrawn = record.get("withdrawn")
+    return IndexFields(
+        frozenset(names),
+        withdrawn if isinstance(withdrawn, str) and withdrawn else None,
+        _is_malicious(advisory_id, aliases, database_specific, record),
+    )
+
+
+def _checked_id(record: Any) -> str:
+    if not isinstance(record, dict):
+        raise AdvisoryFormatError(f"an advisory must be a JSON object, not {type(record).__name__}")
+    advisory_id = record.get("id")
+    if not isinstance(advisory_id, str) or not advisory_id:
+        raise AdvisoryFormatError("an advisory has no string 'id'")
+    return advisory_id
 
 
 def _cwe_ids(database_specific: Mapping[str, Any]) -> tuple[str, ...]:
@@ -222,11 +253,39 @@ def _parse_affected(advisory_id: str, entries: Any) -> tuple[Affected, ...]:
     A range, event or version list that cannot be read would otherwise become an entry that matches
     nothing (or everything), silently: it is an :class:`AdvisoryFormatError` naming the record.
     """
+    parsed = []
+    for name, where, entry in _npm_entries(advisory_id, entries):
+        ranges = tuple(
+            AffectedRange(kind, tuple(Event(event_kind, value) for event_kind, value in events))
+            for kind, events in _checked_ranges(where, entry)
+        )
+        versions = _checked_versions(where, entry)
+        npm_range = _checked_npm_range(where, entry, bool(ranges), versions)
+        listed = tuple(dict.fromkeys(versions))
+        parsed.append(Affected(name, ranges, frozenset(listed), npm_range, listed))
+    return tuple(parsed)
+
+
+def check_affected(advisory_id: str, entries: Any) -> list[str]:
+    """The npm package names of ``affected`` (one per entry, in record order), after exactly the
+    checks :func:`_parse_affected` makes, in the same order, without building the entries: what a
+    store that only indexes a record needs (``Advisory.package_names``)."""
+    names = []
+    for name, where, entry in _npm_entries(advisory_id, entries):
+        has_ranges = bool(_checked_ranges(where, entry))
+        versions = _checked_versions(where, entry)
+        _checked_npm_range(where, entry, has_ranges, versions)
+        names.append(name)
+    return names
+
+
+def _npm_entries(advisory_id: str, entries: Any) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(name, where, entry) for every npm entry of ``affected``; entries of other ecosystems and
+    entries without a package are passed over."""
     if entries is None:
-        return ()
+        return
     if not isinstance(entries, list):
         raise AdvisoryFormatError(f"{advisory_id}: 'affected' must be a list")
-    parsed = []
     for entry in entries:
         if not isinstance(entry, dict):
             raise AdvisoryFormatError(f"{advisory_id}: an 'affected' entry is not an object")
@@ -238,33 +297,41 @@ def _parse_affected(advisory_id: str, entries: Any) -> tuple[Affected, ...]:
         name = package.get("name")
         if not isinstance(name, str) or not name:
             raise AdvisoryFormatError(f"{advisory_id}: an npm 'affected' entry has no package name")
-        where = f"{advisory_id}: {name}"
-        raw_ranges = entry.get("ranges")
-        if raw_ranges is None:
-            raw_ranges = []
-        if not isinstance(raw_ranges, list):
-            raise AdvisoryFormatError(f"{where}: 'ranges' must be a list")
-        ranges = tuple(_parse_range(where, raw_range) for raw_range in raw_ranges)
-        versions = entry.get("versions")
-        if versions is None:
-            versions = []
-        if not isinstance(versions, list) or not all(isinstance(v, str) for v in versions):
-            raise AdvisoryFormatError(f"{where}: 'versions' must be a list of strings")
-        npm_range = None
-        specific = entry.get("database_specific")
-        if not ranges and not versions and isinstance(specific, dict) and "vulnerable_versions" in specific:
-            # Records converted from npm's own advisories keep the original node-semver range here when
-            # it could not be expressed as OSV events; it is exact, "every version" would not be.
-            npm_range = _npm_range(where, specific["vulnerable_versions"])
-        listed = tuple(dict.fromkeys(versions))
-        parsed.append(Affected(name, ranges, frozenset(listed), npm_range, listed))
-    return tuple(parsed)
+        yield name, f"{advisory_id}: {name}", entry
+
+
+def _checked_ranges(where: str, entry: Mapping[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The entry's ranges as (type, [(event kind, version)]), each checked."""
+    raw_ranges = entry.get("ranges")
+    if raw_ranges is None:
+        raw_ranges = []
+    if not isinstance(raw_ranges, list):
+        raise AdvisoryFormatError(f"{where}: 'ranges' must be a list")
+    return [_checked_range(where, raw_range) for raw_range in raw_ranges]
+
+
+def _checked_versions(where: str, entry: Mapping[str, Any]) -> list[str]:
+    versions = entry.get("versions")
+    if versions is None:
+        versions = []
+    if not isinstance(versions, list) or not all(isinstance(v, str) for v in versions):
+        raise AdvisoryFormatError(f"{where}: 'versions' must be a list of strings")
+    return versions
+
+
+def _checked_npm_range(where: str, entry: Mapping[str, Any], has_ranges: bool, versions: list[str]) -> str | None:
+    specific = entry.get("database_specific")
+    if not has_ranges and not versions and isinstance(specific, dict) and "vulnerable_versions" in specific:
+        # Records converted from npm's own advisories keep the original node-semver range here when
+        # it could not be expressed as OSV events; it is exact, "every version" would not be.
+        return _npm_range(where, specific["vulnerable_versions"])
+    return None
 
 
 RANGE_TYPES = ("SEMVER", "ECOSYSTEM", "GIT")
 
 
-def _parse_range(where: str, raw_range: Any) -> AffectedRange:
+def _checked_range(where: str, raw_range: Any) -> tuple[str, list[tuple[str, str]]]:
     if not isinstance(raw_range, dict):
         raise AdvisoryFormatError(f"{where}: a range is not an object")
     kind = raw_range.get("type")
@@ -275,13 +342,13 @@ def _parse_range(where: str, raw_range: Any) -> AffectedRange:
     raw_events = raw_range.get("events")
     if not isinstance(raw_events, list) or not raw_events:
         raise AdvisoryFormatError(f"{where}: a {kind} range has no 'events' (a non-empty list)")
-    events = tuple(_parse_event(where, kind, raw_event) for raw_event in raw_events)
-    if not any(event.kind == "introduced" for event in events):
+    events = [_checked_event(where, kind, raw_event) for raw_event in raw_events]
+    if not any(event_kind == "introduced" for event_kind, _ in events):
         raise AdvisoryFormatError(f"{where}: a {kind} range has no 'introduced' event, so it covers no version")
-    return AffectedRange(kind, events)
+    return kind, events
 
 
-def _parse_event(where: str, kind: str, raw_event: Any) -> Event:
+def _checked_event(where: str, kind: str, raw_event: Any) -> tuple[str, str]:
     if not isinstance(raw_event, dict) or len(raw_event) != 1:
         raise AdvisoryFormatError(f"{where}: an event must be an object with exactly one of {', '.join(EVENT_KINDS)}")
     ((event_kind, value),) = raw_event.items()
@@ -291,7 +358,7 @@ def _parse_event(where: str, kind: str, raw_event: Any) -> Event:
         raise AdvisoryFormatError(f"{where}: event {event_kind!r} must be a version string, not {value!r}")
     if kind != "GIT" and not (event_kind == "introduced" and value == "0") and not _is_version(value):
         raise AdvisoryFormatError(f"{where}: event {event_kind!r} has {value!r}, which is not a semver version")
-    return Event(event_kind, value)
+    return event_kind, value
 
 
 def _is_version(text: str) -> bool:
