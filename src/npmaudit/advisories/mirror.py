@@ -44,6 +44,7 @@ ZIP_MAGIC = b"PK\x03\x04"
 DELTA_LIMIT = 5000
 FETCH_WORKERS = 8
 FETCH_PROGRESS_EVERY = 100
+READ_CHUNK = 1 << 20
 
 
 # -- local sources ----------------------------------------------------------------------------
@@ -151,6 +152,7 @@ def _next_nonblank(stream: IO[bytes]) -> tuple[int, bytes] | None:
 def _json_lines(path: Path, stream: IO[bytes], following: tuple[int, bytes], number: int) -> Iterator[RawRecord]:
     skipped, line = following
     number += skipped
+    lines = _lines(stream)
     while True:
         text = line.strip()
         if text:
@@ -164,10 +166,28 @@ def _json_lines(path: Path, stream: IO[bytes], following: tuple[int, bytes], num
             if not isinstance(record, dict):
                 raise InputError(path, "each JSON line must be one advisory object", number)
             yield record, text, number
-        line = stream.readline()
-        if not line:
+        line = next(lines, None)
+        if line is None:
             return
         number += 1
+
+
+def _lines(stream: IO[bytes]) -> Iterator[bytes]:
+    """The stream's lines (what ``readline`` gives, without the newline), read a megabyte at a time:
+    one ``readline`` per record through the gzip and bounding layers cost more than splitting."""
+    pending: list[bytes] = []  # the start of a line longer than what has been read of it
+    while chunk := stream.read(READ_CHUNK):
+        lines = chunk.split(b"\n")
+        if len(lines) == 1:
+            pending.append(chunk)
+            continue
+        if pending:
+            lines[0] = b"".join([*pending, lines[0]])
+        pending = [lines.pop()]
+        yield from lines
+    tail = b"".join(pending)
+    if tail:
+        yield tail
 
 
 def _parse_line(text: bytes) -> Any:

@@ -272,11 +272,15 @@ def check_affected(advisory_id: str, entries: Any) -> list[str]:
     store that only indexes a record needs (``Advisory.package_names``)."""
     names = []
     for name, where, entry in _npm_entries(advisory_id, entries):
-        has_ranges = bool(_checked_ranges(where, entry))
+        # Most records (malicious packages) have this one range: it passes every check below.
+        has_ranges = entry.get("ranges") == _EVERY_VERSION or bool(_checked_ranges(where, entry))
         versions = _checked_versions(where, entry)
         _checked_npm_range(where, entry, has_ranges, versions)
         names.append(name)
     return names
+
+
+_EVERY_VERSION = [{"type": "SEMVER", "events": [{"introduced": "0"}]}]
 
 
 def _npm_entries(advisory_id: str, entries: Any) -> Iterator[tuple[str, str, dict[str, Any]]]:

@@ -73,7 +73,6 @@ WRITE_BATCH = 2000
 # with the default window 3.3 s, at times 10 s and more; level 1, 4 KB window 2.6 s, blobs 7% larger).
 COMPRESSION_LEVEL = 1
 COMPRESSION_MEMORY = 6  # zlib's memLevel: a 16 KB hash table (the default 8: 64 KB)
-IMPORT_CACHE_KIB = 200_000  # SQLite's page cache during a merge: a full import's index pages stay in memory
 PROGRESS_EVERY = 5000  # records between two progress reports
 DECODED_LIMIT = 50_000  # decoded records kept per store object (see AdvisoryStore.lookup)
 FILLING_MARK = ".filling-"  # a store being built: ".<name>.filling-<random>", renamed to <name> when filled
@@ -232,6 +231,12 @@ class AdvisoryStore:
         """Copy every committed page from the write-ahead log into the database file."""
         with _locked_errors(self.path):
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _journal_mode(self, mode: str) -> None:
+        with _locked_errors(self.path):
+            (now,) = self._db.execute(f"PRAGMA journal_mode = {mode}").fetchone()
+        if str(now).upper() != mode:
+            raise InputError(self.path, f"advisory store: cannot set the journal mode to {mode} (it is {now})")
 
     def __enter__(self) -> AdvisoryStore:
         return self
@@ -422,7 +427,7 @@ class AdvisoryStore:
         latest = latest_credible(parse_time(now) or datetime.now(UTC))
         fills = [source for source in sources if source.kind != WRITE_CACHE_KIND]
         counts: list[SourceCounts] = []
-        with _gc_paused(), self._import_cache(), self._write_transaction():
+        with _gc_paused(), self._write_transaction():
             existing = dict(self._db.execute("SELECT key, modified FROM advisories"))
             _forget_impossible_times(existing, latest)
             for source in sources:
@@ -489,6 +494,7 @@ class AdvisoryStore:
             rows.clear()
             index_rows.clear()
 
+        copy_deflater = self._deflater.copy
         for record, text, where in source.records:
             seen += 1
             if seen % PROGRESS_EVERY == 0:
@@ -499,13 +505,15 @@ class AdvisoryStore:
             modified = sql_text(modified_key(record))
             current = existing.get(key)
             if current is not None and modified <= current:
-                newest = max(newest, modified)  # not newer than a stored, credible copy: credible too
+                if modified > newest:
+                    newest = modified  # not newer than a stored, credible copy: credible too
                 continue
             problem = time_problem(record, latest)
             if problem is not None:
                 refused.append(RefusedRecord(key, problem))
                 continue
-            newest = max(newest, modified)
+            if modified > newest:
+                newest = modified
             try:
                 # Checked as Advisory.from_osv checks a record, without building the model: the
                 # store keeps the record's text and indexes these three fields.
@@ -516,7 +524,7 @@ class AdvisoryStore:
                 line = where if isinstance(where, int) else None
                 label = "" if line is not None else f"{where}: "
                 raise MalformedRecordError(source.location, f"{label}{error}", line) from None
-            names = sorted(sql_text(name) for name in fields.package_names)
+            names = sorted([sql_text(name) for name in fields.package_names])
             if current is None:
                 added += 1
             else:
@@ -527,17 +535,20 @@ class AdvisoryStore:
                 text = encodable_json(record, separators=(",", ":"))
             if isinstance(text, str):
                 text = text.encode()
+            deflater = copy_deflater()  # prepared with the dictionary once (see __init__)
+            withdrawn = fields.withdrawn
             rows.append(
                 (
                     key,
                     modified,
-                    sql_text(fields.withdrawn) if fields.withdrawn is not None else None,
+                    sql_text(withdrawn) if withdrawn is not None else None,
                     int(fields.malicious),
                     "\n".join(names),
-                    self._encode(text),
+                    deflater.compress(text) + deflater.flush(),
                 )
             )
-            index_rows.extend((name, key) for name in names)
+            for name in names:
+                index_rows.append((name, key))
             existing[key] = modified
             if len(rows) >= WRITE_BATCH:
                 flush()
@@ -550,19 +561,6 @@ class AdvisoryStore:
         if row and row[0]:
             stale = [(name, key) for name in row[0].split("\n")]
             self._db.executemany("DELETE FROM affected WHERE name = ? AND key = ?", stale)
-
-    @contextmanager
-    def _import_cache(self) -> Iterator[None]:
-        """A page cache big enough for a full import's index pages, for the merge only (a reader keeps
-        SQLite's default)."""
-        with _locked_errors(self.path):
-            (previous,) = self._db.execute("PRAGMA cache_size").fetchone()
-            self._db.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
-        try:
-            yield
-        finally:
-            with suppress(sqlite3.Error):
-                self._db.execute(f"PRAGMA cache_size = {int(previous)}")
 
     @contextmanager
     def _write_transaction(self) -> Iterator[None]:
@@ -671,8 +669,12 @@ def filling_store(path: Path) -> Iterator[AdvisoryStore]:
         try:
             store = AdvisoryStore.open(temporary, create=True, shown_as=path)
             try:
+                # Nobody else opens this file, and it is removed unless filled: no journal to write every
+                # page into first (a full import's 100 MB written twice); a store in use keeps its WAL.
+                store._journal_mode("OFF")
                 yield store
                 filled = bool(store.info().records)
+                store._journal_mode("WAL")
                 store.fold_wal()  # the renamed file must hold everything
             finally:
                 store.close()

@@ -280,6 +280,8 @@ def sql_text(value: str) -> str:
     """``value`` as SQLite can hold it (UTF-8): a lone surrogate, from a record's ``"\\ud800"``
     escape or an undecodable byte in a file name, is kept as that escape's text. Names are indexed
     and looked up through this same function, so they still find each other."""
+    if value.isascii():  # a flag of the string: no encoding for nearly every name, id and time
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
