@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import itertools
 import json
 import os
 import zipfile
@@ -150,26 +151,21 @@ def _next_nonblank(stream: IO[bytes]) -> tuple[int, bytes] | None:
 
 
 def _json_lines(path: Path, stream: IO[bytes], following: tuple[int, bytes], number: int) -> Iterator[RawRecord]:
-    skipped, line = following
-    number += skipped
-    lines = _lines(stream)
-    while True:
+    skipped, first = following
+    for number, line in enumerate(itertools.chain((first,), _lines(stream)), start=number + skipped):
         text = line.strip()
-        if text:
-            try:
-                record = _parse_line(text)
-            except ValueError as error:
-                message = getattr(error, "msg", None) or str(error)
-                raise InputError(path, f"invalid JSON line: {message}", number) from None
-            except RecursionError:  # json decodes nested arrays and objects recursively
-                raise InputError(path, "invalid JSON line: nested too deeply", number) from None
-            if not isinstance(record, dict):
-                raise InputError(path, "each JSON line must be one advisory object", number)
-            yield record, text, number
-        line = next(lines, None)
-        if line is None:
-            return
-        number += 1
+        if not text:
+            continue
+        try:
+            record = _parse_line(text)
+        except ValueError as error:
+            message = getattr(error, "msg", None) or str(error)
+            raise InputError(path, f"invalid JSON line: {message}", number) from None
+        except RecursionError:  # json decodes nested arrays and objects recursively
+            raise InputError(path, "invalid JSON line: nested too deeply", number) from None
+        if not isinstance(record, dict):
+            raise InputError(path, "each JSON line must be one advisory object", number)
+        yield record, text, number
 
 
 def _lines(stream: IO[bytes]) -> Iterator[bytes]:
