@@ -152,7 +152,7 @@ def _next_nonblank(stream: IO[bytes]) -> tuple[int, bytes] | None:
 
 def _json_lines(path: Path, stream: IO[bytes], following: tuple[int, bytes], number: int) -> Iterator[RawRecord]:
     skipped, first = following
-    for number, line in enumerate(itertools.chain((first,), _lines(stream)), start=number + skipped):
+    for at, line in enumerate(itertools.chain((first,), _lines(stream)), start=number + skipped):
         text = line.strip()
         if not text:
             continue
@@ -160,12 +160,12 @@ def _json_lines(path: Path, stream: IO[bytes], following: tuple[int, bytes], num
             record = _parse_line(text)
         except ValueError as error:
             message = getattr(error, "msg", None) or str(error)
-            raise InputError(path, f"invalid JSON line: {message}", number) from None
+            raise InputError(path, f"invalid JSON line: {message}", at) from None
         except RecursionError:  # json decodes nested arrays and objects recursively
-            raise InputError(path, "invalid JSON line: nested too deeply", number) from None
+            raise InputError(path, "invalid JSON line: nested too deeply", at) from None
         if not isinstance(record, dict):
-            raise InputError(path, "each JSON line must be one advisory object", number)
-        yield record, text, number
+            raise InputError(path, "each JSON line must be one advisory object", at)
+        yield record, text, at
 
 
 def _lines(stream: IO[bytes]) -> Iterator[bytes]:
