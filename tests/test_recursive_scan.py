@@ -126,3 +126,42 @@ def test_the_store_decodes_a_record_once_per_modified(store: Path, core_records:
         assert updated["MAL-2023-462"].summary == "a newer revision"
         latest = opened.lookup(["fsevents"])["fsevents"]
         assert all(a is b for a, b in zip(first, latest, strict=True) if a.id != record["id"])
+
+
+def _whole_document(scan: RecursiveOutcome) -> str:
+    """The recursive JSON report as it was written before it was assembled project by project: the
+    whole document built as one tree, then dumped."""
+    from npmaudit import __version__
+    from npmaudit.report.json_report import SCHEMA_VERSION, document, recursive_summary
+    from npmaudit.report.safe_text import safe_json_dumps
+
+    data = {
+        "schemaVersion": SCHEMA_VERSION,
+        "tool": {"name": "npmaudit", "version": __version__},
+        "root": str(scan.root),
+        "exitCode": scan.exit_code,
+        "projects": [document(outcome) for outcome in scan.outcomes],
+        "errors": [
+            {"directory": str(f.directory), "error": str(f.error), "exitCode": f.error.exit_code} for f in scan.failures
+        ],
+        "summary": recursive_summary(scan),
+    }
+    return safe_json_dumps(data) + "\n"
+
+
+@pytest.mark.parametrize("audited", [5, 1, 0])
+def test_the_json_report_assembled_project_by_project_is_the_whole_documents_text(
+    tree: Path, store: Path, tmp_path: Path, audited: int
+) -> None:
+    """Byte for byte, with a project that failed, escaped characters (a bidi override, a quote) and the
+    frame's own key in a directory name, and with one project or none audited."""
+    odd = tree.rename(tmp_path / 'fleet \u202e "projects": [],')
+    for folder, (_, name) in list(PROJECTS.items())[audited:]:
+        (odd / folder / name).write_text("{ not a lockfile")
+    (odd / "broken").mkdir()
+    (odd / "broken" / "package-lock.json").write_text('{"lockfileVersion": 3, "packages": [')
+    scan = run_recursive(odd, _settings(store, tmp_path))
+    assert len(scan.outcomes) == audited and len(scan.failures) == len(PROJECTS) - audited + 1
+    text = render_recursive("json", scan)
+    assert text == _whole_document(scan)
+    assert json.loads(text)["root"] == str(odd)

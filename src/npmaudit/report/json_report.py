@@ -143,19 +143,33 @@ def render(outcome: AuditOutcome, *, color: bool = False) -> str:
     return safe_json_dumps(document(outcome)) + "\n"
 
 
+# Where the projects go in the recursive document's frame: the frame's only key written at the top
+# level's indent with an empty list (a raw newline never occurs inside a JSON string).
+_PROJECTS_SLOT = '\n  "projects": [],'
+
+
 def render_recursive(scan: RecursiveOutcome, *, color: bool = False) -> str:
-    data = {
+    """The document of every project, each one written as soon as it is built, so that only one
+    project's document is ever held as objects (the whole scan's tree of dicts once took more memory
+    than every project's findings): the same text as ``safe_json_dumps`` of the whole document."""
+    frame = {
         "schemaVersion": SCHEMA_VERSION,
         "tool": {"name": "npmaudit", "version": __version__},
         "root": str(scan.root),
         "exitCode": scan.exit_code,
-        "projects": [document(outcome) for outcome in scan.outcomes],
+        "projects": [],
         "errors": [
             {"directory": str(f.directory), "error": str(f.error), "exitCode": f.error.exit_code} for f in scan.failures
         ],
         "summary": recursive_summary(scan),
     }
-    return safe_json_dumps(data) + "\n"
+    head, tail = safe_json_dumps(frame).split(_PROJECTS_SLOT)
+    if not scan.outcomes:
+        return f"{head}{_PROJECTS_SLOT}{tail}\n"
+    # json.dumps(indent=2) writes an element two levels down as the element alone, every line of
+    # it indented by four more spaces.
+    projects = ",\n    ".join(safe_json_dumps(document(outcome)).replace("\n", "\n    ") for outcome in scan.outcomes)
+    return f'{head}\n  "projects": [\n    {projects}\n  ],{tail}\n'
 
 
 def recursive_summary(scan: RecursiveOutcome) -> dict[str, Any]:
