@@ -132,9 +132,28 @@ def _whole_document(scan: RecursiveOutcome) -> str:
     """The recursive JSON report as it was written before it was assembled project by project: the
     whole document built as one tree, then dumped."""
     from npmaudit import __version__
-    from npmaudit.report.json_report import SCHEMA_VERSION, document, recursive_summary
+    from npmaudit.report.common import malicious_packages
+    from npmaudit.report.json_report import SCHEMA_VERSION, document, malicious_json
     from npmaudit.report.safe_text import safe_json_dumps
 
+    holding = []
+    for outcome in scan.outcomes:
+        malicious = malicious_packages(outcome.result.findings)
+        if malicious:
+            directory = str(outcome.result.project.directory)
+            holding.append({"directory": directory, "packages": [malicious_json(p) for p in malicious]})
+    failed = [str(o.result.project.directory) for o in scan.outcomes if not o.verdict.passed]
+    summary = {
+        "projectsScanned": len(scan.outcomes) + len(scan.failures),
+        "projectsAudited": len(scan.outcomes),
+        "projectsNotAudited": len(scan.failures),
+        "projectsFailingPolicy": len(failed),
+        "failingPolicy": failed,
+        "notAudited": [str(failure.directory) for failure in scan.failures],
+        "projectsWithMalicious": len(holding),
+        "malicious": holding,
+        "findings": sum(len(outcome.result.findings) for outcome in scan.outcomes),
+    }
     data = {
         "schemaVersion": SCHEMA_VERSION,
         "tool": {"name": "npmaudit", "version": __version__},
@@ -144,7 +163,7 @@ def _whole_document(scan: RecursiveOutcome) -> str:
         "errors": [
             {"directory": str(f.directory), "error": str(f.error), "exitCode": f.error.exit_code} for f in scan.failures
         ],
-        "summary": recursive_summary(scan),
+        "summary": summary,
     }
     return safe_json_dumps(data) + "\n"
 
@@ -165,3 +184,52 @@ def test_the_json_report_assembled_project_by_project_is_the_whole_documents_tex
     text = render_recursive("json", scan)
     assert text == _whole_document(scan)
     assert json.loads(text)["root"] == str(odd)
+
+
+def test_a_scan_that_hands_each_project_to_a_writer_keeps_none_and_judges_alike(
+    tree: Path, store: Path, tmp_path: Path
+) -> None:
+    """The JSON document written project by project is the one of the kept outcomes; the scan keeps no
+    outcome (reading them is an error, never an empty list), and its exit code and messages are the same."""
+    from npmaudit.auditing.run import HandedOver
+    from npmaudit.report.json_report import recursive_writer
+
+    (tree / "broken").mkdir()
+    (tree / "broken" / "package-lock.json").write_text("{")
+    settings = _settings(store, tmp_path)
+    kept = run_recursive(tree, settings)
+    writer = recursive_writer()
+    handed = run_recursive(tree, settings, on_audited=writer.add)
+    assert isinstance(handed.outcomes, HandedOver)
+    with pytest.raises(RuntimeError, match="not kept"):
+        len(handed.outcomes)
+    with pytest.raises(RuntimeError, match="not kept"):
+        list(handed.outcomes)
+    assert writer.render(handed) == render_recursive("json", kept) == _whole_document(kept)
+    assert handed.exit_code == kept.exit_code == 2  # the broken project outranks the findings
+    assert handed.messages == kept.messages and len(handed.failures) == 1
+
+
+def test_the_cli_writes_the_json_scan_project_by_project_only_when_json_is_the_one_report(
+    tree: Path, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from npmaudit.cli import main
+    from npmaudit.cli.report_output import plan_reports
+
+    def plan(fmt: str, *reports: tuple[str, Path]) -> object:
+        return plan_reports(argparse.Namespace(format=fmt, output=None, report=list(reports) or None))
+
+    assert plan("json").recursive_writer() is not None  # type: ignore[attr-defined]
+    assert plan("json", ("json", tmp_path / "b.json")).recursive_writer() is not None  # type: ignore[attr-defined]
+    assert plan("json", ("sarif", tmp_path / "a.sarif")).recursive_writer() is None  # type: ignore[attr-defined]
+    assert plan("text").recursive_writer() is None  # type: ignore[attr-defined]
+
+    expected = render_recursive("json", run_recursive(tree, _settings(store, tmp_path)))
+    out = tmp_path / "scan.json"
+    common = ["audit", "-r", str(tree), "--db", str(store), "--compromised", "--format", "json"]
+    assert main([*common]) == 1
+    assert capsys.readouterr().out == expected
+    assert main([*common, "--output", str(out), "--report", f"json={tmp_path / 'copy.json'}"]) == 1
+    assert out.read_text() == expected == (tmp_path / "copy.json").read_text()

@@ -7,10 +7,10 @@ what a single audit of that project would ask.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from npmaudit.advisories.source import AdvisorySource
 from npmaudit.auditing.engine import AuditResult, audit
@@ -46,18 +46,49 @@ class ProjectFailure:
 
 
 @dataclass(frozen=True)
+class ProjectDigest:
+    """What the scan's exit code and messages need of one audited project: kept for every project,
+    also when its outcome went to a report written project by project and was not kept."""
+
+    exit_code: int
+    messages: list[str]
+    ignores: IgnoreReport  # the rules' states only (which findings they hid is the report's business)
+
+    @classmethod
+    def of(cls, outcome: AuditOutcome) -> ProjectDigest:
+        return cls(outcome.verdict.exit_code, outcome.messages, IgnoreReport(states=outcome.ignores.states))
+
+
+class HandedOver(list[AuditOutcome]):
+    """The outcomes of a scan whose projects were each handed to a report as they were audited
+    (``run_recursive(on_audited=...)``) and not kept: reading them is a bug, never an empty scan."""
+
+    def _refuse(self, *args: object) -> NoReturn:
+        raise RuntimeError("the projects' outcomes were handed to a report as they were audited, not kept")
+
+    __iter__ = __len__ = __getitem__ = __bool__ = __contains__ = __reversed__ = _refuse
+
+
+@dataclass(frozen=True)
 class RecursiveOutcome:
     root: Path
     outcomes: list[AuditOutcome]
     failures: list[ProjectFailure]
     settings: Settings
     source_messages: list[str] = field(default_factory=list)  # about the sources all projects share
+    # One per audited project, in order; None: made from ``outcomes`` (they were all kept).
+    digests: list[ProjectDigest] | None = None
+
+    def project_digests(self) -> list[ProjectDigest]:
+        if self.digests is not None:
+            return self.digests
+        return [ProjectDigest.of(outcome) for outcome in self.outcomes]
 
     @property
     def exit_code(self) -> int:
         """One code for the whole scan: a failure to check outranks findings, findings outrank a pass."""
         codes = {failure.error.exit_code for failure in self.failures}
-        codes |= {outcome.verdict.exit_code for outcome in self.outcomes}
+        codes |= {digest.exit_code for digest in self.project_digests()}
         if self.fails_on_stale_ignores:
             codes.add(EXIT_FINDINGS)
         for code in (EXIT_SOURCE, EXIT_INPUT, EXIT_FINDINGS):
@@ -68,12 +99,12 @@ class RecursiveOutcome:
     @property
     def messages(self) -> list[str]:
         ignores = ignore_state_messages(self.ignore_states, strict=self.settings.strict_ignores)
-        return [*self.source_messages, *(m for outcome in self.outcomes for m in outcome.messages), *ignores]
+        return [*self.source_messages, *(m for digest in self.project_digests() for m in digest.messages), *ignores]
 
     @property
     def ignore_states(self) -> tuple[RuleState, ...]:
         """Each ignore over the whole scan: stale only when no project used it."""
-        return merge_states([outcome.ignores for outcome in self.outcomes])
+        return merge_states([digest.ignores for digest in self.project_digests()])
 
     @property
     def fails_on_stale_ignores(self) -> bool:
@@ -189,14 +220,20 @@ def _with_offline_hint(error: SourceError, settings: Settings, sources: Sequence
 
 
 def run_recursive(
-    root: Path, settings: Settings, *, progress: Progress = no_progress, keep_graphs: bool = False
+    root: Path,
+    settings: Settings,
+    *,
+    progress: Progress = no_progress,
+    keep_graphs: bool = False,
+    on_audited: Callable[[AuditOutcome], None] | None = None,
 ) -> RecursiveOutcome:
     """Audit every project under ``root`` against the same sources, opened once.
 
     A project that cannot be read is recorded and the scan goes on, so one broken lockfile does
     not hide the findings of the others; the combined exit code still reports it. Each project's
     graph is released after its audit (what a report of its findings reads is kept) unless
-    ``keep_graphs`` (a report that reads every installed package).
+    ``keep_graphs`` (a report that reads every installed package). With ``on_audited`` (a report
+    written project by project) each outcome goes to it and only its :class:`ProjectDigest` is kept.
     """
     from npmaudit.project.discover import find_projects
 
@@ -207,16 +244,23 @@ def run_recursive(
         raise InputError(root, "no project with a lockfile found under this directory")
     sources = open_sources(settings)
     shared_messages = source_messages(sources, settings)
-    outcomes, failures = [], []
+    outcomes: list[AuditOutcome] = [] if on_audited is None else HandedOver()
+    digests, failures = [], []
     for directory in directories:
         try:
             outcome = run_audit(directory, settings, sources=sources, progress=progress, part_of_scan=True)
-            outcomes.append(outcome if keep_graphs else _without_graph(outcome))
         except NpmauditError as error:
             if error.exit_code == EXIT_SOURCE:
                 raise  # a source that fails for one project fails for all: stop, closed
             failures.append(ProjectFailure(directory, error))
-    return RecursiveOutcome(root, outcomes, failures, settings, shared_messages)
+            continue
+        kept = outcome if keep_graphs else _without_graph(outcome)
+        digests.append(ProjectDigest.of(kept))
+        if on_audited is None:
+            outcomes.append(kept)
+        else:
+            on_audited(kept)
+    return RecursiveOutcome(root, outcomes, failures, settings, shared_messages, digests)
 
 
 def _without_graph(outcome: AuditOutcome) -> AuditOutcome:

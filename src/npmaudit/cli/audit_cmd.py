@@ -136,8 +136,15 @@ def run(args: argparse.Namespace) -> int:
         if args.lockfile:
             raise UsageError("--lockfile and --recursive cannot be combined")
         plan.check_recursive()
-        scan = run_recursive(path, settings, progress=progress, keep_graphs=WHOLE_TREE in analyses)
-        plan.emit_recursive(scan, settings)
+        writer = plan.recursive_writer()
+        scan = run_recursive(
+            path,
+            settings,
+            progress=progress,
+            keep_graphs=WHOLE_TREE in analyses,
+            on_audited=writer.add if writer is not None else None,
+        )
+        plan.emit_recursive(scan, settings, writer)
         _print_messages(scan.messages)
         for failure in scan.failures:
             output.error(str(failure.error))

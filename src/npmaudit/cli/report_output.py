@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from npmaudit.cli import output
 from npmaudit.errors import UsageError
-from npmaudit.report import FORMAT_NAMES, OutputFormat, output_format
+from npmaudit.report import FORMAT_NAMES, OutputFormat, RecursiveWriter, output_format
 
 if TYPE_CHECKING:
     from npmaudit.auditing.run import AuditOutcome, RecursiveOutcome
@@ -78,7 +78,20 @@ class ReportPlan:
     def emit(self, outcome: AuditOutcome, settings: Settings) -> None:
         self._emit(lambda fmt, color: fmt.render(outcome, color=color), settings)
 
-    def emit_recursive(self, scan: RecursiveOutcome, settings: Settings) -> None:
+    def recursive_writer(self) -> RecursiveWriter | None:
+        """A writer of the ``-r`` report project by project, when every report is of one format that has
+        one (and no other report needs the projects' outcomes): the scan then keeps none of them."""
+        formats = self.formats
+        if len(formats) != 1 or formats[0].step_summary:
+            return None
+        return formats[0].recursive_writer()
+
+    def emit_recursive(self, scan: RecursiveOutcome, settings: Settings, writer: RecursiveWriter | None = None) -> None:
+        """``writer``: the one :meth:`recursive_writer` gave, which the scan handed every project to."""
+        if writer is not None:
+            text = writer.render(scan)
+            self._emit(lambda fmt, color: text, settings)
+            return
         self._emit(lambda fmt, color: fmt.render_recursive(scan, color=color), settings)
 
     def _emit(self, render: Callable[[OutputFormat, bool], str], settings: Settings) -> None:

@@ -40,6 +40,17 @@ class RecursiveFormatModule(FormatModule, Protocol):
         ...
 
 
+class RecursiveWriter(Protocol):
+    """A ``-r`` document written project by project, for a format whose module has ``recursive_writer()``:
+    the scan hands each project's outcome to ``add`` as soon as it is audited and keeps none of them."""
+
+    def add(self, outcome: AuditOutcome) -> None: ...
+
+    def render(self, scan: RecursiveOutcome) -> str:
+        """The whole document, the same text as the module's ``render_recursive`` of the kept outcomes."""
+        ...
+
+
 @dataclass(frozen=True)
 class OutputFormat:
     name: str
@@ -62,6 +73,11 @@ class OutputFormat:
             raise UsageError(f"--format {self.name} reports one project; it cannot be combined with --recursive")
         module = cast(RecursiveFormatModule, self.load())
         return module.render_recursive(scan, color=color and self.colored)
+
+    def recursive_writer(self) -> RecursiveWriter | None:
+        """A writer of the ``-r`` document project by project, when the format has one."""
+        factory = getattr(self.load(), "recursive_writer", None) if self.recursive else None
+        return cast(RecursiveWriter, factory()) if factory is not None else None
 
 
 FORMATS: tuple[OutputFormat, ...] = (

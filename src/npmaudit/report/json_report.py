@@ -149,50 +149,71 @@ _PROJECTS_SLOT = '\n  "projects": [],'
 
 
 def render_recursive(scan: RecursiveOutcome, *, color: bool = False) -> str:
-    """The document of every project, each one written as soon as it is built, so that only one
-    project's document is ever held as objects (the whole scan's tree of dicts once took more memory
-    than every project's findings): the same text as ``safe_json_dumps`` of the whole document."""
-    frame = {
-        "schemaVersion": SCHEMA_VERSION,
-        "tool": {"name": "npmaudit", "version": __version__},
-        "root": str(scan.root),
-        "exitCode": scan.exit_code,
-        "projects": [],
-        "errors": [
-            {"directory": str(f.directory), "error": str(f.error), "exitCode": f.error.exit_code} for f in scan.failures
-        ],
-        "summary": recursive_summary(scan),
-    }
-    head, tail = safe_json_dumps(frame).split(_PROJECTS_SLOT)
-    if not scan.outcomes:
-        return f"{head}{_PROJECTS_SLOT}{tail}\n"
-    # json.dumps(indent=2) writes an element two levels down as the element alone, every line of
-    # it indented by four more spaces.
-    projects = ",\n    ".join(safe_json_dumps(document(outcome)).replace("\n", "\n    ") for outcome in scan.outcomes)
-    return f'{head}\n  "projects": [\n    {projects}\n  ],{tail}\n'
-
-
-def recursive_summary(scan: RecursiveOutcome) -> dict[str, Any]:
-    """The scan at a glance: how many projects, which failed, which hold malicious packages."""
-    holding = []
+    sections = RecursiveSections()
     for outcome in scan.outcomes:
+        sections.add(outcome)
+    return sections.render(scan)
+
+
+def recursive_writer() -> RecursiveSections:
+    """The recursive document written project by project (report.RecursiveWriter): ``-r`` hands each
+    project's outcome to :meth:`RecursiveSections.add` as soon as it is audited and keeps none of them."""
+    return RecursiveSections()
+
+
+class RecursiveSections:
+    """The recursive document, each project's part dumped as soon as the project is given: only its text
+    and what the scan's summary says of it are kept, never the project's findings nor a tree of every
+    project's document (which once took more memory than the findings). The text is that of the
+    whole document dumped at once (``safe_json_dumps`` escapes character by character)."""
+
+    def __init__(self) -> None:
+        self._texts: list[str] = []
+        self._failing: list[str] = []
+        self._holding: list[dict[str, Any]] = []
+        self._findings = 0
+
+    def add(self, outcome: AuditOutcome) -> None:
+        # json.dumps(indent=2) writes an element two levels down as the element alone, every line of
+        # it indented by four more spaces.
+        self._texts.append(safe_json_dumps(document(outcome)).replace("\n", "\n    "))
+        directory = str(outcome.result.project.directory)
         malicious = malicious_packages(outcome.result.findings)
         if malicious:
-            holding.append(
-                {
-                    "directory": str(outcome.result.project.directory),
-                    "packages": [malicious_json(package) for package in malicious],
-                }
-            )
-    failed = [str(o.result.project.directory) for o in scan.outcomes if not o.verdict.passed]
-    return {
-        "projectsScanned": len(scan.outcomes) + len(scan.failures),
-        "projectsAudited": len(scan.outcomes),
-        "projectsNotAudited": len(scan.failures),
-        "projectsFailingPolicy": len(failed),
-        "failingPolicy": failed,
-        "notAudited": [str(failure.directory) for failure in scan.failures],
-        "projectsWithMalicious": len(holding),
-        "malicious": holding,
-        "findings": sum(len(outcome.result.findings) for outcome in scan.outcomes),
-    }
+            self._holding.append({"directory": directory, "packages": [malicious_json(p) for p in malicious]})
+        if not outcome.verdict.passed:
+            self._failing.append(directory)
+        self._findings += len(outcome.result.findings)
+
+    def render(self, scan: RecursiveOutcome) -> str:
+        frame = {
+            "schemaVersion": SCHEMA_VERSION,
+            "tool": {"name": "npmaudit", "version": __version__},
+            "root": str(scan.root),
+            "exitCode": scan.exit_code,
+            "projects": [],
+            "errors": [
+                {"directory": str(f.directory), "error": str(f.error), "exitCode": f.error.exit_code}
+                for f in scan.failures
+            ],
+            "summary": self._summary(scan),
+        }
+        head, tail = safe_json_dumps(frame).split(_PROJECTS_SLOT)
+        if not self._texts:
+            return f"{head}{_PROJECTS_SLOT}{tail}\n"
+        projects = ",\n    ".join(self._texts)
+        return f'{head}\n  "projects": [\n    {projects}\n  ],{tail}\n'
+
+    def _summary(self, scan: RecursiveOutcome) -> dict[str, Any]:
+        """The scan at a glance: how many projects, which failed, which hold malicious packages."""
+        return {
+            "projectsScanned": len(self._texts) + len(scan.failures),
+            "projectsAudited": len(self._texts),
+            "projectsNotAudited": len(scan.failures),
+            "projectsFailingPolicy": len(self._failing),
+            "failingPolicy": list(self._failing),
+            "notAudited": [str(failure.directory) for failure in scan.failures],
+            "projectsWithMalicious": len(self._holding),
+            "malicious": list(self._holding),
+            "findings": self._findings,
+        }
