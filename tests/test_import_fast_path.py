@@ -193,3 +193,30 @@ def test_records_are_deflated_with_a_small_window_and_read_back_by_any_inflater(
         assert blob[0] >> 4 == 12 - 8  # CINFO: log2(window) - 8
         inflater = zlib.decompressobj(zdict=zdict)
         assert inflater.decompress(blob) + inflater.flush() == texts[key].encode()
+
+
+def nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(("depth", "imported"), [(700, True), (1010, False)])
+def test_nesting_is_read_as_the_standard_library_reads_it(tmp_path: Path, depth: int, imported: bool) -> None:
+    """orjson follows 1,024 levels, the standard library's recursion fewer: a record nested deeper than
+    the standard library reads (and so than the store could read back) is refused as it always was,
+    naming its line; one it reads is imported and read back."""
+    record = {**real_records()[0], "database_specific": {"deep": "DEEP"}}
+    text = json.dumps(record).replace('"DEEP"', "[" * depth + "]" * depth)  # json.dumps would recurse too
+    source = tmp_path / "deep.jsonl"
+    source.write_text(json.dumps(real_records()[1]) + "\n" + text + "\n")
+    store_path = tmp_path / "store.sqlite"
+    if imported:
+        import_file(store_path, source)
+        with AdvisoryStore.open(store_path) as store:
+            assert store.record(record["id"]) == {**record, "database_specific": {"deep": nested(depth)}}
+    else:
+        with pytest.raises(InputError, match="nested too deeply") as caught:
+            import_file(store_path, source)
+        assert caught.value.line == 2

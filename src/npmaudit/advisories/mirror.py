@@ -46,6 +46,8 @@ DELTA_LIMIT = 5000
 FETCH_WORKERS = 8
 FETCH_PROGRESS_EVERY = 100
 READ_CHUNK = 1 << 20
+# Fewer brackets than this in a line: nested less deeply than the standard library's parser can follow.
+ORJSON_DEPTH = 800
 
 
 # -- local sources ----------------------------------------------------------------------------
@@ -192,7 +194,11 @@ def _parse_line(text: bytes) -> Any:
     refuses, and NaN, infinities and lone surrogates, which it reads; the one value orjson reads
     differently, an integer beyond 64 bits (read as a float), changes none of the fields the store checks or
     indexes, and a record the store refuses or cannot key by its id is read again from this text by the
-    standard library (AdvisoryStore.merge), so its message is the one it always was."""
+    standard library (AdvisoryStore.merge), so its message is the one it always was. orjson reads nesting
+    the standard library's recursion refuses (up to 1,024 levels): a line that may nest that deep is left
+    to the standard library."""
+    if len(text) >= 2 * ORJSON_DEPTH and text.count(b"[") + text.count(b"{") >= ORJSON_DEPTH:
+        return json.loads(text)  # perhaps too deep for the standard library, which decides as it always did
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
