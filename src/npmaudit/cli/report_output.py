@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,10 +89,21 @@ class ReportPlan:
     def emit_recursive(self, scan: RecursiveOutcome, settings: Settings, writer: RecursiveWriter | None = None) -> None:
         """``writer``: the one :meth:`recursive_writer` gave, which the scan handed every project to."""
         if writer is not None:
-            text = writer.render(scan)
-            self._emit(lambda fmt, color: text, settings)
+            self._write_pieces(writer, scan)
             return
         self._emit(lambda fmt, color: fmt.render_recursive(scan, color=color), settings)
+
+    def _write_pieces(self, writer: RecursiveWriter, scan: RecursiveOutcome) -> None:
+        """Each report of the writer's one format written piece by piece, as the writer keeps it, never
+        joined into one string: files first (each written beside its name and renamed, as any report), then
+        stdout. Such a format has no job summary (:meth:`recursive_writer`)."""
+        for destination in self.destinations:
+            if destination.path is not None:
+                write_report_pieces(destination.path, writer.pieces(scan))
+        for destination in self.destinations:
+            if destination.path is None:
+                for piece in writer.pieces(scan):
+                    output.write_report(piece, color=False)
 
     def _emit(self, render: Callable[[OutputFormat, bool], str], settings: Settings) -> None:
         from npmaudit.cli.settings import no_color
@@ -125,13 +136,19 @@ def plan_reports(args: argparse.Namespace) -> ReportPlan:
 
 
 def write_report(path: Path, text: str) -> None:
+    write_report_pieces(path, (text,))
+
+
+def write_report_pieces(path: Path, pieces: Iterable[str]) -> None:
+    """The report made of ``pieces`` written to ``path`` atomically: all of it or, on any error, nothing."""
     from npmaudit.atomicfile import atomic_replace
 
     if not path.parent.is_dir():
         raise UsageError(f"{path}: cannot write the report: no such directory {path.parent}")
     try:
         with atomic_replace(path) as stream:
-            stream.write(text)
+            for piece in pieces:
+                stream.write(piece)
     except OSError as error:
         raise UsageError(f"{path}: cannot write the report: {error.strerror or error}") from None
 

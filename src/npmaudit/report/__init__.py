@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Protocol, cast
 from npmaudit.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from npmaudit.auditing.run import AuditOutcome, RecursiveOutcome
 
 NPM_REPORT = "npm-report"
@@ -48,6 +50,10 @@ class RecursiveWriter(Protocol):
 
     def render(self, scan: RecursiveOutcome) -> str:
         """The whole document, the same text as the module's ``render_recursive`` of the kept outcomes."""
+        ...
+
+    def pieces(self, scan: RecursiveOutcome) -> Iterable[str]:
+        """The text of :meth:`render` in pieces, to be written without joining them."""
         ...
 
 

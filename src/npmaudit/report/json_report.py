@@ -19,6 +19,8 @@ from npmaudit.report.common import MaliciousPackage, chain_labels, malicious_pac
 from npmaudit.report.safe_text import safe_json_dumps
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from npmaudit.auditing.engine import Finding
     from npmaudit.auditing.run import AuditOutcome, RecursiveOutcome
 
@@ -186,6 +188,11 @@ class RecursiveSections:
         self._findings += len(outcome.result.findings)
 
     def render(self, scan: RecursiveOutcome) -> str:
+        return "".join(self.pieces(scan))
+
+    def pieces(self, scan: RecursiveOutcome) -> Iterator[str]:
+        """The document's text in pieces (each project's part as it was kept), to be written one after
+        another without joining them."""
         frame = {
             "schemaVersion": SCHEMA_VERSION,
             "tool": {"name": "npmaudit", "version": __version__},
@@ -200,9 +207,14 @@ class RecursiveSections:
         }
         head, tail = safe_json_dumps(frame).split(_PROJECTS_SLOT)
         if not self._texts:
-            return f"{head}{_PROJECTS_SLOT}{tail}\n"
-        projects = ",\n    ".join(self._texts)
-        return f'{head}\n  "projects": [\n    {projects}\n  ],{tail}\n'
+            yield f"{head}{_PROJECTS_SLOT}{tail}\n"
+            return
+        yield f'{head}\n  "projects": [\n    '
+        for index, text in enumerate(self._texts):
+            if index:
+                yield ",\n    "
+            yield text
+        yield f"\n  ],{tail}\n"
 
     def _summary(self, scan: RecursiveOutcome) -> dict[str, Any]:
         """The scan at a glance: how many projects, which failed, which hold malicious packages."""
