@@ -21,6 +21,7 @@ import pytest
 from ci_helpers import SETTING_VARIABLES
 from conftest import FIXTURES
 from npmaudit.cli import SUBCOMMANDS, build_parser, main
+from npmaudit.errors import InputError
 
 CREATE_REACT_APP = FIXTURES / "lockfiles" / "npm" / "facebook__create-react-app"
 GITHUB_ADVISORIES = FIXTURES / "osv" / "store" / "npm-ghsa.jsonl.gz"
@@ -178,3 +179,18 @@ def test_a_command_run_in_process_freezes_nothing(tmp_path: Path, monkeypatch: p
     frozen = gc.get_freeze_count()
     assert main(["audit", str(CREATE_REACT_APP), "--db", str(store), "--compromised", "--format=json"]) == 1
     assert gc.get_freeze_count() == frozen
+
+
+def test_close_sources_closes_the_store_a_run_opened(tmp_path: Path) -> None:
+    """What lets the console entry point skip the exit collection: the store's connection is
+    closed by the run, not left for the interpreter's last collection to finalize."""
+    from npmaudit.advisories.source import close_sources
+    from npmaudit.advisories.store import AdvisoryStore
+
+    path = tmp_path / "store.sqlite"
+    assert main(["db", "import", str(GITHUB_ADVISORIES), "--db", str(path)]) == 0
+    store = AdvisoryStore.open(path)
+    assert store.lookup(["lodash"])["lodash"]  # open: it answers
+    close_sources([store])
+    with pytest.raises(InputError, match="Cannot operate on a closed database"):
+        store.lookup(["lodash"])

@@ -83,3 +83,18 @@ class AdvisorySource(Protocol):
         may include withdrawn ones (the matcher skips them).
         """
         ...
+
+
+@runtime_checkable
+class ClosableSource(Protocol):
+    """A source holding an open resource (the SQLite store's connection)."""
+
+    def close(self) -> None: ...
+
+
+def close_sources(sources: Sequence[AdvisorySource]) -> None:
+    """Close what the run opened. Left to the interpreter's last collection, a store's connection
+    outlives the run (its ``-wal``/``-shm`` files stay beside the store if that collection is skipped)."""
+    for source in sources:
+        if isinstance(source, ClosableSource):
+            source.close()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from npmaudit.advisories.source import AdvisorySource
+from npmaudit.advisories.source import AdvisorySource, close_sources
 from npmaudit.auditing.engine import AuditResult, audit
 from npmaudit.auditing.ignores import NO_IGNORES, IgnoreReport, RuleState, apply_ignores, current_time, merge_states
 from npmaudit.auditing.ignores import state_messages as ignore_state_messages
@@ -143,8 +143,6 @@ def run_audit(
     ``part_of_scan``: one project of ``-r``, whose ignores are judged stale or expired over the whole
     scan (:class:`RecursiveOutcome`), not project by project.
     """
-    from npmaudit.auditing.writeback import apply_writes
-
     messages = []
     if lockfile is None and path.is_dir():
         detection = detect_lockfile(path)
@@ -153,9 +151,27 @@ def run_audit(
             others = ", ".join(str(p) for p in detection.others)
             messages.append(f"read {lockfile} ({detection.reason}); also present, not read: {others}")
     project = load_project(path, lockfile)
-    if sources is None:
-        sources = open_sources(settings)
-        messages.extend(source_messages(sources, settings))
+    if sources is not None:
+        return _audited(project, settings, sources, messages, progress, part_of_scan)
+    opened = open_sources(settings)
+    try:
+        messages.extend(source_messages(opened, settings))
+        return _audited(project, settings, opened, messages, progress, part_of_scan)
+    finally:
+        close_sources(opened)  # what this run opened, it closes (the CLI then skips the exit collection)
+
+
+def _audited(
+    project: Project,
+    settings: Settings,
+    sources: Sequence[AdvisorySource],
+    messages: list[str],
+    progress: Progress,
+    part_of_scan: bool,
+) -> AuditOutcome:
+    """:func:`run_audit` once the project is read and the sources are open."""
+    from npmaudit.auditing.writeback import apply_writes
+
     prepared = [source.prepare(project, settings.omit) for source in sources]
     try:
         result = audit(project, prepared, settings.omit, allow_unchecked=settings.allow_unchecked)

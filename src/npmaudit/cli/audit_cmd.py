@@ -116,7 +116,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     from npmaudit.auditing.run import run_audit, run_recursive
-    from npmaudit.cli import freeze_imports, output
+    from npmaudit.cli import freeze_imports, output, skip_exit_collection
     from npmaudit.cli.progress import progress_for
     from npmaudit.cli.report_output import plan_reports
     from npmaudit.cli.settings import no_color, resolve_settings
@@ -150,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
             output.error(str(failure.error))
         return scan.exit_code
     outcome = run_audit(path, settings, lockfile=args.lockfile, progress=progress)
+    skip_exit_collection()  # run_audit closed the sources it opened
     plan.emit(outcome, settings)
     _print_messages(outcome.messages)
     return outcome.verdict.exit_code
