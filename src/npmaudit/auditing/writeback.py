@@ -23,14 +23,16 @@ def matched_records(result: AuditResult) -> list[dict[str, Any]]:
 
 def apply_writes(settings: Settings, result: AuditResult) -> list[str]:
     """Perform the requested write-backs; returns the messages to show on stderr."""
-    from npmaudit.advisories.jsondb import merge_into_json_database
-
     messages: list[str] = []
+    if settings.write is None and not settings.write_cache:
+        return messages  # nothing asked: no record is gathered
     records = matched_records(result)
     if settings.write is not None and not records and not settings.write.exists():
         # An empty database would fail every later audit that reads it (it holds nothing to check).
         messages.append(f"no advisory matched: {settings.write} was not created (it would hold no records)")
     elif settings.write is not None:
+        from npmaudit.advisories.jsondb import merge_into_json_database  # only for --write
+
         merged = merge_into_json_database(settings.write, records)
         messages.extend(merged.messages())
         messages.append(
