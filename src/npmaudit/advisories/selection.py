@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from npmaudit.advisories.model import Advisory
 from npmaudit.advisories.source import AdvisorySource
@@ -143,10 +143,10 @@ def _choose(settings: Settings) -> tuple[tuple[SourceKind, ...], AdvisoryStore |
     return tuple(kind for kind in SOURCE_KINDS if asked[kind]), store
 
 
-@dataclass(frozen=True)
-class _StoreProbe:
+class _StoreProbe(NamedTuple):
     """Whether the shared store exists and a ``db import`` / ``db update`` once filled it; ``store``
-    is the handle opened to look (only for a filled SQLite store), for the caller to use or close."""
+    is the handle opened to look (only for a filled SQLite store), for the caller to use or close.
+    (A named tuple: cheaper to create at import than a dataclass.)"""
 
     filled: bool
     store: AdvisoryStore | None = None

@@ -150,10 +150,10 @@ def audit(
             candidates.setdefault(name, []).extend(advisories)
     findings = []
     for ref, nodes in zip(refs, groups.values(), strict=True):
-        advisories = candidates.get(ref.name)
-        if not advisories:
+        held = candidates.get(ref.name)
+        if not held:
             continue  # most packages have no advisory at all
-        matched = [a for a in _newest_per_id(advisories) if affects(a, ref.name, ref.version)]
+        matched = [a for a in _newest_per_id(held) if affects(a, ref.name, ref.version)]
         for records in _group_by_alias(matched):
             fixed = sorted({v for record in records for v in fixed_versions(record, ref.name, ref.version)})
             findings.append(

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from npmaudit.errors import InputError
 from npmaudit.project.manifest import read_manifest
 from npmaudit.project.model import Project
 
 
-@dataclass(frozen=True)
-class LockfileKind:
+class LockfileKind(NamedTuple):  # named tuples: cheaper to create at import than dataclasses
     filename: str  # the name the package manager writes, relative to the project directory
     module: str  # npmaudit.project.readers.<module> with a read(path) -> Project
 
@@ -60,8 +59,7 @@ PACKAGE_MANAGER_FILES = {
 }
 
 
-@dataclass(frozen=True)
-class Detection:
+class Detection(NamedTuple):
     lockfile: Path
     reason: str  # why this file, for the report
     others: tuple[Path, ...]  # other lockfiles present and not read
