@@ -77,6 +77,8 @@ NOT_FOR_OFFLINE_AUDIT = (
     "npmaudit.project.readers.npmex",
     "npmaudit.advisories.osv_api",
     "npmaudit.advisories.mirror",
+    "platformdirs",  # the inventory's default location is looked up by `inventory` only
+    "tempfile",
 )
 
 

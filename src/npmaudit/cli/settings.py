@@ -158,7 +158,9 @@ def resolve_settings(
         step_summary_file=_step_summary_file(env),
         write=flag("write"),
         write_cache=bool(flag("write_cache")),
-        inventory=_inventory(flag("inventory"), env),
+        # Only `inventory` reads it (its commands have the flag): the others skip the user data
+        # directory's lookup, and the import of platformdirs and tempfile it takes (~5 ms).
+        inventory=_inventory(flag("inventory"), env) if flag.offers("inventory") else None,
         npm_environ=dict(env),
         project_dir=_project_dir(project_path),
         config_file=config.path,
@@ -171,6 +173,10 @@ class _Flags:
 
     def __call__(self, name: str) -> Any:
         return getattr(self.args, name, None)
+
+    def offers(self, name: str) -> bool:
+        """Whether the command has the option (given or not)."""
+        return hasattr(self.args, name)
 
 
 def _choice(
