@@ -11,11 +11,15 @@ wrote holds the few records earlier audits matched, not a database of advisories
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from npmaudit.advisories.source import AdvisorySource
 from npmaudit.errors import InputError
 from npmaudit.settings import DEFAULT_MAX_DECOMPRESSED
 from npmaudit.textfile import open_binary, refuse_special
+
+if TYPE_CHECKING:  # the store module is imported when a store is opened
+    from npmaudit.advisories.store import AdvisoryStore
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
@@ -49,16 +53,20 @@ def open_local_database(
     if path.is_file() and (is_sqlite_file(path) or _empty_store_file(path)):
         from npmaudit.advisories.store import AdvisoryStore
 
-        store = AdvisoryStore.open(path)
-        try:
-            check_filled(store)
-        except BaseException:
-            store.close()
-            raise
-        return store
+        return filled_or_closed(AdvisoryStore.open(path))
     from npmaudit.advisories.jsondb import JsonDatabase
 
     return JsonDatabase(path, max_bytes=max_decompressed)
+
+
+def filled_or_closed(store: AdvisoryStore) -> AdvisoryStore:
+    """The open store, once :func:`check_filled` passes; closed before its error propagates."""
+    try:
+        check_filled(store)
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def check_filled(store: AdvisorySource) -> None:

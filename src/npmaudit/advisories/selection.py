@@ -182,14 +182,9 @@ def _probe_store(path: Path) -> _StoreProbe:
 
 def _checked(store: AdvisoryStore) -> AdvisoryStore:
     """The probed store as the local source: the checks :func:`open_local_database` makes."""
-    from npmaudit.advisories.local import check_filled
+    from npmaudit.advisories.local import filled_or_closed
 
-    try:
-        check_filled(store)
-    except BaseException:
-        store.close()
-        raise
-    return store
+    return filled_or_closed(store)
 
 
 def select_sources(settings: Settings) -> list[AdvisorySource]:
