@@ -32,6 +32,19 @@ LOOKUP_CHUNK = 500  # bound parameters per IN (...) list
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 MISSING = "no inventory here yet: add projects with `npmaudit inventory add`, or pass --inventory"
 
+
+def schema_problem(version: int) -> str | None:
+    """Why an inventory of this schema version cannot be used, or None when it can."""
+    if version > SCHEMA_VERSION:
+        return f"inventory schema {version} is newer than this npmaudit reads"
+    if version < SCHEMA_VERSION:
+        return (
+            f"inventory schema {version} was written by an older npmaudit: "
+            "add the projects again into a new inventory (its chains are stored differently now)"
+        )
+    return None
+
+
 Row = tuple[Any, ...]
 
 
@@ -150,8 +163,9 @@ class SqliteBackend:
     def _check(self, application_id: int, version: int, tables: int) -> None:
         if application_id not in (0, APPLICATION_ID) or (application_id == 0 and tables):
             raise InputError(self.path, "not an npmaudit inventory (a different SQLite database)")
-        if version > SCHEMA_VERSION:
-            raise InputError(self.path, f"inventory schema {version} is newer than this npmaudit reads")
+        problem = schema_problem(version) if version else None  # 0: a file not created yet
+        if problem:
+            raise InputError(self.path, problem)
 
     def _prepare(self, create: bool) -> None:
         try:
@@ -283,8 +297,9 @@ class PostgresBackend:
         found = self.execute("SELECT value FROM meta WHERE key = 'schema_version'")
         if not found or not str(found[0][0]).isdigit():
             raise InputError(self.location, "not an npmaudit inventory (a 'meta' table without a schema version)")
-        if int(found[0][0]) > SCHEMA_VERSION:
-            raise InputError(self.location, f"inventory schema {found[0][0]} is newer than this npmaudit reads")
+        problem = schema_problem(int(found[0][0]))
+        if problem:
+            raise InputError(self.location, problem)
 
     def _has_schema(self) -> bool:
         return bool(self.execute("SELECT to_regclass('meta') IS NOT NULL")[0][0])

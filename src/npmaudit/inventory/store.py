@@ -10,25 +10,35 @@ of the matching versions and rebuilds their chains with one recursive query.
 from __future__ import annotations
 
 import json
+from collections import ChainMap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import PurePath
-from typing import Literal
+from typing import Any, Literal
 
 from npmaudit.advisories.store_sqlite import sql_text
 from npmaudit.errors import InputError
 from npmaudit.inventory.backends import Backend, chunks, marks, open_backend
+from npmaudit.inventory.chains import DamagedChain, chains_of, decode
 from npmaudit.inventory.packages import PUBLISHED_SOURCES, PackageSet
 from npmaudit.inventory.results import Hit, ProjectHits, QueryResult, match_specs, spec_notes
 from npmaudit.inventory.spec import Spec
 
-PACKAGE_COLUMNS = ("project_id", "node", "package_id", "location", "source", "flags", "parent")
+PACKAGE_COLUMNS = ("project_id", "node", "package_id", "location", "source", "flags", "chain")
 _PUBLISHED = tuple(sorted(PUBLISHED_SOURCES))
-MAX_CHAIN_DEPTH = 1000  # parents form a tree; the bound only guards a damaged database
+ROOT_NODE = 0
+
+Install = tuple[int, int, int, str, str, int, tuple[tuple[int, ...], bool]]
+"""project id, node, package id, install path, source, flags, (chain ids, first is the root)"""
 
 AddStatus = Literal["added", "replaced", "unchanged"]
 EMPTY = "no project in this inventory yet: add projects with `npmaudit inventory add`"
+
+
+_SELECT_PROJECT = (
+    "SELECT id, lockfile, lockfile_format, lockfile_sha256, fingerprint, labels FROM projects WHERE location = ?"
+)
 
 
 def utc_now() -> str:
@@ -94,86 +104,135 @@ class Inventory:
 
     def add(self, entry: ProjectEntry, *, now: str | None = None) -> AddResult:
         """Record the project; a no-op (but for its labels) when its package set is unchanged."""
-        entry = storable(entry)
+        return self.add_many([entry], now=now)[0]
+
+    def add_many(self, entries: Sequence[ProjectEntry], *, now: str | None = None) -> list[AddResult]:
+        """Record these projects in one write transaction (``inventory add -r`` sends a batch).
+
+        Committing many projects at once is what makes a bulk add fast: the index on package ids
+        has one page per range of ids, and projects share most of their packages, so a batch
+        writes each page once instead of once per project. Readers see all of the batch or none
+        of it, and each project whole. Projects are written in the order of their locations, so
+        two PostgreSQL writers locking overlapping batches never wait on each other in a cycle.
+        """
         now = now or utc_now()
         db = self.backend
-        labels = json.dumps(dict(entry.labels), sort_keys=True)
-        fingerprint = entry.packages.fingerprint
-        count = len(entry.packages.rows) - 1  # the root is not a package
-        details = (entry.lockfile, entry.packages.lockfile_format, entry.lockfile_sha256, fingerprint, labels)
-        select = (
-            "SELECT id, lockfile, lockfile_format, lockfile_sha256, fingerprint, labels FROM projects "
-            "WHERE location = ?"
-        )
-        current = db.execute(select, (entry.location,))
-        if current and tuple(current[0][1:]) == details:
-            return AddResult(entry.location, "unchanged", count)  # nothing to write, no lock taken
-        changed = not current or current[0][4] != fingerprint
-        ids = self._package_ids(entry.packages) if changed and not db.interns_in_transaction else {}
-        learned: dict[tuple[str, str], int] = {}
-        with db.transaction(write=True):
-            current = db.execute(select + db.lock_rows, (entry.location,))
-            if not current:
-                current = db.execute(
-                    "INSERT INTO projects (location, lockfile, lockfile_format, lockfile_sha256, fingerprint, labels, "
-                    "packages, added, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (location) DO NOTHING RETURNING id, lockfile, lockfile_format, lockfile_sha256, "
-                    "fingerprint, labels",
-                    (entry.location, *details[:3], "", labels, count, now, now),
-                )
-                status: AddStatus = "added"
-                if not current:  # another writer added it first; wait for its row, then replace its set
-                    current = db.execute(select + db.lock_rows, (entry.location,))
-                    status = "replaced"
+        results: dict[int, AddResult] = {}
+        pending: list[tuple[int, ProjectEntry, tuple[Any, ...]]] = []
+        for index, original in enumerate(entries):
+            entry = storable(original)
+            details = _details(entry)
+            current = db.execute(_SELECT_PROJECT, (entry.location,))
+            if current and tuple(current[0][1:]) == details:
+                results[index] = AddResult(entry.location, "unchanged", _count(entry))  # nothing to write
             else:
-                status = "replaced"
-            project_id, stored = current[0][0], current[0][4]
-            if stored == fingerprint:
-                status = "unchanged"
-            else:
-                if not ids:
-                    ids, learned = self._package_ids_locked(entry.packages)
-                db.execute("DELETE FROM packages WHERE project_id = ?", (project_id,))
-                db.insert_rows(
-                    "packages",
-                    PACKAGE_COLUMNS,
-                    (
-                        (
-                            project_id,
-                            row.node,
-                            ids[(row.name, row.version)],
-                            row.location,
-                            row.source,
-                            row.flags,
-                            row.parent,
-                        )
-                        for row in entry.packages.rows
-                    ),
-                )
-            db.execute(
-                "UPDATE projects SET lockfile = ?, lockfile_format = ?, lockfile_sha256 = ?, fingerprint = ?, "
-                "labels = ?, packages = ?, updated = ? WHERE id = ?",
-                (*details, count, now, project_id),
+                pending.append((index, entry, details))
+        if pending:
+            changed = [entry.packages for _, entry, _ in pending]
+            if not db.interns_in_transaction:
+                self._intern_first(changed)
+            ids: dict[tuple[str, str], int] = {}
+            learned: dict[tuple[str, str], int] = {}
+            with db.transaction(write=True):
+                for index, entry, details in sorted(pending, key=lambda item: item[1].location):
+                    results[index] = self._write(entry, details, now, ids, learned)
+            self._ids.update(learned)  # only once committed: a rolled-back id must not be reused
+        return [results[index] for index in range(len(entries))]
+
+    def _write(
+        self,
+        entry: ProjectEntry,
+        details: tuple[Any, ...],
+        now: str,
+        ids: dict[tuple[str, str], int],
+        learned: dict[tuple[str, str], int],
+    ) -> AddResult:
+        """Inside a write transaction: insert or update the project's row, and replace what changed
+        of its package rows (a changed lockfile usually moves a few packages, and rewriting only
+        those rows keeps the index on package ids from being rewritten for all the others)."""
+        db = self.backend
+        count = _count(entry)
+        labels = details[4]
+        current = db.execute(_SELECT_PROJECT + db.lock_rows, (entry.location,))
+        if not current:
+            current = db.execute(
+                "INSERT INTO projects (location, lockfile, lockfile_format, lockfile_sha256, fingerprint, labels, "
+                "packages, added, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (location) DO NOTHING RETURNING id, lockfile, lockfile_format, lockfile_sha256, "
+                "fingerprint, labels",
+                (entry.location, *details[:3], "", labels, count, now, now),
             )
-        self._ids.update(learned)  # only once committed: a rolled-back id must not be reused
+            status: AddStatus = "added"
+            if not current:  # another writer added it first; wait for its row, then replace its set
+                current = db.execute(_SELECT_PROJECT + db.lock_rows, (entry.location,))
+                status = "replaced"
+        else:
+            status = "replaced"
+        project_id, stored = current[0][0], current[0][4]
+        if stored == details[3]:
+            status = "unchanged"
+        else:
+            self._replace_rows(project_id, entry.packages, ids, learned, fresh=stored == "")
+        db.execute(
+            "UPDATE projects SET lockfile = ?, lockfile_format = ?, lockfile_sha256 = ?, fingerprint = ?, "
+            "labels = ?, packages = ?, updated = ? WHERE id = ?",
+            (*details, count, now, project_id),
+        )
         return AddResult(entry.location, status, count)
 
-    def _package_ids(self, packages: PackageSet) -> dict[tuple[str, str], int]:
-        """Ids of the set's (name, version) pairs, new ones interned and committed on their own."""
-        pairs = {(row.name, row.version) for row in packages.rows}
-        missing = [pair for pair in pairs if pair not in self._ids]
+    def _replace_rows(
+        self,
+        project_id: int,
+        packages: PackageSet,
+        ids: dict[tuple[str, str], int],
+        learned: dict[tuple[str, str], int],
+        *,
+        fresh: bool,
+    ) -> None:
+        db = self.backend
+        missing = {(row.name, row.version) for row in packages.rows} - ids.keys() - self._ids.keys()
+        if missing:
+            found = db.intern(sorted(missing), in_transaction=True)
+            learned.update(found)
+            ids.update(found)
+        known = ChainMap(ids, self._ids)
+        chains = chains_of(packages.rows, known)
+        wanted = {
+            row.node: (known[(row.name, row.version)], row.location, row.source, row.flags, chains[row.node])
+            for row in packages.rows
+        }
+        stored: dict[int, tuple[Any, ...]] = {}
+        if not fresh:
+            for node, *values in db.execute(
+                f"SELECT node, {', '.join(PACKAGE_COLUMNS[2:])} FROM packages WHERE project_id = ?", (project_id,)
+            ):
+                stored[node] = (values[0], values[1], values[2], values[3], bytes(values[4]))
+        gone = sorted(node for node in stored if node not in wanted)
+        for chunk in chunks(gone):
+            db.execute(
+                f"DELETE FROM packages WHERE project_id = ? AND node IN ({marks(len(chunk))})", (project_id, *chunk)
+            )
+        moved = [
+            (*values, project_id, node) for node, values in wanted.items() if node in stored and stored[node] != values
+        ]
+        if moved:
+            db.executemany(
+                f"UPDATE packages SET {', '.join(f'{column} = ?' for column in PACKAGE_COLUMNS[2:])} "
+                "WHERE project_id = ? AND node = ?",
+                moved,
+            )
+        db.insert_rows(
+            "packages",
+            PACKAGE_COLUMNS,
+            ((project_id, node, *values) for node, values in sorted(wanted.items()) if node not in stored),
+        )
+
+    def _intern_first(self, sets: Sequence[PackageSet]) -> None:
+        """Learn the ids of the sets' (name, version) pairs, interning new ones in a transaction of
+        their own, before the write transaction (see npmaudit/inventory/backends.py)."""
+        missing = sorted({(row.name, row.version) for packages in sets for row in packages.rows} - self._ids.keys())
         if missing:
             self._ids.update(self.backend.intern(missing))
-        return {pair: self._ids[pair] for pair in pairs}
-
-    def _package_ids_locked(
-        self, packages: PackageSet
-    ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
-        """Inside the caller's write transaction: the ids, and those learned (to cache after the commit)."""
-        pairs = {(row.name, row.version) for row in packages.rows}
-        missing = [pair for pair in pairs if pair not in self._ids]
-        learned = self.backend.intern(missing, in_transaction=True) if missing else {}
-        return {pair: self._ids.get(pair) or learned[pair] for pair in pairs}, learned
 
     def remove(self, locations: Sequence[str]) -> list[str]:
         """Forget these projects (all of them or, when one is unknown, none)."""
@@ -241,58 +300,48 @@ class Inventory:
                     match = match_specs(specs, asked.get(name) or name, version)
                     if match is not None:
                         matched[package_id] = match
-            installs, chains = self._chains(sorted(matched))
-            versions = self._versions(sorted({package_id for chain in chains.values() for _, package_id in chain}))
-            projects = self._project_rows(sorted({project_id for project_id, _ in installs}))
+            installs = self._installs(sorted(matched))
+            steps = {package_id for install in installs for package_id in install[6][0]}
+            versions = self._versions(sorted(steps | matched.keys()))
+            projects = self._project_rows(sorted({install[0] for install in installs}))
+        labels = {package_id: _package_label(name, version) for package_id, (name, version) in versions.items()}
         by_project: dict[int, list[Hit]] = {}
-        for key, (package_id, location, source, flags) in installs.items():
+        for project_id, node, package_id, location, source, flags, (chain, from_root) in installs:
             name, version = versions[package_id]
-            steps = [_label(node, *versions[step_id]) for node, step_id in reversed(chains[key])]
+            steps_labels = [labels[step] for step in chain]
+            if from_root:
+                steps_labels[0] = _label(ROOT_NODE, *versions[chain[0]])
+            steps_labels.append(_label(node, name, version))
             spec_texts, advisories, malicious = matched[package_id]
-            by_project.setdefault(key[0], []).append(
-                Hit(name, version, location, source, flags, tuple(steps), spec_texts, advisories, malicious)
+            by_project.setdefault(project_id, []).append(
+                Hit(name, version, location, source, flags, tuple(steps_labels), spec_texts, advisories, malicious)
             )
         hits = []
         for project_id, project_hits in by_project.items():
-            location, lockfile, labels = projects[project_id]
-            hits.append(ProjectHits(location, lockfile, tuple(sorted(project_hits, key=lambda h: h.location)), labels))
+            location, lockfile, project_labels = projects[project_id]
+            project_hits.sort(key=lambda h: h.location)
+            hits.append(ProjectHits(location, lockfile, tuple(project_hits), project_labels))
         hits.sort(key=lambda project: project.location)
         return QueryResult(texts, scanned, tuple(hits), messages=spec_notes(specs), recursive=True)
 
-    def _chains(
-        self, package_ids: Sequence[int]
-    ) -> tuple[dict[tuple[int, int], tuple[int, str, str, int]], dict[tuple[int, int], list[tuple[int, int]]]]:
-        """Every published install of these versions, by (project, node): (package id, install path,
-        source, flags); and its chain as (node, package id) from the install up to the root.
-
-        The recursion carries what it needs, so no step joins the whole packages table (PostgreSQL
-        would plan a full scan for that join, its estimate of the chain's size being far too high).
-        """
-        installs: dict[tuple[int, int], tuple[int, str, str, int]] = {}
-        steps: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+    def _installs(self, package_ids: Sequence[int]) -> list[Install]:
+        """Every published install of these versions: project, node, package id, install path,
+        source, flags, and its chain's ids (with whether the first is the root's), read in one
+        indexed pass: no per-install lookups."""
+        found: list[Install] = []
         published = marks(len(_PUBLISHED))
         for chunk in chunks(package_ids):
-            rows = self.backend.execute(
-                "WITH RECURSIVE chain (project_id, start, depth, node, parent, package_id) AS ("
-                " SELECT project_id, node, 0, node, parent, package_id FROM packages"
-                f" WHERE package_id IN ({marks(len(chunk))}) AND source IN ({published})"
-                " UNION ALL"
-                " SELECT c.project_id, c.start, c.depth + 1, p.node, p.parent, p.package_id FROM chain c"
-                " JOIN packages p ON p.project_id = c.project_id AND p.node = c.parent"
-                f" WHERE c.depth < {MAX_CHAIN_DEPTH})"
-                " SELECT project_id, start, depth, node, package_id FROM chain",
-                (*chunk, *_PUBLISHED),
-            )
-            for project_id, start, depth, node, package_id in rows:
-                steps.setdefault((project_id, start), []).append((depth, node, package_id))
-            for project_id, node, package_id, location, source, flags in self.backend.execute(
-                "SELECT project_id, node, package_id, location, source, flags FROM packages"
+            for project_id, node, package_id, location, source, flags, chain in self.backend.execute(
+                "SELECT project_id, node, package_id, location, source, flags, chain FROM packages"
                 f" WHERE package_id IN ({marks(len(chunk))}) AND source IN ({published})",
                 (*chunk, *_PUBLISHED),
             ):
-                installs[(project_id, node)] = (package_id, location, source, flags)
-        chains = {key: [(node, package_id) for _, node, package_id in sorted(chain)] for key, chain in steps.items()}
-        return installs, chains
+                try:
+                    steps = decode(bytes(chain))
+                except DamagedChain as error:
+                    raise InputError(self.location, f"damaged inventory: {error}") from None
+                found.append((project_id, node, package_id, location, source, flags, steps))
+        return found
 
     def _versions(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
         found: dict[int, tuple[str, str]] = {}
@@ -311,6 +360,16 @@ class Inventory:
             ):
                 found[project_id] = (location, PurePath(lockfile).name, parse_labels(labels))
         return found
+
+
+def _details(entry: ProjectEntry) -> tuple[Any, ...]:
+    """What the projects table records of an entry, as its SELECT returns it (after the id)."""
+    labels = json.dumps(dict(entry.labels), sort_keys=True)
+    return (entry.lockfile, entry.packages.lockfile_format, entry.lockfile_sha256, entry.packages.fingerprint, labels)
+
+
+def _count(entry: ProjectEntry) -> int:
+    return len(entry.packages.rows) - 1  # the root is not a package
 
 
 def storable(entry: ProjectEntry) -> ProjectEntry:
@@ -340,8 +399,10 @@ def _encodable(text: str) -> bool:
 
 
 def _label(node: int, name: str, version: str) -> str:
-    if node == 0:
-        return name or "(root)"
+    return (name or "(root)") if node == ROOT_NODE else _package_label(name, version)
+
+
+def _package_label(name: str, version: str) -> str:
     return f"{name}@{version}" if version else name
 
 

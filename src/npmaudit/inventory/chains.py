@@ -1,0 +1,73 @@
+"""Each install's dependency chain, stored beside it: the package ids from the root down to its parent.
+
+Written once at ingest, so a query reads a match's chain with the match in the same row, instead of
+walking parent pointers up to the root with one indexed lookup per step (that walk, at about five
+steps per install, was most of a broad query's time on a fleet of 10,000 projects).
+
+The value is a BLOB: an empty one when nothing leads to the node (the root itself, an extraneous
+entry); otherwise one header byte, the width of each id (4 bytes, or 8 once ids pass 2**32) plus
+:data:`FROM_ROOT` when the first id is the root's (labelled by its name alone, as the chain of a
+project read from its files is), then the ids, little-endian. About 18 bytes for a typical chain.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Mapping
+
+from npmaudit.inventory.packages import PackageRow
+
+FROM_ROOT = 0x80
+_FORMATS = {4: "I", 8: "Q"}
+_NARROW = 1 << 32
+
+
+class DamagedChain(ValueError):
+    """A stored chain that no npmaudit wrote (its length does not fit its header)."""
+
+
+def encode(ids: Iterable[int], *, from_root: bool) -> bytes:
+    values = tuple(ids)
+    if not values:
+        return b""
+    width = 4 if max(values) < _NARROW else 8
+    header = width | (FROM_ROOT if from_root else 0)
+    return bytes((header,)) + struct.pack(f"<{len(values)}{_FORMATS[width]}", *values)
+
+
+def decode(blob: bytes) -> tuple[tuple[int, ...], bool]:
+    """The ids of a stored chain, and whether the first is the root's."""
+    if not blob:
+        return (), False
+    width = blob[0] & ~FROM_ROOT
+    count, rest = divmod(len(blob) - 1, width) if width in _FORMATS else (0, 1)
+    if rest or not count:
+        raise DamagedChain(f"a stored chain of {len(blob)} bytes with header {blob[0]:#x}")
+    return struct.unpack_from(f"<{count}{_FORMATS[width]}", blob, 1), bool(blob[0] & FROM_ROOT)
+
+
+def chains_of(rows: Iterable[PackageRow], ids: Mapping[tuple[str, str], int]) -> dict[int, bytes]:
+    """Every node's stored chain, from the rows' parent pointers and the (name, version) -> id map.
+
+    Parents form a tree from the root (see :func:`npmaudit.inventory.packages.chain_parents`); it
+    is walked breadth-first from each node without a parent (the root, extraneous entries), so a
+    node's chain is its parent's plus its parent. A node whose parent pointers never reach such a
+    node (only a hand-made, cyclic package set) gets no chain rather than an endless one.
+    """
+    by_node = {row.node: row for row in rows}
+    children: dict[int, list[PackageRow]] = {}
+    tops = []
+    for row in by_node.values():
+        if row.parent is None or row.parent not in by_node:
+            tops.append(row)
+        else:
+            children.setdefault(row.parent, []).append(row)
+    chains: dict[int, bytes] = {}
+    pending: list[tuple[PackageRow, tuple[int, ...], bool]] = [(top, (), top.node == 0) for top in tops]
+    while pending:
+        row, ancestors, from_root = pending.pop()
+        chains[row.node] = encode(ancestors, from_root=from_root)
+        if row.node in children:
+            below = (*ancestors, ids[(row.name, row.version)])
+            pending.extend((child, below, from_root) for child in children[row.node])
+    return {node: chains.get(node, b"") for node in by_node}
