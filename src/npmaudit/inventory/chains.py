@@ -62,12 +62,15 @@ def chains_of(rows: Iterable[PackageRow], ids: Mapping[tuple[str, str], int]) ->
             tops.append(row)
         else:
             children.setdefault(row.parent, []).append(row)
-    chains: dict[int, bytes] = {}
+    chains: dict[int, bytes] = {top.node: b"" for top in tops}
     pending: list[tuple[PackageRow, tuple[int, ...], bool]] = [(top, (), top.node == 0) for top in tops]
     while pending:
         row, ancestors, from_root = pending.pop()
-        chains[row.node] = encode(ancestors, from_root=from_root)
-        if row.node in children:
-            below = (*ancestors, ids[(row.name, row.version)])
-            pending.extend((child, below, from_root) for child in children[row.node])
+        below = children.get(row.node)
+        if below:  # encoded once for all the children: most nodes have none, some have dozens
+            chain = (*ancestors, ids[(row.name, row.version)])
+            stored = encode(chain, from_root=from_root)
+            for child in below:
+                chains[child.node] = stored
+                pending.append((child, chain, from_root))
     return {node: chains.get(node, b"") for node in by_node}

@@ -1,9 +1,11 @@
-"""``inventory add``: read projects from disk and record them, one transaction per project.
+"""``inventory add``: read projects from disk and record them, a batch of projects per transaction.
 
 A project is known by its location: its resolved directory, or what the caller names it (a CI
 runner checks a repository out under a different path every time, so it passes the repository's
 name). With ``-r`` every project under a directory is added, each under the location given plus
 its relative path. A project that cannot be read is reported and the others are still added.
+Projects are committed in batches (:meth:`~npmaudit.inventory.store.Inventory.add_many`): each is
+recorded whole or not at all, and a failure of the inventory itself stops the command.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from npmaudit.inventory.results import Failure
 from npmaudit.inventory.store import AddResult, Inventory, ProjectEntry
 from npmaudit.progress import Progress, no_progress
 from npmaudit.project.loader import load_project
+
+BATCH_PROJECTS = 64  # projects committed together: each write of an index page serves many of them
+BATCH_ROWS = 200_000  # ...but a batch of huge monorepos holds the write lock for a bounded time
 
 
 @dataclass(frozen=True)
@@ -56,14 +61,22 @@ def add_paths(
     targets = _targets(paths, recursive, location)
     added: list[AddResult] = []
     failures: list[Failure] = []
+    batch: list[ProjectEntry] = []
+    rows = 0
     for done, (path, name) in enumerate(targets):
         progress("inventory add", done, len(targets))
         try:
-            added.append(inventory.add(read_entry(path, location=name, labels=labels)))
+            entry = read_entry(path, location=name, labels=labels)
         except NpmauditError as error:
-            if isinstance(error, InputError) and error.path == inventory.location:
-                raise  # the inventory itself failed: every other project would fail the same way
             failures.append(Failure(str(path), str(error)))
+            continue
+        batch.append(entry)
+        rows += len(entry.packages.rows)
+        if len(batch) >= BATCH_PROJECTS or rows >= BATCH_ROWS:
+            added.extend(inventory.add_many(batch))
+            batch, rows = [], 0
+    if batch:
+        added.extend(inventory.add_many(batch))
     progress("inventory add", len(targets), len(targets))
     return AddReport(tuple(added), tuple(failures))
 

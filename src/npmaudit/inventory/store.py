@@ -10,11 +10,10 @@ of the matching versions and rebuilds their chains with one recursive query.
 from __future__ import annotations
 
 import json
-from collections import ChainMap
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import PurePath
 from typing import Any, Literal
 
 from npmaudit.advisories.store_sqlite import sql_text
@@ -190,12 +189,13 @@ class Inventory:
         fresh: bool,
     ) -> None:
         db = self.backend
-        missing = {(row.name, row.version) for row in packages.rows} - ids.keys() - self._ids.keys()
+        pairs = {(row.name, row.version) for row in packages.rows}
+        missing = [pair for pair in pairs if pair not in ids and pair not in self._ids]
         if missing:
             found = db.intern(sorted(missing), in_transaction=True)
             learned.update(found)
             ids.update(found)
-        known = ChainMap(ids, self._ids)
+        known = {pair: ids[pair] if pair in ids else self._ids[pair] for pair in pairs}
         chains = chains_of(packages.rows, known)
         wanted = {
             row.node: (known[(row.name, row.version)], row.location, row.source, row.flags, chains[row.node])
@@ -230,7 +230,8 @@ class Inventory:
     def _intern_first(self, sets: Sequence[PackageSet]) -> None:
         """Learn the ids of the sets' (name, version) pairs, interning new ones in a transaction of
         their own, before the write transaction (see npmaudit/inventory/backends.py)."""
-        missing = sorted({(row.name, row.version) for packages in sets for row in packages.rows} - self._ids.keys())
+        pairs = {(row.name, row.version) for packages in sets for row in packages.rows}
+        missing = sorted(pair for pair in pairs if pair not in self._ids)
         if missing:
             self._ids.update(self.backend.intern(missing))
 
@@ -358,7 +359,7 @@ class Inventory:
             for project_id, location, lockfile, labels in self.backend.execute(
                 f"SELECT id, location, lockfile, labels FROM projects WHERE id IN ({marks(len(chunk))})", chunk
             ):
-                found[project_id] = (location, PurePath(lockfile).name, parse_labels(labels))
+                found[project_id] = (location, os.path.basename(lockfile), parse_labels(labels))
         return found
 
 
