@@ -6,8 +6,9 @@ and then reads the installs of the versions that matched through ``packages_by_p
 grows (an id is never reused), so a process may cache ids across transactions; a version that no
 project installs any more simply matches nothing.
 
-``packages`` holds one row per installed node, keyed by (project, node): the install path, source
-kind, group bits and ``chain``, the package ids on a shortest chain from the root down to the node's
+``packages`` holds one row per installed node, keyed by (project, node): the install path ("" for
+the common ``node_modules/NAME``: see stored_location in npmaudit/inventory/store.py), source kind,
+group bits and ``chain``, the package ids on a shortest chain from the root down to the node's
 parent (npmaudit/inventory/chains.py), so a query reads a match and its chain in one row.
 ``findings`` is the last ``inventory audit``'s result, which the next run compares with;
 ``audits`` records when each run happened.

@@ -27,6 +27,7 @@ from npmaudit.inventory.spec import Spec
 PACKAGE_COLUMNS = ("project_id", "node", "package_id", "location", "source", "flags", "chain")
 _PUBLISHED = tuple(sorted(PUBLISHED_SOURCES))
 ROOT_NODE = 0
+_HOISTED = "node_modules/"
 
 Install = tuple[int, int, int, str, str, int, tuple[tuple[int, ...], bool]]
 """project id, node, package id, install path, source, flags, (chain ids, first is the root)"""
@@ -198,7 +199,13 @@ class Inventory:
         known = {pair: ids[pair] if pair in ids else self._ids[pair] for pair in pairs}
         chains = chains_of(packages.rows, known)
         wanted = {
-            row.node: (known[(row.name, row.version)], row.location, row.source, row.flags, chains[row.node])
+            row.node: (
+                known[(row.name, row.version)],
+                stored_location(row.node, row.name, row.location),
+                row.source,
+                row.flags,
+                chains[row.node],
+            )
             for row in packages.rows
         }
         stored: dict[int, tuple[Any, ...]] = {}
@@ -309,6 +316,7 @@ class Inventory:
         by_project: dict[int, list[Hit]] = {}
         for project_id, node, package_id, location, source, flags, (chain, from_root) in installs:
             name, version = versions[package_id]
+            location = install_location(node, name, location)
             steps_labels = [labels[step] for step in chain]
             if from_root:
                 steps_labels[0] = _label(ROOT_NODE, *versions[chain[0]])
@@ -361,6 +369,16 @@ class Inventory:
             ):
                 found[project_id] = (location, os.path.basename(lockfile), parse_labels(labels))
         return found
+
+
+def stored_location(node: int, name: str, location: str) -> str:
+    """A hoisted install's path (``node_modules/`` + its name: three rows in four) is stored as
+    "": the column held a third of the inventory's bytes. Only the root's path is really ""."""
+    return "" if node != ROOT_NODE and location == _HOISTED + name else location
+
+
+def install_location(node: int, name: str, stored: str) -> str:
+    return _HOISTED + name if node != ROOT_NODE and not stored else stored
 
 
 def _details(entry: ProjectEntry) -> tuple[Any, ...]:
