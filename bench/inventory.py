@@ -1,19 +1,24 @@
 """Benchmark: an inventory of 10,000 projects on SQLite and PostgreSQL, beside the same question
 answered from the files.
 
-    .venv/bin/python bench/inventory.py [--projects 10000] [--queries 40] [--backends sqlite,postgresql]
-                                        [--postgres URL]
+    .venv/bin/python bench/inventory.py [--projects 10000] [--queries 40] [--writers 4]
+                                        [--backends sqlite,postgresql] [--postgres URL]
 
 The projects are generated from the real lockfiles of the test corpus (tests/inventory_corpus.py:
 41 projects, every format): project i is corpus project i mod 41 with its versions varied by a
 seeded random walk (a patch bump for 15% of its packages, a minor bump for 3%, a prerelease of the
 next patch for 0.5%), so the fleet has many distinct versions, as a real one does.
 
-Measured, per backend: the ingest rate (``Inventory.add`` of already-parsed projects, one
-transaction each, as CI runners send them), the size on disk, and the latency of
-``inventory query name@range`` (in process: p50/p99 over the query set, each run 3 times; and the
-command line, process start included). The reference is ``query -r`` and ``audit -r`` over the
-corpus folder itself (41 projects of files), scaled to the fleet's size by the seconds per project.
+Measured, per backend, with the fleet at its full size: the ingest rate (``Inventory.add`` of
+already-parsed projects) in three shapes: batched as ``inventory add -r`` commits them (64 projects
+per transaction; most of the fleet is added this way), one transaction per project from one writer
+(a CI runner), and from ``--writers`` processes at once (a fleet's runners); the same three for
+changed projects, and re-adding unchanged ones; the size on disk; and the latency of
+``inventory query`` (in process: p50/p99 over the query set, each run 3 times; and the command
+line, process start included) for three kinds of question: a broad range over the most installed
+names, their commonest exact version, and rare exact versions (installed by at most 20 projects:
+a compromised patch release). The reference is ``query -r`` and ``audit -r`` over the corpus
+folder itself (41 projects of files), scaled to the fleet's size by the seconds per project.
 Without ``--postgres``, a temporary server is started as tests/servers/postgres.py starts one.
 """
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import random
 import statistics
 import subprocess
@@ -36,6 +42,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from inventory_corpus import build_corpus  # noqa: E402
 from npmaudit import semver  # noqa: E402
+from npmaudit.inventory.ingest import BATCH_PROJECTS as BATCH  # noqa: E402
 from npmaudit.inventory.packages import PackageRow, PackageSet, package_set  # noqa: E402
 from npmaudit.inventory.spec import parse_package_spec  # noqa: E402
 from npmaudit.inventory.store import Inventory, ProjectEntry  # noqa: E402
@@ -129,19 +136,73 @@ def size_on_disk(inventory: Inventory, location: str) -> int:
 
 
 def timed_adds(
-    inventory: Inventory, bases: list[tuple[str, PackageSet]], indexes: range, offset: int = 0
+    inventory: Inventory,
+    bases: list[tuple[str, PackageSet]],
+    indexes: range,
+    offset: int = 0,
+    *,
+    batch: int = 1,
+    census: Counter[tuple[str, str]] | None = None,
 ) -> tuple[float, int, Counter[str]]:
+    """Add these projects (``batch`` per transaction, as ``inventory add -r`` does; 1: as CI runners
+    send them); the seconds spent adding, the rows, the statuses. ``census`` counts, untimed, the
+    projects installing each registry (name, version)."""
     seconds, rows, statuses = 0.0, 0, Counter()
     for first in range(indexes.start, indexes.stop, 500):
-        batch = fleet(bases, range(first, min(first + 500, indexes.stop)), seed_offset=offset)
+        entries = fleet(bases, range(first, min(first + 500, indexes.stop)), seed_offset=offset)
         start = time.perf_counter()
-        for entry in batch:
-            statuses[inventory.add(entry).status] += 1
+        for at in range(0, len(entries), batch):
+            for result in inventory.add_many(entries[at : at + batch]):
+                statuses[result.status] += 1
         seconds += time.perf_counter() - start
-        rows += sum(len(entry.packages.rows) for entry in batch)
+        rows += sum(len(entry.packages.rows) for entry in entries)
+        if census is not None:
+            for entry in entries:
+                census.update({(row.name, row.version) for row in entry.packages.rows if row.source == "registry"})
         if (first // 500) % 4 == 3:
             print(f"   {first + 500 - indexes.start} projects, {seconds:.1f} s", flush=True)
     return seconds, rows, statuses
+
+
+def _writer(location: str, bases: list[tuple[str, PackageSet]], indexes: range, offset: int, ready, results) -> None:
+    entries = fleet(bases, indexes, seed_offset=offset)
+    with Inventory.open(location) as inventory:
+        ready.wait()
+        start = time.monotonic()
+        statuses = Counter(inventory.add(entry).status for entry in entries)
+        results.put((start, time.monotonic(), dict(statuses)))
+
+
+def parallel_adds(
+    location: str, bases: list[tuple[str, PackageSet]], indexes: range, writers: int, offset: int = 0
+) -> tuple[float, Counter[str]]:
+    """``writers`` processes adding their share of the projects, one transaction each, all at once
+    (a fleet's CI runners): the seconds from the first start to the last end, and the statuses."""
+    context = multiprocessing.get_context("fork")
+    ready = context.Barrier(writers)
+    results = context.Queue()
+    shares = [range(indexes.start + i, indexes.stop, writers) for i in range(writers)]
+    processes = [
+        context.Process(target=_writer, args=(location, bases, share, offset, ready, results)) for share in shares
+    ]
+    for process in processes:
+        process.start()
+    done = [results.get(timeout=3600) for _ in processes]
+    for process in processes:
+        process.join()
+        assert process.exitcode == 0, process.exitcode
+    statuses: Counter[str] = Counter()
+    for _, _, counted in done:
+        statuses.update(counted)
+    return max(end for _, end, _ in done) - min(start for start, _, _ in done), statuses
+
+
+def rare_queries(census: Counter[tuple[str, str]], count: int) -> list[str]:
+    """Incident questions: exact versions that only a few projects install (a compromised patch
+    release caught early), drawn from those installed by 1 to 20 projects of the fleet."""
+    candidates = sorted(pair for pair, projects in census.items() if projects <= 20)
+    picked = random.Random(16).sample(candidates, min(count, len(candidates)))
+    return [f"{name}@{version}" for name, version in picked]
 
 
 def latencies(inventory: Inventory, specs: list[str]) -> tuple[list[float], list[int]]:
@@ -157,17 +218,38 @@ def latencies(inventory: Inventory, specs: list[str]) -> tuple[list[float], list
 
 
 def bench_backend(label: str, location: str, bases: list[tuple[str, PackageSet]], args: argparse.Namespace) -> dict:
-    print(f"\n== {label}: ingesting {args.projects} projects", flush=True)
+    """Ingest the fleet: most of it in batches, then a sample one project per transaction, from
+    one writer and from ``--writers`` processes at once, at the fleet's full size; re-add samples
+    unchanged and changed the same three ways; then the queries."""
+    n, writers = args.projects, args.writers
+    tail = max(writers, min(500, n // 10))
+    bulk = n - 2 * tail
+    print(f"\n== {label}: ingesting {n} projects", flush=True)
     broad, narrow = choose_queries(bases, args.queries)
+    census: Counter[tuple[str, str]] = Counter()
     with Inventory.open(location, create=True) as inventory:
-        ingest, rows, _ = timed_adds(inventory, bases, range(args.projects))
+        batched_s, rows, _ = timed_adds(inventory, bases, range(bulk), batch=BATCH, census=census)
+        single_s, single_rows, _ = timed_adds(inventory, bases, range(bulk, bulk + tail), census=census)
+    parallel_s, _ = parallel_adds(location, bases, range(bulk + tail, n), writers)
+    rows += single_rows
+    for entry in fleet(bases, range(bulk + tail, n)):  # what the writers added
+        rows += len(entry.packages.rows)
+        census.update({(row.name, row.version) for row in entry.packages.rows if row.source == "registry"})
+    with Inventory.open(location) as inventory:
         size = size_on_disk(inventory, location)
-        sample = range(min(1000, args.projects))
+        sample = range(min(1000, n))
         unchanged_s, _, unchanged = timed_adds(inventory, bases, sample)
-        changed_s, _, changed = timed_adds(inventory, bases, sample, offset=args.projects)
-        assert set(unchanged) == {"unchanged"} and set(changed) <= {"replaced", "unchanged"}, (unchanged, changed)
+        changed_s, _, changed = timed_adds(inventory, bases, range(tail), offset=n)
+        changed_batched_s, _, changed_batched = timed_adds(inventory, bases, range(tail, 2 * tail), n, batch=BATCH)
+    changed_parallel_s, changed_parallel = parallel_adds(location, bases, range(2 * tail, 3 * tail), writers, n)
+    for statuses in (changed, changed_batched, changed_parallel):
+        assert set(statuses) <= {"replaced", "unchanged"}, statuses
+    assert set(unchanged) == {"unchanged"}, unchanged
+    rare = rare_queries(census, args.queries)
+    with Inventory.open(location) as inventory:
         broad_times, broad_hits = latencies(inventory, broad)
         narrow_times, narrow_hits = latencies(inventory, narrow)
+        rare_times, rare_hits = latencies(inventory, rare)
     cli = []
     for text in broad[:3] + narrow[:3]:
         start = time.perf_counter()
@@ -181,22 +263,31 @@ def bench_backend(label: str, location: str, bases: list[tuple[str, PackageSet]]
     def ms(value: float) -> float:
         return round(value * 1000, 1)
 
+    def rate(count: int, seconds: float) -> float:
+        return round(count / seconds, 1)
+
     figures = {
         "backend": label,
-        "projects": args.projects,
+        "projects": n,
         "rows": rows,
-        "ingest_s": round(ingest, 1),
-        "ingest_projects_per_s": round(args.projects / ingest, 1),
-        "ingest_rows_per_s": round(rows / ingest),
+        "loadavg": Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else None,
+        f"first_ingest_batched_{BATCH}_per_s": rate(bulk, batched_s),
+        "first_ingest_single_writer_per_s": rate(tail, single_s),
+        f"first_ingest_{writers}_writers_per_s": rate(tail, parallel_s),
         "size_mb": round(size / 1e6, 1),
-        "unchanged_readd_per_s": round(len(sample) / unchanged_s, 1),
-        "changed_readd_per_s": round(len(sample) / changed_s, 1),
+        "unchanged_readd_per_s": rate(len(sample), unchanged_s),
+        "changed_single_writer_per_s": rate(tail, changed_s),
+        f"changed_batched_{BATCH}_per_s": rate(tail, changed_batched_s),
+        f"changed_{writers}_writers_per_s": rate(tail, changed_parallel_s),
         "broad_query_p50_ms": ms(statistics.median(broad_times)),
         "broad_query_p99_ms": ms(percentile(broad_times, 0.99)),
         "broad_installs_median": statistics.median(broad_hits),
         "narrow_query_p50_ms": ms(statistics.median(narrow_times)),
         "narrow_query_p99_ms": ms(percentile(narrow_times, 0.99)),
         "narrow_installs_median": statistics.median(narrow_hits),
+        "rare_query_p50_ms": ms(statistics.median(rare_times)),
+        "rare_query_p99_ms": ms(percentile(rare_times, 0.99)),
+        "rare_installs_median": statistics.median(rare_hits),
         "cli_query_median_ms": ms(statistics.median(cli)),
     }
     print(json.dumps(figures, indent=2), flush=True)
@@ -271,6 +362,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--projects", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=40)
+    parser.add_argument("--writers", type=int, default=4, help="processes adding at once (default: 4)")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--postgres", metavar="URL", help="an empty PostgreSQL database (default: a temporary server)")
     args = parser.parse_args()
