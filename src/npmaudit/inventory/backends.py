@@ -324,6 +324,11 @@ class PostgresBackend:
         names = [name for name, _ in ordered]
         versions = [version for _, version in ordered]
         with nullcontext() if in_transaction else self.transaction(write=True):
+            if not in_transaction:
+                # No flush of the log for this commit of its own: the project's commit that follows
+                # flushes it too (the log is written in order), and a project whose commit is lost
+                # leaves only unused pairs, which the next add of it interns again.
+                self.execute("SET LOCAL synchronous_commit = off")
             self.execute(
                 "INSERT INTO package_versions (name, version) SELECT * FROM unnest(?::text[], ?::text[]) "
                 "ON CONFLICT (name, version) DO NOTHING",
