@@ -1,0 +1,144 @@
+"""How the inventory stores a project (schema 2), on both backends: a changed project rewrites only
+its changed rows and then answers exactly as a fresh inventory does; a batch keeps each project's
+status in order; chains hold ids past 2**32; an inventory of an older schema, or a damaged chain,
+is one clear error line, never a traceback or a wrong answer."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES
+from npmaudit.cli import main
+from npmaudit.inventory.ingest import read_entry
+from npmaudit.inventory.results import QueryResult
+from npmaudit.inventory.spec import parse_package_spec
+from npmaudit.inventory.store import Inventory
+from servers.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
+
+NPM = FIXTURES / "lockfiles" / "npm"
+OLD_CLI, NEW_CLI = NPM / "netlify__cli@d0dee3d", NPM / "netlify__cli"  # two commits of one real project
+SHOP = FIXTURES / "inventory" / "shop"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("NPMAUDIT_DB", "NPMAUDIT_INVENTORY", "NODE_ENV", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return request.param
+
+
+def new_inventory(backend: str, tmp_path: Path, name: str, request: pytest.FixtureRequest) -> str:
+    if backend == "sqlite":
+        return str(tmp_path / f"{name}.sqlite")
+    server = request.getfixturevalue("postgres_server")
+    return str(server.create_database())
+
+
+def everything(inventory: Inventory, *projects: Path) -> QueryResult:
+    """Every install of every name either project has: the whole stored answer, chains included."""
+    names = sorted({row.name for project in projects for row in read_entry(project).packages.rows[1:]})
+    return inventory.query([parse_package_spec(name) for name in names])
+
+
+@pytest.mark.parametrize("order", [(OLD_CLI, NEW_CLI), (NEW_CLI, OLD_CLI)], ids=["upgrade", "downgrade"])
+def test_a_changed_project_answers_as_if_it_had_been_added_fresh(
+    backend: str, order: tuple[Path, Path], tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Between two commits packages move, appear and disappear (and the project grows or shrinks):
+    only the changed rows are rewritten, and every install path, chain, group and source then reads
+    as in an inventory that only ever saw the second commit."""
+    before, after = (read_entry(project, location="org/cli") for project in order)
+    before_rows = {row.location: row for row in before.packages.rows}
+    after_rows = {row.location: row for row in after.packages.rows}
+    assert before_rows.keys() - after_rows.keys() and after_rows.keys() - before_rows.keys()
+    assert any(after_rows[k].version != before_rows[k].version for k in after_rows.keys() & before_rows.keys())
+    replaced_at = new_inventory(backend, tmp_path, "replaced", request)
+    fresh_at = new_inventory(backend, tmp_path, "fresh", request)
+    with Inventory.open(replaced_at, create=True) as replaced, Inventory.open(fresh_at, create=True) as fresh:
+        assert replaced.add(before).status == "added"
+        assert replaced.add(after).status == "replaced"
+        assert fresh.add(after).status == "added"
+        stored = replaced.backend.execute("SELECT COUNT(*) FROM packages")[0][0]
+        answer, expected = everything(replaced, *order), everything(fresh, *order)
+    assert stored == len(after.packages.rows)  # no row of the first commit left behind
+    assert expected.hits > 1000 and any(len(hit.chain) > 4 for p in expected.projects for hit in p.hits)
+    assert answer.projects == expected.projects
+
+
+def test_a_batch_reports_each_project_in_the_order_given(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    shop, cli = read_entry(SHOP, location="z/shop"), read_entry(NEW_CLI, location="a/cli")
+    with Inventory.open(new_inventory(backend, tmp_path, "batch", request), create=True) as inventory:
+        first = inventory.add_many([shop, cli, shop])
+        second = inventory.add_many([read_entry(OLD_CLI, location="a/cli"), shop])
+        assert [project.location for project in inventory.projects()] == ["a/cli", "z/shop"]
+    assert [(result.location, result.status) for result in first] == [
+        ("z/shop", "added"),
+        ("a/cli", "added"),
+        ("z/shop", "unchanged"),
+    ]
+    assert [result.status for result in second] == ["replaced", "unchanged"]
+
+
+def test_chains_hold_package_ids_past_2_to_the_32(tmp_path: Path) -> None:
+    """Ids are stored 8 bytes wide once they pass 2**32: the answer is the same as with small ids."""
+    small, large = tmp_path / "small.sqlite", tmp_path / "large.sqlite"
+    with Inventory.open(str(large), create=True):
+        pass
+    with sqlite3.connect(large) as connection:  # SQLite numbers new rows after the largest id
+        connection.execute("INSERT INTO package_versions (id, name, version) VALUES (?, 'x', '0')", (2**32 + 7,))
+    with Inventory.open(str(small), create=True) as inventory:
+        inventory.add(read_entry(SHOP, location="shop"))
+        expected = everything(inventory, SHOP)
+    with Inventory.open(str(large)) as inventory:
+        inventory.add(read_entry(SHOP, location="shop"))
+        assert min(row[0] for row in inventory.backend.execute("SELECT package_id FROM packages")) > 2**32
+        assert everything(inventory, SHOP).projects == expected.projects
+    assert any(len(hit.chain) == 4 for project in expected.projects for hit in project.hits)
+
+
+def test_an_inventory_of_an_older_schema_is_one_clear_error(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    location = new_inventory(backend, tmp_path, "old", request)
+    shop = tmp_path / "shop"
+    shutil.copytree(SHOP, shop)
+    assert main(["inventory", "add", str(shop), "--inventory", location]) == 0
+    if backend == "sqlite":
+        with sqlite3.connect(location) as connection:
+            connection.execute("PRAGMA user_version = 1")  # as schema 1 (parent pointers) recorded itself
+    else:
+        import psycopg
+
+        with psycopg.connect(location, autocommit=True) as connection:
+            connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    capsys.readouterr()
+    for command in (["query", "debug"], ["add", str(shop)], ["list"]):
+        assert main(["inventory", *command, "--inventory", location]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1
+        assert "inventory schema 1 was written by an older npmaudit" in err and "Traceback" not in err
+
+
+def test_a_damaged_chain_is_an_error_not_a_wrong_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    location = tmp_path / "inventory.sqlite"
+    with Inventory.open(str(location), create=True) as inventory:
+        inventory.add(read_entry(SHOP, location="shop"))
+    with sqlite3.connect(location) as connection:
+        connection.execute(
+            "UPDATE packages SET chain = x'840102' WHERE package_id IN "
+            "(SELECT id FROM package_versions WHERE name = 'ms')"
+        )
+    assert main(["inventory", "query", "ms", "--inventory", str(location)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "damaged inventory" in err and str(location) in err
