@@ -5,6 +5,7 @@ is one clear error line, never a traceback or a wrong answer."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -15,6 +16,7 @@ from conftest import FIXTURES
 from npmaudit.cli import main
 from npmaudit.inventory.ingest import read_entry
 from npmaudit.inventory.results import QueryResult
+from npmaudit.inventory.schema import BUCKET_BITS
 from npmaudit.inventory.spec import parse_package_spec
 from npmaudit.inventory.store import Inventory
 from servers.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
@@ -142,3 +144,38 @@ def test_a_damaged_chain_is_an_error_not_a_wrong_chain(tmp_path: Path, capsys: p
     assert main(["inventory", "query", "ms", "--inventory", str(location)]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and "damaged inventory" in err and str(location) in err
+
+
+def test_projects_in_different_buckets_of_the_index_are_all_found(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The index on package ids is split by project id (schema.BUCKET_BITS): a query and an audit
+    ask every bucket, the last one included."""
+    location = new_inventory(backend, tmp_path, "buckets", request)
+    with Inventory.open(location, create=True) as inventory:
+        inventory.add(read_entry(SHOP, location="first"))
+        db = inventory.backend
+        if backend == "sqlite":  # the next project is numbered after the largest id
+            db.execute("INSERT INTO projects VALUES (5000, 'gap', '', '', NULL, '', '{}', 0, '', '')")
+            inventory.add(read_entry(SHOP, location="second"))
+            db.execute("DELETE FROM projects WHERE id = 5000")
+        else:
+            db.execute("SELECT setval(pg_get_serial_sequence('projects', 'id'), 5000)")
+            inventory.add(read_entry(SHOP, location="second"))
+        ids = sorted(row[0] for row in db.execute("SELECT id FROM projects"))
+        assert ids[0] >> BUCKET_BITS == 0 and ids[1] >> BUCKET_BITS == 4
+        result = inventory.query([parse_package_spec("debug@2.6.9")])
+    assert [project.location for project in result.projects] == ["first", "second"]
+    record = {
+        "id": "MAL-2025-0001",
+        "modified": "2025-01-01T00:00:00Z",
+        "summary": "Malicious code in debug (test record)",
+        "affected": [{"package": {"ecosystem": "npm", "name": "debug"}, "versions": ["2.6.9"]}],
+    }
+    (tmp_path / "record.jsonl").write_text(json.dumps(record) + "\n")
+    store = tmp_path / "advisories.sqlite"
+    assert main(["db", "import", "--db", str(store), str(tmp_path / "record.jsonl")]) == 0
+    capsys.readouterr()
+    main(["inventory", "audit", "--db", str(store), "--inventory", location, "--format", "json"])
+    audited = json.loads(capsys.readouterr().out)
+    assert [project["location"] for project in audited["projects"]] == ["first", "second"]

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from npmaudit.errors import InputError, UsageError
-from npmaudit.inventory.schema import APPLICATION_ID, SCHEMA_VERSION, statements
+from npmaudit.inventory.schema import APPLICATION_ID, BUCKET_BITS, SCHEMA_VERSION, statements
 
 BUSY_TIMEOUT_S = 600.0  # writers queue behind each other; a fleet's CI runners must outwait a long add
 CACHE_KIB = 65536  # SQLite's page cache: a fleet's index on package ids outgrows the 2 MB default
@@ -103,6 +103,14 @@ def chunks(items: Sequence[Any], size: int = LOOKUP_CHUNK) -> Iterator[Sequence[
 
 def marks(count: int) -> str:
     return ",".join("?" * count)
+
+
+def buckets(backend: Backend, alias: str = "") -> tuple[str, tuple[int, ...]]:
+    """The condition on every project bucket (see npmaudit/inventory/schema.py), and its values:
+    what lets a lookup by package id use the bucketed index. Read inside the caller's transaction."""
+    (highest,) = backend.execute("SELECT COALESCE(MAX(id), 0) FROM projects")[0]
+    values = tuple(range((int(highest) >> BUCKET_BITS) + 1))
+    return f"({alias}project_id >> {BUCKET_BITS}) IN ({marks(len(values))})", values
 
 
 # -- SQLite ------------------------------------------------------------------------------------

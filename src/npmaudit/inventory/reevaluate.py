@@ -20,7 +20,7 @@ from typing import Any, Literal
 from npmaudit.advisories.source import AdvisorySource
 from npmaudit.auditing.engine import audit
 from npmaudit.errors import EXIT_FINDINGS, EXIT_OK, InputError
-from npmaudit.inventory.backends import AUDIT_LOCK, chunks, marks
+from npmaudit.inventory.backends import AUDIT_LOCK, buckets, chunks, marks
 from npmaudit.inventory.packages import PUBLISHED_SOURCES
 from npmaudit.inventory.render import neutralise_lines
 from npmaudit.inventory.store import EMPTY, Inventory, parse_labels, utc_now
@@ -97,18 +97,19 @@ def reevaluate(
     with db.transaction(write=False):
         if not db.execute("SELECT 1 FROM projects LIMIT 1"):
             raise InputError(inventory.location, EMPTY)  # an audit of nothing must not pass
+        in_buckets, bucket_values = buckets(db, "p.")
         versions = db.execute(
-            "SELECT v.id, v.name, v.version FROM package_versions v WHERE EXISTS "
-            f"(SELECT 1 FROM packages p WHERE p.package_id = v.id AND p.source IN ({marks(len(_PUBLISHED))}))",
-            _PUBLISHED,
+            "SELECT v.id, v.name, v.version FROM package_versions v WHERE EXISTS (SELECT 1 FROM packages p "
+            f"WHERE {in_buckets} AND p.package_id = v.id AND p.source IN ({marks(len(_PUBLISHED))}))",
+            (*bucket_values, *_PUBLISHED),
         )
         found, unchecked = _match(versions, source, inventory.location, allow_unchecked)
         installs: dict[int, set[InventoryFinding]] = {}
         for chunk in chunks(sorted(found)):
             for project_id, package_id in db.execute(
-                f"SELECT project_id, package_id FROM packages WHERE package_id IN ({marks(len(chunk))}) "
-                f"AND source IN ({marks(len(_PUBLISHED))})",
-                (*chunk, *_PUBLISHED),
+                f"SELECT p.project_id, p.package_id FROM packages p WHERE {in_buckets} "
+                f"AND p.package_id IN ({marks(len(chunk))}) AND p.source IN ({marks(len(_PUBLISHED))})",
+                (*bucket_values, *chunk, *_PUBLISHED),
             ):
                 installs.setdefault(project_id, set()).update(found[package_id])
     info = source.info()

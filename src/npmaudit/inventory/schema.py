@@ -10,6 +10,7 @@ project installs any more simply matches nothing.
 the common ``node_modules/NAME``: see stored_location in npmaudit/inventory/store.py), source kind,
 group bits and ``chain``, the package ids on a shortest chain from the root down to the node's
 parent (npmaudit/inventory/chains.py), so a query reads a match and its chain in one row.
+Its index ``packages_by_package`` is on (project bucket, package id): see :data:`BUCKET_BITS`.
 ``findings`` is the last ``inventory audit``'s result, which the next run compares with;
 ``audits`` records when each run happened.
 
@@ -20,6 +21,11 @@ per-row trigger checks would slow the bulk inserts of a fleet down for nothing.
 from __future__ import annotations
 
 SCHEMA_VERSION = 2  # 2: packages.chain (the ids from the root) replaced packages.parent
+BUCKET_BITS = 10
+"""The index on package ids is split by project id into buckets of 1,024 projects: adding or
+changing a project writes index pages of its own bucket only, a working set a page cache holds,
+where one index over the whole fleet had every add touch a different page per package. A query
+asks each bucket (ten at 10,000 projects): a few lookups more, each cheap."""
 APPLICATION_ID = 0x6E706D69  # b"npmi": tells an inventory from any other SQLite file
 
 _TABLES = """
@@ -55,7 +61,7 @@ CREATE TABLE IF NOT EXISTS packages (
     chain {blob} NOT NULL,
     PRIMARY KEY (project_id, node)
 ){without_rowid};
-CREATE INDEX IF NOT EXISTS packages_by_package ON packages (package_id);
+CREATE INDEX IF NOT EXISTS packages_by_package ON packages ((project_id >> {bucket_bits}), package_id);
 CREATE TABLE IF NOT EXISTS findings (
     project_id {bigint} NOT NULL,
     advisory TEXT NOT NULL,
@@ -93,5 +99,5 @@ DIALECTS = {
 
 def statements(dialect: str) -> list[str]:
     """The schema's statements for one dialect, in order."""
-    text = _TABLES.format(**DIALECTS[dialect])
+    text = _TABLES.format(**DIALECTS[dialect], bucket_bits=BUCKET_BITS)
     return [statement.strip() for statement in text.split(";") if statement.strip()]

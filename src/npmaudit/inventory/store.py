@@ -14,11 +14,12 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, Literal
 
 from npmaudit.advisories.store_sqlite import sql_text
 from npmaudit.errors import InputError
-from npmaudit.inventory.backends import Backend, chunks, marks, open_backend
+from npmaudit.inventory.backends import Backend, buckets, chunks, marks, open_backend
 from npmaudit.inventory.chains import DamagedChain, chains_of, decode
 from npmaudit.inventory.packages import PUBLISHED_SOURCES, PackageSet
 from npmaudit.inventory.results import Hit, ProjectHits, QueryResult, match_specs, spec_notes
@@ -28,6 +29,7 @@ PACKAGE_COLUMNS = ("project_id", "node", "package_id", "location", "source", "fl
 _PUBLISHED = tuple(sorted(PUBLISHED_SOURCES))
 ROOT_NODE = 0
 _HOISTED = "node_modules/"
+_NAME, _VERSION, _LOCATION = attrgetter("name"), attrgetter("version"), attrgetter("location")
 
 Install = tuple[int, int, int, str, str, int, tuple[tuple[int, ...], bool]]
 """project id, node, package id, install path, source, flags, (chain ids, first is the root)"""
@@ -339,11 +341,12 @@ class Inventory:
         indexed pass: no per-install lookups."""
         found: list[Install] = []
         published = marks(len(_PUBLISHED))
+        in_buckets, bucket_values = buckets(self.backend)
         for chunk in chunks(package_ids):
             for project_id, node, package_id, location, source, flags, chain in self.backend.execute(
                 "SELECT project_id, node, package_id, location, source, flags, chain FROM packages"
-                f" WHERE package_id IN ({marks(len(chunk))}) AND source IN ({published})",
-                (*chunk, *_PUBLISHED),
+                f" WHERE {in_buckets} AND package_id IN ({marks(len(chunk))}) AND source IN ({published})",
+                (*bucket_values, *chunk, *_PUBLISHED),
             ):
                 try:
                     steps = decode(bytes(chain))
@@ -394,11 +397,15 @@ def _count(entry: ProjectEntry) -> int:
 def storable(entry: ProjectEntry) -> ProjectEntry:
     """The entry as the databases can hold it (UTF-8): a lone surrogate, from a lockfile's
     ``"\\ud800"`` escape, is kept as that escape's text, as the advisory store keeps it."""
+    rows = entry.packages.rows
+    texts = (entry.location, entry.lockfile, *entry.labels.keys(), *entry.labels.values())
+    if _encodable("".join((*texts, *map(_NAME, rows), *map(_VERSION, rows), *map(_LOCATION, rows)))):
+        return entry  # the common case, checked in one pass
     rows = tuple(
         replace(row, name=sql_text(row.name), version=sql_text(row.version), location=sql_text(row.location))
         if not _encodable(row.name + row.version + row.location)
         else row
-        for row in entry.packages.rows
+        for row in rows
     )
     return replace(
         entry,
