@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -29,10 +29,11 @@ PACKAGE_COLUMNS = ("project_id", "node", "package_id", "location", "source", "fl
 _PUBLISHED = tuple(sorted(PUBLISHED_SOURCES))
 ROOT_NODE = 0
 _HOISTED = "node_modules/"
+_JSON = json.JSONDecoder()
 _NAME, _VERSION, _LOCATION = attrgetter("name"), attrgetter("version"), attrgetter("location")
 
-Install = tuple[int, int, int, str, str, int, tuple[tuple[int, ...], bool]]
-"""project id, node, package id, install path, source, flags, (chain ids, first is the root)"""
+Install = tuple[int, int, int, str, str, int, bytes]
+"""project id, node, package id, install path (as stored), source, flags, chain (as stored)"""
 
 AddStatus = Literal["added", "replaced", "unchanged"]
 EMPTY = "no project in this inventory yet: add projects with `npmaudit inventory add`"
@@ -311,21 +312,39 @@ class Inventory:
                     if match is not None:
                         matched[package_id] = match
             installs = self._installs(sorted(matched))
-            steps = {package_id for install in installs for package_id in install[6][0]}
+            chains = self._decode({install[6] for install in installs})
+            steps = {package_id for chain, _ in chains.values() for package_id in chain}
             versions = self._versions(sorted(steps | matched.keys()))
             projects = self._project_rows(sorted({install[0] for install in installs}))
         labels = {package_id: _package_label(name, version) for package_id, (name, version) in versions.items()}
+        # Installs of one version under the same chain share their labels: a fleet's projects
+        # repeat each other, so most installs of a broad answer reuse a tuple built for another.
+        shared: dict[tuple[bytes, int, bool], tuple[str, ...]] = {}
         by_project: dict[int, list[Hit]] = {}
-        for project_id, node, package_id, location, source, flags, (chain, from_root) in installs:
+        for project_id, node, package_id, location, source, flags, chain in installs:
             name, version = versions[package_id]
-            location = install_location(node, name, location)
-            steps_labels = [labels[step] for step in chain]
-            if from_root:
-                steps_labels[0] = _label(ROOT_NODE, *versions[chain[0]])
-            steps_labels.append(_label(node, name, version))
+            key = (chain, package_id, node == ROOT_NODE)
+            chain_labels = shared.get(key)
+            if chain_labels is None:
+                ids, from_root = chains[chain]
+                found = [labels[step] for step in ids]
+                if from_root:
+                    found[0] = _label(ROOT_NODE, *versions[ids[0]])
+                found.append(_label(node, name, version))
+                chain_labels = shared[key] = tuple(found)
             spec_texts, advisories, malicious = matched[package_id]
             by_project.setdefault(project_id, []).append(
-                Hit(name, version, location, source, flags, tuple(steps_labels), spec_texts, advisories, malicious)
+                Hit(
+                    name,
+                    version,
+                    install_location(node, name, location),
+                    source,
+                    flags,
+                    chain_labels,
+                    spec_texts,
+                    advisories,
+                    malicious,
+                )
             )
         hits = []
         for project_id, project_hits in by_project.items():
@@ -337,8 +356,7 @@ class Inventory:
 
     def _installs(self, package_ids: Sequence[int]) -> list[Install]:
         """Every published install of these versions: project, node, package id, install path,
-        source, flags, and its chain's ids (with whether the first is the root's), read in one
-        indexed pass: no per-install lookups."""
+        source, flags and stored chain, read in one indexed pass: no per-install lookups."""
         found: list[Install] = []
         published = marks(len(_PUBLISHED))
         in_buckets, bucket_values = buckets(self.backend)
@@ -348,12 +366,15 @@ class Inventory:
                 f" WHERE {in_buckets} AND package_id IN ({marks(len(chunk))}) AND source IN ({published})",
                 (*bucket_values, *chunk, *_PUBLISHED),
             ):
-                try:
-                    steps = decode(bytes(chain))
-                except DamagedChain as error:
-                    raise InputError(self.location, f"damaged inventory: {error}") from None
-                found.append((project_id, node, package_id, location, source, flags, steps))
+                found.append((project_id, node, package_id, location, source, flags, bytes(chain)))
         return found
+
+    def _decode(self, chains: Iterable[bytes]) -> dict[bytes, tuple[tuple[int, ...], bool]]:
+        """Each distinct stored chain's ids, and whether the first is the root's."""
+        try:
+            return {chain: decode(chain) for chain in chains}
+        except DamagedChain as error:
+            raise InputError(self.location, f"damaged inventory: {error}") from None
 
     def _versions(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
         found: dict[int, tuple[str, str]] = {}
@@ -433,8 +454,12 @@ def _package_label(name: str, version: str) -> str:
 
 
 def parse_labels(text: str) -> dict[str, str]:
+    """The labels as stored (JSON, written by :func:`_details`); {} for anything else.
+    ``raw_decode`` skips ``json.loads``'s whitespace scans: a broad answer parses 10,000 of these."""
     try:
-        value = json.loads(text)
+        value, end = _JSON.raw_decode(text)
     except ValueError:
         return {}
-    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+    if end != len(text) or not isinstance(value, dict):
+        return {}
+    return {str(k): str(v) for k, v in value.items()}
