@@ -60,6 +60,12 @@ class Backend(Protocol):
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None: ...
 
+    updates_in_place: bool
+    """Whether a changed package row is updated by a statement of its own (SQLite, in process: an
+    index entry whose package id did not change stays untouched), or deleted with the others and
+    copied in again (PostgreSQL: a statement per row is a round trip per row, and an update writes
+    a new row version anyway)."""
+
     interns_in_transaction: bool
     """Whether new (name, version) pairs are interned inside the project's write transaction (one
     commit per add), or committed on their own first (so concurrent writers never wait on each
@@ -121,6 +127,7 @@ class SqliteBackend:
     dialect = "sqlite"
     lock_rows = ""  # BEGIN IMMEDIATE already holds the database's one write lock
     interns_in_transaction = True  # one writer at a time: nobody to wait for
+    updates_in_place = True
 
     def __init__(self, path: Path, *, create: bool) -> None:
         self.path = path
@@ -258,6 +265,7 @@ class PostgresBackend:
     dialect = "postgresql"
     lock_rows = " FOR UPDATE"
     interns_in_transaction = False
+    updates_in_place = False
 
     def __init__(self, url: str, *, create: bool) -> None:
         self.url = url

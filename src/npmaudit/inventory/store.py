@@ -217,24 +217,25 @@ class Inventory:
                 f"SELECT node, {', '.join(PACKAGE_COLUMNS[2:])} FROM packages WHERE project_id = ?", (project_id,)
             ):
                 stored[node] = (values[0], values[1], values[2], values[3], bytes(values[4]))
-        gone = sorted(node for node in stored if node not in wanted)
-        for chunk in chunks(gone):
+        changed = [node for node, values in wanted.items() if node in stored and stored[node] != values]
+        gone = [node for node in stored if node not in wanted]
+        if not db.updates_in_place:  # one DELETE and the COPY below beat a statement per row
+            gone += changed
+        for chunk in chunks(sorted(gone)):
             db.execute(
                 f"DELETE FROM packages WHERE project_id = ? AND node IN ({marks(len(chunk))})", (project_id, *chunk)
             )
-        moved = [
-            (*values, project_id, node) for node, values in wanted.items() if node in stored and stored[node] != values
-        ]
-        if moved:
+        if db.updates_in_place and changed:
             db.executemany(
                 f"UPDATE packages SET {', '.join(f'{column} = ?' for column in PACKAGE_COLUMNS[2:])} "
                 "WHERE project_id = ? AND node = ?",
-                moved,
+                [(*wanted[node], project_id, node) for node in changed],
             )
+        kept = stored.keys() - set(gone)
         db.insert_rows(
             "packages",
             PACKAGE_COLUMNS,
-            ((project_id, node, *values) for node, values in sorted(wanted.items()) if node not in stored),
+            ((project_id, node, *values) for node, values in sorted(wanted.items()) if node not in kept),
         )
 
     def _intern_first(self, sets: Sequence[PackageSet]) -> None:
