@@ -58,6 +58,12 @@ class Backend(Protocol):
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
 
+    def among(self, column: str, values: Sequence[Any], kind: str) -> tuple[str, tuple[Any, ...]]:
+        """``column`` is one of ``values`` (of SQL type ``kind``: bigint or text): the condition and its
+        parameters. PostgreSQL takes one array, so a lookup of 500 ids is not a new, 500-placeholder
+        statement for psycopg to parse each time."""
+        ...
+
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None: ...
 
     updates_in_place: bool
@@ -112,12 +118,12 @@ def marks(count: int) -> str:
     return ",".join("?" * count)
 
 
-def buckets(backend: Backend, alias: str = "") -> tuple[str, tuple[int, ...]]:
-    """The condition on every project bucket (see npmaudit/inventory/schema.py), and its values:
+def buckets(backend: Backend, alias: str = "") -> tuple[str, tuple[Any, ...]]:
+    """The condition on every project bucket (see npmaudit/inventory/schema.py), and its parameters:
     what lets a lookup by package id use the bucketed index. Read inside the caller's transaction."""
     (highest,) = backend.execute("SELECT COALESCE(MAX(id), 0) FROM projects")[0]
-    values = tuple(range((int(highest) >> BUCKET_BITS) + 1))
-    return f"({alias}project_id >> {BUCKET_BITS}) IN ({marks(len(values))})", values
+    values = range((int(highest) >> BUCKET_BITS) + 1)
+    return backend.among(f"({alias}project_id >> {BUCKET_BITS})", values, "bigint")
 
 
 # -- SQLite ------------------------------------------------------------------------------------
@@ -219,6 +225,9 @@ class SqliteBackend:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self._errors():
             self._db.executemany(sql, rows)
+
+    def among(self, column: str, values: Sequence[Any], kind: str) -> tuple[str, tuple[Any, ...]]:
+        return f"{column} IN ({marks(len(values))})", tuple(values)
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})", rows)
@@ -329,6 +338,9 @@ class PostgresBackend:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self._errors(), self._db.cursor() as cursor:
             cursor.executemany(sql.replace("?", "%s"), rows)
+
+    def among(self, column: str, values: Sequence[Any], kind: str) -> tuple[str, tuple[Any, ...]]:
+        return f"{column} = ANY(?::{kind}[])", (list(values),)
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"

@@ -213,18 +213,17 @@ class Inventory:
         }
         stored: dict[int, tuple[Any, ...]] = {}
         if not fresh:
-            for node, *values in db.execute(
+            for node, package_id, location, source, flags, chain in db.execute(
                 f"SELECT node, {', '.join(PACKAGE_COLUMNS[2:])} FROM packages WHERE project_id = ?", (project_id,)
             ):
-                stored[node] = (values[0], values[1], values[2], values[3], bytes(values[4]))
+                stored[node] = (package_id, location, source, flags, bytes(chain))
         changed = [node for node, values in wanted.items() if node in stored and stored[node] != values]
         gone = [node for node in stored if node not in wanted]
         if not db.updates_in_place:  # one DELETE and the COPY below beat a statement per row
             gone += changed
         for chunk in chunks(sorted(gone)):
-            db.execute(
-                f"DELETE FROM packages WHERE project_id = ? AND node IN ({marks(len(chunk))})", (project_id, *chunk)
-            )
+            condition, nodes = db.among("node", chunk, "bigint")
+            db.execute(f"DELETE FROM packages WHERE project_id = ? AND {condition}", (project_id, *nodes))
         if db.updates_in_place and changed:
             db.executemany(
                 f"UPDATE packages SET {', '.join(f'{column} = ?' for column in PACKAGE_COLUMNS[2:])} "
@@ -306,8 +305,9 @@ class Inventory:
                 raise InputError(self.location, EMPTY)  # "nobody has it" would be a guess
             matched: dict[int, tuple[tuple[str, ...], tuple[str, ...], bool]] = {}
             for chunk in chunks(names):
+                condition, values = db.among("name", chunk, "text")
                 for package_id, name, version in db.execute(
-                    f"SELECT id, name, version FROM package_versions WHERE name IN ({marks(len(chunk))})", chunk
+                    f"SELECT id, name, version FROM package_versions WHERE {condition}", values
                 ):
                     match = match_specs(specs, asked.get(name) or name, version)
                     if match is not None:
@@ -362,10 +362,11 @@ class Inventory:
         published = marks(len(_PUBLISHED))
         in_buckets, bucket_values = buckets(self.backend)
         for chunk in chunks(package_ids):
+            wanted, values = self.backend.among("package_id", chunk, "bigint")
             for project_id, node, package_id, location, source, flags, chain in self.backend.execute(
                 "SELECT project_id, node, package_id, location, source, flags, chain FROM packages"
-                f" WHERE {in_buckets} AND package_id IN ({marks(len(chunk))}) AND source IN ({published})",
-                (*bucket_values, *chunk, *_PUBLISHED),
+                f" WHERE {in_buckets} AND {wanted} AND source IN ({published})",
+                (*bucket_values, *values, *_PUBLISHED),
             ):
                 found.append((project_id, node, package_id, location, source, flags, bytes(chain)))
         return found
@@ -380,8 +381,9 @@ class Inventory:
     def _versions(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
         found: dict[int, tuple[str, str]] = {}
         for chunk in chunks(ids):
+            condition, values = self.backend.among("id", chunk, "bigint")
             for package_id, name, version in self.backend.execute(
-                f"SELECT id, name, version FROM package_versions WHERE id IN ({marks(len(chunk))})", chunk
+                f"SELECT id, name, version FROM package_versions WHERE {condition}", values
             ):
                 found[package_id] = (name, version)
         return found
@@ -389,8 +391,9 @@ class Inventory:
     def _project_rows(self, ids: Sequence[int]) -> dict[int, tuple[str, str, Mapping[str, str]]]:
         found: dict[int, tuple[str, str, Mapping[str, str]]] = {}
         for chunk in chunks(ids):
+            condition, values = self.backend.among("id", chunk, "bigint")
             for project_id, location, lockfile, labels in self.backend.execute(
-                f"SELECT id, location, lockfile, labels FROM projects WHERE id IN ({marks(len(chunk))})", chunk
+                f"SELECT id, location, lockfile, labels FROM projects WHERE {condition}", values
             ):
                 found[project_id] = (location, os.path.basename(lockfile), parse_labels(labels))
         return found
