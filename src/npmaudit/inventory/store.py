@@ -1,10 +1,11 @@
 """The inventory: many projects' package sets in one database, and the queries it answers.
 
 Adding a project whose package set is unchanged (same fingerprint) writes nothing but its labels;
-a changed one has its rows replaced in one transaction, so a reader sees either the old set or the
-new one, never half of each. A query pre-filters by name in SQL, tests its range on the distinct
+a changed one has the rows that changed rewritten in one transaction, so a reader sees either the
+old set or the new one, never half of each. Many projects may be committed at once
+(:meth:`Inventory.add_many`). A query pre-filters by name in SQL, tests its range on the distinct
 versions of those names only (never loading whole projects into Python), then reads the installs
-of the matching versions and rebuilds their chains with one recursive query.
+of the matching versions, each with its chain stored beside it (npmaudit/inventory/chains.py).
 """
 
 from __future__ import annotations
