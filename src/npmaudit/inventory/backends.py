@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from npmaudit.errors import InputError, UsageError
-from npmaudit.inventory.schema import APPLICATION_ID, BUCKET_BITS, SCHEMA_VERSION, statements
+from npmaudit.inventory.schema import APPLICATION_ID, BINARY_COPY, BUCKET_BITS, SCHEMA_VERSION, statements
 
 BUSY_TIMEOUT_S = 600.0  # writers queue behind each other; a fleet's CI runners must outwait a long add
 CACHE_KIB = 65536  # SQLite's page cache: a fleet's index on package ids outgrows the 2 MB default
@@ -343,8 +343,11 @@ class PostgresBackend:
         return f"{column} = ANY(?::{kind}[])", (list(values),)
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        types = BINARY_COPY.get(table)
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN" + (" (FORMAT BINARY)" if types else "")
         with self._errors(), self._db.cursor() as cursor, cursor.copy(statement) as copy:
+            if types:
+                copy.set_types([types[column] for column in columns])
             for row in rows:
                 copy.write_row(row)
 

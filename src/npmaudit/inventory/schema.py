@@ -81,6 +81,20 @@ CREATE TABLE IF NOT EXISTS audits (
 )
 """
 
+BINARY_COPY = {
+    "packages": {
+        "project_id": "int8",
+        "node": "int4",
+        "package_id": "int8",
+        "location": "text",
+        "source": "text",
+        "flags": "int2",
+        "chain": "bytea",
+    }
+}
+"""PostgreSQL's types of the columns of the tables copied in binary (the bulk of every add): the
+server then parses no text and the client hex-encodes no chain."""
+
 DIALECTS = {
     "sqlite": {
         "identity": "INTEGER PRIMARY KEY",
