@@ -9,8 +9,11 @@ Used by the query/inventory agreement tests and by bench/inventory.py.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 LOCKFILES = Path(__file__).parent / "fixtures" / "lockfiles"
@@ -53,3 +56,26 @@ def build_corpus(root: Path) -> list[Path]:
                     shutil.copy2(manifest, target / "package.json")
                 projects.append(target)
     return sorted(projects)
+
+
+@contextlib.contextmanager
+def corpus_environment(tmp: Path) -> Iterator[None]:
+    """No npmaudit setting from the caller's environment, a private cache: for module-scoped
+    fixtures, where pytest's function-scoped monkeypatch cannot be used."""
+    import pytest
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NPMAUDIT_CACHE_DIR", str(tmp / "cache"))
+        for name in ("NPMAUDIT_DB", "NPMAUDIT_INVENTORY", "NPMAUDIT_POLICY", "NPMAUDIT_AUDIT_LEVEL", "NODE_ENV"):
+            patch.delenv(name, raising=False)
+        yield
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    """``npmaudit ARGV`` in this process: (exit code, stdout, stderr), captured without capsys."""
+    from npmaudit.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()

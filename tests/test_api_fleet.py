@@ -10,7 +10,6 @@ compared with the CLI's JSON (and text) byte for byte, and checked on its own te
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import shutil
 import sqlite3
@@ -23,8 +22,7 @@ import pytest
 
 import npmaudit
 from conftest import FIXTURES
-from inventory_corpus import build_corpus
-from npmaudit.cli import main
+from inventory_corpus import build_corpus, cli, corpus_environment
 from servers.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 SHOP = FIXTURES / "inventory" / "shop"
@@ -36,26 +34,10 @@ ADVISORY_FIXTURES = [
 PACKAGE_SPECS = ["debug", "ms@2.0.0", "semver@>=5.0.0 <7.0.0"]
 
 
-@contextlib.contextmanager
-def _environment(tmp: Path) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NPMAUDIT_CACHE_DIR", str(tmp / "cache"))
-        for name in ("NPMAUDIT_DB", "NPMAUDIT_INVENTORY", "NPMAUDIT_POLICY", "NPMAUDIT_AUDIT_LEVEL", "NODE_ENV"):
-            patch.delenv(name, raising=False)
-        yield
-
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(argv))
-    return code, out.getvalue(), err.getvalue()
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("api-fleet")
-    with _environment(tmp):
+    with corpus_environment(tmp):
         directories = build_corpus(tmp / "corpus")
         store = tmp / "advisories.sqlite"
         code, _, err = cli("db", "import", "--db", str(store), *map(str, ADVISORY_FIXTURES))
@@ -64,7 +46,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def cleancorpus_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("NPMAUDIT_DB", "NPMAUDIT_INVENTORY", "NODE_ENV", "NO_COLOR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))

@@ -12,8 +12,6 @@ one of them hits something and the comparison can fail.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -22,9 +20,8 @@ from typing import Any
 
 import pytest
 
-from inventory_corpus import build_corpus
+from inventory_corpus import build_corpus, cli, corpus_environment
 from npmaudit import semver
-from npmaudit.cli import main
 from npmaudit.project.loader import load_project
 from npmaudit.project.model import Project
 from servers.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
@@ -38,22 +35,6 @@ ADVISORY_FIXTURES = [
 Installs = set[tuple[str, str]]  # (project directory, install path)
 
 
-@contextlib.contextmanager
-def _environment(tmp: Path) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NPMAUDIT_CACHE_DIR", str(tmp / "cache"))
-        for name in ("NPMAUDIT_DB", "NPMAUDIT_INVENTORY", "NPMAUDIT_POLICY", "NPMAUDIT_AUDIT_LEVEL", "NODE_ENV"):
-            patch.delenv(name, raising=False)
-        yield
-
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(argv))
-    return code, out.getvalue(), err.getvalue()
-
-
 def key(directory: str | Path) -> str:
     return str(Path(directory).resolve())
 
@@ -61,7 +42,7 @@ def key(directory: str | Path) -> str:
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("agreement")
-    with _environment(tmp):
+    with corpus_environment(tmp):
         corpus = tmp / "corpus"
         directories = build_corpus(corpus)
         projects = {key(d): load_project(d) for d in directories}
@@ -188,7 +169,7 @@ def expected(workspace: dict[str, Any]) -> dict[str, Any]:
     records = {f"MAL-0000-{index:03d}": spec for index, spec in enumerate(specs)}
     database = tmp / "spec-records.json"
     database.write_text(json.dumps([osv_record(advisory_id, spec) for advisory_id, spec in records.items()]))
-    with _environment(tmp):
+    with corpus_environment(tmp):
         code, _, err = cli("db", "import", "--db", str(store), str(database))
         assert code == 0, err
         code, out, err = cli("audit", "-r", str(corpus), "--compromised", "--db", str(store), "--format", "json")
@@ -214,7 +195,7 @@ def answers(workspace: dict[str, Any], expected: dict[str, Any]) -> dict[str, An
     tmp, corpus, store = workspace["tmp"], workspace["corpus"], str(workspace["store"])
     asked = [*expected["specs"], *expected["ids"]]
     inventory = str(tmp / "inventory.sqlite")
-    with _environment(tmp):
+    with corpus_environment(tmp):
         code, out, err = cli("query", *asked, str(corpus), "-r", "--db", store, "--format", "json")
         assert code == 1, err
         files = json.loads(out)
@@ -251,7 +232,7 @@ def test_query_recursive_agrees_with_audit(answers: dict[str, Any], expected: di
 def test_query_of_one_project_agrees_with_audit(workspace: dict[str, Any], expected: dict[str, Any]) -> None:
     spec, installs = max(expected["specs"].items(), key=lambda item: len({d for d, _ in item[1]}))
     directory = sorted({d for d, _ in installs})[0]
-    with _environment(workspace["tmp"]):
+    with corpus_environment(workspace["tmp"]):
         code, out, err = cli("query", spec, directory + "/", "--format", "json")
     assert code == 1, err
     assert query_installs(json.loads(out))[spec] == {(d, p) for d, p in installs if d == directory}
@@ -273,7 +254,7 @@ def test_inventory_query_agrees_with_audit_on_postgresql(
     expected: dict[str, Any],
     postgres_url: str,  # noqa: F811
 ) -> None:
-    with _environment(workspace["tmp"]):
+    with corpus_environment(workspace["tmp"]):
         code, out, err = cli("inventory", "add", "-r", str(workspace["corpus"]), "--inventory", postgres_url)
         assert code == 0, err
         assert out.count("added: ") == len(workspace["projects"])
