@@ -4,7 +4,9 @@ real advisory database: exit codes, streams, formats, precedence, write-back, re
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -335,3 +337,29 @@ def test_package_names_are_neutralised_even_in_colour(monkeypatch):
     assert "\x1b[2J" not in "\n".join(lines)
     assert "x\\x1b[2J@1.0.0" in lines[0]
     assert "\x1b[1;97;41m" in lines[0]  # the colour itself stays
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["audit", "--compromised", "--format", "json"],  # findings: exit 1 if the report were read
+        ["query", "debug"],  # installs of debug: exit 1 if the answer were read
+    ],
+)
+def test_a_reader_that_closes_the_pipe_early_never_makes_the_run_pass(example_project: Path, arguments: list[str]):
+    # `npmaudit audit | head -1` under `set -o pipefail`: the verdict was never delivered, so the run
+    # must not exit 0 ("no findings"); it exits as a tool stopped by SIGPIPE does, and says nothing more.
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first byte
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "npmaudit", *arguments, str(example_project), "--db", str(EXAMPLE_DB)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert completed.returncode == 128 + signal.SIGPIPE
+    assert "Traceback" not in completed.stderr and "Exception ignored" not in completed.stderr

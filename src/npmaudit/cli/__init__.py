@@ -47,6 +47,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 EXIT_INTERNAL = 70
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # 141, as a shell reports a tool the closed pipe stopped
 
 # The cyclic garbage collector for a command-line run. Reading a lockfile allocates hundreds of
 # thousands of long-lived containers (the parsed document, the package model) and almost no cyclic
@@ -97,6 +98,7 @@ exit codes:
   2  usage or input error (bad flags; missing, unreadable or malformed lockfile or database)
   3  an advisory source could not be queried, or the database is older than --max-db-age
  70  internal error (a bug: please report it; NPMAUDIT_DEBUG=1 shows the traceback)
+141  the output's reader closed the pipe early (`npmaudit ... | head`): the verdict was not delivered
 """
 
 
@@ -167,10 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_INPUT
     except BrokenPipeError:
-        # The reader went away (`npmaudit ... | head`): nothing more to say.
+        # The reader went away (`npmaudit ... | head`): nothing more can be said, and the verdict was
+        # not delivered, so the run must not pass (`set -o pipefail` would read 0 as "no findings").
+        # 128 + SIGPIPE is what a shell reports for any tool the closed pipe stopped.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 0
+        return EXIT_BROKEN_PIPE
     except Exception as error:  # a bug: one line by default, the traceback on request
         from npmaudit.cli.settings import debug_enabled
 
