@@ -251,6 +251,17 @@ def test_sigterm_lets_an_in_flight_request_finish_then_stops(store: Path) -> Non
     assert server.log[-1] == "npmaudit serve: stopped"
 
 
+def test_sigterm_after_requests_closes_every_reader_without_a_traceback(store: Path) -> None:
+    # Each request opens a reader thread's connection; stopping closes them all from another thread.
+    server = ServeProcess(store, "--readers", "2")
+    for _ in range(4):
+        assert request(server.port, "GET", "/-/npmaudit/health").status == 200
+    code = server.stop()
+    assert code == 0
+    assert not [line for line in server.log if "Traceback" in line or "shutdown failed" in line]
+    assert server.log[-1] == "npmaudit serve: stopped"
+
+
 def test_db_update_beside_the_server_never_blocks_or_tears_reads(tmp_path: Path) -> None:
     """Readers during a series of merges see the store as it was after one of them, never half of one."""
     from npmaudit.serve.npm_bulk import bulk_for_names

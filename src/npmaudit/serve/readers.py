@@ -93,7 +93,11 @@ class StoreReaders:
 def _read_only_connection(path: Path) -> sqlite3.Connection:
     uri = path.resolve().as_uri() + "?mode=ro"
     try:
-        connection = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        # check_same_thread=False: each connection is used only by its own reader thread, but
+        # close() runs on the thread that stops the server, after the pool has finished every read.
+        connection = sqlite3.connect(
+            uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+        )
     except sqlite3.Error as error:
         raise InputError(path, f"cannot open the advisory store read-only: {error}") from None
     connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
