@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import FIXTURES, isolate_environment
+from conftest import EXAMPLE, FIXTURES, isolate_environment
 from npmaudit.advisories.store import AdvisoryStore
 from npmaudit.cli import main
 from servers import OsvServer, RegistryServer
@@ -109,3 +109,40 @@ def test_a_fix_whose_re_audit_cannot_run_fails_and_writes_nothing(
     assert code == 3 and "HTTP 503" in captured.err and captured.err.count("\n") == 1, captured.err
     assert osv.batches == counting.batches  # it failed on the re-audit's query, the last one
     assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+
+
+def _other_ecosystems_only(folder: Path) -> Path:
+    """Real advisories with their npm entries taken out: what a database of another ecosystem holds
+    (another ecosystem's all.zip imported by mistake). Not one of them can match an npm package."""
+    kept = []
+    for line in (FIXTURES / "npm_oracle" / "advisories" / "real.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        others = [entry for entry in record["affected"] if entry["package"]["ecosystem"] != "npm"]
+        if others:
+            kept.append(json.dumps({**record, "affected": others}))
+    assert kept  # the fixture holds records that also name RubyGems packages
+    path = folder / "rubygems.jsonl"
+    path.write_text("\n".join(kept) + "\n")
+    return path
+
+
+def test_a_database_of_other_ecosystems_only_is_an_input_error_for_audit_and_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Its records are real and many, but an audit against them could match nothing: "no findings"
+    # would be a pass that never looked. The JSON file, a store filled from it and the server all refuse.
+    isolate_environment(monkeypatch, tmp_path, no_npm=True)
+    project = EXAMPLE
+    database = _other_ecosystems_only(tmp_path)
+    store = tmp_path / "store.sqlite"
+    assert main(["db", "import", str(database), "--db", str(store)]) == 0
+    capsys.readouterr()
+    for db in (database, store):
+        assert main(["audit", str(project), "--compromised", "--db", str(db)]) == 2
+        err = capsys.readouterr().err
+        assert f"{db}: no advisory record here affects an npm package" in err
+        assert len(err.strip().splitlines()) == 1
+    assert main(["query", "GHSA-34r7-q49f-h37c", str(project), "--db", str(store)]) == 2
+    assert "affects an npm package" in capsys.readouterr().err
+    assert main(["serve", "--db", str(store), "--port", "0"]) == 2
+    assert "affects an npm package" in capsys.readouterr().err

@@ -66,6 +66,10 @@ class AdvisoryIndex:
             for name in advisory.package_names:
                 self._by_name.setdefault(name, []).append(advisory)
 
+    @property
+    def names_any_package(self) -> bool:
+        return bool(self._by_name)
+
     def lookup(self, names: Iterable[str]) -> dict[str, list[Advisory]]:
         return {name: self._by_name[name] for name in set(names) if name in self._by_name}
 
@@ -93,6 +97,11 @@ class JsonDatabase:
         if self._index.count == 0:
             refused = f" ({len(self.refused)} refused for an impossible time)" if self.refused else ""
             raise InputError(path, EMPTY_DATABASE_HINT + refused)
+        if not self._index.names_any_package:
+            from npmaudit.advisories.local import FILL_HINT, NO_NPM_RECORD
+
+            count = self._index.count
+            raise InputError(path, f"{NO_NPM_RECORD} ({count} records of other ecosystems): {FILL_HINT}")
 
     def prepare(self, project: Project, omit: frozenset[str]) -> JsonDatabase:
         """The same answers for every project: nothing to bind."""

@@ -29,6 +29,7 @@ MISSING_DEFAULT_HINT = (
     "data) or `npmaudit db import FILE`, or pass --db PATH"
 )
 MISSING_HINT = "advisory database not found (import one with `npmaudit db import`, or pass --db)"
+NO_NPM_RECORD = "no advisory record here affects an npm package: an audit against it would check nothing"
 FILL_HINT = "fill it with `npmaudit db update` (downloads OSV's npm data) or `npmaudit db import FILE`"
 
 
@@ -83,6 +84,10 @@ def check_filled(store: AdvisorySource) -> None:
         raise InputError(info.location, f"empty advisory store (no import or update ever completed): {FILL_HINT}")
     if not records:
         raise InputError(info.location, f"empty advisory store (0 records): {FILL_HINT}")
+    from npmaudit.advisories.store import AdvisoryStore
+
+    if isinstance(store, AdvisoryStore) and not store.names_any_package():
+        raise InputError(info.location, f"{NO_NPM_RECORD} ({records} records of other ecosystems): {FILL_HINT}")
 
 
 def _empty_store_file(path: Path) -> bool:

@@ -357,6 +357,12 @@ class AdvisoryStore:
                 except (ValueError, TypeError, zlib.error) as error:
                     raise InputError(self.path, f"damaged record {key}: {error}") from None
 
+    def names_any_package(self) -> bool:
+        """True when some record affects an npm package: records of other ecosystems only (a PyPI
+        ``all.zip`` imported by mistake) could match nothing, so an audit against them looks at nothing."""
+        with _reading(self.path):
+            return self._db.execute("SELECT 1 FROM affected LIMIT 1").fetchone() is not None
+
     def modified_by_key(self) -> dict[str, str]:
         with _reading(self.path):
             return dict(self._db.execute("SELECT key, modified FROM advisories"))

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from npmaudit.advisories.local import FILL_HINT
+from npmaudit.advisories.local import FILL_HINT, NO_NPM_RECORD
 from npmaudit.advisories.source import SourceInfo
 from npmaudit.advisories.store import AdvisoryStore
 from npmaudit.advisories.store_sqlite import BUSY_TIMEOUT_MS
@@ -37,10 +37,13 @@ def check_store(path: Path) -> SourceInfo:
         raise InputError(path, "advisory store not found (create it with `npmaudit db update` or `db import`)")
     with AdvisoryStore.open(path) as store:
         info = store.info()
+        names_any_package = store.names_any_package()
     if not info.details.get("updated"):
         raise InputError(path, f"this store was never filled by `db import` or `db update`: {FILL_HINT}")
     if not info.records:
         raise InputError(path, f"the advisory store holds no record: {FILL_HINT}")
+    if not names_any_package:
+        raise InputError(path, f"{NO_NPM_RECORD} ({info.records} records of other ecosystems): {FILL_HINT}")
     return info
 
 
