@@ -264,6 +264,23 @@ def test_scoped_registry_with_credentials_and_a_registry_that_is_down(
     assert "connection refused" in report["packages"][0]["error"]
 
 
+def test_each_package_of_a_registry_that_is_down_names_its_own_request(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], clean_env: None
+) -> None:
+    # After the first failure the registry is not asked again; each package's line still names the
+    # request it needed (not the first package's URL) and says why it was not made.
+    registry = f"http://127.0.0.1:{_free_port()}/"
+    names = [f"pkg-{index:02}" for index in range(40)]  # more than the workers asking at once
+    write_lock(tmp_path / "p", registry, [(n, n, "1.0.0", "sha512-" + "D" * 86 + "==") for n in names])
+    code, report = run_json(capsys, "signatures", str(tmp_path / "p"), "--no-provenance")
+    assert code == 3
+    errors = {p["name"]: p["error"] for p in report["packages"]}
+    assert sorted(errors) == names
+    assert all(f"GET {registry}{name}:" in error for name, error in errors.items())
+    assert any("not asked: this registry gave no answer earlier" in error for error in errors.values())
+    assert all("connection refused" in error for error in errors.values())
+
+
 def test_a_registry_without_keys_verifies_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], clean_env: None
 ) -> None:

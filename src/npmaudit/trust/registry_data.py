@@ -56,7 +56,8 @@ class RegistryData:
         again in this run: its other packages fail at once with the same error."""
         down = self._down.get(registry)
         if down is not None:
-            raise down
+            # Its own URL, not the one that failed: each package's line must name what it needed.
+            raise HttpError(down.source, f"GET {url}: not asked: this registry gave no answer earlier ({down.reason})")
         try:
             return self.client.get_json(url, **kwargs)
         except HttpError as error:
