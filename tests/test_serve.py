@@ -231,6 +231,11 @@ def test_an_unfilled_or_missing_store_is_refused_at_start(tmp_path: Path, capsys
     write_records(cache_only, [json.loads((ORACLE_ADVISORIES / "synthetic.jsonl").read_text().splitlines()[0])])
     assert main(["serve", "--db", str(cache_only), "--port", "0"]) == 2
     assert "never filled" in capsys.readouterr().err
+    # a JSON database (what `audit --db` reads) gets the way to make a store from it
+    assert main(["serve", "--db", str(ORACLE_ADVISORIES / "real.jsonl"), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "real.jsonl: not an advisory store: serve reads a SQLite store" in err
+    assert "npmaudit db import FILE --db STORE" in err and len(err.strip().splitlines()) == 1
 
 
 def test_sigterm_lets_an_in_flight_request_finish_then_stops(store: Path) -> None:

@@ -60,7 +60,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         action="store_true",
         help="accepted for npm users: npmaudit only ever writes lockfiles and manifests, never node_modules",
     )
-    parser.add_argument("--compromised", action="store_true", help="use the local advisory database only (offline)")
+    parser.add_argument(
+        "--compromised",
+        action="store_true",
+        help="advisories from the local database only (packuments still come from the registry)",
+    )
     parser.add_argument("--db", type=Path, metavar="PATH", help="local advisory database (env NPMAUDIT_DB)")
     parser.add_argument("--policy", choices=POLICIES, help="error (default), warn or off, as for audit")
     parser.add_argument("--audit-level", choices=AUDIT_LEVELS, help="failure threshold of the re-audit (default low)")

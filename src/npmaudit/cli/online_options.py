@@ -7,7 +7,7 @@ import argparse
 from npmaudit.cli.arguments import positive
 
 SOURCES_HELP = """\
---compromised: the local database only (offline). --osv: the OSV API online. --registry-advisories:
+--compromised: the local database only (no advisory service asked). --osv: the OSV API online. --registry-advisories:
 the npm registry's bulk advisory endpoint, as `npm audit` uses it (registry and credentials from
 .npmrc / npm_config_* / --registry). The flags combine. With none: the local database when it
 exists, plus OSV online unless --offline (or NPMAUDIT_OFFLINE=1, or `offline = true` in

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from npmaudit.advisories.local import FILL_HINT, NO_NPM_RECORD
+from npmaudit.advisories.local import FILL_HINT, NO_NPM_RECORD, is_sqlite_file
 from npmaudit.advisories.source import SourceInfo
 from npmaudit.advisories.store import AdvisoryStore
 from npmaudit.advisories.store_sqlite import BUSY_TIMEOUT_MS
@@ -35,6 +35,11 @@ def check_store(path: Path) -> SourceInfo:
     """Open the store once (schema, identity) and refuse one that holds nothing to serve."""
     if not path.is_file():
         raise InputError(path, "advisory store not found (create it with `npmaudit db update` or `db import`)")
+    if path.stat().st_size and not is_sqlite_file(path):  # a JSON database, which `audit --db` reads
+        raise InputError(
+            path,
+            "not an advisory store: serve reads a SQLite store; make one with `npmaudit db import FILE --db STORE`",
+        )
     with AdvisoryStore.open(path) as store:
         info = store.info()
         names_any_package = store.names_any_package()
