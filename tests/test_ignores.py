@@ -20,6 +20,7 @@ from ci_helpers import clean_environment, copy_handmade, handmade_database, json
 from conftest import HANDMADE_DEV, HANDMADE_PROD
 from npmaudit.auditing.ignore_files import rules_from_file, rules_from_tables
 from npmaudit.auditing.run import run_audit
+from npmaudit.cli import main
 from npmaudit.settings import Settings
 
 ALL_FINDINGS = HANDMADE_PROD | HANDMADE_DEV
@@ -74,6 +75,16 @@ def test_an_alias_of_the_advisory_hides_it(project, database, capsys) -> None:
     assert findings[("lodash", "GHSA-35jh-r3h4-6jhm")]["ignored"]["reason"] == "given on the command line"
     assert "stale" not in err
     assert code == 1  # the other findings still count
+
+
+@pytest.mark.parametrize("command", [["audit"], ["ignore", "list"]])
+def test_an_empty_ignore_id_is_a_usage_error(project, database, capsys, command) -> None:
+    # `--ignore "$ID"` with the variable unset ignored nothing and said nothing: never a quiet no-op.
+    with pytest.raises(SystemExit) as stop:
+        main([*command, str(project), "--db", str(database), "--compromised", "--ignore", " "])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --ignore: an empty advisory id" in err and len(err.strip().splitlines()) == 1
 
 
 def test_a_toml_ignore_names_its_reason_expiry_and_line(project, database, capsys) -> None:

@@ -20,3 +20,10 @@ def positive(kind: type[int] | type[float], unit: str = "") -> Callable[[str], i
         return value
 
     return parse
+
+
+def advisory_id(text: str) -> str:
+    """An advisory id given on the command line: an empty one (an unset shell variable) names nothing."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty advisory id (is a shell variable unset?)")
+    return text.strip()

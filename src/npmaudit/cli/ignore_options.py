@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from npmaudit.cli.arguments import advisory_id
+
 IGNORES_HELP = """\
 Accepted findings: [[ignore]] tables in .npmaudit.toml (id, reason, optional expires date, package,
 version range, dependency paths "a>b>c"), --ignore ID, and --ignore-from FILE (audit-ci's
@@ -21,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--ignore",
         action="append",
+        type=advisory_id,
         metavar="ID",
         help="accept this advisory (GHSA, CVE, MAL or OSV id; any alias matches); repeatable",
     )
