@@ -25,10 +25,11 @@ advisories: known vulnerabilities and OpenSSF malicious-package reports.
 
 Sources: --compromised uses the local advisory database only (no advisory service asked); --osv
 queries the OSV API; --registry-advisories queries the npm registry's bulk advisory endpoint, as
-`npm audit` does, with the registry and credentials from .npmrc. The flags combine. With none, npmaudit uses the local database
-when it exists, plus OSV online unless --offline (or NPMAUDIT_OFFLINE=1, or `offline = true` in
-.npmaudit.toml); offline without a local database is an error. --format npm-json and npm-text also
-read packuments from the registry (a cache; only the cache with --offline), whatever the source.
+`npm audit` does, with the registry and credentials from .npmrc. The flags combine. With none,
+npmaudit uses the local database when it exists, plus OSV online unless --offline (or
+NPMAUDIT_OFFLINE=1, or `offline = true` in .npmaudit.toml); offline without a local database is an
+error. --format npm-json and npm-text also read packuments from the registry (a cache; only the
+cache with --offline), whatever the source.
 
 The local database is --db, else NPMAUDIT_DB, else `db` in the project's .npmaudit.toml, else the
 shared store in the user cache directory. A database that is missing, unreadable or malformed is an
