@@ -402,6 +402,8 @@ def test_several_reports_from_one_run_are_written_atomically(handmade, capsys, t
         (["--output", "{tmp}/x.sarif", "--report", "junit={tmp}/x.sarif"], "two reports would be written to"),
         (["--report", "nosuch={tmp}/x"], "unknown format 'nosuch'"),
         (["--report", "sarif"], "expected FORMAT=PATH"),
+        (["--report", "json=-"], "stdout takes the --format report; --report writes files"),  # not a file "-"
+        (["--output", "-"], "the report goes to stdout without --output"),
     ],
 )
 def test_report_file_mistakes_are_usage_errors(handmade, capsys, tmp_path, args, message) -> None:

@@ -29,7 +29,15 @@ def _report_spec(text: str) -> tuple[str, Path]:
         raise argparse.ArgumentTypeError(f"expected FORMAT=PATH, not {text!r}")
     if name not in FORMAT_NAMES:
         raise argparse.ArgumentTypeError(f"unknown format {name!r} (choose from {', '.join(FORMAT_NAMES)})")
+    if path == "-":  # read as stdout by most tools; here it would be a file named "-" in the folder
+        raise argparse.ArgumentTypeError(f"{text!r}: stdout takes the --format report; --report writes files")
     return name, Path(path)
+
+
+def _output_path(text: str) -> Path:
+    if text == "-":  # stdout is the default: a file named "-" is never what was meant
+        raise argparse.ArgumentTypeError("'-': the report goes to stdout without --output")
+    return Path(text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--output",
         "-o",
-        type=Path,
+        type=_output_path,
         metavar="PATH",
         help="write the --format report to PATH instead of stdout (written atomically)",
     )
