@@ -6,6 +6,7 @@ re-audit cannot query its source is no fix."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import shutil
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from conftest import EXAMPLE, FIXTURES, isolate_environment
+from npmaudit.advisories.mirror import import_source
 from npmaudit.advisories.store import AdvisoryStore
 from npmaudit.cli import main
 from servers import OsvServer, RegistryServer
@@ -135,8 +137,13 @@ def test_a_database_of_other_ecosystems_only_is_an_input_error_for_audit_and_ser
     project = EXAMPLE
     database = _other_ecosystems_only(tmp_path)
     store = tmp_path / "store.sqlite"
-    assert main(["db", "import", str(database), "--db", str(store)]) == 0
-    capsys.readouterr()
+    assert main(["db", "import", str(database), "--db", str(store)]) == 2  # refused where the mistake is made
+    err = capsys.readouterr().err
+    assert f"{database}: none of its " in err and "affects an npm package" in err and err.count("\n") == 1, err
+    assert not store.exists()
+    # A store an older npmaudit filled from such a file is refused when used.
+    with AdvisoryStore.open(store, create=True) as filled:
+        filled.merge([dataclasses.replace(import_source(database), allow_empty=True)])
     for db in (database, store):
         assert main(["audit", str(project), "--compromised", "--db", str(db)]) == 2
         err = capsys.readouterr().err

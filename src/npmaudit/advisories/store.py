@@ -482,7 +482,7 @@ class AdvisoryStore:
         self, source: ImportSource, existing: dict[str, str], latest: datetime, progress: Progress
     ) -> SourceCounts:
         db = self._db
-        seen = added = changed = 0
+        seen = added = changed = npm_named = known = 0
         newest = ""
         refused: list[RefusedRecord] = []
         rows: list[tuple[str, str, str | None, int, str, bytes]] = []
@@ -511,6 +511,7 @@ class AdvisoryStore:
             modified = sql_text(modified_key(record))
             current = existing.get(key)
             if current is not None and modified <= current:
+                known += 1
                 if modified > newest:
                     newest = modified  # not newer than a stored, credible copy: credible too
                 continue
@@ -531,6 +532,7 @@ class AdvisoryStore:
                 label = "" if line is not None else f"{where}: "
                 raise MalformedRecordError(source.location, f"{label}{error}", line) from None
             names = sorted([sql_text(name) for name in fields.package_names])
+            npm_named += bool(names)
             if current is None:
                 added += 1
             else:
@@ -559,6 +561,13 @@ class AdvisoryStore:
             if len(rows) >= WRITE_BATCH:
                 flush()
         flush()
+        if seen and not (npm_named or known or refused or source.allow_empty):
+            # A PyPI or Go file given by mistake: stored, it would later be refused as a database
+            # holding no npm record; refused now, the mistake is named where it was made.
+            raise InputError(
+                source.location,
+                f"none of its {seen} records affects an npm package (other ecosystems only): nothing to import",
+            )
         progress(task, seen, seen)
         return SourceCounts(source.location, source.kind, seen, added, changed, tuple(refused), newest)
 
