@@ -362,12 +362,29 @@ def test_inventory_audit_text_names_malicious_packages_first(
 ) -> None:
     assert cli(capsys, "inventory", "add", "-r", str(fleet["root"]), "--inventory", inventory)[0] == 0
     code, out, err = cli(capsys, "inventory", "audit", "--db", str(fleet["store"]), "--inventory", inventory)
-    assert code == 1 and err == ""
+    assert code == 1 and err.count("\n") == 1 and "days old" in err  # the fixture records are from 2025
     lines = out.splitlines()
     assert lines[0].startswith("14 projects audited against ") and "with malicious packages" in lines[0]
     assert lines[1] == "Malicious packages, by project:"
     code, out, _ = cli(capsys, "inventory", "audit", "--changed", "--db", str(fleet["store"]), "--inventory", inventory)
     assert code == 0 and out.startswith("No change since the last inventory audit")
+
+
+def test_inventory_audit_checks_the_databases_age_before_recording_anything(
+    capsys: pytest.CaptureFixture[str], inventory: str, fleet: dict[str, Any]
+) -> None:
+    # Re-evaluating against stale data would report "no change" without having seen the new
+    # advisories: as `audit`, older than a week is said, and older than --max-db-age fails the run.
+    store = str(fleet["store"])
+    assert cli(capsys, "inventory", "add", "-r", str(fleet["root"]), "--inventory", inventory)[0] == 0
+    code, out, err = cli(capsys, "inventory", "audit", "--db", store, "--inventory", inventory, "--max-db-age", "30")
+    assert code == 3 and out == "", out
+    assert err.startswith(f"npmaudit: error: {store}: ") and "older than --max-db-age 30" in err, err
+    assert err.count("\n") == 1, err
+    code, document = cli_json(capsys, "inventory", "audit", "--db", store, "--inventory", inventory)
+    assert code == 1 and document["previousRun"] is None  # the refused run recorded nothing
+    code, out, err = cli(capsys, "inventory", "audit", "--db", store, "--inventory", inventory, "--max-db-age", "9999")
+    assert code == 1 and err == ""  # within the limit the user set: no warning either
 
 
 def test_hostile_names_are_stored_and_shown_inert(

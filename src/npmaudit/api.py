@@ -392,6 +392,7 @@ class Inventory:
             values.database,
             is_default=not values.database_named,
             allow_unchecked=allow_unchecked or values.allow_unchecked,
+            max_db_age=values.max_db_age,
         )
 
     def close(self) -> None:

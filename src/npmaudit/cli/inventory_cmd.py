@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from npmaudit.cli import summary
+from npmaudit.cli import store_options, summary
 
 if TYPE_CHECKING:
     from npmaudit.inventory.store import Inventory
@@ -99,6 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         action="store_true",
         help="a package version that cannot be read (not semver) is listed as not checked instead of failing",
     )
+    store_options.add_max_db_age(audit)
     _common(audit)
     audit.set_defaults(run=run_audit)
     parser.set_defaults(run=_usage(parser))
@@ -237,7 +238,10 @@ def run_audit(args: argparse.Namespace) -> int:
             settings.database,
             is_default=not settings.database_named,
             allow_unchecked=settings.allow_unchecked,
+            max_db_age=settings.max_db_age,
         )
+    for message in run.messages:
+        output.say(message)
     if args.format == "json":
         _print_json(run_document(run, changed_only=args.changed))
     elif args.changed:

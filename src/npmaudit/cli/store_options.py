@@ -23,6 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="merge the advisories that matched into the shared store in the user cache directory "
         "(newest 'modified' wins)",
     )
+    add_max_db_age(parser)
+
+
+def add_max_db_age(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-db-age",
         type=_days,

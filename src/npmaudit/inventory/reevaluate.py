@@ -81,6 +81,7 @@ class AuditRun:
     affected: tuple[AffectedProject, ...]
     changes: tuple[ProjectChange, ...]
     unchecked: tuple[str, ...] = ()  # name@version installed somewhere and not checked (allowed by the caller)
+    messages: tuple[str, ...] = ()  # about the advisory database: older than a week, records it refused
 
     def exit_code(self, *, changed_only: bool) -> int:
         if changed_only:
@@ -167,15 +168,24 @@ def reevaluate_against(
     *,
     is_default: bool = False,
     allow_unchecked: bool = False,
+    max_db_age: float | None = None,
     now: str | None = None,
 ) -> AuditRun:
     """:func:`reevaluate` against the local advisory database at ``database`` (opened and closed
-    here). ``is_default``: it is the shared store nobody named, so a missing one says how to make it."""
+    here). ``is_default``: it is the shared store nobody named, so a missing one says how to make it.
+    The database's age is checked as ``audit`` checks it, before anything is recorded: older than
+    ``max_db_age`` days is a :class:`~npmaudit.errors.SourceError` (a re-evaluation against stale data
+    would report "no change" without having seen the new advisories); older than a week is a message."""
+    from dataclasses import replace
+
     from npmaudit.advisories.local import open_local_database
+    from npmaudit.auditing.freshness import check_freshness
 
     source = open_local_database(database, is_default=is_default)
     try:
-        return reevaluate(inventory, source, allow_unchecked=allow_unchecked, now=now)
+        messages = check_freshness([source.info()], max_db_age)
+        run = reevaluate(inventory, source, allow_unchecked=allow_unchecked, now=now)
+        return replace(run, messages=tuple(messages))
     finally:
         close = getattr(source, "close", None)
         if close is not None:
