@@ -227,7 +227,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(env, registry, capsys):
     out = capsys.readouterr().out
     assert code == 1  # nothing was fixed: the project as it stands still has the finding
     assert "change cryptiles 3.2.1 => 3.0.2  node_modules/cryptiles" in out
-    assert "re-audit: 1 vulnerable package(s) before, 0 after, 0 introduced" in out
+    assert "re-audit (packages by name, as npm counts them): 1 vulnerable before, 0 after, 0 introduced" in out
     assert "dry run: nothing written" in out
     assert snapshot(folder) == before
     assert not list(folder.parent.glob(".*tmp"))

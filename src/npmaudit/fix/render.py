@@ -33,7 +33,7 @@ def render_text(result: FixResult) -> str:
         to = f" -> {outcome.new_version}" if outcome.new_version and outcome.new_version != outcome.version else ""
         note = f" ({outcome.detail})" if outcome.detail else ""
         lines.append(neutralise(f"  {outcome.name} {outcome.version}{to}  {outcome.location}{note}"))
-    lines.append(f"still vulnerable: {len(result.remaining)}")
+    lines.append(f"still vulnerable: {len(result.remaining)} name@version")
     for item in result.remaining:
         why = REASON_TEXT[item.reason] if item.reason is not None else "not changed"
         detail = f": {item.detail}" if item.detail else ""
@@ -48,7 +48,8 @@ def render_text(result: FixResult) -> str:
         lines.append("dropped (they introduced new findings): " + neutralise(", ".join(result.dropped)))
     lines.append("")
     lines.append(
-        f"re-audit: {result.vulnerable_before} vulnerable package(s) before, {result.vulnerable_after} after, "
+        f"re-audit (packages by name, as npm counts them): {result.vulnerable_before} vulnerable before, "
+        f"{result.vulnerable_after} after, "
         f"{len(result.introduced)} introduced; dependency problems before {result.tree_problems_before}, "
         f"after {result.tree_problems_after}"
     )
