@@ -192,7 +192,7 @@ def test_list_describes_each_project(capsys: pytest.CaptureFixture[str], invento
     )
     assert len(project["lockfileSha256"]) == 64
     _, out, _ = cli(capsys, "inventory", "list", "--inventory", inventory)
-    assert out.startswith("1 projects in ") and f"{shop.resolve()}  package-lock-v3, 10 packages" in out
+    assert out.startswith("1 project in ") and f"{shop.resolve()}  package-lock-v3, 10 packages" in out
 
 
 # -- where the inventory is, and when it cannot be used ---------------------------------------------
@@ -210,7 +210,7 @@ def test_the_inventory_comes_from_the_environment_or_the_user_data_directory(
     _, out, _ = cli(
         capsys, "inventory", "list", "--inventory", str(tmp_path / "data" / "npmaudit" / "inventory.sqlite")
     )
-    assert out.startswith("1 projects in ")
+    assert out.startswith("1 project in ")
 
 
 def test_a_missing_inventory_is_an_error_not_an_empty_answer(

@@ -22,7 +22,7 @@ from npmaudit.auditing.engine import audit
 from npmaudit.errors import EXIT_FINDINGS, EXIT_OK, InputError
 from npmaudit.inventory.backends import AUDIT_LOCK, buckets, chunks, marks
 from npmaudit.inventory.packages import PUBLISHED_SOURCES
-from npmaudit.inventory.render import neutralise_lines
+from npmaudit.inventory.render import neutralise_lines, projects_count
 from npmaudit.inventory.store import EMPTY, Inventory, parse_labels, utc_now
 from npmaudit.project.model import Node, Project, SourceKind
 
@@ -255,7 +255,7 @@ def _labels_text(labels: Mapping[str, str]) -> str:
 def render_run_text(run: AuditRun) -> str:
     malicious = [p for p in run.affected if any(f.malicious for f in p.findings)]
     lines = [
-        f"{run.projects} projects audited against {run.database}"
+        f"{projects_count(run.projects)} audited against {run.database}"
         + (f" ({run.records} records)" if run.records is not None else "")
         + f": {len(run.affected)} affected, {len(malicious)} with malicious packages"
     ]
@@ -274,12 +274,12 @@ def render_run_text(run: AuditRun) -> str:
 def render_changes_text(run: AuditRun) -> str:
     since = f"since the last inventory audit ({run.previous})" if run.previous else "(first inventory audit)"
     if not run.changes:
-        return neutralise_lines([f"No change {since}: {len(run.affected)} of {run.projects} projects affected."])
+        return neutralise_lines([f"No change {since}: {len(run.affected)} of {projects_count(run.projects)} affected."])
     counts: dict[str, int] = {}
     for change in run.changes:
         counts[change.status] = counts.get(change.status, 0) + 1
     summary = ", ".join(f"{count} {status.replace('-', ' ')}" for status, count in sorted(counts.items()))
-    lines = [f"{len(run.changes)} projects changed {since}: {summary}"]
+    lines = [f"{projects_count(len(run.changes))} changed {since}: {summary}"]
     for change in run.changes:
         lines.append("")
         lines.append(f"{change.status.replace('-', ' ')}: {change.location}" + _labels_text(change.labels))

@@ -171,7 +171,7 @@ def projects_document(inventory: str, records: Sequence[ProjectRecord]) -> dict[
 
 
 def projects_text(inventory: str, records: Sequence[ProjectRecord]) -> str:
-    lines = [f"{len(records)} projects in {inventory}"]
+    lines = [f"{projects_count(len(records))} in {inventory}"]
     for r in records:
         labels = " ".join(f"{k}={v}" for k, v in sorted(r.labels.items()))
         state = f", {r.findings} findings at the last audit" + (f" ({r.malicious} malicious)" if r.malicious else "")
@@ -181,3 +181,8 @@ def projects_text(inventory: str, records: Sequence[ProjectRecord]) -> str:
             + (f"  [{labels}]" if labels else "")
         )
     return neutralise_lines(lines)
+
+
+def projects_count(count: int) -> str:
+    """``1 project``, ``2 projects``."""
+    return f"{count} project" if count == 1 else f"{count} projects"
