@@ -11,9 +11,12 @@ parts but by no production path; it is cleared where dev or optional alone alrea
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from npmaudit.project.model import DepType, Node
+
+_OPTIONAL_TYPES = frozenset((DepType.OPTIONAL, DepType.PEER_OPTIONAL))
+_PEER_TYPES = frozenset((DepType.PEER, DepType.PEER_OPTIONAL))
 
 
 @dataclass(slots=True)
@@ -47,8 +50,8 @@ def compute_dep_flags(nodes: Mapping[str, Node]) -> dict[str, Node]:
             if edge.to is None or edge.to not in flags:
                 continue
             dev_edge = edge.type is DepType.DEV
-            optional_edge = edge.type in (DepType.OPTIONAL, DepType.PEER_OPTIONAL)
-            peer_edge = edge.type in (DepType.PEER, DepType.PEER_OPTIONAL)
+            optional_edge = edge.type in _OPTIONAL_TYPES
+            peer_edge = edge.type in _PEER_TYPES
             keep_dev = mine.dev or dev_edge
             keep_optional = mine.optional or optional_edge
             keep_dev_optional = mine.dev_optional or mine.dev or mine.optional or dev_edge or optional_edge
@@ -61,8 +64,31 @@ def compute_dep_flags(nodes: Mapping[str, Node]) -> dict[str, Node]:
         dev_optional = state.dev_optional
         if location in seen and location != "" and (state.dev or state.optional):
             dev_optional = False
-        result[location] = replace(
-            node, dev=state.dev, optional=state.optional, dev_optional=dev_optional, peer=state.peer
+        if (node.dev, node.optional, node.dev_optional, node.peer) == (
+            state.dev,
+            state.optional,
+            dev_optional,
+            state.peer,
+        ):
+            result[location] = node  # frozen: the same node serves; most nodes of a tree keep their flags
+            continue
+        # The constructor with every field by position: dataclasses.replace costs twice as much, and
+        # this runs once per node of every lockfile without stored groups.
+        result[location] = Node(
+            node.location,
+            node.name,
+            node.version,
+            node.source,
+            node.install_name,
+            node.resolved,
+            node.integrity,
+            state.dev,
+            state.optional,
+            dev_optional,
+            state.peer,
+            node.in_bundle,
+            node.edges,
+            node.link_target,
         )
     return result
 
