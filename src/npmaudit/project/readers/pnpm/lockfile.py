@@ -86,13 +86,17 @@ class _Malformed(Exception):
         self.problem = f"{_where(key_path)}: {problem}" if key_path else problem
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Dep:
     name: str
     reference: str
     type: DepType
     spec: str | None  # the importer's specifier or the peer range; None: derive from the target
-    where: KeyPath
+    block: KeyPath  # the mapping that lists it; its own key path is (*block, name), made for errors only
+    # What the reference resolves to, set once every entry is read: "entry" and the entry's key,
+    # or "location" and the folder a link: points at.
+    kind: str = ""
+    target: str = ""
 
 
 @dataclass(slots=True)
@@ -146,20 +150,19 @@ def _build(path: Path, document: dict[str, Any]) -> Project:
 
     importer_locations = {importer.location for importer in importers}
     links: dict[str, str] = {}  # location of a link target that is no importer -> the name used for it
-    targets: dict[tuple[KeyPath, str], tuple[str, str]] = {}  # (where, name) -> ("entry"|"location", id)
 
     def resolve(dep: _Dep, base: str) -> None:
         if dep.reference.startswith("link:"):
             location = _join(base, dep.reference[len("link:") :])
             if location not in importer_locations:
                 links.setdefault(location, dep.name)
-            targets[(dep.where, dep.name)] = ("location", location)
+            dep.kind, dep.target = "location", location
             return
         key = ref_to_key(dep.reference, dep.name, major)
         if key is None or key not in entries:
             table = "snapshots" if major >= 9 else "packages"
-            raise _Malformed(dep.where, f"{dep.name} resolves to {key!r}, which has no entry in {table}")
-        targets[(dep.where, dep.name)] = ("entry", key)
+            raise _Malformed((*dep.block, dep.name), f"{dep.name} resolves to {key!r}, which has no entry in {table}")
+        dep.kind, dep.target = "entry", key
 
     for importer in importers:
         for dep in importer.deps:
@@ -169,12 +172,7 @@ def _build(path: Path, document: dict[str, Any]) -> Project:
             resolve(dep, "")
 
     def requirements(deps: list[_Dep]) -> list[tuple[str, str]]:
-        found = []
-        for dep in deps:
-            kind, target = targets[(dep.where, dep.name)]
-            if kind == "entry":
-                found.append((dep.name, target))
-        return found
+        return [(dep.name, dep.target) for dep in deps if dep.kind == "entry"]
 
     layout = synthesise_locations(
         [(importer.location, requirements(importer.deps)) for importer in importers],
@@ -184,8 +182,8 @@ def _build(path: Path, document: dict[str, Any]) -> Project:
 
     def edges(deps: list[_Dep]) -> Iterator[Edge]:
         for dep in deps:
-            kind, target = targets[(dep.where, dep.name)]
-            if kind == "location":
+            target = dep.target
+            if dep.kind == "location":
                 yield Edge(dep.name, dep.spec or dep.reference, dep.type, target)
                 continue
             entry = entries[target]
@@ -279,7 +277,7 @@ def _read_importers(document: dict[str, Any], catalogs: dict[str, dict[str, str]
                 else:
                     reference = _string(item, item_where, "version")
                     spec = specifiers.get(name)
-                deps.append(_Dep(name, reference, dep_type, spec, item_where))
+                deps.append(_Dep(name, reference, dep_type, spec, block_where))
         importers.append(_Importer(location, deps))
     importers.sort(key=lambda importer: importer.location != "")  # the root first, then the lockfile's order
     return importers
@@ -308,39 +306,47 @@ def _entry(key: str, metadata: dict[str, Any], meta_where: KeyPath, graph: Any, 
     None for 5.x/6.x, where one entry holds both) the dependencies."""
     graph = metadata if graph is None else _mapping(graph, where)
     parts = parse_key(remove_suffix(key), major)
-    name = _optional_string(metadata.get("name"), (*meta_where, "name")) or parts.name
+    name = _optional_string(metadata.get("name"), meta_where, "name") or parts.name
     if not name:
         raise _Malformed(where, f"cannot tell the package name of {key!r} (no name field)")
-    version = _optional_string(metadata.get("version"), (*meta_where, "version")) or parts.version or ""
-    resolution = _mapping(metadata.get("resolution"), (*meta_where, "resolution"))
-    source, resolved, integrity = _source(resolution, parts.version is not None, (*meta_where, "resolution"))
+    version = _optional_string(metadata.get("version"), meta_where, "version") or parts.version or ""
+    resolution = _mapping(metadata.get("resolution"), meta_where, "resolution")
+    source, resolved, integrity = _source(resolution, parts.version is not None, meta_where)
     if not version and source is SourceKind.REGISTRY:
         # A registry entry keyed by a version that is not semver ("bad@latest"): keep what the key
         # says, so the audit names it as not checked instead of passing over a versionless package.
         version = parts.spelled
 
-    peers = _string_map(metadata.get("peerDependencies"), (*meta_where, "peerDependencies"))
-    peers_meta = _mapping(metadata.get("peerDependenciesMeta"), (*meta_where, "peerDependenciesMeta"))
+    # Key paths are made only for an error message: building them per field was a tenth of the read.
+    peers = _string_map(metadata.get("peerDependencies"), meta_where, "peerDependencies")
+    peers_meta = _mapping(metadata.get("peerDependenciesMeta"), meta_where, "peerDependenciesMeta")
     deps = []
-    for dep_name, reference in _string_map(graph.get("dependencies"), (*where, "dependencies")).items():
-        dep_type, spec = DepType.PROD, None
-        if dep_name in peers:
-            optional = _mapping(peers_meta.get(dep_name), (*meta_where, "peerDependenciesMeta", dep_name))
-            dep_type = DepType.PEER_OPTIONAL if optional.get("optional") == "true" else DepType.PEER
-            spec = peers[dep_name]
-        deps.append(_Dep(dep_name, reference, dep_type, spec, (*where, "dependencies", dep_name)))
-    for dep_name, reference in _string_map(graph.get("optionalDependencies"), (*where, "optionalDependencies")).items():
-        deps.append(_Dep(dep_name, reference, DepType.OPTIONAL, None, (*where, "optionalDependencies", dep_name)))
+    dependencies = _string_map(graph.get("dependencies"), where, "dependencies")
+    if dependencies:
+        block = (*where, "dependencies")
+        for dep_name, reference in dependencies.items():
+            dep_type, spec = DepType.PROD, None
+            if dep_name in peers:
+                optional = _mapping(peers_meta.get(dep_name), meta_where, "peerDependenciesMeta", dep_name)
+                dep_type = DepType.PEER_OPTIONAL if optional.get("optional") == "true" else DepType.PEER
+                spec = peers[dep_name]
+            deps.append(_Dep(dep_name, reference, dep_type, spec, block))
+    optional_dependencies = _string_map(graph.get("optionalDependencies"), where, "optionalDependencies")
+    if optional_dependencies:
+        block = (*where, "optionalDependencies")
+        for dep_name, reference in optional_dependencies.items():
+            deps.append(_Dep(dep_name, reference, DepType.OPTIONAL, None, block))
     return _Entry(key, name, version, source, resolved, integrity, deps)
 
 
 def _source(
-    resolution: dict[str, Any], registry_key: bool, where: KeyPath
+    resolution: dict[str, Any], registry_key: bool, meta_where: KeyPath
 ) -> tuple[SourceKind, str | None, str | None]:
-    """Source kind, resolved location and integrity from a ``resolution`` mapping."""
-    integrity = _optional_string(resolution.get("integrity"), (*where, "integrity"))
-    kind = _optional_string(resolution.get("type"), (*where, "type"))
-    tarball = _optional_string(resolution.get("tarball"), (*where, "tarball"))
+    """Source kind, resolved location and integrity from the ``resolution`` mapping of the entry at ``meta_where``."""
+    where = (*meta_where, "resolution")
+    integrity = _optional_string(resolution.get("integrity"), where, "integrity")
+    kind = _optional_string(resolution.get("type"), where, "type")
+    tarball = _optional_string(resolution.get("tarball"), where, "tarball")
     if kind == "directory":
         directory = _optional_string(resolution.get("directory"), (*where, "directory")) or ""
         return SourceKind.DIRECTORY, f"file:{directory}", integrity
@@ -393,19 +399,25 @@ def _join(base: str, relative: str) -> str:
     return "" if location == "." else location
 
 
-def _mapping(value: Any, where: KeyPath) -> dict[str, Any]:
+# The checks below name the value's key path as ``where`` followed by ``tail``: the path is joined
+# only when the check fails.
+
+
+def _mapping(value: Any, where: KeyPath, *tail: str) -> dict[str, Any]:
+    if value.__class__ is dict:
+        return value
     if value is None or value == "":
         return {}
     if not isinstance(value, dict):
-        raise _Malformed(where, f"expected a mapping, found {_describe(value)}")
+        raise _Malformed((*where, *tail), f"expected a mapping, found {_describe(value)}")
     return value
 
 
-def _string_map(value: Any, where: KeyPath) -> dict[str, str]:
-    mapping = _mapping(value, where)
+def _string_map(value: Any, where: KeyPath, *tail: str) -> dict[str, str]:
+    mapping = _mapping(value, where, *tail)
     for key, item in mapping.items():
         if not isinstance(item, str) or not item:
-            raise _Malformed((*where, key), f"expected a version string, found {_describe(item)}")
+            raise _Malformed((*where, *tail, key), f"expected a version string, found {_describe(item)}")
     return mapping
 
 
@@ -415,11 +427,11 @@ def _string(value: Any, where: KeyPath, what: str) -> str:
     return value
 
 
-def _optional_string(value: Any, where: KeyPath) -> str | None:
+def _optional_string(value: Any, where: KeyPath, *tail: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _Malformed(where, f"expected a string, found {_describe(value)}")
+        raise _Malformed((*where, *tail), f"expected a string, found {_describe(value)}")
     return value
 
 
