@@ -39,6 +39,10 @@ _FLOW_SCALAR = (
     r"""(?:'(?:[^']|'')*'|"[^"\\]*"|"""
     r"""[^\s'"{}\[\],#&*!|>%@`?:-](?:[^{}\[\],:?#\s]|:(?=[^\s{}\[\],?:])|[ ](?=[^\s#:])|(?<=\S)\#)*)"""
 )
+# The flow mapping pnpm writes for nearly every package, ``{integrity: sha512-...}`` or
+# ``{node: '>=18'}``: one pair, a plain key, a value single-quoted without quotes inside or plain
+# from characters that mean nothing in a flow. Read in one match; every other flow takes the loop.
+_ONE_PAIR = re.compile(r"\{([A-Za-z][A-Za-z0-9_-]{0,64}): (?:'([^']*)'|([A-Za-z0-9_.+/=][A-Za-z0-9_.+/=-]*))\}")
 _FLOW_ITEM = re.compile(rf"[ ]*({_FLOW_SCALAR})[ ]*(,|$)")
 _FLOW_PAIR = re.compile(rf"[ ]*({_FLOW_SCALAR}):[ ]+({_FLOW_SCALAR})[ ]*(,|$)")
 
@@ -87,6 +91,10 @@ def _flow_scalar(token: str) -> str:
 
 def _flow(value: str) -> dict[str, str] | list[str]:
     """A one-line flow mapping or sequence of scalars (``value`` starts with ``{`` or ``[``)."""
+    one_pair = _ONE_PAIR.fullmatch(value)
+    if one_pair is not None:
+        key, quoted, plain = one_pair.groups()
+        return {key: plain if quoted is None else quoted}
     closing = "}" if value[0] == "{" else "]"
     if value[-1] != closing:
         raise _Unsupported  # continued on the next line, or followed by something
