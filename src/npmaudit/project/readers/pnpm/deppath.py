@@ -30,6 +30,10 @@ SEMVER = re.compile(
 )
 
 
+# Groups without brackets inside them, one after another: "(a@1)(b@2)".
+_FLAT_GROUPS = re.compile(r"(?:\([^()]*\))+")
+
+
 def is_semver(version: str) -> bool:
     return SEMVER.fullmatch(version) is not None
 
@@ -80,6 +84,11 @@ def suffix_index(key: str) -> int:
     """
     if not key.endswith(")"):
         return -1
+    first = key.find("(")
+    if first > 0 and _FLAT_GROUPS.fullmatch(key, first) is not None and ")" not in key[:first]:
+        # The usual key: flat groups after a name and version free of brackets. The scan below
+        # would stop at the character before the first group.
+        return first
     depth = 1
     for index in range(len(key) - 2, -1, -1):
         char = key[index]

@@ -83,11 +83,12 @@ def _walk(
     queue: deque[str] = deque()
 
     def reach(parent: tuple[str, str], requirements: Sequence[Requirement]) -> None:
+        label = f"{parent[0]}:{parent[1]}"
         for name, key in requirements:
             used = names_used.setdefault(key, [])
             if name not in used:
                 used.append(name)
-            dependents.setdefault(key, set()).add(f"{parent[0]}:{parent[1]}")
+            dependents.setdefault(key, set()).add(label)
             if key not in seen:
                 seen.add(key)
                 first_dependent[key] = (parent, name)

@@ -246,26 +246,15 @@ class _Entries:
 
     def target(self, parent_locator: str, parent_name: str, name: str, spec: str) -> str | None:
         """The entry id (or ``ws-ref:<resolution>`` of a workspace) that ``name@spec`` resolves to."""
-        specs = []
         if spec.startswith("catalog:"):
             # yarn 4.10+ catalogs: the range lives in .yarnrc.yml; without it the name alone must decide.
             spec = self.catalogs.get(spec[len("catalog:") :] or "default", {}).get(name, spec)
         override = self.resolutions.override(parent_name, name, spec)
-        if override is not None:
-            specs += [override, with_protocol(override)]
-        specs += [spec, with_protocol(spec)]
-        if spec.startswith(("./", "../")):
-            specs.append(f"file:{spec}")
-        found = None
-        for candidate in specs:
-            descriptor = f"{name}@{candidate}"
-            found = self.by_key.get(descriptor) or self.by_key.get(
-                f"{descriptor}::locator={quote(parent_locator, safe='')}"
-            )
-            if found is None:
-                found = self.by_unbound_key.get(strip_binding(descriptor))
-            if found is not None:
-                break
+        # Nearly every dependency is a key of the lockfile as written: the first lookup of the search
+        # below, made alone.
+        found = self.by_key.get(f"{name}@{spec}") if override is None else None
+        if found is None:
+            found = self._search(parent_locator, name, spec, override)
         if found is None:
             candidates = self.by_name.get(name, [])
             if len(candidates) == 1:
@@ -275,6 +264,26 @@ class _Entries:
         if split_descriptor(found)[1].startswith("workspace:"):
             return f"ws-ref:{found}"
         return self.canonical[found]
+
+    def _search(self, parent_locator: str, name: str, spec: str, override: str | None) -> str | None:
+        """The entry ``name@spec`` is written under: the override first, then the spec as written,
+        each also with berry's default protocol, bound to the parent's locator or unbound."""
+        specs = []
+        if override is not None:
+            specs += [override, with_protocol(override)]
+        specs += [spec, with_protocol(spec)]
+        if spec.startswith(("./", "../")):
+            specs.append(f"file:{spec}")
+        for candidate in specs:
+            descriptor = f"{name}@{candidate}"
+            found = self.by_key.get(descriptor) or self.by_key.get(
+                f"{descriptor}::locator={quote(parent_locator, safe='')}"
+            )
+            if found is None:
+                found = self.by_unbound_key.get(strip_binding(descriptor))
+            if found is not None:
+                return found
+        return None
 
     def _line(self, keys: list[str]) -> int | None:
         resolution = self.by_key.get(keys[0])
