@@ -33,7 +33,7 @@ from npmaudit.project.readers.yaml_aliases import refuse_aliases
 from npmaudit.project.readers.yarn.manifest import read_manifest
 from npmaudit.project.readers.yarn.resolutions import Resolutions, with_protocol
 from npmaudit.project.readers.yarn.specs import alias_target, classify, patch_source, split_descriptor, strip_binding
-from npmaudit.project.readers.yarn.tree import Dep, Importer, LockGraph, LockPackage, manifest_deps
+from npmaudit.project.readers.yarn.tree import PEER_TYPES, Dep, Importer, LockGraph, LockPackage, manifest_deps
 
 _Loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 
@@ -239,7 +239,7 @@ class _Entries:
         for dep_name, spec, kind in manifest_deps(manifest, top=False):
             if kind is DepType.PROD and dep_name in optional:
                 kind = DepType.OPTIONAL
-            peer = kind in (DepType.PEER, DepType.PEER_OPTIONAL)
+            peer = kind in PEER_TYPES
             target = None if peer else self.target(resolution, name, dep_name, spec)
             deps.append(Dep(dep_name, spec, kind, target))
         return deps

@@ -40,6 +40,8 @@ from pathlib import Path
 from npmaudit.project.depflags import compute_dep_flags
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
 
+PEER_TYPES = frozenset((DepType.PEER, DepType.PEER_OPTIONAL))
+
 
 @dataclass(slots=True)
 class Dep:
@@ -304,7 +306,7 @@ class _Builder:
             to: str | None = None
             if dep.target is not None:
                 to = self.placed.get((dep.target, dep.name)) or self.workspace_at.get(dep.target)
-            peer = dep.type in (DepType.PEER, DepType.PEER_OPTIONAL)
+            peer = dep.type in PEER_TYPES
             if to is None and peer and location in self.placed_by:
                 to = self._provided(self.placed_by[location], dep.name)
             if to is None:
@@ -315,7 +317,7 @@ class _Builder:
 
 def _declared(holder: Importer | LockPackage, name: str) -> Dep | None:
     for dep in holder.deps:
-        if dep.name == name and dep.type not in (DepType.PEER, DepType.PEER_OPTIONAL):
+        if dep.name == name and dep.type not in PEER_TYPES:
             return dep
     return None
 
