@@ -15,8 +15,15 @@ from dataclasses import dataclass
 
 from npmaudit.project.model import DepType, Node
 
-_OPTIONAL_TYPES = frozenset((DepType.OPTIONAL, DepType.PEER_OPTIONAL))
-_PEER_TYPES = frozenset((DepType.PEER, DepType.PEER_OPTIONAL))
+# (dev edge, optional edge, peer edge) for each kind of edge.
+_EDGE_KINDS = {
+    kind: (
+        kind is DepType.DEV,
+        kind in (DepType.OPTIONAL, DepType.PEER_OPTIONAL),
+        kind in (DepType.PEER, DepType.PEER_OPTIONAL),
+    )
+    for kind in DepType
+}
 
 
 @dataclass(slots=True)
@@ -47,17 +54,21 @@ def compute_dep_flags(nodes: Mapping[str, Node]) -> dict[str, Node]:
                 queue.append(node.link_target)
             continue
         for edge in node.edges:
-            if edge.to is None or edge.to not in flags:
+            to = edge.to
+            if to is None:
                 continue
-            dev_edge = edge.type is DepType.DEV
-            optional_edge = edge.type in _OPTIONAL_TYPES
-            peer_edge = edge.type in _PEER_TYPES
+            target = flags.get(to)
+            if target is None:
+                continue
+            if not (target.dev or target.optional or target.dev_optional or target.peer):
+                continue  # nothing left to clear: most edges of a tree lead to production nodes
+            dev_edge, optional_edge, peer_edge = _EDGE_KINDS[edge.type]
             keep_dev = mine.dev or dev_edge
             keep_optional = mine.optional or optional_edge
             keep_dev_optional = mine.dev_optional or mine.dev or mine.optional or dev_edge or optional_edge
             keep_peer = mine.peer or peer_edge
-            if _narrow(flags[edge.to], keep_dev, keep_optional, keep_dev_optional, keep_peer):
-                queue.append(edge.to)
+            if _narrow(target, keep_dev, keep_optional, keep_dev_optional, keep_peer):
+                queue.append(to)
     result = {}
     for location, node in nodes.items():
         state = flags[location]
