@@ -277,7 +277,9 @@ class _Parser:
                 pending, pending_indent = key, indent
                 scalar_limit = _NO_LIMIT
                 continue
-            if rest[0] in _INDICATORS:
+            if rest[0] == '"' and rest.find('"', 1) == len(rest) - 1 and "\\" not in rest:
+                container[key] = rest[1:-1]  # yarn berry's usual value, as _value reads it
+            elif rest[0] in _INDICATORS:
                 container[key] = _value(rest)
             elif ": " in rest or " #" in rest or rest[-1] == ":":
                 raise _Unsupported

@@ -136,6 +136,10 @@ class _Entries:
             if base is not None:
                 self.patch_of[resolution] = base
         self.canonical = {resolution: self.patch_of.get(resolution, resolution) for resolution in self.by_resolution}
+        # The entries that are workspaces; every lookup of target() ends at one of by_resolution's keys.
+        self.workspaces = {
+            resolution for resolution in self.by_resolution if split_descriptor(resolution)[1].startswith("workspace:")
+        }
 
     def _patch_base(self, resolution: str) -> str | None:
         _name, reference = split_descriptor(resolution)
@@ -261,7 +265,7 @@ class _Entries:
                 found = candidates[0]
         if found is None:
             return None
-        if split_descriptor(found)[1].startswith("workspace:"):
+        if found in self.workspaces:
             return f"ws-ref:{found}"
         return self.canonical[found]
 
