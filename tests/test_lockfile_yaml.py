@@ -233,3 +233,33 @@ def test_the_subset_reads_as_pyyaml_reads_it() -> None:
     two = "---\nenv: {}\n---\nlockfileVersion: '9.0'\n"
     assert load_documents(two) == _pyyaml(two)
     assert load_documents(two, single=True) is None
+
+
+def test_one_line_values_of_the_inline_paths_read_as_pyyaml_reads_them() -> None:
+    """The shortcuts for pnpm's one-pair flow mappings (``{integrity: ...}``, ``{node: '>=18'}``) and
+    berry's double-quoted values agree with PyYAML on random values made of YAML's significant
+    characters, or leave the text to it."""
+    rng = random.Random(17)
+    alphabet = "Aa0_.+/=-'\"#:,{}[] \\&*!|>%@~"
+    accepted = 0
+    for _ in range(4000):
+        body = "".join(rng.choice(alphabet) for _ in range(rng.randrange(9)))
+        key = rng.choice(["node", "integrity", "a-b", "x_1"])
+        for value in (f"{{{key}: {body}}}", f"{{{key}: '{body}'}}", f'"{body}"'):
+            text = f"entry:\n  field: {value}\n"
+            fast = load_documents(text)
+            if fast is None:
+                continue
+            accepted += 1
+            for loader in {_Loader, yaml.BaseLoader}:
+                assert fast == _pyyaml(text, loader), text
+    assert accepted > 3000  # most of them took the shortcuts
+    for value, expected in (
+        ("{integrity: sha512-AbC+/09==}", {"integrity": "sha512-AbC+/09=="}),
+        ("{node: '>=18'}", {"node": ">=18"}),
+        ("{node: ''}", {"node": ""}),
+        ("{node: 'it''s'}", {"node": "it's"}),
+        ('"@babel/core@npm:^7.0.0"', "@babel/core@npm:^7.0.0"),
+    ):
+        text = f"entry:\n  field: {value}\n"
+        assert load_documents(text) == _pyyaml(text) == [{"entry": {"field": expected}}]
