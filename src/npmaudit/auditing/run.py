@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from npmaudit.advisories.source import AdvisorySource, close_sources
-from npmaudit.auditing.empty_lock import refuse_an_empty_lock
 from npmaudit.auditing.engine import AuditResult, audit
 from npmaudit.auditing.ignores import NO_IGNORES, IgnoreReport, RuleState, apply_ignores, current_time, merge_states
 from npmaudit.auditing.ignores import state_messages as ignore_state_messages
@@ -152,7 +151,6 @@ def run_audit(
             others = ", ".join(str(p) for p in detection.others)
             messages.append(f"read {lockfile} ({detection.reason}); also present, not read: {others}")
     project = load_project(path, lockfile)
-    refuse_an_empty_lock(project)
     if sources is not None:
         return _audited(project, settings, sources, messages, progress, part_of_scan)
     opened = open_sources(settings)

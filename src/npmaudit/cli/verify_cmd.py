@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         allow_file=config.allow_file or bool(args.allow_file),
     )
     settings = resolve_settings(args, config=config_file)
-    project = load_project(path, args.lockfile)
+    project = load_project(path, args.lockfile, allow_empty=True)  # LV003 lists what an empty lock lacks
     registries = configured_registries(settings, need_default=config.allowed_hosts is None)
     report = verify_project(project, config, registries, compare_installed=not args.no_installed)
     sys.stdout.write(render_json(report) if args.format == "json" else render_text(report))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from npmaudit.errors import InputError
+from npmaudit.project.empty_lock import refuse_an_empty_lock
 from npmaudit.project.manifest import read_manifest
 from npmaudit.project.model import Project
 
@@ -120,8 +121,14 @@ def find_lockfile(directory: Path) -> Path:
     return detect_lockfile(directory).lockfile
 
 
-def load_project(path: Path, lockfile: Path | None = None) -> Project:
-    """Read the project at ``path``: a project directory or a lockfile itself."""
+def load_project(path: Path, lockfile: Path | None = None, *, allow_empty: bool = False) -> Project:
+    """Read the project at ``path``: a project directory or a lockfile itself.
+
+    Every command that answers from the project (audit, query, inventory add, fix, signatures)
+    reads it here, so a lockfile that locks nothing for a project that declares dependencies is
+    refused here once (:func:`npmaudit.project.empty_lock.refuse_an_empty_lock`). ``allow_empty``
+    is for `verify`, whose own check (LV003) lists what such a lockfile lacks.
+    """
     if lockfile is None:
         if path.is_dir():
             lockfile = find_lockfile(path)
@@ -135,4 +142,7 @@ def load_project(path: Path, lockfile: Path | None = None) -> Project:
         # A device or a pipe under a lockfile's name (a link to /dev/zero, a FIFO) would be read
         # forever: no reader ever gets it.
         raise InputError(lockfile, "not a regular file")
-    return reader_for(lockfile)(lockfile)
+    project = reader_for(lockfile)(lockfile)
+    if not allow_empty:
+        refuse_an_empty_lock(project)
+    return project
