@@ -65,6 +65,7 @@ from typing import Any
 from npmaudit import textfile
 from npmaudit.errors import InputError
 from npmaudit.project.depflags import compute_dep_flags
+from npmaudit.project.manifest import unlocked_root_edges
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind, local_source
 from npmaudit.project.readers.bun.jsonc import strip_jsonc
 from npmaudit.project.readers.npm.spec import version_from_tarball
@@ -443,6 +444,8 @@ class _Reader:
             if member not in named:  # npm's workspace edge: members are production parts of the project
                 target = self.key_location.get(member, folder)
                 root_edges.append(Edge(name=member, spec=f"workspace:{folder}", type=DepType.PROD, to=target))
+        if not any(root_manifest.get(group) for group, _ in _DEP_GROUPS):  # the root lists nothing:
+            root_edges = list(unlocked_root_edges(self.path.parent, tuple(root_edges)))  # package.json's
         self.set_edges("", root_edges)
         for member, folder in self.member_paths.items():
 

@@ -59,7 +59,7 @@ from typing import Any
 
 from npmaudit.errors import InputError
 from npmaudit.project.depflags import compute_dep_flags
-from npmaudit.project.manifest import read_manifest
+from npmaudit.project.manifest import read_manifest, unlocked_root_edges
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
 from npmaudit.project.readers.pnpm.deppath import parse_key, ref_to_key, remove_suffix
 from npmaudit.project.readers.pnpm.layout import synthesise_locations
@@ -200,6 +200,8 @@ def _build(path: Path, document: dict[str, Any]) -> Project:
                 Edge(manifests[member.location][0], f"file:{member.location}", DepType.PROD, member.location)
                 for member in members
             ]
+            if not importer.deps:  # the lock records nothing for the root: what package.json declares
+                own = list(unlocked_root_edges(directory, tuple(own)))
         nodes[importer.location] = Node(
             location=importer.location,
             name=name,
@@ -214,6 +216,7 @@ def _build(path: Path, document: dict[str, Any]) -> Project:
             Edge(manifests[member.location][0], f"file:{member.location}", DepType.PROD, member.location)
             for member in members
         )
+        root_edges = unlocked_root_edges(directory, root_edges)  # no importer for the root: package.json's
         nodes[""] = Node(location="", name=name, version=version, source=SourceKind.ROOT, edges=root_edges)
     for location, name in links.items():
         nodes.setdefault(location, Node(location, name, "", SourceKind.LINK, install_name=name))

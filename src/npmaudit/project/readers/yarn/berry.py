@@ -27,13 +27,14 @@ import yaml
 
 from npmaudit import textfile
 from npmaudit.errors import InputError
+from npmaudit.project.manifest import manifest_deps
 from npmaudit.project.model import DepType, SourceKind
 from npmaudit.project.readers.lockfile_yaml import load_documents
 from npmaudit.project.readers.yaml_aliases import refuse_aliases
 from npmaudit.project.readers.yarn.manifest import read_manifest
 from npmaudit.project.readers.yarn.resolutions import Resolutions, with_protocol
 from npmaudit.project.readers.yarn.specs import alias_target, classify, patch_source, split_descriptor, strip_binding
-from npmaudit.project.readers.yarn.tree import PEER_TYPES, Dep, Importer, LockGraph, LockPackage, manifest_deps
+from npmaudit.project.readers.yarn.tree import PEER_TYPES, Dep, Importer, LockGraph, LockPackage
 
 _Loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 

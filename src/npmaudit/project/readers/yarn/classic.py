@@ -17,11 +17,12 @@ import re
 from pathlib import Path
 
 from npmaudit.errors import InputError
+from npmaudit.project.manifest import manifest_deps
 from npmaudit.project.model import DepType, SourceKind
 from npmaudit.project.readers.yarn.manifest import read_manifest, workspace_folders, workspace_patterns
 from npmaudit.project.readers.yarn.resolutions import Resolutions
 from npmaudit.project.readers.yarn.specs import alias_target, classify, looks_like_git, split_descriptor
-from npmaudit.project.readers.yarn.tree import Dep, Importer, LockGraph, LockPackage, manifest_deps
+from npmaudit.project.readers.yarn.tree import Dep, Importer, LockGraph, LockPackage
 from npmaudit.project.readers.yarn.v1_syntax import Block, parse
 
 FORMAT = "yarn-v1"

@@ -85,33 +85,6 @@ class LockGraph:
     complete: bool = True  # every manifest that names dependencies was read
 
 
-def manifest_deps(manifest: dict[str, object], *, top: bool) -> list[tuple[str, str, DepType]]:
-    """A manifest's dependencies as npm's arborist loads them: one edge per name, the last kind wins.
-
-    Arborist reads peerDependencies, then dependencies, then optionalDependencies, then (for the root
-    and workspaces only) devDependencies, each replacing an earlier edge of the same name.
-    """
-    found: dict[str, tuple[str, DepType]] = {}
-    meta = manifest.get("peerDependenciesMeta")
-    meta = meta if isinstance(meta, dict) else {}
-    peers = manifest.get("peerDependencies")
-    if isinstance(peers, dict):
-        for name, spec in peers.items():
-            entry = meta.get(name)
-            optional = isinstance(entry, dict) and entry.get("optional") is True
-            found[name] = (str(spec), DepType.PEER_OPTIONAL if optional else DepType.PEER)
-    kinds = [("dependencies", DepType.PROD), ("optionalDependencies", DepType.OPTIONAL)]
-    if top:
-        kinds.append(("devDependencies", DepType.DEV))
-    for key, kind in kinds:
-        deps = manifest.get(key)
-        if isinstance(deps, dict):
-            for name, spec in deps.items():
-                found.pop(name, None)
-                found[name] = (str(spec), kind)
-    return [(name, spec, kind) for name, (spec, kind) in found.items()]
-
-
 def build_project(directory: Path, lockfile: Path, lockfile_format: str, graph: LockGraph) -> Project:
     """Place every package, wire the edges, and compute npm's dependency groups."""
     return _Builder(graph).project(directory, lockfile, lockfile_format)
