@@ -66,6 +66,14 @@ def read(path: Path) -> Project:
         dependencies = data.get("dependencies")
         if dependencies is not None and not isinstance(dependencies, dict):
             raise source.error(f'"dependencies" must be an object, not {json_type(dependencies)}', "dependencies")
+        if version >= 2 and not dependencies:
+            # npm writes every v2/v3 lockfile with "packages" (at least the root entry) and reads one
+            # without it through its v1 "dependencies": with neither, it would read an empty tree.
+            raise source.error(
+                f'lockfileVersion {version} but no "packages" (npm writes it, with at least the root entry, in '
+                'every v2/v3 lockfile) and no v1 "dependencies": not a lockfile npm wrote',
+                "lockfileVersion",
+            )
         from npmaudit.project.readers.npm.v1 import migrate  # lockfile v1 only: most runs never need it
 
         packages = migrate(source, data, manifest, directory)
