@@ -46,31 +46,31 @@ def decode(blob: bytes) -> tuple[tuple[int, ...], bool]:
     return struct.unpack_from(f"<{count}{_FORMATS[width]}", blob, 1), bool(blob[0] & FROM_ROOT)
 
 
-def chains_of(rows: Iterable[PackageRow], ids: Mapping[tuple[str, str], int]) -> dict[int, bytes]:
-    """Every node's stored chain, from the rows' parent pointers and the (name, version) -> id map.
+def chains_of(rows: Iterable[PackageRow], ids: Mapping[int, int]) -> dict[int, bytes]:
+    """Every node's stored chain, from the rows' parent pointers and each node's package id.
 
     Parents form a tree from the root (see :func:`npmaudit.inventory.packages.chain_parents`); it
-    is walked breadth-first from each node without a parent (the root, extraneous entries), so a
+    is walked depth-first from each node without a parent (the root, extraneous entries), so a
     node's chain is its parent's plus its parent. A node whose parent pointers never reach such a
     node (only a hand-made, cyclic package set) gets no chain rather than an endless one.
     """
-    by_node = {row.node: row for row in rows}
-    children: dict[int, list[PackageRow]] = {}
+    parents = {row.node: row.parent for row in rows}
+    children: dict[int, list[int]] = {}
     tops = []
-    for row in by_node.values():
-        if row.parent is None or row.parent not in by_node:
-            tops.append(row)
+    for node, parent in parents.items():
+        if parent is None or parent not in parents:
+            tops.append(node)
         else:
-            children.setdefault(row.parent, []).append(row)
-    chains: dict[int, bytes] = {top.node: b"" for top in tops}
-    pending: list[tuple[PackageRow, tuple[int, ...], bool]] = [(top, (), top.node == 0) for top in tops]
+            children.setdefault(parent, []).append(node)
+    chains = dict.fromkeys(parents, b"")
+    pending: list[tuple[int, tuple[int, ...], bool]] = [(top, (), top == 0) for top in tops]
     while pending:
-        row, ancestors, from_root = pending.pop()
-        below = children.get(row.node)
+        node, ancestors, from_root = pending.pop()
+        below = children.get(node)
         if below:  # encoded once for all the children: most nodes have none, some have dozens
-            chain = (*ancestors, ids[(row.name, row.version)])
+            chain = (*ancestors, ids[node])
             stored = encode(chain, from_root=from_root)
             for child in below:
-                chains[child.node] = stored
+                chains[child] = stored
                 pending.append((child, chain, from_root))
-    return {node: chains.get(node, b"") for node in by_node}
+    return chains

@@ -22,7 +22,7 @@ from npmaudit.advisories.store_sqlite import sql_text
 from npmaudit.errors import InputError
 from npmaudit.inventory.backends import Backend, buckets, chunks, marks, open_backend
 from npmaudit.inventory.chains import DamagedChain, chains_of, decode
-from npmaudit.inventory.packages import PUBLISHED_SOURCES, PackageSet
+from npmaudit.inventory.packages import PUBLISHED_SOURCES, PackageRow, PackageSet
 from npmaudit.inventory.results import Hit, ProjectHits, QueryResult, match_specs, spec_notes
 from npmaudit.inventory.spec import Spec
 
@@ -194,23 +194,18 @@ class Inventory:
         fresh: bool,
     ) -> None:
         db = self.backend
-        pairs = {(row.name, row.version) for row in packages.rows}
-        missing = [pair for pair in pairs if pair not in ids and pair not in self._ids]
-        if missing:
-            found = db.intern(sorted(missing), in_transaction=True)
-            learned.update(found)
-            ids.update(found)
-        known = {pair: ids[pair] if pair in ids else self._ids[pair] for pair in pairs}
-        chains = chains_of(packages.rows, known)
+        rows = packages.rows
+        package_ids = self._package_ids(rows, ids, learned)
+        chains = chains_of(rows, {row.node: package_id for row, package_id in zip(rows, package_ids, strict=True)})
         wanted = {
             row.node: (
-                known[(row.name, row.version)],
+                package_id,
                 stored_location(row.node, row.name, row.location),
                 row.source,
                 row.flags,
                 chains[row.node],
             )
-            for row in packages.rows
+            for row, package_id in zip(rows, package_ids, strict=True)
         }
         stored: dict[int, tuple[Any, ...]] = {}
         if not fresh:
@@ -237,6 +232,23 @@ class Inventory:
             PACKAGE_COLUMNS,
             ((project_id, node, *values) for node, values in sorted(wanted.items()) if node not in kept),
         )
+
+    def _package_ids(
+        self, rows: Sequence[PackageRow], ids: dict[tuple[str, str], int], learned: dict[tuple[str, str], int]
+    ) -> list[int]:
+        """Each row's package id, in one pass over the rows (a project has hundreds; looking each
+        pair up once, in the committed ids first, was a tenth of an add's time when done thrice),
+        interning the pairs nobody has an id for yet inside the caller's write transaction."""
+        known, pending = self._ids.get, ids.get
+        keys = [(row.name, row.version) for row in rows]
+        found = [known(key) for key in keys]
+        missing = {key for key, package_id in zip(keys, found, strict=True) if package_id is None}
+        fresh = {key for key in missing if pending(key) is None}
+        if fresh:
+            interned = self.backend.intern(sorted(fresh), in_transaction=True)
+            learned.update(interned)
+            ids.update(interned)
+        return [ids[key] if package_id is None else package_id for key, package_id in zip(keys, found, strict=True)]
 
     def _intern_first(self, sets: Sequence[PackageSet]) -> None:
         """Learn the ids of the sets' (name, version) pairs, interning new ones in a transaction of
