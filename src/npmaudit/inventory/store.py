@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from operator import attrgetter
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from npmaudit.advisories.store_sqlite import sql_text
 from npmaudit.errors import InputError
@@ -35,6 +35,9 @@ _NAME, _VERSION, _LOCATION = attrgetter("name"), attrgetter("version"), attrgett
 
 Install = tuple[int, int, int, str, str, int, bytes]
 """project id, node, package id, install path (as stored), source, flags, chain (as stored)"""
+
+Rows = dict[int, tuple[int, str, str, int, bytes]]
+"""A project's package rows as stored, by node: package id, install path, source, flags, chain."""
 
 AddStatus = Literal["added", "replaced", "unchanged"]
 EMPTY = "no project in this inventory yet: add projects with `npmaudit inventory add`"
@@ -133,13 +136,19 @@ class Inventory:
                 pending.append((index, entry, details))
         if pending:
             changed = [entry.packages for _, entry, _ in pending]
-            if not db.interns_in_transaction:
+            if db.interns_in_transaction:
+                self._look_up_first(changed)
+            else:
                 self._intern_first(changed)
+            # Each project's rows, chains and ids prepared before the write lock is taken, so
+            # concurrent writers hold it only for their writes (a project with a pair nobody has
+            # interned yet is prepared inside the transaction instead).
+            prepared = {index: self._prepared_rows(entry.packages) for index, entry, _ in pending}
             ids: dict[tuple[str, str], int] = {}
             learned: dict[tuple[str, str], int] = {}
             with db.transaction(write=True):
                 for index, entry, details in sorted(pending, key=lambda item: item[1].location):
-                    results[index] = self._write(entry, details, now, ids, learned)
+                    results[index] = self._write(entry, details, now, prepared[index], ids, learned)
             self._ids.update(learned)  # only once committed: a rolled-back id must not be reused
         return [results[index] for index in range(len(entries))]
 
@@ -148,6 +157,7 @@ class Inventory:
         entry: ProjectEntry,
         details: tuple[Any, ...],
         now: str,
+        prepared: Rows | None,
         ids: dict[tuple[str, str], int],
         learned: dict[tuple[str, str], int],
     ) -> AddResult:
@@ -176,7 +186,10 @@ class Inventory:
         if stored == details[3]:
             status = "unchanged"
         else:
-            self._replace_rows(project_id, entry.packages, ids, learned, fresh=stored == "")
+            wanted = prepared
+            if wanted is None:  # a pair nobody had interned before the lock: intern it now
+                wanted = self._rows(entry.packages, self._package_ids(entry.packages.rows, ids, learned))
+            self._replace_rows(project_id, wanted, fresh=stored == "")
         db.execute(
             "UPDATE projects SET lockfile = ?, lockfile_format = ?, lockfile_sha256 = ?, fingerprint = ?, "
             "labels = ?, packages = ?, updated = ? WHERE id = ?",
@@ -184,20 +197,21 @@ class Inventory:
         )
         return AddResult(entry.location, status, count)
 
-    def _replace_rows(
-        self,
-        project_id: int,
-        packages: PackageSet,
-        ids: dict[tuple[str, str], int],
-        learned: dict[tuple[str, str], int],
-        *,
-        fresh: bool,
-    ) -> None:
-        db = self.backend
+    def _prepared_rows(self, packages: PackageSet) -> Rows | None:
+        """The project's rows as stored, when every pair's id is already known (else None)."""
+        known = self._ids.get
+        package_ids = [known((row.name, row.version)) for row in packages.rows]
+        if None in package_ids:
+            return None
+        return self._rows(packages, cast(list[int], package_ids))
+
+    @staticmethod
+    def _rows(packages: PackageSet, package_ids: Sequence[int]) -> Rows:
+        """Each node's stored columns after its node number: package id, install path, source,
+        flags and chain."""
         rows = packages.rows
-        package_ids = self._package_ids(rows, ids, learned)
         chains = chains_of(rows, {row.node: package_id for row, package_id in zip(rows, package_ids, strict=True)})
-        wanted = {
+        return {
             row.node: (
                 package_id,
                 stored_location(row.node, row.name, row.location),
@@ -207,6 +221,9 @@ class Inventory:
             )
             for row, package_id in zip(rows, package_ids, strict=True)
         }
+
+    def _replace_rows(self, project_id: int, wanted: Rows, *, fresh: bool) -> None:
+        db = self.backend
         stored: dict[int, tuple[Any, ...]] = {}
         if not fresh:
             for node, package_id, location, source, flags, chain in db.execute(
@@ -249,6 +266,24 @@ class Inventory:
             learned.update(interned)
             ids.update(interned)
         return [ids[key] if package_id is None else package_id for key, package_id in zip(keys, found, strict=True)]
+
+    def _look_up_first(self, sets: Sequence[PackageSet]) -> None:
+        """Learn the ids of the sets' pairs that are already interned, in a read transaction that
+        waits for no writer: committed ids are never reused, so they hold inside the write
+        transaction that follows."""
+        db = self.backend
+        wanted = {(row.name, row.version) for packages in sets for row in packages.rows} - self._ids.keys()
+        names = sorted({name for name, _ in wanted})
+        if not names:
+            return
+        with db.transaction(write=False):
+            for chunk in chunks(names):
+                condition, values = db.among("name", chunk, "text")
+                for package_id, name, version in db.execute(
+                    f"SELECT id, name, version FROM package_versions WHERE {condition}", values
+                ):
+                    if (name, version) in wanted:
+                        self._ids[(name, version)] = package_id
 
     def _intern_first(self, sets: Sequence[PackageSet]) -> None:
         """Learn the ids of the sets' (name, version) pairs, interning new ones in a transaction of
