@@ -76,6 +76,34 @@ def test_a_changed_project_answers_as_if_it_had_been_added_fresh(
     assert answer.projects == expected.projects
 
 
+def test_a_project_is_stored_alike_whether_its_ids_were_known_before_the_write_or_not(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A writer learns the ids that other writers interned, and prepares a project's rows and
+    chains from them, before it takes the write lock; a project with a pair nobody has interned
+    yet is prepared inside the lock instead. Both answer as an inventory where one writer interned
+    every pair itself."""
+    shared_at = new_inventory(backend, tmp_path, "shared", request)
+    fresh_at = new_inventory(backend, tmp_path, "fresh", request)
+    with Inventory.open(shared_at, create=True) as first:
+        assert first.add(read_entry(OLD_CLI, location="org/first")).status == "added"
+    with Inventory.open(shared_at) as second:  # a new process: it knows no id yet
+        assert second.add(read_entry(OLD_CLI, location="org/copy")).status == "added"  # every pair known
+        assert second.add(read_entry(NEW_CLI, location="org/next")).status == "added"  # some pairs new
+        answer = everything(second, OLD_CLI, NEW_CLI)
+    with Inventory.open(fresh_at, create=True) as fresh:
+        assert [
+            fresh.add(read_entry(project, location=name)).status
+            for project, name in ((NEW_CLI, "org/next"), (OLD_CLI, "org/copy"))
+        ] == ["added", "added"]
+        expected = everything(fresh, OLD_CLI, NEW_CLI)
+    stored = {project.location: project for project in answer.projects}
+    assert stored.keys() == {"org/first", "org/copy", "org/next"}
+    assert stored["org/first"].hits == stored["org/copy"].hits
+    assert expected.hits > 2000 and any(len(hit.chain) > 4 for p in expected.projects for hit in p.hits)
+    assert [stored[project.location] for project in expected.projects] == list(expected.projects)
+
+
 def test_a_batch_reports_each_project_in_the_order_given(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
