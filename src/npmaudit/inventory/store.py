@@ -272,7 +272,8 @@ class Inventory:
         waits for no writer: committed ids are never reused, so they hold inside the write
         transaction that follows."""
         db = self.backend
-        wanted = {(row.name, row.version) for packages in sets for row in packages.rows} - self._ids.keys()
+        known = self._ids  # (a set difference with its keys would copy them all: a fleet's worth)
+        wanted = {pair for packages in sets for row in packages.rows if (pair := (row.name, row.version)) not in known}
         names = sorted({name for name, _ in wanted})
         if not names:
             return
