@@ -169,12 +169,9 @@ class Advisory:
         """Parse one OSV record. Non-npm ``affected`` entries are dropped, not rejected."""
         advisory_id = _checked_id(record)
         affected = _parse_affected(advisory_id, record.get("affected"))
-        aliases = tuple(a for a in _string_list(advisory_id, record, "aliases") if a != advisory_id)
-        database_specific = record.get("database_specific")
-        if not isinstance(database_specific, dict):
-            database_specific = {}
+        aliases = _aliases(advisory_id, record)
+        database_specific = _database_specific(record)
         cvss_vector = _cvss_vector(record.get("severity"))
-        withdrawn = record.get("withdrawn")
         modified = record.get("modified")
         return cls(
             id=advisory_id,
@@ -184,7 +181,7 @@ class Advisory:
             severity=_severity(database_specific, cvss_vector),
             malicious=_is_malicious(advisory_id, aliases, database_specific, record),
             affected=affected,
-            withdrawn=withdrawn if isinstance(withdrawn, str) and withdrawn else None,
+            withdrawn=_withdrawn(record),
             url=_advisory_url(advisory_id, aliases, record.get("references")),
             cvss_vector=cvss_vector,
             cwe=_cwe_ids(database_specific),
@@ -207,16 +204,26 @@ def index_fields(record: Any) -> IndexFields:
     import of 215k records needs only these."""
     advisory_id = _checked_id(record)
     names = check_affected(advisory_id, record.get("affected"))
-    aliases = tuple(a for a in _string_list(advisory_id, record, "aliases") if a != advisory_id)
-    database_specific = record.get("database_specific")
-    if not isinstance(database_specific, dict):
-        database_specific = {}
-    withdrawn = record.get("withdrawn")
+    aliases = _aliases(advisory_id, record)
     return IndexFields(
         frozenset(names),
-        withdrawn if isinstance(withdrawn, str) and withdrawn else None,
-        _is_malicious(advisory_id, aliases, database_specific, record),
+        _withdrawn(record),
+        _is_malicious(advisory_id, aliases, _database_specific(record), record),
     )
+
+
+def _aliases(advisory_id: str, record: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(a for a in _string_list(advisory_id, record, "aliases") if a != advisory_id)
+
+
+def _database_specific(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    value = record.get("database_specific")
+    return value if isinstance(value, dict) else {}
+
+
+def _withdrawn(record: Mapping[str, Any]) -> str | None:
+    value = record.get("withdrawn")
+    return value if isinstance(value, str) and value else None
 
 
 def _checked_id(record: Any) -> str:
