@@ -282,12 +282,17 @@ def query(
     """
     from npmaudit.inventory.files import query_path
 
-    resolved = _specs(specs, db, settings)
+    resolved, notes = _specs(specs, db, settings)
     roots = [Path(paths)] if isinstance(paths, str | PathLike) else [Path(path) for path in paths]
     if not roots:
         raise UsageError("give at least one project path to query")
     results = [query_path(root, resolved, recursive=recursive, progress=progress) for root in roots]
-    return results[0] if len(results) == 1 else _merged(results)
+    return _noted(results[0] if len(results) == 1 else _merged(results), notes)
+
+
+def _noted(result: QueryResult, notes: Sequence[str]) -> QueryResult:
+    """The result with what the advisory lookup said about its database (its age) first."""
+    return replace(result, messages=(*notes, *result.messages)) if notes else result
 
 
 def _merged(results: Sequence[QueryResult]) -> QueryResult:
@@ -304,8 +309,11 @@ def _merged(results: Sequence[QueryResult]) -> QueryResult:
     )
 
 
-def _specs(specs: str | Iterable[str], db: PathArg | None, settings: Settings | None) -> tuple[Spec, ...]:
-    """The specs read, advisory ids looked up in ``db`` (else the settings' database, else the shared store)."""
+def _specs(
+    specs: str | Iterable[str], db: PathArg | None, settings: Settings | None
+) -> tuple[tuple[Spec, ...], list[str]]:
+    """The specs read, advisory ids looked up in ``db`` (else the settings' database, else the shared
+    store); and what the lookup said about that database (its age)."""
     from npmaudit.inventory.advisory_lookup import finder
     from npmaudit.inventory.spec import resolve_specs
 
@@ -313,7 +321,8 @@ def _specs(specs: str | Iterable[str], db: PathArg | None, settings: Settings | 
     values = settings if settings is not None else Settings.for_library()
     if db is not None:
         values = replace(values, db=Path(db))
-    return resolve_specs(texts, finder(values.database, is_default=not values.database_named))
+    find = finder(values.database, is_default=not values.database_named, max_db_age=values.max_db_age)
+    return resolve_specs(texts, find), find.messages
 
 
 def open_inventory(location: PathArg, *, create: bool = False, settings: Settings | None = None) -> Inventory:
@@ -375,7 +384,8 @@ class Inventory:
 
     def query(self, specs: str | Iterable[str], *, db: PathArg | None = None) -> QueryResult:
         """Every install the specs match in every recorded project (specs as for :func:`query`)."""
-        return self._store.query(_specs(specs, db, self._settings))
+        resolved, notes = _specs(specs, db, self._settings)
+        return _noted(self._store.query(resolved), notes)
 
     def audit(self, *, db: PathArg | None = None, allow_unchecked: bool = False) -> AuditRun:
         """Match every project against the local advisory database ``db`` (else the shared store) and

@@ -74,6 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     query.add_argument("spec", nargs="+", metavar="SPEC", help="name, name@version, name@range or advisory id")
     query.add_argument("--db", type=Path, metavar="PATH", help="advisory database for advisory ids (env NPMAUDIT_DB)")
+    store_options.add_max_db_age(query)
     _common(query)
     query.set_defaults(run=run_query)
 
@@ -191,7 +192,10 @@ def run_query(args: argparse.Namespace) -> int:
     from npmaudit.inventory.spec import resolve_specs
 
     settings = _settings(args)
-    specs = resolve_specs(list(args.spec), finder(settings.database, is_default=not settings.database_named))
+    find = finder(settings.database, is_default=not settings.database_named, max_db_age=settings.max_db_age)
+    specs = resolve_specs(list(args.spec), find)
+    for message in find.messages:
+        output.say(message)
     with _open(settings) as inventory:
         result = inventory.query(specs)
     output.write_report(

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from npmaudit.cli import summary
+from npmaudit.cli import store_options, summary
 
 DESCRIPTION = """\
 List every install of the packages asked for, in one project or (-r) in every project under PATH,
@@ -39,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("-r", "--recursive", action="store_true", help="query every project with a lockfile under PATH")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="report format (default text)")
     parser.add_argument("--db", type=Path, metavar="PATH", help="advisory database for advisory ids (env NPMAUDIT_DB)")
+    store_options.add_max_db_age(parser)
     parser.set_defaults(run=run)
     allow_intermixed(parser)
 
@@ -98,8 +99,10 @@ def run(args: argparse.Namespace) -> int:
     for text in texts:
         if not is_advisory_id(text) and "@" not in text[1:] and Path(text).is_dir():
             output.say(f"{text!r} is read as a package name; write ./{text} to query that folder")
-    find = finder(settings.database, is_default=not settings.database_named)
+    find = finder(settings.database, is_default=not settings.database_named, max_db_age=settings.max_db_age)
     specs = resolve_specs(texts, find)
+    for message in find.messages:
+        output.say(message)
     progress = progress_for(enabled=args.format == "text", no_color=no_color())
     result = query_path(path, specs, recursive=args.recursive, progress=progress)
     if args.format == "json":

@@ -21,9 +21,30 @@ from npmaudit.advisories.store import AdvisoryStore
 from npmaudit.errors import InputError
 
 
-def find_advisories(database: Path, ids: Sequence[str], *, is_default: bool = False) -> dict[str, list[Advisory]]:
-    """Every record whose id or alias is one of ``ids``, by asked id. Missing ids raise InputError."""
+def find_advisories(
+    database: Path,
+    ids: Sequence[str],
+    *,
+    is_default: bool = False,
+    max_db_age: float | None = None,
+    messages: list[str] | None = None,
+) -> dict[str, list[Advisory]]:
+    """Every record whose id or alias is one of ``ids``, by asked id. Missing ids raise InputError.
+
+    The database's age is checked as ``audit`` checks it: older than ``max_db_age`` days is a
+    :class:`~npmaudit.errors.SourceError` (an old copy of an advisory may lack the versions added
+    since); older than a week is a note appended to ``messages``."""
+    from npmaudit.auditing.freshness import check_freshness
+
     source = open_local_database(database, is_default=is_default)
+    try:
+        notes = check_freshness([source.info()], max_db_age)
+    except BaseException:
+        if isinstance(source, AdvisoryStore):
+            source.close()
+        raise
+    if messages is not None:
+        messages.extend(notes)
     if isinstance(source, AdvisoryStore):
         try:
             found = _from_store(source, ids)
@@ -87,15 +108,20 @@ def _collect(ids: Sequence[str], advisories: Iterable[Advisory]) -> dict[str, li
     return found
 
 
-def finder(database: Path, *, is_default: bool = False) -> _Finder:
-    """A :data:`~npmaudit.inventory.spec.AdvisoryFinder` over ``database``."""
-    return _Finder(database, is_default)
+def finder(database: Path, *, is_default: bool = False, max_db_age: float | None = None) -> Finder:
+    """A :data:`~npmaudit.inventory.spec.AdvisoryFinder` over ``database``; what it has to say about
+    the database (its age) is in :attr:`Finder.messages` once it was used."""
+    return Finder(database, is_default, max_db_age)
 
 
-class _Finder:
-    def __init__(self, database: Path, is_default: bool) -> None:
+class Finder:
+    def __init__(self, database: Path, is_default: bool, max_db_age: float | None) -> None:
         self.database = database
         self.is_default = is_default
+        self.max_db_age = max_db_age
+        self.messages: list[str] = []
 
     def __call__(self, ids: Sequence[str]) -> Mapping[str, Sequence[Advisory]]:
-        return find_advisories(self.database, ids, is_default=self.is_default)
+        return find_advisories(
+            self.database, ids, is_default=self.is_default, max_db_age=self.max_db_age, messages=self.messages
+        )
