@@ -19,7 +19,7 @@ from npmaudit.auditing.ignores import state_messages as ignore_state_messages
 from npmaudit.auditing.policy import Verdict, judge
 from npmaudit.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_SOURCE, InputError, NpmauditError, SourceError
 from npmaudit.progress import Progress, no_progress
-from npmaudit.project.loader import detect_lockfile, load_project
+from npmaudit.project.loader import load_project, load_project_noting
 from npmaudit.project.model import Project
 from npmaudit.settings import Settings
 
@@ -143,14 +143,7 @@ def run_audit(
     ``part_of_scan``: one project of ``-r``, whose ignores are judged stale or expired over the whole
     scan (:class:`RecursiveOutcome`), not project by project.
     """
-    messages = []
-    if lockfile is None and path.is_dir():
-        detection = detect_lockfile(path)
-        lockfile = detection.lockfile
-        if detection.others:
-            others = ", ".join(str(p) for p in detection.others)
-            messages.append(f"read {lockfile} ({detection.reason}); also present, not read: {others}")
-    project = load_project(path, lockfile)
+    project, messages = load_project_noting(path, lockfile)
     if sources is not None:
         return _audited(project, settings, sources, messages, progress, part_of_scan)
     opened = open_sources(settings)

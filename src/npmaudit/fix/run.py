@@ -45,7 +45,7 @@ from npmaudit.fix.npm_lock import (
 from npmaudit.fix.safety import Safety
 from npmaudit.fix.tree import Tree, install_name, under_node_modules
 from npmaudit.progress import Progress, no_progress
-from npmaudit.project.loader import detect_lockfile, load_project
+from npmaudit.project.loader import load_project, load_project_noting
 from npmaudit.project.model import Project
 from npmaudit.project.readers.npm.locktext import load_manifest
 from npmaudit.registry.packuments import PackumentProvider
@@ -87,14 +87,7 @@ def run_fix(
     lockfile: Path | None = None,
     progress: Progress = no_progress,
 ) -> FixResult:
-    messages: list[str] = []
-    if lockfile is None and path.is_dir():
-        detection = detect_lockfile(path)
-        lockfile = detection.lockfile
-        if detection.others:
-            others = ", ".join(str(p) for p in detection.others)
-            messages.append(f"read {lockfile} ({detection.reason}); also present, not read: {others}")
-    project = load_project(path, lockfile)
+    project, messages = load_project_noting(path, lockfile)
     npm = project.lockfile_format.startswith(NPM_FORMATS)
     if project.lockfile_format == "hidden-lockfile":
         raise UsageError(f"{project.lockfile}: fix rewrites a lockfile, and this project only has npm's hidden one")

@@ -17,7 +17,7 @@ from npmaudit.inventory.packages import is_published, package_set, rows_by_node
 from npmaudit.inventory.results import Failure, Hit, ProjectHits, QueryResult, match_specs, spec_notes
 from npmaudit.inventory.spec import Spec
 from npmaudit.progress import Progress, no_progress
-from npmaudit.project.loader import detect_lockfile, load_project
+from npmaudit.project.loader import load_project, load_project_noting
 from npmaudit.project.model import Project
 
 
@@ -33,13 +33,8 @@ def query_path(
     texts = tuple(spec.text for spec in specs)
     notes = list(spec_notes(specs))
     if not recursive:
-        if lockfile is None and path.is_dir():
-            detection = detect_lockfile(path)
-            lockfile = detection.lockfile
-            if detection.others:
-                others = ", ".join(str(p) for p in detection.others)
-                notes.append(f"read {lockfile} ({detection.reason}); also present, not read: {others}")
-        project = load_project(path, lockfile)
+        project, read_notes = load_project_noting(path, lockfile)
+        notes.extend(read_notes)
         hit = project_hits(project, specs)
         return QueryResult(texts, 1, (hit,) if hit else (), messages=tuple(notes))
     from npmaudit.project.discover import find_projects

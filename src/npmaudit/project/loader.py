@@ -146,3 +146,16 @@ def load_project(path: Path, lockfile: Path | None = None, *, allow_empty: bool 
     if not allow_empty:
         refuse_an_empty_lock(project)
     return project
+
+
+def load_project_noting(path: Path, lockfile: Path | None = None) -> tuple[Project, list[str]]:
+    """:func:`load_project`, and when the lockfile was detected in a directory that holds others,
+    a note naming the one read, why, and the others (never silently ignored)."""
+    notes: list[str] = []
+    if lockfile is None and path.is_dir():
+        detection = detect_lockfile(path)
+        lockfile = detection.lockfile
+        if detection.others:
+            others = ", ".join(str(p) for p in detection.others)
+            notes.append(f"read {lockfile} ({detection.reason}); also present, not read: {others}")
+    return load_project(path, lockfile), notes
