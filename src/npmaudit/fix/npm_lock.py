@@ -219,12 +219,7 @@ def package_entry(node: TreeNode, flags: Flags) -> dict[str, Any]:
     if node.name != install_name(node.location):
         entry["name"] = node.name
     entry["version"] = node.version
-    dist = _dist(manifest)
-    if isinstance(dist.get("tarball"), str):
-        entry["resolved"] = dist["tarball"]
-    integrity = integrity_of(dist)
-    if integrity:
-        entry["integrity"] = integrity
+    entry.update(_fetched_from(manifest))
     entry.update(package_fields(node))
     entry = _set_flags(entry, flags, devoptional_key=True)
     return _canonical_object(entry)
@@ -233,6 +228,18 @@ def package_entry(node: TreeNode, flags: Flags) -> dict[str, Any]:
 def _dist(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
     dist = manifest.get("dist")
     return dist if isinstance(dist, dict) else {}
+
+
+def _fetched_from(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """``resolved`` and ``integrity`` from the manifest's ``dist``, where it has them."""
+    dist = _dist(manifest)
+    fields: dict[str, Any] = {}
+    if isinstance(dist.get("tarball"), str):
+        fields["resolved"] = dist["tarball"]
+    integrity = integrity_of(dist)
+    if integrity:
+        fields["integrity"] = integrity
+    return fields
 
 
 def _canonical_object(entry: dict[str, Any]) -> dict[str, Any]:
@@ -261,12 +268,7 @@ def legacy_entry(node: TreeNode, flags: Flags, children: Any, *, devoptional_key
     entry: dict[str, Any] = {}
     alias = node.name != install_name(node.location)
     entry["version"] = f"npm:{node.name}@{node.version}" if alias else node.version
-    dist = _dist(manifest)
-    if isinstance(dist.get("tarball"), str):
-        entry["resolved"] = dist["tarball"]
-    integrity = integrity_of(dist)
-    if integrity:
-        entry["integrity"] = integrity
+    entry.update(_fetched_from(manifest))
     dev, optional, dev_optional, peer = flags
     if peer and devoptional_key:
         entry["peer"] = True
