@@ -9,7 +9,6 @@ The lockfile npmaudit writes in place is the one npm judged sound when the fixtu
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import io
 import json
@@ -22,6 +21,7 @@ import pytest
 
 import npmaudit
 from conftest import FIXTURES
+from fix_helpers import isolate_fix_environment, recorded_registry
 from npmaudit.cli import main
 from servers.registry_server import RegistryServer
 
@@ -31,18 +31,13 @@ ADVISORIES = FIX / "advisories.jsonl"
 
 @pytest.fixture(scope="module")
 def registry() -> Iterator[RegistryServer]:
-    with gzip.open(FIX / "packuments.json.gz", "rt", encoding="utf-8") as stream:
-        packuments = {name: doc for name, doc in json.load(stream).items() if doc is not None}
-    with RegistryServer(packuments=packuments) as server:
+    with recorded_registry() as server:
         yield server
 
 
 @pytest.fixture(autouse=True)
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))
-    for name in ("NPMAUDIT_POLICY", "NPMAUDIT_AUDIT_LEVEL", "NPMAUDIT_DB", "NODE_ENV", "NPMAUDIT_OFFLINE"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
+    return isolate_fix_environment(tmp_path, monkeypatch)
 
 
 def project(tmp_path: Path, name: str, copy: str) -> Path:

@@ -10,7 +10,6 @@ is in the same file.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import shutil
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 
 from conftest import FIXTURES
+from fix_helpers import isolate_fix_environment, recorded_documents, recorded_packuments
 from npmaudit.advisories.local import open_local_database
 from npmaudit.cli import main
 from npmaudit.fix.inplace import InPlacePlanner
@@ -41,8 +41,7 @@ def expected(name: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def packuments() -> dict[str, Any]:
-    with gzip.open(FIX / "packuments.json.gz", "rt", encoding="utf-8") as stream:
-        return {name: doc for name, doc in json.load(stream).items() if doc is not None}
+    return recorded_packuments()
 
 
 @pytest.fixture
@@ -53,10 +52,7 @@ def registry(packuments):
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))
-    for name in ("NPMAUDIT_POLICY", "NPMAUDIT_AUDIT_LEVEL", "NPMAUDIT_DB", "NODE_ENV", "NPMAUDIT_OFFLINE"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
+    return isolate_fix_environment(tmp_path, monkeypatch)
 
 
 def project(tmp_path: Path, name: str) -> Path:
@@ -288,8 +284,7 @@ def test_the_api_plan_needs_no_registry_when_packuments_are_given(env):
     from npmaudit.fix.run import FixOptions, run_fix
     from npmaudit.settings import Settings
 
-    with gzip.open(FIX / "packuments.json.gz", "rt", encoding="utf-8") as stream:
-        documents = json.load(stream)
+    documents = recorded_documents()
     folder = project(env, "older-safe")
     settings = Settings(cache_dir=env / "cache", local=True, db=ADVISORIES, project_dir=folder)
     result = run_fix(folder, settings, FixOptions(dry_run=True, packuments=MappingPackuments(documents)))

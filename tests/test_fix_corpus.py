@@ -11,7 +11,6 @@ report counts them), fix every package npm fixed, and break no dependency edge.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import shutil
@@ -21,9 +20,9 @@ from typing import Any
 import pytest
 
 from conftest import FIXTURES
+from fix_helpers import recorded_registry
 from npmaudit.fix.run import run_fix
 from npmaudit.settings import Settings
-from servers.registry_server import RegistryServer
 
 FIX = FIXTURES / "fix"
 CORPUS = FIXTURES / "lockfiles" / "npm"
@@ -35,9 +34,7 @@ STEMS = sorted(
 
 @pytest.fixture(scope="module")
 def registry():
-    with gzip.open(FIX / "packuments.json.gz", "rt", encoding="utf-8") as stream:
-        packuments = {name: doc for name, doc in json.load(stream).items() if doc is not None}
-    with RegistryServer(packuments=packuments) as server:
+    with recorded_registry() as server:
         yield server
 
 

@@ -10,7 +10,6 @@ proof that the manager accepts the override and that it fixes the finding.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import shutil
@@ -20,8 +19,8 @@ from typing import Any
 import pytest
 
 from conftest import FIXTURES
+from fix_helpers import isolate_fix_environment, recorded_registry
 from npmaudit.cli import main
-from servers.registry_server import RegistryServer
 
 FIX = FIXTURES / "fix"
 ADVISORIES = FIX / "advisories.jsonl"
@@ -36,18 +35,13 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def registry():
-    with gzip.open(FIX / "packuments.json.gz", "rt", encoding="utf-8") as stream:
-        packuments = {name: doc for name, doc in json.load(stream).items() if doc is not None}
-    with RegistryServer(packuments=packuments) as server:
+    with recorded_registry() as server:
         yield server
 
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("NPMAUDIT_CACHE_DIR", str(tmp_path / "cache"))
-    for name in ("NPMAUDIT_POLICY", "NPMAUDIT_AUDIT_LEVEL", "NPMAUDIT_DB", "NODE_ENV", "NPMAUDIT_OFFLINE"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
+    return isolate_fix_environment(tmp_path, monkeypatch)
 
 
 def recorded(manager: str) -> dict[str, Any]:
