@@ -13,10 +13,10 @@ Unlike the report, a fix must not mistake a refused request for a package withou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from npmaudit.registry.packuments import Fetcher, PackumentCache, registry_fetcher
+from npmaudit.registry.packuments import PackumentCache, registry_fetcher
 from npmaudit.settings import Settings
 
 INSTALL_FIELDS = (
@@ -65,13 +65,6 @@ def trim_for_install(document: Mapping[str, Any]) -> dict[str, Any]:
     return {"name": document.get("name"), "dist-tags": dict(document.get("dist-tags") or {}), "versions": trimmed}
 
 
-def strict_fetcher(client: Any, registry_for: Callable[[str], str]) -> Fetcher:
-    """The report's fetcher (corgi, etag, freshness): only a 404 means "no such package"; any other
-    failure raises a SourceError (a refusal is :class:`~npmaudit.registry.packuments.PackumentRefused`,
-    which a fix never reads as a package without versions, unlike npm's report)."""
-    return registry_fetcher(client, registry_for, missing=lambda status: status == 404)
-
-
 def install_packuments(settings: Settings) -> PackumentCache:
     """The run's packuments for fixing: the configured registry (``.npmrc`` auth) through a cache;
     ``--offline`` reads the cache only."""
@@ -83,5 +76,7 @@ def install_packuments(settings: Settings) -> PackumentCache:
 
         config = npm_config(settings)
         client = HttpClient("npm registry (packuments)", http_settings(settings), config)
-        fetch = strict_fetcher(client, config.registry_for)
+        # Unlike npm's report, a fix never reads a refused packument as one without versions:
+        # the fetcher's PackumentRefused ends the run.
+        fetch = registry_fetcher(client, config.registry_for)
     return PackumentCache(settings.cache_dir / CACHE_FOLDER, fetch, offline=settings.offline, trim=trim_for_install)

@@ -310,19 +310,14 @@ class PackumentRefused(SourceError):
         self.status = status
 
 
-def _not_found(status: int) -> bool:
-    return status == 404
-
-
-def registry_fetcher(
-    client: Any, registry_for: Callable[[str], str], *, missing: Callable[[int], bool] = _not_found
-) -> Fetcher:
+def registry_fetcher(client: Any, registry_for: Callable[[str], str]) -> Fetcher:
     """A fetcher over npmaudit.http.HttpClient: GET <registry>/<escaped name> (corgi), with etag and
     the answer's freshness (``Cache-Control``).
 
-    An HTTP status for which ``missing`` holds gives no document (by default only 404: the registry
-    has no such package); any other client error raises :class:`PackumentRefused` (credentials
-    refused, or some other refusal to answer), and any other failure the client's own error.
+    A 404 gives no document (the registry has no such package); any other client error raises
+    :class:`PackumentRefused` (credentials refused, or some other refusal to answer), and any other
+    failure the client's own error. npm's report reads a refusal as npm does through
+    :class:`RefusalsAsNpmDoes`; a fix never does.
     """
     from npmaudit.http import HttpError
     from npmaudit.npmrc import redact_url
@@ -336,7 +331,7 @@ def registry_fetcher(
         try:
             response = client.request("GET", url, headers=headers, ok=(200, 304) if etag else (200,))
         except HttpError as error:
-            if error.status is not None and missing(error.status):
+            if error.status == 404:
                 return Fetched(error.status, None, None)
             if error.status is not None and 400 <= error.status < 500:
                 raise PackumentRefused(
