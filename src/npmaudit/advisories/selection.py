@@ -89,14 +89,14 @@ def _open_registry(settings: Settings, local: AdvisorySource | None) -> Advisory
 
 def _usable_store(settings: Settings) -> AdvisorySource | None:
     """The run's local database as a cross-check only: a filled store, else nothing (never an error)."""
-    from npmaudit.advisories.local import open_local_database
+    from npmaudit.advisories.local import filled_or_closed, open_local_database
 
     probe = _probe_store(settings.database)
     if not probe.filled:
         return None
     try:
         if probe.store is not None:
-            return _checked(probe.store)
+            return filled_or_closed(probe.store)
         return open_local_database(
             settings.database, is_default=not settings.database_named, max_decompressed=settings.max_decompressed
         )
@@ -180,22 +180,17 @@ def _probe_store(path: Path) -> _StoreProbe:
     return _StoreProbe(True, store)
 
 
-def _checked(store: AdvisoryStore) -> AdvisoryStore:
-    """The probed store as the local source: the checks :func:`open_local_database` makes."""
-    from npmaudit.advisories.local import filled_or_closed
-
-    return filled_or_closed(store)
-
-
 def select_sources(settings: Settings) -> list[AdvisorySource]:
     """Open the sources for this run, local first."""
+    from npmaudit.advisories.local import filled_or_closed  # the probed store gets open_local_database's checks
+
     sources: list[AdvisorySource] = []
     local: AdvisorySource | None = None
     kinds, store = _choose(settings)
     try:
         for kind in kinds:
             if kind is LOCAL and store is not None:
-                source: AdvisorySource = _checked(store)
+                source: AdvisorySource = filled_or_closed(store)
                 store = None  # the run owns it now
             else:
                 source = kind.open(settings, local)
