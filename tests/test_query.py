@@ -268,3 +268,20 @@ def test_an_advisory_id_is_looked_up_in_a_database_whose_age_is_checked(
     assert code == 0 and f"{online_db}: the advisory database is " in err and "days old" in err
     code, _, err = query(capsys, "debug", str(SHOP), "--db", str(online_db), "--max-db-age", "30")
     assert code == 1 and err == ""  # no advisory id asked: the database is not read, its age does not matter
+
+
+def test_an_advisory_id_is_answered_from_the_records_an_audit_would_use(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A JSON database's record dated far in the future is refused by every audit (it would
+    # outrank genuine copies); the advisory-id lookup must not answer from it either.
+    records = load_jsonl(ONLINE / "npm-malicious-sample.jsonl.gz")
+    poisoned = {**records[0], "id": "MAL-2099-0001", "aliases": [], "modified": "2099-01-01T00:00:00Z"}
+    database = tmp_path / "poisoned.json"
+    database.write_text(json.dumps([*records, poisoned]))
+    name = poisoned["affected"][0]["package"]["name"]
+    code, out, err = query(capsys, "MAL-2099-0001", str(SHOP), "--db", str(database))
+    assert code == 2 and out == "", out
+    assert f"{database}: advisory MAL-2099-0001 is not in this advisory database" in err
+    code, _, err = query(capsys, records[0]["id"], str(SHOP), "--db", str(database))
+    assert code == 0 and name and "not in this advisory database" not in err  # the genuine record is found

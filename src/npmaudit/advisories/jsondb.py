@@ -57,14 +57,18 @@ class AdvisoryIndex:
 
     def __init__(self, advisories: Iterable[Advisory]) -> None:
         self._by_name: dict[str, list[Advisory]] = {}
-        self.count = 0
+        self.all: list[Advisory] = []  # every advisory read, those naming no npm package included
         self.newest_modified: str | None = None
         for advisory in advisories:
-            self.count += 1
+            self.all.append(advisory)
             if advisory.modified and (self.newest_modified is None or advisory.modified > self.newest_modified):
                 self.newest_modified = advisory.modified
             for name in advisory.package_names:
                 self._by_name.setdefault(name, []).append(advisory)
+
+    @property
+    def count(self) -> int:
+        return len(self.all)
 
     @property
     def names_any_package(self) -> bool:
@@ -102,6 +106,10 @@ class JsonDatabase:
 
             count = self._index.count
             raise InputError(path, f"{NO_NPM_RECORD} ({count} records of other ecosystems): {FILL_HINT}")
+
+    def advisories(self) -> Sequence[Advisory]:
+        """Every advisory the database holds, as read (records refused for an impossible time left out)."""
+        return self._index.all
 
     def prepare(self, project: Project, omit: frozenset[str]) -> JsonDatabase:
         """The same answers for every project: nothing to bind."""

@@ -14,9 +14,9 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from npmaudit.advisories.jsondb import JsonDatabase
 from npmaudit.advisories.local import open_local_database
 from npmaudit.advisories.model import Advisory, AdvisoryFormatError
-from npmaudit.advisories.records import iter_records
 from npmaudit.advisories.store import AdvisoryStore
 from npmaudit.errors import InputError
 
@@ -50,8 +50,10 @@ def find_advisories(
             found = _from_store(source, ids)
         finally:
             source.close()
-    else:
-        found = _collect(ids, _parsed(database, iter_records(database)))
+    elif isinstance(source, JsonDatabase):  # read once when it was opened: the records an audit uses
+        found = _collect(ids, source.advisories())
+    else:  # open_local_database opens nothing else
+        raise TypeError(f"unexpected advisory source {type(source).__name__}")
     missing = [advisory_id for advisory_id in ids if not found.get(advisory_id)]
     if missing:
         raise InputError(database, f"advisory {missing[0]} is not in this advisory database (by id or alias)")
