@@ -282,6 +282,9 @@ def test_an_advisory_id_is_answered_from_the_records_an_audit_would_use(
     name = poisoned["affected"][0]["package"]["name"]
     code, out, err = query(capsys, "MAL-2099-0001", str(SHOP), "--db", str(database))
     assert code == 2 and out == "", out
-    assert f"{database}: advisory MAL-2099-0001 is not in this advisory database" in err
+    assert f"{database}: advisory MAL-2099-0001 is in this advisory database but was refused" in err
+    assert "'modified' 2099-01-01T00:00:00Z is more than a day in the future" in err
+    code, _, err = query(capsys, "MAL-2099-0002", str(SHOP), "--db", str(database))
+    assert code == 2 and f"{database}: advisory MAL-2099-0002 is not in this advisory database" in err
     code, _, err = query(capsys, records[0]["id"], str(SHOP), "--db", str(database))
     assert code == 0 and name and "not in this advisory database" not in err  # the genuine record is found

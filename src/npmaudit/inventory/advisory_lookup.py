@@ -17,6 +17,7 @@ from pathlib import Path
 from npmaudit.advisories.jsondb import JsonDatabase
 from npmaudit.advisories.local import open_local_database
 from npmaudit.advisories.model import Advisory, AdvisoryFormatError
+from npmaudit.advisories.record_times import RefusedRecord
 from npmaudit.advisories.store import AdvisoryStore
 from npmaudit.errors import InputError
 
@@ -56,8 +57,21 @@ def find_advisories(
         raise TypeError(f"unexpected advisory source {type(source).__name__}")
     missing = [advisory_id for advisory_id in ids if not found.get(advisory_id)]
     if missing:
-        raise InputError(database, f"advisory {missing[0]} is not in this advisory database (by id or alias)")
+        refused = source.refused if isinstance(source, JsonDatabase) else ()  # the store keeps no refused record
+        raise InputError(database, _not_found(missing[0], refused))
     return found
+
+
+def _not_found(advisory_id: str, refused_records: Sequence[RefusedRecord]) -> str:
+    """Why ``advisory_id`` cannot be answered: absent, or present but refused when the database was read
+    (a record dated in the future), which the user must hear about rather than "not in this database"."""
+    refused = [item for item in refused_records if item.key == advisory_id]
+    if refused:
+        return (
+            f"advisory {advisory_id} is in this advisory database but was refused ({refused[0].reason}), "
+            "so no query can be answered from it: correct or remove the record"
+        )
+    return f"advisory {advisory_id} is not in this advisory database (by id or alias)"
 
 
 def _from_store(store: AdvisoryStore, ids: Sequence[str]) -> dict[str, list[Advisory]]:
