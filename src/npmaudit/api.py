@@ -20,7 +20,6 @@ command line renders, and :func:`render` renders it the same way.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from os import PathLike, fspath
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +31,7 @@ from npmaudit.auditing.run import AuditOutcome, run_audit
 from npmaudit.errors import UsageError
 from npmaudit.progress import Progress, no_progress
 from npmaudit.project.model import Node, Project
+from npmaudit.records import record_class, replace
 from npmaudit.settings import AUDIT_LEVELS, OMIT_GROUPS, POLICIES, Settings
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ SOURCE_NAMES = ("local", "osv", "registry-advisories")
 registry's bulk advisory endpoint (as ``npm audit``)."""
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class AuditReport:
     """The result of :func:`audit_project`: findings, the sources asked, and what could not be checked."""
 

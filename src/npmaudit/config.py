@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from npmaudit.errors import InputError
+from npmaudit.records import field, record_class
 from npmaudit.textfile import open_binary
 
 CONFIG_FILE_NAME = ".npmaudit.toml"
@@ -58,7 +58,7 @@ TABLE_KEYS = frozenset({"verify", "signatures"})
 IGNORE_KEYS = ("id", "reason", "expires", "package", "version", "paths", "justification")
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class ProjectConfig:
     path: Path | None
     values: Mapping[str, Any] = field(default_factory=dict)

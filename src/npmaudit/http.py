@@ -29,7 +29,6 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote, unquote, urljoin, urlsplit, urlunsplit
 
@@ -49,6 +48,7 @@ from npmaudit import __version__
 from npmaudit.errors import SourceError
 from npmaudit.http_deadline import POOL_CLASSES, Exchange, exchange
 from npmaudit.npmrc import redact_url, scrub_credentials
+from npmaudit.records import field, record_class
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -134,7 +134,7 @@ class NoNetworkConfig:
         return None
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class HttpSettings:
     """Limits of one client. ``timeout`` is the total deadline of each request on the wire
     (connect, send, headers and body, in seconds); every retry gets a new one."""
@@ -166,7 +166,7 @@ class HttpError(SourceError):
         self.status = status
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Response:
     url: str  # the final URL, after redirects (redacted of credentials)
     status: int
@@ -174,7 +174,7 @@ class Response:
     body: bytes
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class JsonResponse:
     """A JSON document, or ``not_modified`` when the cached copy (etag/last_modified) is current."""
 
@@ -188,7 +188,7 @@ class JsonResponse:
         return self.status == 304
 
 
-@dataclass
+@record_class
 class _Stats:
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)

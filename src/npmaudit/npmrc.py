@@ -28,7 +28,6 @@ import json
 import re
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -36,6 +35,7 @@ from urllib.parse import urlsplit
 
 from npmaudit import textfile
 from npmaudit.errors import InputError, UsageError
+from npmaudit.records import field, record_class
 
 AUTH_SUFFIXES = (":_authToken", ":_auth", ":username", ":_password", ":certfile", ":keyfile")
 _BOOLEAN_KEYS = frozenset({"strict-ssl", "offline"})
@@ -269,7 +269,7 @@ def normalize_registry(url: str, origin: str) -> str:
     return url.strip() if url.strip().endswith("/") else url.strip() + "/"
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class NpmConfig:
     """The merged npm configuration of one project: ``layers`` in precedence order (first wins)."""
 

@@ -12,11 +12,12 @@ Precedence, for each setting: flag > environment > ``.npmaudit.toml`` > ``.npmrc
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
+
+from npmaudit.records import field, record_class
 
 if TYPE_CHECKING:
     from npmaudit.auditing.ignores import IgnoreRule
@@ -36,7 +37,7 @@ def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(mapping))
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Settings:
     """What a run is asked to do and with what; see ``npmaudit audit --help`` for each one's meaning."""
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from npmaudit.advisories.source import SourceInfo
 from npmaudit.atomicfile import atomic_replace, check_writable_target
 from npmaudit.errors import InputError
 from npmaudit.project.model import PackageRef, Project
+from npmaudit.records import record_class
 from npmaudit.settings import DEFAULT_MAX_DECOMPRESSED
 
 
@@ -157,7 +157,7 @@ def _modified(record: Mapping[str, Any]) -> str:
     return value.replace("+00:00", "Z")
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class MergeResult:
     path: Path
     added: int

@@ -21,7 +21,6 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, cast
@@ -37,6 +36,7 @@ from npmaudit.decompress import BoundedReader, read_bounded
 from npmaudit.errors import InputError, SourceError
 from npmaudit.npmrc import redact_url
 from npmaudit.progress import Progress, no_progress
+from npmaudit.records import record_class
 from npmaudit.settings import DEFAULT_MAX_DECOMPRESSED
 from npmaudit.textfile import refuse_special
 
@@ -243,7 +243,7 @@ def iter_zip_records(archive: Path, label: str, max_bytes: int = DEFAULT_MAX_DEC
 # -- the OSV mirror ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class MirrorUpdate:
     url: str
     mode: str  # "full" (all.zip) or "delta" (records listed newer in modified_id.csv)
@@ -274,7 +274,7 @@ def update_from_mirror(
         return _update(transport, store, MirrorLocation.parse(url), full, progress, download_dir, now, max_decompressed)
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class MirrorLocation:
     """A mirror's URL split into what is requested and what is shown."""
 

@@ -14,7 +14,6 @@ import contextlib
 import io
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -24,6 +23,7 @@ from npmaudit.errors import InputError, SourceError
 from npmaudit.http import HttpClient, HttpError, HttpSettings, Sink
 from npmaudit.npmrc import redact_url
 from npmaudit.progress import Progress
+from npmaudit.records import record_class
 
 # The deadline of one small file (modified_id.csv, one record) and of the whole all.zip download
 # (about 100 MB for npm: 30 minutes allows a link as slow as ~60 KB/s).
@@ -32,7 +32,7 @@ ARCHIVE_TIMEOUT = 1800.0
 CHUNK = 1 << 20
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class MirrorTimeouts:
     file: float = FILE_TIMEOUT
     archive: float = ARCHIVE_TIMEOUT

@@ -8,13 +8,13 @@ endpoint) become the same type, with a node-semver range in ``Affected.npm_range
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 from npmaudit import semver
 from npmaudit.errors import InputError
+from npmaudit.records import field, record_class
 
 
 class Severity(StrEnum):
@@ -66,19 +66,19 @@ class MalformedRecordError(InputError):
     a caller fed by an online source (a mirror) turns it into a SourceError (exit 3)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record_class(frozen=True, slots=True)
 class Event:
     kind: str  # one of EVENT_KINDS
     version: str
 
 
-@dataclass(frozen=True, slots=True)
+@record_class(frozen=True, slots=True)
 class AffectedRange:
     type: str  # SEMVER, ECOSYSTEM or GIT
     events: tuple[Event, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record_class(frozen=True, slots=True)
 class Affected:
     """One ``affected[]`` entry for an npm package.
 
@@ -125,7 +125,7 @@ class Affected:
         return list(dict.fromkeys(parts))
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Advisory:
     id: str
     modified: str

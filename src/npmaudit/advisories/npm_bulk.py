@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from npmaudit.advisories.matching import affects
@@ -49,6 +48,7 @@ from npmaudit.http import HttpClient
 from npmaudit.npmrc import redact_url
 from npmaudit.project.model import DepType, Edge, Node, PackageRef, Project
 from npmaudit.project.npm_tree import link_targets, should_audit
+from npmaudit.records import replace
 
 BULK_PATH = "-/npm/v1/security/advisories/bulk"
 QUICK_PATH = "-/npm/v1/security/audits/quick"

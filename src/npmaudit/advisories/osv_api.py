@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -24,6 +23,7 @@ from npmaudit.errors import SourceError
 from npmaudit.http import HttpClient
 from npmaudit.npmrc import redact_url
 from npmaudit.project.model import PackageRef, Project
+from npmaudit.records import record_class
 from npmaudit.settings import DEFAULT_OSV_URL
 
 CONFIG_OSV_URL = "osv-url"
@@ -47,7 +47,7 @@ class KnownAdvisories:
         return None
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class CallableKnown(KnownAdvisories):
     """Adapts two callables (e.g. bound methods of a store) to :class:`KnownAdvisories`."""
 
@@ -61,7 +61,7 @@ class CallableKnown(KnownAdvisories):
         return self.load(advisory_id)
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class OsvFetchStats:
     queries: int
     batch_requests: int

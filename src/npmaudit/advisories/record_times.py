@@ -16,16 +16,17 @@ covers clocks and time zones that disagree by hours.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from npmaudit.records import record_class
 
 FUTURE_TOLERANCE = timedelta(days=1)
 CHECKED_FIELDS = ("modified", "withdrawn")  # the times that decide a merge or a match
 NAMED_IN_MESSAGE = 3  # refused records named in one message; the rest are counted
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class RefusedRecord:
     key: str
     reason: str  # "'modified' 9999-12-31T23:59:59Z is more than a day in the future"

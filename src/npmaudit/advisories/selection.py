@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -26,6 +25,7 @@ from npmaudit.advisories.model import Advisory
 from npmaudit.advisories.source import AdvisorySource
 from npmaudit.errors import InputError, UsageError
 from npmaudit.project.model import PackageRef
+from npmaudit.records import record_class
 from npmaudit.settings import Settings
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from npmaudit.npmrc import NpmConfig
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class SourceKind:
     """One kind of advisory source: its name, whether it needs the network, and how to open it."""
 

@@ -10,14 +10,14 @@ rules. A source that cannot answer raises :class:`npmaudit.errors.SourceError` (
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from npmaudit.advisories.model import Advisory
 from npmaudit.project.model import PackageRef, Project
+from npmaudit.records import field, record_class
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class SourceInfo:
     """What a report says about a source it used.
 

@@ -27,7 +27,6 @@ import sqlite3
 import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -64,6 +63,7 @@ from npmaudit.atomicfile import atomic_replace
 from npmaudit.errors import InputError
 from npmaudit.progress import Progress, no_progress
 from npmaudit.project.model import PackageRef, Project
+from npmaudit.records import record_class
 
 LOOKUP_CHUNK = 500  # bound parameters per IN (...) query, far below SQLite's limits
 WRITE_BATCH = 2000
@@ -88,7 +88,7 @@ MIRROR_KIND = "mirror"
 RawRecord = tuple[dict[str, Any], str | bytes | None, int | str]
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class ImportSource:
     location: str
     kind: str  # "file", "zip", "directory", "store", "mirror", "write-cache"
@@ -100,7 +100,7 @@ class ImportSource:
     expected: int | None = None  # how many records it will yield, when known (for progress)
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class SourceCounts:
     location: str
     kind: str
@@ -111,7 +111,7 @@ class SourceCounts:
     newest_modified: str = ""  # the newest credible 'modified' the source held
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class ImportResult:
     path: Path
     sources: tuple[SourceCounts, ...]
@@ -130,7 +130,7 @@ class ImportResult:
         return [refusal_message(s.location, s.refused) for s in self.sources if s.refused]
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class SourceRecord:
     location: str
     kind: str
@@ -141,7 +141,7 @@ class SourceRecord:
     state: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class StoreStats:
     path: Path
     schema_version: int

@@ -14,7 +14,6 @@ counts one problem twice.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from npmaudit import semver
 from npmaudit.advisories.matching import affects, fixed_versions
@@ -22,9 +21,10 @@ from npmaudit.advisories.model import Advisory, Severity
 from npmaudit.advisories.source import AdvisorySource, SourceInfo
 from npmaudit.errors import InputError
 from npmaudit.project.model import Node, PackageRef, Project, unchecked_reason, version_problem
+from npmaudit.records import record_class
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Finding:
     """One advisory affecting one installed package version, at every location it is installed."""
 
@@ -77,7 +77,7 @@ class Finding:
         return self.advisory.summary
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class AuditResult:
     project: Project
     findings: tuple[Finding, ...]

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from npmaudit.advisories.record_times import latest_credible, parse_time
 from npmaudit.advisories.source import SourceInfo
 from npmaudit.errors import SourceError, UsageError
+from npmaudit.records import record_class
 
 LOCAL_KINDS = frozenset({"sqlite", "json-db"})  # online sources are live: they have no age
 STALE_WARNING_DAYS = 7.0
@@ -36,7 +36,7 @@ NEWEST_MODIFIED = "newest-modified"
 BASIS_WORDS = {SYNCED: "last synced", NEWEST_MODIFIED: "newest record modified"}
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class DataAge:
     since: str  # the time the data is known to be current at
     basis: str  # SYNCED or NEWEST_MODIFIED

@@ -19,13 +19,13 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from npmaudit import semver
 from npmaudit.project.model import PackageRef, Project
+from npmaudit.records import field, record_class
 
 if TYPE_CHECKING:
     from npmaudit.auditing.engine import Finding
@@ -53,7 +53,7 @@ PATH_STYLE_NPMAUDIT = "npmaudit"  # `a>*>c`: `*` is one name (a glob inside it),
 PATH_STYLE_AUDIT_CI = "audit-ci"  # audit-ci's: `*` is any text, `>` included
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class IgnoreRule:
     """One ignore entry as declared. ``id`` None: every advisory of ``package`` (audit-ci's module records)."""
 
@@ -161,7 +161,7 @@ def dependency_path(project: Project, location: str) -> tuple[str, ...]:
     return tuple(node.name for node in project.chain(location)[1:])
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class RuleState:
     """What became of one rule in a run: ``active`` (it hid something), ``expired``, or ``stale``."""
 
@@ -173,7 +173,7 @@ class RuleState:
     """For an expired rule: the findings it would still hide."""
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class IgnoreReport:
     """The ignores applied to one project's findings."""
 

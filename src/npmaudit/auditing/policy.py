@@ -9,17 +9,17 @@ nothing fails the run like a finding (``npmaudit.auditing.ignores``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from npmaudit.advisories.model import Severity
 from npmaudit.auditing.engine import Finding
 from npmaudit.auditing.ignores import NO_IGNORES, IgnoreReport
 from npmaudit.errors import EXIT_FINDINGS, EXIT_OK
+from npmaudit.records import record_class
 
 LEVEL_RANK = {"info": 0, "low": 1, "moderate": 2, "high": 3, "critical": 4, "none": 5}
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Verdict:
     exit_code: int
     failing: tuple[Finding, ...]  # the findings at or above the level (ignored ones excepted)

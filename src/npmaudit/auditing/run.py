@@ -8,7 +8,6 @@ what a single audit of that project would ask.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -21,6 +20,7 @@ from npmaudit.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_SOURCE, Inp
 from npmaudit.progress import Progress, no_progress
 from npmaudit.project.loader import load_project, load_project_noting
 from npmaudit.project.model import Project
+from npmaudit.records import field, record_class, replace
 from npmaudit.settings import Settings
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from npmaudit.project.entry_lines import EntryPlace
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class AuditOutcome:
     result: AuditResult
     verdict: Verdict
@@ -39,13 +39,13 @@ class AuditOutcome:
     places: Mapping[str, EntryPlace] | None = None  # lockfile entry of each finding's nodes, when asked
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class ProjectFailure:
     directory: Path
     error: NpmauditError
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class ProjectDigest:
     """What the scan's exit code and messages need of one audited project: kept for every project,
     also when its outcome went to a report written project by project and was not kept."""
@@ -69,7 +69,7 @@ class HandedOver(list[AuditOutcome]):
     __iter__ = __len__ = __getitem__ = __bool__ = __contains__ = __reversed__ = _refuse
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class RecursiveOutcome:
     root: Path
     outcomes: list[AuditOutcome]

@@ -58,11 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from npmaudit.cli.settings import config_for, resolve_settings
     from npmaudit.errors import EXIT_FINDINGS, EXIT_OK
     from npmaudit.project.loader import load_project
+    from npmaudit.records import replace
     from npmaudit.trust.render_verify import render_checks, render_json, render_text
     from npmaudit.trust.verify import verify_project
     from npmaudit.trust.verify_config import VerifyConfig, normalize_host, parse_verify_table

@@ -27,7 +27,6 @@ registry (git, tarballs, folders) are left alone; both are reported with their r
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
 from typing import Any
 
 from npmaudit import semver
@@ -37,13 +36,14 @@ from npmaudit.fix.tree import Dep, Tree, TreeNode, child_location, registry_spec
 from npmaudit.progress import Progress, no_progress
 from npmaudit.project.model import DepType, PackageRef, SourceKind
 from npmaudit.project.readers.npm.spec import SpecType, spec_type
+from npmaudit.records import record_class, replace
 from npmaudit.registry.packuments import PackumentProvider
 
 MAX_DEPTH = 32  # new nodes placed below one change: deeper means a dependency cycle gone wrong
 MAX_META_DEPTH = 4  # dependents updated above a blocked edge
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class ForcedRange:
     """A direct dependency's range moved outside itself (``--force``)."""
 
@@ -54,7 +54,7 @@ class ForcedRange:
     breaking: bool
 
 
-@dataclass
+@record_class
 class _Failure:
     reason: Reason
     detail: str = ""

@@ -5,9 +5,10 @@ Values only; :mod:`npmaudit.fix.render` turns them into text and JSON.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from npmaudit.records import field, record_class
 
 
 class Action(StrEnum):
@@ -16,7 +17,7 @@ class Action(StrEnum):
     REMOVE = "remove"
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Change:
     """One lockfile entry: ``change name old => new``, ``add name new``, ``remove name old``."""
 
@@ -41,7 +42,7 @@ class Change:
         return data
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class ManifestChange:
     """A dependency range rewritten in a manifest (``--force`` majors, overrides)."""
 
@@ -95,7 +96,7 @@ REASON_TEXT = {
 }
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Outcome:
     """What happened to one vulnerable node."""
 
@@ -120,7 +121,7 @@ class Outcome:
         return data
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Remaining:
     """A finding the re-audit still reports, with the reason the plan gives for it."""
 
@@ -151,7 +152,7 @@ class Remaining:
         return data
 
 
-@dataclass
+@record_class
 class FilePlan:
     """A file the fix rewrites: its path and the new text (None when unchanged)."""
 
@@ -159,7 +160,7 @@ class FilePlan:
     text: str
 
 
-@dataclass
+@record_class
 class FixResult:
     """Everything ``npmaudit fix`` computed: the plan, the proof, and what was written."""
 

@@ -24,7 +24,6 @@ import itertools
 import json
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from npmaudit.fix.tree import Tree, TreeNode, install_name, under_node_modules
 from npmaudit.npm_report.collation import collation_key
 from npmaudit.project.model import DepType
 from npmaudit.project.readers.npm.locktext import json_type, load_json
+from npmaudit.records import record_class
 
 PREFERRED_KEYS = ("name", "version", "lockfileVersion", "resolved", "integrity", "requires", "packages", "dependencies")
 PACKAGE_FIELDS = (
@@ -111,7 +111,7 @@ def _is_sorted(items: list[tuple[str, Any]], order: Any) -> bool:
 # -- the file --------------------------------------------------------------------------------------
 
 
-@dataclass
+@record_class
 class NpmLockFile:
     path: Path
     text: str
@@ -292,7 +292,7 @@ def legacy_entry(node: TreeNode, flags: Flags, children: Any, *, devoptional_key
 # -- applying a plan -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class TreeDiff:
     removed: list[str]
     added: list[str]
@@ -318,7 +318,7 @@ def diff_trees(
     return TreeDiff(removed, added, changed, reflagged)
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class RangeEdit:
     """A dependency range rewritten in a top node (root or workspace) and its manifest."""
 

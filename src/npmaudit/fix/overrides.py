@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from npmaudit.fix.tree import registry_spec, spec_allows
 from npmaudit.progress import Progress
 from npmaudit.project.model import Node, Project
 from npmaudit.project.readers.npm.locktext import load_manifest
+from npmaudit.records import record_class, replace
 from npmaudit.settings import Settings
 
 RELOCK = {
@@ -52,7 +52,7 @@ RELOCK = {
 }
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class _Override:
     name: str
     vulnerable: str

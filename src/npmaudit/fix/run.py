@@ -19,7 +19,6 @@ import copy
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from npmaudit.advisories.source import AdvisorySource
@@ -48,6 +47,7 @@ from npmaudit.progress import Progress, no_progress
 from npmaudit.project.loader import load_project, load_project_noting
 from npmaudit.project.model import Project
 from npmaudit.project.readers.npm.locktext import load_manifest
+from npmaudit.records import field, record_class
 from npmaudit.registry.packuments import PackumentProvider
 from npmaudit.settings import Settings
 
@@ -62,7 +62,7 @@ class PlanIntegrityError(NpmauditError):
     exit_code = 70
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class FixOptions:
     dry_run: bool = False
     force: bool = False
@@ -72,7 +72,7 @@ class FixOptions:
     extra_messages: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record_class
 class _Proof:
     project: Project
     result: AuditResult

@@ -10,16 +10,16 @@ placing, replacing or removing a node changes what every dependent sees, as it w
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from npmaudit import semver
 from npmaudit.project.depflags import compute_dep_flags
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
 from npmaudit.project.readers.npm.spec import SpecType, alias_target, spec_type
+from npmaudit.records import field, record_class, replace
 
 
-@dataclass(frozen=True, slots=True)
+@record_class(frozen=True, slots=True)
 class Dep:
     """A dependency as declared: the name required (an alias's own name), spec and kind."""
 
@@ -28,7 +28,7 @@ class Dep:
     type: DepType
 
 
-@dataclass(frozen=True, slots=True)
+@record_class(frozen=True, slots=True)
 class TreeNode:
     location: str
     name: str  # the real package name

@@ -11,7 +11,6 @@ recorded whole or not at all, and a failure of the inventory itself stops the co
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from npmaudit.errors import EXIT_INPUT, EXIT_OK, InputError, NpmauditError, UsageError
@@ -20,12 +19,13 @@ from npmaudit.inventory.results import Failure
 from npmaudit.inventory.store import AddResult, Inventory, ProjectEntry
 from npmaudit.progress import Progress, no_progress
 from npmaudit.project.loader import load_project
+from npmaudit.records import record_class
 
 BATCH_PROJECTS = 64  # projects committed together: each write of an index page serves many of them
 BATCH_ROWS = 200_000  # ...but a batch of huge monorepos holds the write lock for a bounded time
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class AddReport:
     added: tuple[AddResult, ...]
     failures: tuple[Failure, ...]

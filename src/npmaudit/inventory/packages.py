@@ -16,10 +16,10 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from npmaudit.project.model import MATCHED_SOURCES, Node, Project
+from npmaudit.records import record_class
 
 PUBLISHED_SOURCES = frozenset(kind.value for kind in MATCHED_SOURCES)
 """Source kinds matched by name and version (registry packages and tarballs): the audit's rule."""
@@ -47,7 +47,7 @@ def groups_of(flags: int) -> tuple[str, ...]:
     return tuple(name for bit, name in _GROUP_BITS if flags & bit) or ("prod",)
 
 
-@dataclass(frozen=True, slots=True)
+@record_class(frozen=True, slots=True)
 class PackageRow:
     node: int  # 0 is the root; the others in install-path order
     name: str
@@ -64,7 +64,7 @@ class PackageRow:
         return f"{self.name}@{self.version}" if self.version else self.name
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class PackageSet:
     """Every node of one project as rows, and a fingerprint of them all."""
 

@@ -13,7 +13,6 @@ Recording a run is one transaction, and one run records at a time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,12 +24,13 @@ from npmaudit.inventory.packages import PUBLISHED_SOURCES
 from npmaudit.inventory.render import neutralise_lines, projects_count
 from npmaudit.inventory.store import EMPTY, Inventory, parse_labels, utc_now
 from npmaudit.project.model import Node, Project, SourceKind
+from npmaudit.records import record_class
 
 _PUBLISHED = tuple(sorted(PUBLISHED_SOURCES))
 ChangeStatus = Literal["newly-affected", "newly-clean", "less-affected"]
 
 
-@dataclass(frozen=True, order=True)
+@record_class(frozen=True, order=True)
 class InventoryFinding:
     advisory: str  # the primary id of the advisory (its group's, as the audit reports it)
     name: str
@@ -54,14 +54,14 @@ class InventoryFinding:
         }
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class AffectedProject:
     location: str
     labels: Mapping[str, str]
     findings: tuple[InventoryFinding, ...]
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class ProjectChange:
     location: str
     labels: Mapping[str, str]
@@ -70,7 +70,7 @@ class ProjectChange:
     removed: tuple[InventoryFinding, ...]
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class AuditRun:
     inventory: str
     database: str
@@ -176,10 +176,9 @@ def reevaluate_against(
     The database's age is checked as ``audit`` checks it, before anything is recorded: older than
     ``max_db_age`` days is a :class:`~npmaudit.errors.SourceError` (a re-evaluation against stale data
     would report "no change" without having seen the new advisories); older than a week is a message."""
-    from dataclasses import replace
-
     from npmaudit.advisories.local import open_local_database
     from npmaudit.auditing.freshness import check_freshness
+    from npmaudit.records import replace
 
     source = open_local_database(database, is_default=is_default)
     try:

@@ -7,14 +7,14 @@ install path by install path.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from npmaudit.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK
 from npmaudit.inventory.packages import groups_of
 from npmaudit.inventory.spec import AdvisorySpec, Spec
+from npmaudit.records import field, record_class
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Hit:
     """One installed package (one install path of one project) that a spec matched."""
 
@@ -37,7 +37,7 @@ class Hit:
         return f"{self.name}@{self.version}" if self.version else self.name
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class ProjectHits:
     location: str  # the project's directory (or the location it was inventoried under)
     lockfile: str
@@ -54,7 +54,7 @@ class ProjectHits:
         return tuple(dict.fromkeys(hit.label for hit in self.hits if hit.malicious))
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Failure:
     """A project that could not be read: the query did not look inside it."""
 
@@ -62,7 +62,7 @@ class Failure:
     message: str
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class QueryResult:
     specs: tuple[str, ...]
     scanned: int  # projects looked into

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from npmaudit import semver
 from npmaudit.advisories.matching import affects
 from npmaudit.advisories.model import Advisory
 from npmaudit.errors import UsageError
+from npmaudit.records import record_class
 
 _ADVISORY_ID = re.compile(r"^[A-Z][A-Z0-9]*-[A-Za-z0-9][A-Za-z0-9._:-]*$")
 
@@ -29,7 +29,7 @@ AdvisoryFinder = Callable[[Sequence[str]], Mapping[str, Sequence[Advisory]]]
 """Looks advisory ids up (by id or alias): every id asked must come back with its records."""
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class SpecMatch:
     """Why a package version matched a spec: the advisory ids (for an advisory spec) and malice."""
 
@@ -37,7 +37,7 @@ class SpecMatch:
     malicious: bool = False
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class PackageSpec:
     """``name`` (every version), ``name@version`` or ``name@range``."""
 
@@ -59,7 +59,7 @@ class PackageSpec:
         return None
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class AdvisorySpec:
     """An advisory id and the records that carry it (as id or alias), newest per id."""
 

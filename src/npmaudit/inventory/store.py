@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any, Literal, cast
@@ -25,6 +24,7 @@ from npmaudit.inventory.chains import DamagedChain, chains_of, decode
 from npmaudit.inventory.packages import PUBLISHED_SOURCES, PackageRow, PackageSet
 from npmaudit.inventory.results import Hit, ProjectHits, QueryResult, match_specs, spec_notes
 from npmaudit.inventory.spec import Spec
+from npmaudit.records import record_class, replace
 
 PACKAGE_COLUMNS = ("project_id", "node", "package_id", "location", "source", "flags", "chain")
 _PUBLISHED = tuple(sorted(PUBLISHED_SOURCES))
@@ -52,7 +52,7 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class ProjectEntry:
     """One project to add: where it is, what it installs, and how the caller labels it."""
 
@@ -63,14 +63,14 @@ class ProjectEntry:
     labels: Mapping[str, str]
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class AddResult:
     location: str
     status: AddStatus
     packages: int
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class ProjectRecord:
     id: int
     location: str

@@ -17,7 +17,6 @@ new ones whose packument is in memory, then new ones needing a fetch (each in ed
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from npmaudit.advisories.model import Advisory
@@ -28,6 +27,7 @@ from npmaudit.npm_report.tree import AuditTree, TreeNode, build_tree, should_aud
 from npmaudit.npm_report.vuln import FixAvailable, Vuln, registry_subspec
 from npmaudit.progress import Progress, no_progress
 from npmaudit.project.model import Project
+from npmaudit.records import field, record_class
 from npmaudit.registry.pick_manifest import Engines, NoMatchingVersion, pick_manifest
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ PackumentGetter = Callable[[str], "dict[str, Any] | None"]
 PACKUMENTS_TASK = "packuments"
 
 
-@dataclass
+@record_class
 class NpmReport:
     """The computed report: ``document`` is what ``npm audit --json`` prints; ``unavailable``
     names the packages whose packument could not be had (offline and not cached): their

@@ -8,14 +8,13 @@ This module answers them once, from locations alone, the way arborist derives th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from npmaudit.project import npm_tree
 from npmaudit.project.model import Node, Project, SourceKind
 from npmaudit.project.npm_tree import is_top, top_of
+from npmaudit.records import field, record_class
 
 
-@dataclass(eq=False)
+@record_class(eq=False)
 class TreeNode:
     """One inventory node; compared by identity, as arborist's Set members are."""
 
@@ -32,7 +31,7 @@ class TreeNode:
     edges_in: list[tuple[TreeNode, str]] = field(default_factory=list)
 
 
-@dataclass
+@record_class
 class AuditTree:
     project: Project
     nodes: list[TreeNode]

@@ -11,9 +11,9 @@ parts but by no production path; it is cleared where dev or optional alone alrea
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from npmaudit.project.model import DepType, Node
+from npmaudit.records import record_class
 
 # (dev edge, optional edge, peer edge) for each kind of edge.
 _EDGE_KINDS = {
@@ -26,7 +26,7 @@ _EDGE_KINDS = {
 }
 
 
-@dataclass(slots=True)
+@record_class(slots=True)
 class _Flags:
     dev: bool = True
     optional: bool = True

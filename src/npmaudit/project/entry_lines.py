@@ -25,14 +25,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from npmaudit.project.model import Node, Project
+from npmaudit.records import record_class
 from npmaudit.textfile import read_text
 
 
-@dataclass(frozen=True, slots=True)
+@record_class(frozen=True, slots=True)
 class EntryPlace:
     """A package's entry: the file (the lockfile, or a package.json in node_modules) and its 1-based line."""
 

@@ -38,9 +38,10 @@ import os
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from npmaudit.records import record_class
 
 MAX_PATTERN_LENGTH = 64 * 1024  # minimatch's assertValidPattern limit
 BUDGET_BASE = 1024
@@ -51,7 +52,7 @@ MAX_BRACE_DEPTH = 16  # braces inside braces inside braces…: real patterns nes
 CharTest = Callable[[str], bool]
 
 
-@dataclass(frozen=True, eq=False)  # compared by identity: `GLOBSTAR in parts` stays cheap
+@record_class(frozen=True, eq=False)  # compared by identity: `GLOBSTAR in parts` stays cheap
 class Segment:
     """One path segment of a pattern: ``*`` is None, every other item tests one character."""
 
@@ -78,7 +79,7 @@ GLOBSTAR = _Globstar()
 Part = Segment | _Globstar
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Glob:
     """A compiled pattern: a path matches when one of its brace expansions does."""
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple
 
 from npmaudit import semver
+from npmaudit.records import field, record_class
 
 
 class SourceKind(StrEnum):
@@ -74,7 +74,7 @@ class DepType(StrEnum):
     PEER_OPTIONAL = "peerOptional"
 
 
-@dataclass(frozen=True, slots=True)
+@record_class(frozen=True, slots=True)
 class Edge:
     """A dependency as its dependent declares it.
 
@@ -89,7 +89,7 @@ class Edge:
     to: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@record_class(frozen=True, slots=True)
 class Node:
     """One installed package at one location.
 
@@ -159,7 +159,7 @@ class Node:
         )
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@record_class(frozen=True, slots=True, order=True)
 class PackageRef:
     """A package identity across install locations."""
 
@@ -182,7 +182,7 @@ class ChainStep(NamedTuple):
     installed_as: str = ""
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Project:
     """What a lockfile (or an installed node_modules) says is installed.
 

@@ -28,12 +28,12 @@ import time
 import urllib.parse
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from npmaudit import textfile
 from npmaudit.errors import InputError, SourceError
+from npmaudit.records import record_class
 
 # Fields of a version that metavuln-calculator and npm-pick-manifest read.
 VERSION_FIELDS = (
@@ -263,7 +263,7 @@ class Prefetching:
         return self._cache(name)
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Refusal:
     """A packument the registry refused to give: who was asked and what it answered."""
 

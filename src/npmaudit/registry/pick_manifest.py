@@ -10,11 +10,11 @@ policy-restricted versions (the public registry's abbreviated packuments carry n
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Any
 
 from npmaudit import semver
 from npmaudit.project.readers.npm.spec import SpecType, spec_type
+from npmaudit.records import record_class
 
 _AVOID_OPTS = {"include_prerelease": True, "loose": True}
 
@@ -23,7 +23,7 @@ class NoMatchingVersion(Exception):
     """ETARGET: nothing in the packument fits (or everything fitting is to be avoided)."""
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Engines:
     """The node and npm versions npm compares ``engines`` with (npm passes its own and node's)."""
 

@@ -9,10 +9,10 @@ run computes them and the verdict judges what was analysed, so the renderer neve
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, cast
 
 from npmaudit.errors import UsageError
+from npmaudit.records import record_class
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -57,7 +57,7 @@ class RecursiveWriter(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class OutputFormat:
     name: str
     module: str

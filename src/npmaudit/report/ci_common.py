@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from npmaudit.advisories.model import Severity
 from npmaudit.auditing.freshness import DataAge, data_age
 from npmaudit.auditing.ignores import IgnoreRule, finding_key
+from npmaudit.records import record_class
 from npmaudit.report.safe_text import neutralise
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def display_path(path: Path) -> str:
     return path.as_posix()
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Place:
     file: str  # as display_path gives it
     line: int | None
@@ -133,7 +133,7 @@ def failing_keys(outcome: AuditOutcome) -> set[tuple[Any, str]]:
     return {finding_key(f) for f in outcome.verdict.failing}
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class SourceFacts:
     kind: str
     location: str

@@ -10,16 +10,16 @@ are matched once per distinct name@version, which is the smaller number npm's re
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from npmaudit.advisories.model import Severity
 from npmaudit.auditing.engine import AuditResult, Finding
 from npmaudit.project.model import ChainStep, Node, PackageRef, unchecked_reason, version_problem
+from npmaudit.records import record_class
 
 SEVERITY_ORDER = ("critical", "high", "moderate", "low", "info", "unknown")
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class MaliciousPackage:
     """One installed package version that a malicious-package report names."""
 
@@ -32,7 +32,7 @@ class MaliciousPackage:
         return f"{self.name}@{self.version}"
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Summary:
     findings: int
     packages: int  # distinct vulnerable package versions

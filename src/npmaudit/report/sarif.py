@@ -14,13 +14,13 @@ import gzip
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from npmaudit import __version__
 from npmaudit.advisories.model import Severity
+from npmaudit.records import record_class
 from npmaudit.report.ci_common import (
     MALICIOUS_ACTION,
     all_source_facts,
@@ -41,7 +41,7 @@ SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Limits:
     """GitHub code scanning's upload limits (a file over any of them is rejected whole)."""
 

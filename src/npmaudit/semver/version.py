@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
 from typing import Any
+
+from npmaudit.records import field, record_class
 
 from . import _grammar as g
 
@@ -30,7 +31,7 @@ def _identifier_key(ident: Identifier) -> _IdKey:
     return (1, ident)
 
 
-@dataclass(frozen=True, eq=False)
+@record_class(frozen=True, eq=False)
 class Version:
     """A parsed version. Comparisons follow SemVer precedence; build metadata is ignored
     by ==, <, hash (use compare_build to order by build too)."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+from npmaudit.records import record_class
 
 MiB = 1024 * 1024
 DEFAULT_HOST = "127.0.0.1"
@@ -18,7 +19,7 @@ MAX_BATCH_QUERIES = 1000  # OSV's own limit for one querybatch
 MAX_JSON_DEPTH = 64  # no request this server understands nests deeper than a v1 lockfile tree does
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class ServeConfig:
     """Settings of the server. ``upstream`` is the registry GETs are forwarded to (None: 404)."""
 

@@ -23,13 +23,13 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
 from npmaudit.advisories.matching import affects
 from npmaudit.advisories.model import Advisory
 from npmaudit.advisories.store import AdvisoryStore
+from npmaudit.records import record_class
 from npmaudit.serve.config import MAX_BATCH_QUERIES
 from npmaudit.serve.npm_bulk import check_name
 from npmaudit.serve.wire import ClientError
@@ -38,14 +38,14 @@ ECOSYSTEM = "npm"
 PURL_PREFIX = "pkg:npm/"
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class OsvQuery:
     name: str
     version: str | None
     after: str | None  # the last id of the previous page
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class OsvResult:
     vulns: list[Advisory]
     next_page_token: str | None

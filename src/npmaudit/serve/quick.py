@@ -33,7 +33,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from npmaudit import semver
@@ -41,12 +40,13 @@ from npmaudit.advisories.matching import affects, fixed_versions
 from npmaudit.advisories.model import Advisory
 from npmaudit.advisories.store import AdvisoryStore
 from npmaudit.npm_report.bulk import bulk_entries, npm_advisory_id
+from npmaudit.records import field, record_class
 from npmaudit.serve.wire import ClientError
 
 SEVERITIES = ("info", "low", "moderate", "high", "critical")
 
 
-@dataclass
+@record_class
 class TreeNode:
     key: str  # the name the tree lists it under (an alias for npm: specs)
     name: str  # the real package name
@@ -59,7 +59,7 @@ class TreeNode:
     children: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class QuickTree:
     root_requires: dict[str, str]
     nodes: list[TreeNode]  # index 0 is the root
@@ -177,7 +177,7 @@ def _resolve(nodes: list[TreeNode], start: int, name: str) -> int | None:
     return None
 
 
-@dataclass
+@record_class
 class _Hit:
     node: int
     path: list[str]

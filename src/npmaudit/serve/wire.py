@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from npmaudit.records import field, record_class
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -37,7 +38,7 @@ class Disconnected(Exception):
     """The client went away before its request body was complete."""
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Answer:
     status: int
     body: bytes

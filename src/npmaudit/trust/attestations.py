@@ -25,7 +25,6 @@ import binascii
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -36,6 +35,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from npmaudit.records import record_class
 from npmaudit.trust.keys import RegistryKey, find_key
 from npmaudit.trust.sri import sha512_of
 from npmaudit.trust.trusted_root import TrustedRoot
@@ -65,14 +65,14 @@ _ORDER = (
 )
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class BundleResult:
     predicate_type: str
     outcome: Attestation
     detail: str = ""
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class AttestationsResult:
     outcome: Attestation
     bundles: tuple[BundleResult, ...] = ()

@@ -7,12 +7,12 @@ project lowers one with ``[verify.severity]`` in ``.npmaudit.toml``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from npmaudit.records import record_class
 
 SEVERITIES = ("error", "warn", "off")
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Check:
     id: str
     name: str
@@ -49,7 +49,7 @@ def check_for(key: str) -> Check | None:
     return CHECKS_BY_ID.get(key.upper()) or CHECKS_BY_NAME.get(key)
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Finding:
     """One failed check on one lockfile entry.
 

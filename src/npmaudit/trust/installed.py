@@ -50,7 +50,7 @@ def compare_installed(project: Project) -> tuple[str, list[tuple[str, str]]]:
 
 
 def _at(node: Node, name: str) -> Node:
-    from dataclasses import replace
+    from npmaudit.records import replace
 
     return replace(node, location=f"node_modules/{name}", install_name=name)
 

@@ -13,12 +13,13 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from npmaudit.records import record_class
 
 KEYS_PATH = "-/npm/v1/keys"
 # pacote's MISSING_TIME_CUTOFF: a version without a publish time is taken as published then.
@@ -29,7 +30,7 @@ class MalformedKeys(ValueError):
     """The keys document is not what the endpoint answers."""
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class RegistryKey:
     keyid: str
     key: str  # base64 DER SubjectPublicKeyInfo, as served

@@ -13,9 +13,9 @@ import json
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 from npmaudit.project.model import Node, Project
+from npmaudit.records import field, record_class
 
 # A lockfile field as each format spells it, by the model's name for it.
 _FIELD_NAMES = {
@@ -25,7 +25,7 @@ _FIELD_NAMES = {
 }
 
 
-@dataclass
+@record_class
 class LineIndex:
     text: str
     starts: dict[str, int] = field(default_factory=dict)  # location -> offset of the entry

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -20,6 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from npmaudit.records import record_class
 from npmaudit.trust.keys import MISSING_TIME_CUTOFF, MalformedKeys, RegistryKey, find_key, parse_time
 
 
@@ -32,7 +32,7 @@ class Signature(StrEnum):
     NO_KEYS = "no-keys"  # the registry publishes no keys: nothing to verify against
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class SignatureResult:
     outcome: Signature
     keyid: str = ""

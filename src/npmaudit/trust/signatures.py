@@ -23,13 +23,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from npmaudit import semver
 from npmaudit.errors import SourceError
 from npmaudit.progress import Progress, no_progress
 from npmaudit.project.model import Node, Project
+from npmaudit.records import field, record_class
 from npmaudit.trust.attestations import Attestation, AttestationsResult, SigstoreCheck, verify_attestations
 from npmaudit.trust.registry_data import RegistryData
 from npmaudit.trust.registry_signature import Signature, SignatureResult, verify_signatures
@@ -57,7 +57,7 @@ _ATTESTATION_FAILURES = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class PackageOutcome:
     name: str
     version: str
@@ -108,7 +108,7 @@ class PackageOutcome:
         return found
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class SignaturesReport:
     packages: tuple[PackageOutcome, ...]
     seconds: float
@@ -138,7 +138,7 @@ class SignaturesReport:
         )
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Anchor:
     """What attestations are anchored in: the trusted root, sigstore-python's check, and their origin."""
 
@@ -147,7 +147,7 @@ class Anchor:
     origin: str = "none"
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class SignatureOptions:
     omit: frozenset[str] = frozenset()
     provenance: bool = True

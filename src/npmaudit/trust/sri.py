@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+
+from npmaudit.records import record_class
 
 DIGEST_SIZES = {"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64}
 STRONG = frozenset({"sha512"})
@@ -15,7 +16,7 @@ class MalformedIntegrity(ValueError):
     """The integrity string is not a well-formed SRI value."""
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Hash:
     algorithm: str
     digest: bytes

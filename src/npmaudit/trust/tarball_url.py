@@ -7,11 +7,12 @@ that does not have this layout is not a registry tarball: a remote tarball or a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from npmaudit.records import record_class
 
-@dataclass(frozen=True)
+
+@record_class(frozen=True)
 class TarballName:
     name: str
     version: str

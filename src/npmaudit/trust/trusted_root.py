@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,11 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from npmaudit import textfile
 from npmaudit.errors import InputError
+from npmaudit.records import record_class
 from npmaudit.trust.keys import MalformedKeys, parse_time
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Validity:
     start: datetime
     end: datetime | None
@@ -34,20 +34,20 @@ class Validity:
         return self.start <= moment and (self.end is None or moment <= self.end)
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class LogKey:
     log_id: bytes
     key: PublicKeyTypes
     valid: Validity
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class CertificateAuthority:
     chain: tuple[x509.Certificate, ...]  # intermediate(s) first, root last
     valid: Validity
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class TrustedRoot:
     logs: tuple[LogKey, ...]
     authorities: tuple[CertificateAuthority, ...]

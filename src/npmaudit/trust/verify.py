@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from npmaudit import textfile
 from npmaudit.project.model import Node, Project, SourceKind
+from npmaudit.records import field, record_class
 from npmaudit.trust.checks import CHECKS, Finding
 from npmaudit.trust.lockfile_lines import LineIndex, index_lockfile
 from npmaudit.trust.sri import Hash, MalformedIntegrity, parse_integrity
@@ -35,7 +35,7 @@ _FETCHED = (SourceKind.REGISTRY, SourceKind.TARBALL)
 _UNSAFE_ALIAS_PARTS = frozenset({"", ".", "..", "node_modules", ".bin"})
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class Registries:
     """The registries npm is configured with: the default and one per scope (``@scope:registry``)."""
 
@@ -53,7 +53,7 @@ class Registries:
         return None
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class VerifyReport:
     lockfile: Path
     lockfile_format: str

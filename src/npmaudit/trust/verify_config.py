@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from npmaudit.errors import InputError
+from npmaudit.records import field, record_class
 from npmaudit.trust.checks import CHECKS, SEVERITIES, check_for
 
 TABLE_KEYS = ("allowed-hosts", "allowed-urls", "allow-git", "allow-remote", "allow-file", "severity")
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class VerifyConfig:
     allowed_hosts: tuple[str, ...] | None = None
     """``host[:port]`` values; None: the registries configured for npm."""

@@ -58,7 +58,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +68,7 @@ from npmaudit.project.manifest import unlocked_root_edges
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind, local_source
 from npmaudit.project.readers.bun.jsonc import strip_jsonc
 from npmaudit.project.readers.npm.spec import version_from_tarball
+from npmaudit.records import replace
 
 SUPPORTED_VERSIONS = (0, 1, 2)
 

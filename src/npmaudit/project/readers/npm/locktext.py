@@ -9,17 +9,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from npmaudit import textfile
 from npmaudit.errors import InputError
+from npmaudit.records import record_class
 
 _CONFLICT = re.compile(r"^(?:<{7}|>{7})(?: |$)", re.MULTILINE)
 
 
-@dataclass(frozen=True)
+@record_class(frozen=True)
 class LockText:
     path: Path
     text: str

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -43,6 +42,7 @@ from npmaudit.errors import InputError
 from npmaudit.project.depflags import compute_dep_flags
 from npmaudit.project.manifest import read_manifest
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind, local_source
+from npmaudit.records import replace
 from npmaudit.semver import satisfies, valid_range
 
 _MANIFEST_GROUPS = (  # npm's loading order: a later group replaces an earlier edge of the same name

@@ -20,7 +20,8 @@ lockfile format and are reproduced here exactly, per major version:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from npmaudit.records import record_class
 
 # node-semver's strict grammar for a version (no leading "v", no "=").
 _NUMBER = r"(?:0|[1-9]\d*)"
@@ -38,7 +39,7 @@ def is_semver(version: str) -> bool:
     return SEMVER.fullmatch(version) is not None
 
 
-@dataclass(frozen=True, slots=True)
+@record_class(frozen=True, slots=True)
 class KeyParts:
     """What a key says about its package.
 

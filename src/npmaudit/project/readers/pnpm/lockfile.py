@@ -53,7 +53,6 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +63,7 @@ from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
 from npmaudit.project.readers.pnpm.deppath import parse_key, ref_to_key, remove_suffix
 from npmaudit.project.readers.pnpm.layout import synthesise_locations
 from npmaudit.project.readers.pnpm.yaml_load import line_of, load_lockfile_document, read_text
+from npmaudit.records import field, record_class
 
 SUPPORTED_MAJORS = (5, 6, 9)
 _VERSION = re.compile(r"(\d+)(?:\.\d+)?(?:-[A-Za-z]+)?")
@@ -86,7 +86,7 @@ class _Malformed(Exception):
         self.problem = f"{_where(key_path)}: {problem}" if key_path else problem
 
 
-@dataclass(slots=True)
+@record_class(slots=True)
 class _Dep:
     name: str
     reference: str
@@ -99,7 +99,7 @@ class _Dep:
     target: str = ""
 
 
-@dataclass(slots=True)
+@record_class(slots=True)
 class _Entry:
     key: str
     name: str
@@ -110,7 +110,7 @@ class _Entry:
     deps: list[_Dep] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@record_class(slots=True)
 class _Importer:
     location: str
     deps: list[_Dep]

@@ -9,7 +9,8 @@ under ``@types/node@npm:18.x``). Patterns follow yarn: ``name``, ``name@range``,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from npmaudit.records import record_class
 
 _PATTERN = re.compile(
     r"^(?:(?P<parent>\*\*|(?:@[^/@]+/)?[^/@]+)(?:@(?P<prange>[^/]+))?/)?"
@@ -23,7 +24,7 @@ def with_protocol(spec: str) -> str:
     return spec if _PROTOCOL.match(spec) else f"npm:{spec}"
 
 
-@dataclass(frozen=True, slots=True)
+@record_class(frozen=True, slots=True)
 class _Rule:
     parent: str | None
     name: str

@@ -34,16 +34,16 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Container
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from npmaudit.project.depflags import compute_dep_flags
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
+from npmaudit.records import field, record_class
 
 PEER_TYPES = frozenset((DepType.PEER, DepType.PEER_OPTIONAL))
 
 
-@dataclass(slots=True)
+@record_class(slots=True)
 class Dep:
     """A dependency as the dependent declares it; ``target`` is the id of what it resolves to."""
 
@@ -53,7 +53,7 @@ class Dep:
     target: str | None = None
 
 
-@dataclass(slots=True)
+@record_class(slots=True)
 class LockPackage:
     """One resolved lock entry (a berry patch and the entry it patches are one package)."""
 
@@ -67,7 +67,7 @@ class LockPackage:
     install_name: str = ""  # the name its first lock key uses (the alias, for an alias entry)
 
 
-@dataclass(slots=True)
+@record_class(slots=True)
 class Importer:
     """The root (path ``""``) or a workspace member: the projects whose manifests name dependencies."""
 
@@ -78,7 +78,7 @@ class Importer:
     deps: list[Dep] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@record_class(slots=True)
 class LockGraph:
     importers: list[Importer]  # the root first
     packages: dict[str, LockPackage]  # in lockfile order
