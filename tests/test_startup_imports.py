@@ -71,6 +71,8 @@ NOT_FOR_HELP = ("dataclasses", "json", "pathlib", "datetime", "sqlite3", "npmaud
 # An offline audit of an npm lockfile against a SQLite store: no other reader, no config file.
 NOT_FOR_OFFLINE_AUDIT = (
     "tomllib",
+    "dataclasses",  # value classes are npmaudit.records: building dataclasses costs ~15 ms per run
+    "inspect",  # imported by dataclasses, with ast, dis and tokenize
     "npmaudit.project.readers.yarn",
     "npmaudit.project.readers.pnpm",
     "npmaudit.project.readers.bun",
