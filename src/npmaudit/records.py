@@ -226,7 +226,7 @@ def _build(cls: type[T], *, frozen: bool, eq: bool, order: bool, slots: bool) ->
     _put(cls, "__dataclass_params__", _StandardLibraryView(cls, "__dataclass_params__", options))
 
     own = cls.__dict__
-    _set_new(cls, "__init__", _make_init(cls, fields, frozen=frozen, slots=slots))
+    _set_new(cls, "__init__", _LazyInit(cls, fields, frozen=frozen, slots=slots))
     _set_new(cls, "__repr__", _make_repr(cls, tuple(f.name for f in fields if f.repr)))
     compared = _tuple_of(tuple(f.name for f in fields if f.compare))
     if eq:
@@ -333,49 +333,61 @@ class _StandardLibraryView:
         return getattr(cls, self.name)
 
 
-def _make_init(cls: type, fields: tuple[RecordField, ...], *, frozen: bool, slots: bool) -> Callable[..., None]:
-    """``__init__`` compiled from source, as dataclass writes it (a loop would be slower per call)."""
-    scope: dict[str, Any] = {"_FACTORY": _FACTORY, "_object_setattr": object.__setattr__}
-    parameters: list[str] = []
-    body: list[str] = []
-    seen_default = False
-    for index, one in enumerate(fields):
-        default_name = f"_default_{index}"
-        if one.init:
-            if one.default_factory is not MISSING:
-                scope[default_name] = one.default_factory
-                parameters.append(f"{one.name}=_FACTORY")
-                value = f"{default_name}() if {one.name} is _FACTORY else {one.name}"
-                seen_default = True
-            elif one.default is not MISSING:
-                scope[default_name] = one.default
-                parameters.append(f"{one.name}={default_name}")
-                value = one.name
-                seen_default = True
+class _LazyInit:
+    """``__init__`` compiled from source, as dataclass writes it (a loop over the fields would be
+    slower per call), but on first use: instantiating the class, or reading ``cls.__init__``, puts
+    the function in this descriptor's place. An offline audit never builds half its record
+    classes, and compiling is most of the cost of making one. The source is written, and the
+    declaration checked, when the class is made."""
+
+    def __init__(self, cls: type, fields: tuple[RecordField, ...], *, frozen: bool, slots: bool) -> None:
+        self.owner = cls
+        self.scope: dict[str, Any] = {"_FACTORY": _FACTORY, "_object_setattr": object.__setattr__}
+        self.annotations = {f.name: f.type for f in fields if f.init} | {"return": None}
+        parameters: list[str] = []
+        body: list[str] = []
+        seen_default = False
+        for index, one in enumerate(fields):
+            default_name = f"_default_{index}"
+            if one.init:
+                if one.default_factory is not MISSING:
+                    self.scope[default_name] = one.default_factory
+                    parameters.append(f"{one.name}=_FACTORY")
+                    value = f"{default_name}() if {one.name} is _FACTORY else {one.name}"
+                    seen_default = True
+                elif one.default is not MISSING:
+                    self.scope[default_name] = one.default
+                    parameters.append(f"{one.name}={default_name}")
+                    value = one.name
+                    seen_default = True
+                else:
+                    if seen_default:
+                        raise TypeError(f"non-default argument {one.name!r} follows default argument")
+                    parameters.append(one.name)
+                    value = one.name
+            elif one.default_factory is not MISSING:
+                self.scope[default_name] = one.default_factory
+                value = f"{default_name}()"
+            elif slots and one.default is not MISSING:
+                self.scope[default_name] = one.default
+                value = default_name
             else:
-                if seen_default:
-                    raise TypeError(f"non-default argument {one.name!r} follows default argument")
-                parameters.append(one.name)
-                value = one.name
-        elif one.default_factory is not MISSING:
-            scope[default_name] = one.default_factory
-            value = f"{default_name}()"
-        elif slots and one.default is not MISSING:
-            scope[default_name] = one.default
-            value = default_name
-        else:
-            continue  # read from the class attribute, or set by __post_init__
-        if frozen:
-            body.append(f"    _object_setattr(self, {one.name!r}, {value})")
-        else:
-            body.append(f"    self.{one.name} = {value}")
-    if hasattr(cls, "__post_init__"):
-        body.append("    self.__post_init__()")
-    source = f"def __init__(self, {', '.join(parameters)}):\n" + ("\n".join(body) or "    pass") + "\n"
-    exec(source, scope)
-    init: Callable[..., None] = scope["__init__"]
-    init.__annotations__ = {f.name: f.type for f in fields if f.init} | {"return": None}
-    return init
+                continue  # read from the class attribute, or set by __post_init__
+            if frozen:
+                body.append(f"    _object_setattr(self, {one.name!r}, {value})")
+            else:
+                body.append(f"    self.{one.name} = {value}")
+        if hasattr(cls, "__post_init__"):
+            body.append("    self.__post_init__()")
+        self.source = f"def __init__(self, {', '.join(parameters)}):\n" + ("\n".join(body) or "    pass") + "\n"
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        exec(self.source, self.scope)  # the source is made of the class's own field names
+        init: Callable[..., None] = self.scope["__init__"]
+        init.__annotations__ = self.annotations
+        init.__qualname__ = f"{self.owner.__qualname__}.__init__"
+        type.__setattr__(self.owner, "__init__", init)
+        return init if instance is None else init.__get__(instance, owner)
 
 
 # reprlib.recursive_repr's guard: a record that holds itself prints "..." there.
