@@ -5,8 +5,10 @@ defaults, factories and the compare/repr/hash flags; ``frozen``, ``eq``, ``order
 gives the class the same ``__init__``, ``__repr__``, ``__eq__``, ``__hash__``, ordering, frozenness,
 ``__match_args__`` and, for slotted classes, ``__slots__`` with pickling. What it saves: the standard
 library's decorator imports :mod:`inspect` (and ast, dis, tokenize...) and compiles four to six
-functions per class, which is a fifth of a fresh offline audit. Here only ``__init__`` is compiled
-(one ``exec`` per class); comparisons, hashing and repr are closures over :func:`operator.attrgetter`.
+functions per class, which is a fifth of a fresh offline audit. Here only ``__init__`` is compiled,
+in one ``exec`` per class on its first use; comparisons, hashing and repr are closures over
+:func:`operator.attrgetter` (an audit calls them a few hundred times, a hundred thousand packages a
+few thousand: compiling them would cost more than it saves).
 
 The standard library's functions keep working: ``__dataclass_fields__`` and ``__dataclass_params__``
 are built on first access, by letting :func:`dataclasses.dataclass` read the same declaration, so
@@ -17,6 +19,7 @@ only a caller that uses them imports :mod:`dataclasses`). Type checkers read ``@
 
 from __future__ import annotations
 
+import operator
 from _thread import get_ident
 from collections.abc import Callable
 from operator import attrgetter
@@ -230,19 +233,19 @@ def _build(cls: type[T], *, frozen: bool, eq: bool, order: bool, slots: bool) ->
     _set_new(cls, "__repr__", _make_repr(cls, tuple(f.name for f in fields if f.repr)))
     compared = _tuple_of(tuple(f.name for f in fields if f.compare))
     if eq:
-        _set_new(cls, "__eq__", _make_comparison(cls, "__eq__", compared, _equal))
+        _set_new(cls, "__eq__", _make_comparison(cls, "__eq__", compared, operator.eq))
     if order:
-        for name, operator in (
-            ("__lt__", _less),
-            ("__le__", _less_equal),
-            ("__gt__", _greater),
-            ("__ge__", _greater_equal),
+        for name, compare in (
+            ("__lt__", operator.lt),
+            ("__le__", operator.le),
+            ("__gt__", operator.gt),
+            ("__ge__", operator.ge),
         ):
             if name in own:
                 raise TypeError(
                     f"Cannot overwrite attribute {name} in class {cls.__name__}: use functools.total_ordering"
                 )
-            _put(cls, name, _make_comparison(cls, name, compared, operator))
+            _put(cls, name, _make_comparison(cls, name, compared, compare))
     if eq:
         # dataclass's table: an explicit __hash__ stays; a class body that defines __eq__ alone has
         # __hash__ = None put there by Python, which is not explicit.
@@ -417,26 +420,6 @@ def _tuple_of(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
         get_one = attrgetter(names[0])
         return lambda value: (get_one(value),)
     return lambda value: ()
-
-
-def _equal(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-    return a == b
-
-
-def _less(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-    return a < b
-
-
-def _less_equal(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-    return a <= b
-
-
-def _greater(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-    return a > b
-
-
-def _greater_equal(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-    return a >= b
 
 
 def _make_comparison(
