@@ -204,6 +204,18 @@ def test_every_record_of_src_has_a_twin() -> None:
     assert all(dataclasses.is_dataclass(twin) for _, twin in PAIRS)
 
 
+def test_src_declares_values_one_way() -> None:
+    """No module of src builds a dataclass: every value class is a record (one way to declare values,
+    and none that would bring dataclasses and inspect back into an offline audit)."""
+    src = Path(npmaudit.__file__).parent
+    users = [
+        path.relative_to(src).as_posix()
+        for path in sorted(src.rglob("*.py"))
+        if re.search(r"^\s*(from dataclasses import|import dataclasses)", path.read_text(encoding="utf-8"), re.M)
+    ]
+    assert users == ["records.py"]  # its lazy __dataclass_fields__, and replace for type checkers
+
+
 @pytest.mark.parametrize(("record", "twin"), PAIRS, ids=IDS)
 def test_a_record_is_declared_as_its_dataclass_twin(record: type, twin: type) -> None:
     assert str(inspect.signature(record.__init__)) == str(inspect.signature(twin.__init__))
