@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
@@ -304,6 +303,8 @@ class NpmConfig:
             asked = ask_npm_for_registry(self.project_dir, self.env)
             if asked:
                 return normalize_registry(asked, "npm config get registry")
+        import shutil  # here: its import (bz2, lzma with it) is for the runs that look npm up
+
         npm_missing = not self.ask_npm or shutil.which("npm", path=self.env.get("PATH")) is None
         why = "npm is not on PATH to ask" if npm_missing else "`npm config get registry` gave no answer"
         raise UsageError(
@@ -475,6 +476,8 @@ def ask_npm_for_registry(project_dir: Path, env: Mapping[str, str]) -> str | Non
     """``npm config get registry`` in the project directory, when npm is installed."""
     import subprocess
 
+    import shutil
+
     npm = shutil.which("npm", path=env.get("PATH"))
     if npm is None:
         return None
@@ -560,6 +563,8 @@ def _node_prefix(env: Mapping[str, str]) -> str | None:
     """npm's default ``prefix``: the directory above the one holding ``node`` (PREFIX env wins)."""
     if env.get("PREFIX"):
         return env["PREFIX"]
+    import shutil
+
     node = shutil.which("node", path=env.get("PATH"))
     if node is None:
         return None
@@ -568,6 +573,8 @@ def _node_prefix(env: Mapping[str, str]) -> str | None:
 
 def _builtin_npmrc(env: Mapping[str, str]) -> Path | None:
     """``<npm package>/npmrc``: the file an npm installation ships with its own defaults."""
+    import shutil
+
     npm = shutil.which("npm", path=env.get("PATH"))
     if npm is None:
         return None

@@ -31,8 +31,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from npmaudit.advisories.dirlock import directory_lock
-from npmaudit.advisories.jsondb import encodable_json, record_key
 from npmaudit.advisories.model import Advisory, AdvisoryFormatError, MalformedRecordError, index_fields
 from npmaudit.advisories.record_times import (
     RefusedRecord,
@@ -59,7 +57,6 @@ from npmaudit.advisories.store_sqlite import (
     check_store_target,
     sql_text,
 )
-from npmaudit.atomicfile import atomic_replace
 from npmaudit.errors import InputError
 from npmaudit.progress import Progress, no_progress
 from npmaudit.project.model import PackageRef, Project
@@ -500,6 +497,8 @@ class AdvisoryStore:
             rows.clear()
             index_rows.clear()
 
+        from npmaudit.advisories.jsondb import encodable_json, record_key  # the import's only: not for an audit
+
         copy_deflater = self._deflater.copy
         for record, text, where in source.records:
             seen += 1
@@ -669,6 +668,8 @@ def filling_store(path: Path) -> Iterator[AdvisoryStore]:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise InputError(path, f"cannot create the advisory store: {error.strerror or error}") from None
+    from npmaudit.advisories.dirlock import directory_lock
+
     with directory_lock(path.parent):
         if path.exists():  # another process created it while this one waited
             with AdvisoryStore.open(path, create=True) as store:
@@ -742,6 +743,7 @@ def export_store(store: AdvisoryStore, path: Path, fmt: str = "json") -> int:
 
 def _export(store: AdvisoryStore, path: Path, fmt: str) -> int:
     from npmaudit.advisories import export_json
+    from npmaudit.atomicfile import atomic_replace
 
     count = 0
     with atomic_replace(path) as stream:

@@ -163,8 +163,6 @@ def _audited(
     part_of_scan: bool,
 ) -> AuditOutcome:
     """:func:`run_audit` once the project is read and the sources are open."""
-    from npmaudit.auditing.writeback import apply_writes
-
     prepared = [source.prepare(project, settings.omit) for source in sources]
     try:
         result = audit(project, prepared, settings.omit, allow_unchecked=settings.allow_unchecked)
@@ -173,7 +171,10 @@ def _audited(
     messages.extend(result.warnings)
     # What a source found out while answering (the registry's quick-audit fallback, an empty reply).
     messages.extend(w for info in result.sources if info.kind == "npm-registry" for w in info.warnings)
-    messages.extend(apply_writes(settings, result))
+    if settings.write is not None or settings.write_cache:  # --write, --write-cache
+        from npmaudit.auditing.writeback import apply_writes
+
+        messages.extend(apply_writes(settings, result))
     ignores = apply_ignores(result.findings, settings.ignores, project, current_time(settings.now))
     messages.extend(ignores.warnings)
     if not part_of_scan:

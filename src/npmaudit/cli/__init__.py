@@ -17,8 +17,11 @@ import signal
 import sys
 from collections.abc import Collection, Sequence
 
-from npmaudit import __version__
+from npmaudit import TYPE_CHECKING, __version__
 from npmaudit.errors import EXIT_INPUT, NpmauditError
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # name -> (module, the line `npmaudit --help` lists), in the order it lists them. Each module's
 # ``register`` passes ``summary(name)`` as its parser's help, so the two never differ.
@@ -106,10 +109,27 @@ class _Parser(argparse.ArgumentParser):
     """argparse exits with 2 on usage errors, which is our input-error code too; keep its message
     on one line and prefixed like every other error."""
 
+    _checking_an_argument = False
+
     def error(self, message: str) -> None:  # type: ignore[override]
         from npmaudit.cli.output import safe_message
 
         self.exit(EXIT_INPUT, f"{self.prog}: error: {safe_message(message)} (see --help)\n")
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        self._checking_an_argument = True
+        try:
+            return super().add_argument(*args, **kwargs)
+        finally:
+            self._checking_an_argument = False
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse builds a formatter in every add_argument only to check the metavar against
+        # nargs; a formatter given no width asks the terminal for one (and imports shutil, with
+        # bz2 and lzma): a few ms per run for a check the width plays no part in.
+        if self._checking_an_argument:
+            return self.formatter_class(prog=self.prog, width=80)
+        return super()._get_formatter()
 
 
 def summary(command: str) -> str:

@@ -393,12 +393,14 @@ def resolve_serve_config(args: argparse.Namespace, env: Mapping[str, str] | None
 
 def _ignores(flags: list[str] | None, files: list[Path] | None, config: ProjectConfig) -> tuple[IgnoreRule, ...]:
     """``[[ignore]]`` tables and ``ignore-from`` files of the config, then ``--ignore-from``, then ``--ignore``."""
+    configured = config.get("ignore-from")
+    if not flags and not files and configured is None and config.get("ignore") is None:
+        return ()  # no ignore anywhere: the readers of ignore files are not even loaded
     from npmaudit.auditing.ignore_files import rules_from_file, rules_from_flags, rules_from_tables
 
     rules: list[IgnoreRule] = []
     if config.path is not None and config.get("ignore") is not None:
         rules.extend(rules_from_tables(config.path, config.get("ignore")))
-    configured = config.get("ignore-from")
     if configured is not None:
         if isinstance(configured, str):
             configured = [configured]

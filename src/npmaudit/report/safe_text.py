@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import unicodedata
 from typing import Any
 
 # Cc: C0/C1 controls and DEL; Cf: format characters (bidi overrides and isolates, zero-width
@@ -36,6 +35,8 @@ _OWN_SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 def is_unsafe(char: str) -> bool:
     """Would this character, written raw, be acted on by a terminal rather than shown?"""
+    import unicodedata  # here: only text beyond printable ASCII is looked up, and most runs have none
+
     return unicodedata.category(char) in UNSAFE_CATEGORIES
 
 
