@@ -68,6 +68,7 @@ _TRIM_CHARS = "\t\n\x0b\x0c\r \xa0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff" + 
 )
 _TRIM_SET = frozenset(_TRIM_CHARS)
 _PREFIX_SET = frozenset("v=" + _TRIM_CHARS)  # the characters of the loose prefix [v=\s]
+_BEFORE_TRIMMED_SPACE = frozenset("<>=" + _TRIM_CHARS)  # what precedes a space COMPARATOR_TRIM drops
 
 _LDN = "[a-zA-Z0-9-]"
 _NUM = f"0|[1-9][0-9]{{0,{MAX_LENGTH}}}"
@@ -145,12 +146,45 @@ def __getattr__(name: str) -> re.Pattern[str]:
     return pattern
 
 
+def is_numeric(text: str) -> bool:
+    """``NUMERIC.match(text)`` without a pattern: the ASCII digits are the only ASCII characters
+    ``str.isdigit`` accepts."""
+    return text.isascii() and text.isdigit()
+
+
+def may_be_hyphen_range(text: str) -> bool:
+    """False when HYPHEN cannot match ``text``: it needs a ``-`` with whitespace on either side.
+    Most ranges have none, and then the two largest patterns of the grammar are never compiled."""
+    position = text.find("-", 1)
+    while position != -1:
+        if text[position - 1] in _TRIM_SET and text[position + 1 : position + 2] in _TRIM_SET:
+            return True
+        position = text.find("-", position + 1)
+    return False
+
+
+def _has_space_to_trim(text: str) -> bool:
+    """Whether COMPARATOR_TRIM could change ``text``. A match is replaced by its groups 1-3, that
+    is by itself less the optional whitespace between operator and version; that whitespace follows
+    the operator (``<``, ``>``, ``=``) or, with no operator, group 1's whitespace (a match starting on
+    whitespace takes it in group 1 first: the same continuation, tried before). Without whitespace
+    after one of those characters every replacement is the text it replaces."""
+    previous = ""
+    for char in text:
+        if char in _TRIM_SET and previous in _BEFORE_TRIMMED_SPACE:
+            return True
+        previous = char
+    return False
+
+
 def trim_comparators(text: str) -> str:
     """`text.replace(COMPARATORTRIM, "$1$2$3")` in linear time.
 
     An attempt that starts on a prefix character ends its prefix where the run of prefix
     characters ends, whatever the start; so when it fails, every start up to that point fails
     as well, and the scan moves past the run instead of trying each of them."""
+    if not _has_space_to_trim(text):
+        return text  # the replacement would change nothing: the pattern need not even be compiled
     out: list[str] = []
     kept = position = 0
     length = len(text)

@@ -285,6 +285,8 @@ def _replace_tilde(comp: str, loose: bool, include_prerelease: bool) -> str:
             return f">={major}.{minor}.{patch}-{pre} <{major}.{int(minor) + 1}.0-0"
         return f">={major}.{minor}.{patch} <{major}.{int(minor) + 1}.0-0"
 
+    if not comp.startswith("~"):
+        return comp  # the pattern is anchored on a "~"
     return (g.TILDE_LOOSE if loose else g.TILDE).sub(replace, comp, count=1)
 
 
@@ -310,6 +312,8 @@ def _replace_caret(comp: str, loose: bool, include_prerelease: bool) -> str:
             return f"{low} <{major}.{int(minor) + 1}.0-0"
         return f"{low} <{int(major) + 1}.0.0-0"
 
+    if not comp.startswith("^"):
+        return comp  # the pattern is anchored on a "^"
     return (g.CARET_LOOSE if loose else g.CARET).sub(replace, comp, count=1)
 
 
@@ -358,26 +362,36 @@ def _replace_xrange(comp: str, loose: bool, include_prerelease: bool) -> str:
 
 
 def _desugar_word(word: str, loose: bool, include_prerelease: bool) -> str:
-    comp = g.BUILD_BOUNDED.sub("", word, count=1)
+    comp = g.BUILD_BOUNDED.sub("", word, count=1) if "+" in word else word
     comp = _map_words(comp, lambda c: _replace_caret(c, loose, include_prerelease))
     comp = _map_words(comp, lambda c: _replace_tilde(c, loose, include_prerelease))
     comp = " ".join(_replace_xrange(c, loose, include_prerelease) for c in g.split_ws(comp))
-    return g.STAR.sub("", g.js_trim(comp), count=1)
+    comp = g.js_trim(comp)
+    return g.STAR.sub("", comp, count=1) if "*" in comp else comp
 
 
 @functools.lru_cache(maxsize=8192)
 def _parse_set(text: str, loose: bool, include_prerelease: bool) -> ComparatorSet:
     """One `||`-separated part of a range -> its comparators (empty when loose mode
     discarded everything). Raises SemverError when a comparator is invalid."""
-    text = g.BUILD.sub("", text)
-    text = (g.HYPHEN_LOOSE if loose else g.HYPHEN).sub(_hyphen_replacer(include_prerelease), text, count=1)
+    # Each rewrite runs only where the character its pattern needs is in the text (a pattern
+    # compiled costs a run more than the few ranges it would parse): the same result, as a
+    # pattern that needs a "+" finds nothing to replace in a text without one.
+    if "+" in text:
+        text = g.BUILD.sub("", text)
+    if g.may_be_hyphen_range(text):
+        text = (g.HYPHEN_LOOSE if loose else g.HYPHEN).sub(_hyphen_replacer(include_prerelease), text, count=1)
     text = g.trim_comparators(text)
-    text = g.TILDE_TRIM.sub(lambda m: m[1] + "~", text)
-    text = g.CARET_TRIM.sub(lambda m: m[1] + "^", text)
+    if "~" in text:
+        text = g.TILDE_TRIM.sub(lambda m: m[1] + "~", text)
+    if "^" in text:
+        text = g.CARET_TRIM.sub(lambda m: m[1] + "^", text)
 
     words = g.split_ws(" ".join(_desugar_word(w, loose, include_prerelease) for w in text.split(" ")))
-    gte0 = g.GTE0_PRE if include_prerelease else g.GTE0
-    words = [gte0.sub("", g.js_trim(w), count=1) for w in words]
+    words = [g.js_trim(w) for w in words]
+    if any("0.0.0" in w for w in words):
+        gte0 = g.GTE0_PRE if include_prerelease else g.GTE0
+        words = [gte0.sub("", w, count=1) for w in words]
     if loose:
         words = [w for w in words if g.COMPARATOR_LOOSE.match(w)]
 

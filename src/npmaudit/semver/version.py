@@ -26,7 +26,7 @@ _IdKey = tuple[int, float | str]
 def _identifier_key(ident: Identifier) -> _IdKey:
     if isinstance(ident, int):
         return (0, float(ident))
-    if g.NUMERIC.match(ident):
+    if g.is_numeric(ident):
         return (0, float(ident))
     return (1, ident)
 
@@ -88,7 +88,7 @@ class Version:
 
 def _prerelease_identifier(text: str) -> Identifier:
     # Numeric identifiers become numbers only while they are exact JavaScript integers.
-    if g.NUMERIC.match(text):
+    if g.is_numeric(text):
         number = int(text)
         if number < g.MAX_SAFE_INTEGER:
             return number
