@@ -153,12 +153,15 @@ def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentPa
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"npmaudit {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    # prog given: argparse would format a usage line (a terminal query, shutil, three patterns) only
+    # to find the program's name in it, which is all a usage without positionals holds.
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, prog=parser.prog)
     for command, (module_name, help_line) in SUBCOMMANDS.items():
         if commands is None or command in commands:
             importlib.import_module(module_name).register(subparsers)
         else:
-            subparsers.add_parser(command, help=help_line)
+            # Never parses (the command line names another subcommand): no -h of its own to build.
+            subparsers.add_parser(command, help=help_line, add_help=False)
     return parser
 
 
