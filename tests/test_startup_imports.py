@@ -81,6 +81,14 @@ NOT_FOR_OFFLINE_AUDIT = (
     "npmaudit.advisories.mirror",
     "platformdirs",  # the inventory's default location is looked up by `inventory` only
     "tempfile",
+    "unicodedata",  # only text beyond printable ASCII, or a POSIX class in a workspace glob, needs it
+    "npmaudit.advisories.jsondb",  # the store's import and `--write` only
+    "npmaudit.advisories.records",
+    "npmaudit.advisories.dirlock",  # creating the store
+    "npmaudit.atomicfile",  # writing files
+    "npmaudit.decompress",
+    "npmaudit.auditing.writeback",  # --write, --write-cache
+    "npmaudit.auditing.ignore_files",  # ignores configured somewhere
 )
 
 

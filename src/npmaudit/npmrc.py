@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from npmaudit import textfile
 from npmaudit.errors import InputError, UsageError
+from npmaudit.lazy_pattern import LazyPattern
 from npmaudit.records import field, record_class
 
 AUTH_SUFFIXES = (":_authToken", ":_auth", ":username", ":_password", ":certfile", ":keyfile")
@@ -239,13 +240,13 @@ def redact_url(url: str) -> str:
 # What a message must never show, wherever it came from (a server's error body, an exception's
 # text): the user information of a URL, a credential-like query parameter, an Authorization
 # header's value, an .npmrc credential assignment.
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/?#]*@")
-_SECRET_QUERY = re.compile(
+_URL_USERINFO = LazyPattern(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/?#]*@")
+_SECRET_QUERY = LazyPattern(
     r"(?i)([?&;][^=&\s#]*(?:token|key|secret|password|passwd|pwd|auth|sig|signature|credential|session)"
     r"[^=&\s#]*=)[^&\s#]*"
 )
 _AUTH_HEADER = re.compile(r"\b(Basic|Bearer|basic|bearer)(\s+)[A-Za-z0-9._~+/\-]{8,}=*")
-_NPMRC_SECRET = re.compile(r"(?i)(_authToken|_auth|_password)(\s*[=:]\s*)\S+")
+_NPMRC_SECRET = LazyPattern(r"(?i)(_authToken|_auth|_password)(\s*[=:]\s*)\S+")
 
 
 def scrub_credentials(text: str) -> str:
@@ -474,9 +475,8 @@ class NpmConfig:
 
 def ask_npm_for_registry(project_dir: Path, env: Mapping[str, str]) -> str | None:
     """``npm config get registry`` in the project directory, when npm is installed."""
-    import subprocess
-
     import shutil
+    import subprocess
 
     npm = shutil.which("npm", path=env.get("PATH"))
     if npm is None:

@@ -128,7 +128,7 @@ class _Parser(argparse.ArgumentParser):
         # nargs; a formatter given no width asks the terminal for one (and imports shutil, with
         # bz2 and lzma): a few ms per run for a check the width plays no part in.
         if self._checking_an_argument:
-            return self.formatter_class(prog=self.prog, width=80)
+            return self.formatter_class(prog=self.prog, width=80)  # type: ignore[call-arg]  # every HelpFormatter takes it
         return super()._get_formatter()
 
 

@@ -36,11 +36,11 @@ from __future__ import annotations
 
 import os
 import re
-import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
+from npmaudit.lazy_pattern import LazyPattern
 from npmaudit.records import record_class
 
 MAX_PATTERN_LENGTH = 64 * 1024  # minimatch's assertValidPattern limit
@@ -303,6 +303,8 @@ _POSIX_CLASSES: dict[str, tuple[CharTest, bool]] = {
 
 
 def _category(char: str) -> str:
+    import unicodedata  # here: only a POSIX class ([:alpha:] ...) in a workspace glob looks one up
+
     return unicodedata.category(char)
 
 
@@ -394,8 +396,8 @@ def _class_test(
 
 _ESCAPES = {"\\\\": "\x00S", "\\{": "\x00O", "\\}": "\x00C", "\\,": "\x00M", "\\.": "\x00P"}
 _UNESCAPES = {"\x00S": "\\", "\x00O": "{", "\x00C": "}", "\x00M": ",", "\x00P": "."}
-_NUMERIC_SEQUENCE = re.compile(r"-?\d+\.\.-?\d+(?:\.\.-?\d+)?")
-_ALPHA_SEQUENCE = re.compile(r"[a-zA-Z]\.\.[a-zA-Z](?:\.\.-?\d+)?")
+_NUMERIC_SEQUENCE = LazyPattern(r"-?\d+\.\.-?\d+(?:\.\.-?\d+)?")
+_ALPHA_SEQUENCE = LazyPattern(r"[a-zA-Z]\.\.[a-zA-Z](?:\.\.-?\d+)?")
 
 
 class GlobTooComplex(ValueError):
@@ -521,7 +523,7 @@ def _expand(text: str, budget: _Budget, top: bool, depth: int = 0) -> list[str]:
         text = post
 
 
-_BRACE_OR_COMMA = re.compile(r"[{},]")
+_BRACE_OR_COMMA = LazyPattern(r"[{},]")
 
 
 def _comma_parts(body: str) -> list[str]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from npmaudit import semver
+from npmaudit.lazy_pattern import LazyPattern
 from npmaudit.records import field, record_class
 
 
@@ -56,7 +57,7 @@ _UNMATCHED_REASONS = {
 }
 
 
-_TARBALL_SUFFIX = re.compile(r"\.(?:tgz|tar\.gz|tar)$", re.IGNORECASE)
+_TARBALL_SUFFIX = LazyPattern(r"\.(?:tgz|tar\.gz|tar)$", re.IGNORECASE)
 
 
 def local_source(path: str) -> SourceKind:

@@ -25,12 +25,14 @@ import json
 import re
 from typing import Any
 
+from npmaudit.lazy_pattern import LazyPattern
+
 # Cc: C0/C1 controls and DEL; Cf: format characters (bidi overrides and isolates, zero-width
 # characters); Zl/Zp: the line and paragraph separators; Cs: lone surrogates.
 UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 # The colour sequences npmaudit's own renderers write (select graphic rendition only).
-_OWN_SGR = re.compile(r"\x1b\[[0-9;]*m")
+_OWN_SGR = LazyPattern(r"\x1b\[[0-9;]*m")
 
 
 def is_unsafe(char: str) -> bool:

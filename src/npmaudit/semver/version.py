@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-import re
 from typing import Any
 
+from npmaudit.lazy_pattern import LazyPattern
 from npmaudit.records import field, record_class
 
 from . import _grammar as g
@@ -137,7 +137,7 @@ def valid(text: object, *, loose: bool = False) -> str | None:
     return parsed.version if parsed is not None else None
 
 
-_LEADING_EQ_V = re.compile(r"^[=v]+")
+_LEADING_EQ_V = LazyPattern(r"^[=v]+")
 
 
 def clean(text: str, *, loose: bool = False) -> str | None:
@@ -238,8 +238,8 @@ def rsort_versions(versions: list[str], *, loose: bool = False) -> list[str]:
 
 RELEASE_TYPES = ("major", "premajor", "minor", "preminor", "patch", "prepatch", "prerelease")
 
-_JS_DECIMAL = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")  # no split of a digit run
-_JS_RADIX = re.compile(r"^0(?:[xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)\Z")
+_JS_DECIMAL = LazyPattern(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")  # no split of a digit run
+_JS_RADIX = LazyPattern(r"^0(?:[xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)\Z")
 
 
 def _js_number(value: object) -> float:

@@ -14,9 +14,10 @@ from typing import Any
 
 from npmaudit import textfile
 from npmaudit.errors import InputError
+from npmaudit.lazy_pattern import LazyPattern
 from npmaudit.records import record_class
 
-_CONFLICT = re.compile(r"^(?:<{7}|>{7})(?: |$)", re.MULTILINE)
+_CONFLICT = LazyPattern(r"^(?:<{7}|>{7})(?: |$)", re.MULTILINE)
 
 
 @record_class(frozen=True)

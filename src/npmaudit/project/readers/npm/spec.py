@@ -13,6 +13,8 @@ from enum import StrEnum
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+from npmaudit.lazy_pattern import LazyPattern
+
 
 class SpecType(StrEnum):
     ALIAS = "alias"
@@ -28,23 +30,23 @@ class SpecType(StrEnum):
 REGISTRY_TYPES = frozenset({SpecType.ALIAS, SpecType.VERSION, SpecType.RANGE, SpecType.TAG})
 
 # node-semver's full version (loose enough for a leading "v" or "=", as npm's semver.valid(loose)).
-SEMVER = re.compile(
+SEMVER = LazyPattern(
     r"^[v=\s]*(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-?((?:0|[1-9]\d*|\d*[a-zA-Z-][a-zA-Z0-9-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][a-zA-Z0-9-]*))*))?"
     r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
 )
 # Characters a node-semver range is made of; anything else (a letter outside x/X) makes it a tag.
-_RANGE = re.compile(r"^[\s\d.xX*^~<>=|v+\-a-zA-Z]*$")
-_RANGE_WORD = re.compile(r"(?:^|[\s|<>=~^])[a-wyzA-WYZ]")
+_RANGE = LazyPattern(r"^[\s\d.xX*^~<>=|v+\-a-zA-Z]*$")
+_RANGE_WORD = LazyPattern(r"(?:^|[\s|<>=~^])[a-wyzA-WYZ]")
 
 # npa's own tests, in its order.
-_FILE_SPEC = re.compile(r"^(?:[.]|~[/]|[/\\]|[a-zA-Z]:)")
-_TARBALL = re.compile(r"[.](?:tgz|tar\.gz|tar)$", re.IGNORECASE)
-_URL = re.compile(r"^(?:git[+])?[a-z]+:", re.IGNORECASE)
-_SCP_GIT = re.compile(r"^[^@]+@[^:.]+\.[^:]+:.+$")
-_HOSTED_SHORTCUT = re.compile(r"^(?:github|gitlab|bitbucket|gist):", re.IGNORECASE)
+_FILE_SPEC = LazyPattern(r"^(?:[.]|~[/]|[/\\]|[a-zA-Z]:)")
+_TARBALL = LazyPattern(r"[.](?:tgz|tar\.gz|tar)$", re.IGNORECASE)
+_URL = LazyPattern(r"^(?:git[+])?[a-z]+:", re.IGNORECASE)
+_SCP_GIT = LazyPattern(r"^[^@]+@[^:.]+\.[^:]+:.+$")
+_HOSTED_SHORTCUT = LazyPattern(r"^(?:github|gitlab|bitbucket|gist):", re.IGNORECASE)
 # "user/repo" or "user/repo#ref": hosted-git-info reads it as a GitHub shortcut.
-_GITHUB_SHORTHAND = re.compile(r"^[^@%/:\s.][^/:\s]*/[^/:\s#]+(?:#.*)?$")
+_GITHUB_SHORTHAND = LazyPattern(r"^[^@%/:\s.][^/:\s]*/[^/:\s#]+(?:#.*)?$")
 _HTTP_PATH = re.compile(r"^https?://[^/?#]+/([^?#]*)", re.IGNORECASE)
 _NAME_SEPARATOR = re.compile(r"/|%2f", re.IGNORECASE)  # between a scope and a name in a tarball URL
 _GIT_HOSTS = frozenset(
