@@ -20,6 +20,7 @@ import pytest
 
 from ci_helpers import SETTING_VARIABLES
 from conftest import FIXTURES
+from npmaudit import __version__
 from npmaudit.cli import SUBCOMMANDS, build_parser, main
 from npmaudit.errors import InputError
 
@@ -152,18 +153,43 @@ def test_the_top_level_help_is_the_help_of_every_subcommand_registered(monkeypat
     assert all(f"\n    {command}" in full.format_help() for command in SUBCOMMANDS)
 
 
+@pytest.mark.parametrize("argv", [["--help"], ["--help", "audit"], ["-h", "db", "import"], ["--version", "audit"]])
+def test_the_top_level_help_lists_every_subcommand_whatever_follows(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only a command line that starts with a subcommand leaves the others out of its parser: one
+    that starts with an option can still ask for the top-level help (or the version)."""
+    monkeypatch.setenv("COLUMNS", "100")
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    assert exit.value.code == 0
+    out = capsys.readouterr().out
+    assert out == (build_parser().format_help() if argv[0] != "--version" else f"npmaudit {__version__}\n")
+
+
+def test_a_usage_error_names_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main(["audti", "."])
+    assert exit.value.code == 2
+    choices = ", ".join(f"'{command}'" for command in SUBCOMMANDS)
+    assert f"invalid choice: 'audti' (choose from {choices})" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", list(SUBCOMMANDS))
 def test_a_subcommand_help_is_the_same_registered_alone(
     command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("COLUMNS", "100")
     helps = []
-    for parser in (build_parser(), build_parser(commands=(command,))):
+    for parser in (build_parser(), build_parser(commands=(command,)), build_parser(commands=(command,), others=False)):
         with pytest.raises(SystemExit) as exit:
             parser.parse_args([command, "--help"])
         assert exit.value.code == 0
         helps.append(capsys.readouterr().out)
-    assert helps[0] == helps[1]
+    with pytest.raises(SystemExit):
+        main([command, "--help"])  # the command line's own parser: the other subcommands left out
+    helps.append(capsys.readouterr().out)
+    assert helps[0] == helps[1] == helps[2] == helps[3]
     assert helps[0].startswith(f"usage: npmaudit {command} ")
 
 

@@ -143,9 +143,10 @@ def named_command(argv: Sequence[str]) -> str | None:
     return next((word for word in argv if not word.startswith("-")), None)
 
 
-def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
-    """The parser, with the full parsers of ``commands`` (every subcommand when None) and a bare
-    one, carrying only its summary, for each other subcommand."""
+def build_parser(commands: Collection[str] | None = None, *, others: bool = True) -> argparse.ArgumentParser:
+    """The parser, with the full parsers of ``commands`` (every subcommand when None) and, with
+    ``others``, a bare one carrying only its summary for each other subcommand (what the top-level
+    help lists and a usage error names as the choices)."""
     parser = _Parser(
         prog="npmaudit",
         description="Audit npm-ecosystem projects for vulnerable and malicious dependencies.",
@@ -159,7 +160,7 @@ def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentPa
     for command, (module_name, help_line) in SUBCOMMANDS.items():
         if commands is None or command in commands:
             importlib.import_module(module_name).register(subparsers)
-        else:
+        elif others:
             # Never parses (the command line names another subcommand): no -h of its own to build.
             subparsers.add_parser(command, help=help_line, add_help=False)
     return parser
@@ -169,7 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     command = named_command(argv)
-    parser = build_parser(commands=() if command is None else (command,))
+    # A command line that starts with a subcommand's name can show neither the top-level help nor
+    # the list of choices, so the other subcommands are left out (most of the parser's cost).
+    others = command not in SUBCOMMANDS or argv[0] != command
+    parser = build_parser(commands=() if command is None else (command,), others=others)
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:
         parser.print_help(sys.stderr)
