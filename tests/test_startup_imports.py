@@ -25,6 +25,7 @@ from npmaudit.cli import SUBCOMMANDS, build_parser, main
 from npmaudit.errors import InputError
 
 CREATE_REACT_APP = FIXTURES / "lockfiles" / "npm" / "facebook__create-react-app"
+MOCHA = FIXTURES / "lockfiles" / "npm" / "mochajs__mocha"
 GITHUB_ADVISORIES = FIXTURES / "osv" / "store" / "npm-ghsa.jsonl.gz"
 
 # Runs the command line in-process (argparse ends --help with SystemExit), then writes the exit code
@@ -143,6 +144,20 @@ def test_an_offline_audit_imports_only_what_it_uses(tmp_path: Path) -> None:
     assert code == 1  # findings: the lockfile was read and matched against the store
     assert {"sqlite3", "npmaudit.project.readers.npm.lockfile", "npmaudit.report.json_report"} <= modules
     assert offenders(modules, [*NEVER_AT_START, *NOT_FOR_OFFLINE_AUDIT, *subcommand_modules(but="audit")]) == []
+
+
+def test_an_audit_of_a_project_without_workspaces_matches_no_glob(tmp_path: Path) -> None:
+    """The glob matcher is for the ``workspaces`` patterns: a project that declares none (mocha)
+    does not load it, while create-react-app's (``packages/*``) does, above."""
+    store = tmp_path / "store.sqlite"
+    assert main(["db", "import", str(GITHUB_ADVISORIES), "--db", str(store)]) == 0
+    args = ["audit", str(MOCHA), "--db", str(store), "--compromised", "--format=json"]
+    code, modules = loaded_modules(args, tmp_path)
+    assert code in (0, 1)  # audited: a verdict, not an error
+    assert "npmaudit.project.readers.npm.workspaces" in modules  # the reader asked for the members
+    assert offenders(modules, ["npmaudit.project.globs", *NOT_FOR_OFFLINE_AUDIT]) == []
+    _, with_workspaces = loaded_modules([*args[:1], str(CREATE_REACT_APP), *args[2:]], tmp_path)
+    assert "npmaudit.project.globs" in with_workspaces
 
 
 def test_the_top_level_help_is_the_help_of_every_subcommand_registered(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from npmaudit.project.globs import Glob, GlobTooComplex, compile_glob
+if TYPE_CHECKING:
+    from npmaudit.project.globs import Glob
 
 # Pattern matches (brace expansions that need more than a look-up, times folders) per project: far
 # above real monorepos (tens of patterns, hundreds of folders), below what takes a second or two.
@@ -22,12 +24,15 @@ MAX_GLOB_MATCHES = 250_000
 IN_NODE_MODULES = "**/node_modules/**"
 
 
-class TooManyWorkspaceGlobs(GlobTooComplex):
+class TooManyWorkspaceGlobs(ValueError):
     """The ``workspaces`` patterns times the folders are more matches than npmaudit makes, or one
     pattern's braces expand past the budget of :mod:`npmaudit.project.globs`."""
 
 
 def _compile(pattern: str) -> Glob:
+    # Imported here: only a project that declares workspaces matches globs (most declare none).
+    from npmaudit.project.globs import GlobTooComplex, compile_glob
+
     try:
         return compile_glob(pattern)
     except GlobTooComplex as error:
