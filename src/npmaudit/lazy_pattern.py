@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 
 class LazyPattern:
-    """``re.compile(pattern, flags)``, done on the first match, search, sub, split or finditer."""
+    """``re.compile(pattern, flags)``, done on the first match, fullmatch, search, finditer or sub."""
 
     __slots__ = ("_compiled", "flags", "pattern")
 
