@@ -81,7 +81,7 @@ NOT_FOR_OFFLINE_AUDIT = (
     "npmaudit.project.readers.npmex",
     "npmaudit.advisories.osv_api",
     "npmaudit.advisories.mirror",
-    "platformdirs",  # the inventory's default location is looked up by `inventory` only
+    "platformdirs",  # Linux's user directories are the XDG ones (npmaudit.cli.user_dirs)
     "tempfile",
     "unicodedata",  # only text beyond printable ASCII, or a POSIX class in a workspace glob, needs it
     "npmaudit.advisories.jsondb",  # the store's import and `--write` only
@@ -94,10 +94,12 @@ NOT_FOR_OFFLINE_AUDIT = (
 )
 
 
-def loaded_modules(args: list[str], tmp_path: Path) -> tuple[int, set[str]]:
+def loaded_modules(args: list[str], tmp_path: Path, *, cache: str = "NPMAUDIT_CACHE_DIR") -> tuple[int, set[str]]:
+    """The exit code and modules of a run; ``cache`` names the variable that places its cache."""
     listing = tmp_path / "modules.json"
     env = {name: value for name, value in os.environ.items() if name not in SETTING_VARIABLES}
-    env["NPMAUDIT_CACHE_DIR"] = str(tmp_path / "cache")
+    env.pop("XDG_CACHE_HOME", None)
+    env[cache] = str(tmp_path / "cache")
     completed = subprocess.run(
         [sys.executable, "-c", LIST_MODULES, str(listing), *args],
         env=env,
@@ -136,11 +138,13 @@ def test_a_subcommand_imports_no_other_subcommand(command: str, tmp_path: Path) 
     assert offenders(modules, subcommand_modules(but=command)) == []
 
 
-def test_an_offline_audit_imports_only_what_it_uses(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cache", ["NPMAUDIT_CACHE_DIR", "XDG_CACHE_HOME"])
+def test_an_offline_audit_imports_only_what_it_uses(cache: str, tmp_path: Path) -> None:
+    # XDG_CACHE_HOME: a user's run, its cache found the platform's way, not through npmaudit's variable
     store = tmp_path / "store.sqlite"
     assert main(["db", "import", str(GITHUB_ADVISORIES), "--db", str(store)]) == 0
     args = ["audit", str(CREATE_REACT_APP), "--db", str(store), "--compromised", "--format=json"]
-    code, modules = loaded_modules(args, tmp_path)
+    code, modules = loaded_modules(args, tmp_path, cache=cache)
     assert code == 1  # findings: the lockfile was read and matched against the store
     assert {"sqlite3", "npmaudit.project.readers.npm.lockfile", "npmaudit.report.json_report"} <= modules
     assert offenders(modules, [*NEVER_AT_START, *NOT_FOR_OFFLINE_AUDIT, *subcommand_modules(but="audit")]) == []
