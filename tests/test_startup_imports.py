@@ -83,6 +83,9 @@ NOT_FOR_OFFLINE_AUDIT = (
     "npmaudit.advisories.mirror",
     "platformdirs",  # Linux's user directories are the XDG ones (npmaudit.cli.user_dirs)
     "tempfile",
+    "shutil",  # node and npm are looked up by npmaudit.npmrc.which
+    "bz2",
+    "lzma",
     "unicodedata",  # only text beyond printable ASCII, or a POSIX class in a workspace glob, needs it
     "npmaudit.advisories.jsondb",  # the store's import and `--write` only
     "npmaudit.advisories.records",

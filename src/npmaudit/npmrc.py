@@ -304,9 +304,7 @@ class NpmConfig:
             asked = ask_npm_for_registry(self.project_dir, self.env)
             if asked:
                 return normalize_registry(asked, "npm config get registry")
-        import shutil  # here: its import (bz2, lzma with it) is for the runs that look npm up
-
-        npm_missing = not self.ask_npm or shutil.which("npm", path=self.env.get("PATH")) is None
+        npm_missing = not self.ask_npm or which("npm", self.env) is None
         why = "npm is not on PATH to ask" if npm_missing else "`npm config get registry` gave no answer"
         raise UsageError(
             f"no npm registry configured ({why}): set `registry=` in .npmrc or npm_config_registry, or pass --registry"
@@ -475,10 +473,9 @@ class NpmConfig:
 
 def ask_npm_for_registry(project_dir: Path, env: Mapping[str, str]) -> str | None:
     """``npm config get registry`` in the project directory, when npm is installed."""
-    import shutil
     import subprocess
 
-    npm = shutil.which("npm", path=env.get("PATH"))
+    npm = which("npm", env)
     if npm is None:
         return None
     try:
@@ -552,6 +549,48 @@ def load_npm_config(
     return NpmConfig(tuple(layers), project_dir, env, ask_npm)
 
 
+def which(program: str, env: Mapping[str, str]) -> str | None:
+    """``shutil.which(program, path=env.get("PATH"))``, without importing shutil on POSIX.
+
+    Every audit looks node and npm up (npm's own configuration files sit beside them), and
+    shutil's import brings bz2, lzma and fnmatch with it: a few ms of a run that needs none of
+    them. Windows, with its PATHEXT rules, keeps shutil's lookup."""
+    import os
+    import sys
+
+    if sys.platform == "win32":
+        import shutil
+
+        return shutil.which(program, path=env.get("PATH"))
+    if os.path.dirname(program):  # a path is checked as given, never searched for
+        return program if _is_executable(program) else None
+    search = env.get("PATH")
+    if search is None:  # as shutil does: the process's own PATH, else the system's default
+        search = os.environ.get("PATH")
+        if search is None:
+            try:
+                search = os.confstr("CS_PATH")
+            except (AttributeError, ValueError):
+                search = os.defpath
+    if not search:  # PATH='' finds nothing (PATH=':' looks in the working directory)
+        return None
+    seen: set[str] = set()
+    for folder in search.split(os.pathsep):
+        if folder in seen:
+            continue
+        seen.add(folder)
+        candidate = os.path.join(folder, program)
+        if _is_executable(candidate):
+            return candidate
+    return None
+
+
+def _is_executable(path: str) -> bool:
+    import os
+
+    return os.path.exists(path) and os.access(path, os.X_OK) and not os.path.isdir(path)
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve()
@@ -563,9 +602,7 @@ def _node_prefix(env: Mapping[str, str]) -> str | None:
     """npm's default ``prefix``: the directory above the one holding ``node`` (PREFIX env wins)."""
     if env.get("PREFIX"):
         return env["PREFIX"]
-    import shutil
-
-    node = shutil.which("node", path=env.get("PATH"))
+    node = which("node", env)
     if node is None:
         return None
     return str(Path(node).resolve().parent.parent)
@@ -573,9 +610,7 @@ def _node_prefix(env: Mapping[str, str]) -> str | None:
 
 def _builtin_npmrc(env: Mapping[str, str]) -> Path | None:
     """``<npm package>/npmrc``: the file an npm installation ships with its own defaults."""
-    import shutil
-
-    npm = shutil.which("npm", path=env.get("PATH"))
+    npm = which("npm", env)
     if npm is None:
         return None
     script = Path(npm).resolve()  # .../lib/node_modules/npm/bin/npm-cli.js
