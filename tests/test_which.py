@@ -54,11 +54,15 @@ def test_which_answers_as_shutil_does(tmp_path: Path, monkeypatch: pytest.Monkey
     assert which("npm", {"PATH": d["exe"]}) == str(folders["exe"] / "npm")  # the comparison found something
 
 
-def test_without_path_in_the_mapping_the_process_path_is_searched(
+def test_without_path_in_the_environment_the_system_default_is_searched(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # ``env`` is the whole environment the settings resolver read: no PATH there means none at all,
+    # and shutil then searches the system's default; the process's own PATH is not consulted.
     folders = layout(tmp_path)
     monkeypatch.setenv("PATH", str(folders["exe"]))
-    assert which("npm", {}) == shutil.which("npm") == str(folders["exe"] / "npm")
+    assert which("npm", {"PATH": str(folders["exe"])}) == str(folders["exe"] / "npm")
     monkeypatch.delenv("PATH")
+    found = shutil.which("sh")  # in the system's default PATH of every POSIX system
+    assert found is not None and which("sh", {}) == found
     assert which("npm", {}) == shutil.which("npm")

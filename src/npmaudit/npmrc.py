@@ -550,7 +550,7 @@ def load_npm_config(
 
 
 def which(program: str, env: Mapping[str, str]) -> str | None:
-    """``shutil.which(program, path=env.get("PATH"))``, without importing shutil on POSIX.
+    """``shutil.which(program, path=...)`` with ``env``'s PATH, without importing shutil on POSIX.
 
     Every audit looks node and npm up (npm's own configuration files sit beside them), and
     shutil's import brings bz2, lzma and fnmatch with it: a few ms of a run that needs none of
@@ -565,13 +565,11 @@ def which(program: str, env: Mapping[str, str]) -> str | None:
     if os.path.dirname(program):  # a path is checked as given, never searched for
         return program if _is_executable(program) else None
     search = env.get("PATH")
-    if search is None:  # as shutil does: the process's own PATH, else the system's default
-        search = os.environ.get("PATH")
-        if search is None:
-            try:
-                search = os.confstr("CS_PATH")
-            except (AttributeError, ValueError):
-                search = os.defpath
+    if search is None:  # the system's default, as shutil's when the process has no PATH (``env`` is the environment)
+        try:
+            search = os.confstr("CS_PATH")
+        except (AttributeError, ValueError):
+            search = os.defpath
     if not search:  # PATH='' finds nothing (PATH=':' looks in the working directory)
         return None
     seen: set[str] = set()
