@@ -121,7 +121,7 @@ def _checked_packages(source: LockText, data: Mapping[str, Any]) -> dict[str, di
                 string_field(source, entry, field, key)
         for field in DEP_FIELDS:
             specs = entry.get(field)
-            if specs is not None and not (isinstance(specs, dict) and all(type(s) is str for s in specs.values())):
+            if specs is not None and not (isinstance(specs, dict) and _all_strings(specs)):
                 spec_map(source, entry, field, key)
         meta = entry.get("peerDependenciesMeta")
         if meta is not None and not isinstance(meta, dict):
@@ -129,6 +129,16 @@ def _checked_packages(source: LockText, data: Mapping[str, Any]) -> dict[str, di
         if entry.get("link") and not isinstance(entry.get("resolved"), str):
             raise source.error(f'link entry "{key}" has no "resolved" target', key)
     return packages
+
+
+def _all_strings(specs: dict[str, Any]) -> bool:
+    """Whether every value is a string: one join in C instead of a test per value (json.loads makes
+    no subclass of str, so a TypeError is exactly "some value is not a str")."""
+    try:
+        "".join(specs.values())
+    except TypeError:
+        return False
+    return True
 
 
 def _read_manifest(path: Path) -> dict[str, Any] | None:
@@ -178,11 +188,12 @@ class _Builder:
                 on_disk = _read_manifest(directory / target / "package.json")
                 if on_disk is not None:
                     self.package_of[target] = on_disk
-        self.names = {location: self._name(location, package) for location, package in self.package_of.items()}
+        self.known = self.package_of.keys() | self.links.keys()  # every location a dependency can resolve to
         self.declared_workspaces = root_package.get("workspaces")
         self.workspaces = self._workspaces(self.declared_workspaces)
         self.workspace_folders = set(self.workspaces.values())
         self._parents: dict[str, str | None] = {}
+        self._search_paths: dict[str, tuple[str, ...]] = {}
 
     def _name(self, location: str, package: Mapping[str, Any]) -> str:
         name = package.get("name")
@@ -194,7 +205,8 @@ class _Builder:
 
     def _workspaces(self, declared: object) -> dict[str, str]:
         def name_of(folder: str) -> str:
-            return self.names.get(folder) or name_from_folder(folder)
+            package = self.package_of.get(folder)
+            return (self._name(folder, package) if package is not None else "") or name_from_folder(folder)
 
         try:
             return map_workspaces(declared, [key for key in self.entries if key], name_of)
@@ -267,13 +279,37 @@ class _Builder:
 
     def resolve(self, location: str, name: str) -> str | None:
         """Node's module resolution: the nearest ``node_modules/<name>`` walking up from ``location``."""
-        current: str | None = location
-        while current is not None:
-            candidate = f"{current}/node_modules/{name}" if current else f"node_modules/{name}"
-            if candidate in self.package_of or candidate in self.links:
-                return candidate
-            current = self.parent(current)
+        known = self.known
+        for prefix in self.search_path(location):
+            if prefix + name in known:
+                return prefix + name
         return None
+
+    def search_path(self, location: str) -> tuple[str, ...]:
+        """The ``<folder>/node_modules/`` prefixes :meth:`resolve` tries for ``location``'s
+        dependencies, nearest first: its own, then each :meth:`parent`'s up to the root's.
+
+        Kept per location, built from the parent's (siblings share it): resolving is one string
+        join and one set lookup per step. A location's path holds its ancestors' names, so these
+        tuples never hold more entries than the lockfile has characters.
+        """
+        found = self._search_paths.get(location)
+        if found is not None:
+            return found
+        pending: list[str] = []  # locations without a path yet, nearest first
+        current: str | None = location
+        tail: tuple[str, ...] = ()
+        while current is not None:
+            known = self._search_paths.get(current)
+            if known is not None:
+                tail = known
+                break
+            pending.append(current)
+            current = self.parent(current)
+        for folder in reversed(pending):
+            tail = (f"{folder}/node_modules/" if folder else "node_modules/", *tail)
+            self._search_paths[folder] = tail
+        return tail
 
     def parent(self, location: str) -> str | None:
         """The node a location resolves through next: its parent package, else its enclosing folder."""
@@ -282,12 +318,13 @@ class _Builder:
         if location in self._parents:
             return self._parents[location]
         found: str | None = None
-        parts = location.split("/")
-        for end in range(len(parts) - 1, 0, -1):
-            prefix = "/".join(parts[:end])
-            if prefix in self.package_of:
-                found = prefix
+        # Every prefix that ends before a "/", longest first.
+        end = location.rfind("/")
+        while end >= 0:
+            if location[:end] in self.package_of:
+                found = location[:end]
                 break
+            end = location.rfind("/", 0, end)
         else:
             outside = location.startswith("../") or location.startswith("/")
             found = None if outside else ""
@@ -298,8 +335,12 @@ class _Builder:
 
     def build(self, recompute: bool) -> dict[str, Node]:
         nodes: dict[str, Node] = {}
-        for location in self.package_of:
-            nodes[location] = self._node(location)
+        installed = self._installed_node
+        for location, package in self.package_of.items():
+            # Tops (the root, workspaces, folders) may have a package.json of their own, dev
+            # dependencies and workspace edges: the general path. Everything under node_modules
+            # is its lockfile entry.
+            nodes[location] = installed(location, package) if not is_top(location) else self._node(location)
         for location, target in self.links.items():
             nodes[location] = self._link(location, target, nodes[target])
         if recompute:
@@ -314,7 +355,7 @@ class _Builder:
             Edge(name, spec, _EDGE_TYPES[kind], self.resolve(location, name))
             for name, (kind, spec) in self.declared_edges(location).items()
         )
-        name = self.names[location]
+        name = self._name(location, package)
         version = package.get("version")
         version = version if isinstance(version, str) else ""
         if location == "":
@@ -336,6 +377,56 @@ class _Builder:
             peer=bool(entry.get("peer")),
             in_bundle=bool(entry.get("inBundle")),
             edges=edges,
+        )
+
+    def _installed_node(self, location: str, entry: Mapping[str, Any]) -> Node:
+        """:meth:`_node` for a package under node_modules, whose package is its lockfile entry: its
+        edges are its dependencies, unless it has peer or optional ones (precedence to apply)."""
+        search_path = self.search_path(location)
+        known = self.known
+        edges: list[Edge] = []
+        if entry.get("peerDependencies") or entry.get("optionalDependencies"):
+            declared = [(name, spec, _EDGE_TYPES[kind]) for name, (kind, spec) in self.declared_edges(location).items()]
+        else:
+            declared = [(name, spec, DepType.PROD) for name, spec in (entry.get("dependencies") or {}).items()]
+        for name, spec, kind in declared:
+            to = None
+            for prefix in search_path:
+                if prefix + name in known:
+                    to = prefix + name
+                    break
+            edges.append(Edge(name, spec, kind, to))
+        install_name = name_from_folder(location)
+        name = entry.get("name")
+        if not (isinstance(name, str) and name):
+            name = install_name
+        version = entry.get("version")
+        resolved = entry.get("resolved")
+        if resolved:
+            source = SourceKind.REGISTRY if is_registry_tarball(resolved) else _kind_of(resolved)
+        elif not version or is_semver(version):
+            # No resolved: a bundled dependency, or a lockfile saved without resolved URLs; npm
+            # fetches such a version from the registry.
+            source = SourceKind.REGISTRY
+        else:
+            source = _kind_of(version)
+        dev = bool(entry.get("dev"))
+        optional = bool(entry.get("optional"))
+        # Positional, in Node's field order (location ... edges): a keyword call costs a third more.
+        return Node(
+            location,
+            name,
+            version if isinstance(version, str) else "",
+            source,
+            install_name,
+            resolved,
+            entry.get("integrity"),
+            dev,
+            optional,
+            bool(entry.get("devOptional")) and not dev and not optional,
+            bool(entry.get("peer")),
+            bool(entry.get("inBundle")),
+            tuple(edges),
         )
 
     def _link(self, location: str, target: str, target_node: Node) -> Node:

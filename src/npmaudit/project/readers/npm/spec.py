@@ -124,12 +124,15 @@ def is_registry_tarball(url: str) -> bool:
     match = _HTTP_PATH.match(url)
     if match is None:
         return False
-    pieces = match.group(1).split("/-/")
+    path = match.group(1)
+    pieces = path.split("/-/")
     if len(pieces) < 2:
         return False
     base = pieces[-1]
     if "/" in base or not base.endswith(".tgz"):
         return False
+    if "%" not in path:  # nothing escaped (nearly every URL): no unquoting, and "/" is the only separator
+        return base.startswith(pieces[-2].rpartition("/")[2] + "-")
     project = _NAME_SEPARATOR.split(pieces[-2])[-1]
     # The version part is not checked: old registry packages have versions that are not strict
     # semver today (esprima-fb-3001.0001.0000-dev-harmony-fb.tgz).

@@ -80,7 +80,15 @@ def map_workspaces(declared: object, folders: Iterable[str], name_of: Callable[[
     inclusions = [_compile(p) for p in patterns]
     work = len(folders) * (sum(glob.cost for glob in exclusions) + _compile(IN_NODE_MODULES).cost)
     _check_work(work, len(negated), "negated patterns")
-    candidates = [f for f in folders if not in_node_modules(f) and not any(glob.match(f) for glob in exclusions)]
+    # "node_modules/..." without a hidden name is in node_modules (in_node_modules's rule, read off
+    # the text): most of a lockfile's folders are decided without a call.
+    candidates = [
+        f
+        for f in folders
+        if not (f.startswith("node_modules/") and "/." not in f)
+        and not in_node_modules(f)
+        and not any(glob.match(f) for glob in exclusions)
+    ]
     _check_work(len(candidates) * sum(glob.cost for glob in inclusions), len(patterns), "patterns")
     found: dict[str, str] = {}  # folder -> name, in pattern order
     for glob in inclusions:
