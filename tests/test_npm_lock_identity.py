@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
 from npmaudit.project.model import Project
 from npmaudit.project.readers.npm.lockfile import read
+from npmaudit.project.readers.npm.spec import is_registry_tarball
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DIGESTS = FIXTURES / "lockfiles" / "npm" / "reader-digests.json"
@@ -89,6 +92,80 @@ def test_the_digests_cover_every_npm_lockfile_of_the_fixtures() -> None:
 def test_the_reader_builds_the_same_project_as_before(lockfile: Path, way: str, tmp_path: Path) -> None:
     recorded = json.loads(DIGESTS.read_text(encoding="utf-8"))[f"{lockfile_id(lockfile)} {way}"]
     assert digest(read(placed(lockfile, way, tmp_path))) == recorded
+
+
+def registry_tarball_before(url: str) -> bool:
+    """``spec.is_registry_tarball`` as it was before its fast path (commit 6b9b779)."""
+    match = re.match(r"^https?://[^/?#]+/([^?#]*)", url, re.IGNORECASE)
+    if match is None:
+        return False
+    pieces = match.group(1).split("/-/")
+    if len(pieces) < 2:
+        return False
+    base = pieces[-1]
+    if "/" in base or not base.endswith(".tgz"):
+        return False
+    project = re.split(r"/|%2f", pieces[-2], flags=re.IGNORECASE)[-1]
+    return unquote(base).startswith(unquote(project) + "-")
+
+
+def resolved_urls() -> list[str]:
+    """Every ``resolved`` of the npm fixtures (v2/v3 entries and v1's nested dependencies)."""
+    found: set[str] = set()
+
+    def collect(value: object) -> None:
+        if isinstance(value, dict):
+            resolved = value.get("resolved")
+            if isinstance(resolved, str):
+                found.add(resolved)
+            for child in value.values():
+                collect(child)
+
+    for lockfile in npm_lockfiles():
+        collect(json.loads(lockfile.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+# Shapes around the fast path's edges: overlapping separators, escapes, scopes, case, queries.
+TRICKY_URLS = [
+    "https://r.test/x/-/-/x-1.tgz",
+    "https://r.test/a/-/-/--1.tgz",
+    "https://r.test/-/-/--1.tgz",
+    "https://r.test/a/-/-/-/a-1.tgz",
+    "https://r.test/x/-/x-1.tgz",
+    "HTTPS://r.test/x/-/x-1.tgz",
+    "http://r.test/x/-/x-1.tgz?cache=1",
+    "https://r.test/x/-/x-1.tgz#frag",
+    "https://r.test/@s/x/-/x-1.tgz",
+    "https://r.test/@s%2fx/-/x-1.tgz",
+    "https://r.test/@s%2Fx/-/x-1.tgz",
+    "https://r.test/x%2dy/-/x-y-1.tgz",
+    "https://r.test/x/-/x%2d1.tgz",
+    "https://r.test/x/-/y-1.tgz",
+    "https://r.test/x/-/x.tgz",
+    "https://r.test/x/-/x-1.tar.gz",
+    "https://r.test/x/-/sub/x-1.tgz",
+    "https://r.test//-/-1.tgz",
+    "https://r.test/-/x-1.tgz",
+    "https://r.test?/x/-/x-1.tgz",
+    "https:///x/-/x-1.tgz",
+    "git+https://r.test/x/-/x-1.tgz",
+    "https://r.test/x/-/x-1.tgz/-/",
+    "https://r.test/a/-//-/a-1.tgz",
+    "https://r.test/a/b/-/b-/-/b--1.tgz",
+]
+
+
+@pytest.mark.parametrize("url", TRICKY_URLS)
+def test_registry_tarball_shape_is_decided_as_before_on_tricky_urls(url: str) -> None:
+    assert is_registry_tarball(url) is registry_tarball_before(url)
+
+
+def test_registry_tarball_shape_is_decided_as_before_on_every_resolved_of_the_fixtures() -> None:
+    urls = resolved_urls()
+    verdicts = [registry_tarball_before(url) for url in urls]
+    assert len(urls) > 5_000 and True in verdicts and False in verdicts  # both answers are exercised
+    assert [is_registry_tarball(url) for url in urls] == verdicts
 
 
 def _write_digests(tmp_path: Path) -> None:

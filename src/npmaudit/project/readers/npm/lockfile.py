@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +189,7 @@ class _Builder:
                 if on_disk is not None:
                     self.package_of[target] = on_disk
         self.known = self.package_of.keys() | self.links.keys()  # every location a dependency can resolve to
+        self.nesting = _nesting_folders(self.known)
         self.declared_workspaces = root_package.get("workspaces")
         self.workspaces = self._workspaces(self.declared_workspaces)
         self.workspace_folders = set(self.workspaces.values())
@@ -287,7 +288,8 @@ class _Builder:
 
     def search_path(self, location: str) -> tuple[str, ...]:
         """The ``<folder>/node_modules/`` prefixes :meth:`resolve` tries for ``location``'s
-        dependencies, nearest first: its own, then each :meth:`parent`'s up to the root's.
+        dependencies, nearest first: its own, then each :meth:`parent`'s up to the root's, leaving
+        out the folders with nothing installed in their node_modules (no name can resolve there).
 
         Kept per location, built from the parent's (siblings share it): resolving is one string
         join and one set lookup per step. A location's path holds its ancestors' names, so these
@@ -307,7 +309,8 @@ class _Builder:
             pending.append(current)
             current = self.parent(current)
         for folder in reversed(pending):
-            tail = (f"{folder}/node_modules/" if folder else "node_modules/", *tail)
+            if folder in self.nesting:
+                tail = (f"{folder}/node_modules/" if folder else "node_modules/", *tail)
             self._search_paths[folder] = tail
         return tail
 
@@ -476,6 +479,21 @@ class _Builder:
             # fetches such a version from the registry.
             return SourceKind.REGISTRY
         return _kind_of(version)
+
+
+def _nesting_folders(locations: Iterable[str]) -> set[str]:
+    """The folders some location is installed under: ``x`` for ``x/node_modules/<anything>``, and
+    the root for ``node_modules/<anything>`` (every occurrence, so a name holding "/node_modules/"
+    still counts)."""
+    folders = set()
+    for location in locations:
+        if location.startswith("node_modules/"):
+            folders.add("")
+        at = location.find("/node_modules/")
+        while at >= 0:
+            folders.add(location[:at])
+            at = location.find("/node_modules/", at + 1)
+    return folders
 
 
 def _kind_of(spec: str) -> SourceKind:

@@ -125,14 +125,18 @@ def is_registry_tarball(url: str) -> bool:
     if match is None:
         return False
     path = match.group(1)
+    head, separator, base = path.rpartition("/-/")
+    if not separator or "/" in base or not base.endswith(".tgz"):
+        return False
+    if "%" not in path and not head.endswith("/-"):
+        # The common case, read without building the pieces: the last "/-/" is the last piece's
+        # separator unless it overlaps an earlier one ("/-/-/", when head ends in "/-"), and with
+        # nothing escaped there is nothing to unquote and "/" is the only separator in the name.
+        return base.startswith(head.rpartition("/")[2] + "-")
     pieces = path.split("/-/")
-    if len(pieces) < 2:
-        return False
     base = pieces[-1]
-    if "/" in base or not base.endswith(".tgz"):
+    if "/" in base:
         return False
-    if "%" not in path:  # nothing escaped (nearly every URL): no unquoting, and "/" is the only separator
-        return base.startswith(pieces[-2].rpartition("/")[2] + "-")
     project = _NAME_SEPARATOR.split(pieces[-2])[-1]
     # The version part is not checked: old registry packages have versions that are not strict
     # semver today (esprima-fb-3001.0001.0000-dev-harmony-fb.tgz).
