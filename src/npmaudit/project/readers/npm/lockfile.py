@@ -395,14 +395,15 @@ class _Builder:
         for name, spec, kind in declared:
             to = None
             for prefix in search_path:
-                if prefix + name in known:
-                    to = prefix + name
+                candidate = prefix + name
+                if candidate in known:
+                    to = candidate
                     break
             edges.append(Edge(name, spec, kind, to))
         install_name = name_from_folder(location)
-        name = entry.get("name")
-        if not (isinstance(name, str) and name):
-            name = install_name
+        package_name = entry.get("name")
+        if not (isinstance(package_name, str) and package_name):
+            package_name = install_name
         version = entry.get("version")
         resolved = entry.get("resolved")
         if resolved:
@@ -418,7 +419,7 @@ class _Builder:
         # Positional, in Node's field order (location ... edges): a keyword call costs a third more.
         return Node(
             location,
-            name,
+            package_name,
             version if isinstance(version, str) else "",
             source,
             install_name,
