@@ -23,6 +23,7 @@ import operator
 from _thread import get_ident
 from collections.abc import Callable
 from operator import attrgetter
+from types import MemberDescriptorType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, dataclass_transform, overload
 
 T = TypeVar("T")
@@ -376,7 +377,11 @@ class _LazyInit:
                 value = default_name
             else:
                 continue  # read from the class attribute, or set by __post_init__
-            if frozen:
+            slot = _slot_of(cls, one.name) if frozen else None
+            if slot is not None:  # the slot's own setter: a third cheaper than object.__setattr__
+                self.scope[f"_set_{index}"] = slot.__set__
+                body.append(f"    _set_{index}(self, {value})")
+            elif frozen:
                 body.append(f"    _object_setattr(self, {one.name!r}, {value})")
             else:
                 body.append(f"    self.{one.name} = {value}")
@@ -391,6 +396,15 @@ class _LazyInit:
         init.__qualname__ = f"{self.owner.__qualname__}.__init__"
         type.__setattr__(self.owner, "__init__", init)
         return init if instance is None else init.__get__(instance, owner)
+
+
+def _slot_of(cls: type, name: str) -> MemberDescriptorType | None:
+    """The slot that stores ``name`` on ``cls``'s instances, if a slot does."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            found = klass.__dict__[name]
+            return found if isinstance(found, MemberDescriptorType) else None
+    return None
 
 
 # reprlib.recursive_repr's guard: a record that holds itself prints "..." there.
