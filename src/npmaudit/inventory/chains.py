@@ -20,6 +20,8 @@ from npmaudit.inventory.packages import PackageRow
 FROM_ROOT = 0x80
 _FORMATS = {4: "I", 8: "Q"}
 _NARROW = 1 << 32
+_HEADER = bytes((4,))
+_ROOT_HEADER = bytes((4 | FROM_ROOT,))
 
 
 class DamagedChain(ValueError):
@@ -63,6 +65,25 @@ def chains_of(rows: Iterable[PackageRow], ids: Mapping[int, int]) -> dict[int, b
         else:
             children.setdefault(parent, []).append(node)
     chains = dict.fromkeys(parents, b"")
+    if ids and max(ids.values()) >= _NARROW:  # ids past 2**32: each chain picks its own width
+        return _wide_chains(chains, children, tops, ids)
+    # Every id fits 4 bytes: a child's chain is its parent's bytes plus the parent's id, appended
+    # rather than packed again from a tuple (a project has hundreds of parents).
+    pending = [(top, _ROOT_HEADER if top == 0 else _HEADER) for top in tops]
+    while pending:
+        node, prefix = pending.pop()
+        below = children.get(node)
+        if below:
+            stored = prefix + ids[node].to_bytes(4, "little")
+            for child in below:
+                chains[child] = stored
+                pending.append((child, stored))
+    return chains
+
+
+def _wide_chains(
+    chains: dict[int, bytes], children: Mapping[int, list[int]], tops: list[int], ids: Mapping[int, int]
+) -> dict[int, bytes]:
     pending: list[tuple[int, tuple[int, ...], bool]] = [(top, (), top == 0) for top in tops]
     while pending:
         node, ancestors, from_root = pending.pop()

@@ -14,8 +14,11 @@ folder that happens to share a name with a malicious registry package is not tha
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections import deque
 from collections.abc import Iterable, Mapping
+from functools import cached_property
+from operator import attrgetter
 from pathlib import Path
 
 from npmaudit.project.model import MATCHED_SOURCES, Node, Project
@@ -26,6 +29,9 @@ PUBLISHED_SOURCES = frozenset(kind.value for kind in MATCHED_SOURCES)
 
 DEV, OPTIONAL, DEV_OPTIONAL, PEER = 1, 2, 4, 8
 _GROUP_BITS = ((DEV, "dev"), (OPTIONAL, "optional"), (DEV_OPTIONAL, "devOptional"), (PEER, "peer"))
+_NODE, _NAME, _VERSION = attrgetter("node"), attrgetter("name"), attrgetter("version")
+_LOCATION = attrgetter("location")
+_SOURCE, _FLAGS, _PARENT = attrgetter("source"), attrgetter("flags"), attrgetter("parent")
 
 
 def is_published(node: Node) -> bool:
@@ -78,11 +84,38 @@ class PackageSet:
         Taken over the rows rather than the lockfile's bytes, so a change that only the manifest
         makes (a dependency moved from dev to prod for yarn or pnpm) is a change too.
         """
-        text = "\n".join(
-            f"{r.node}\t{r.name}\t{r.version}\t{r.location}\t{r.source}\t{r.flags}\t{_text(r.parent)}"
-            for r in self.rows
+        return self._digest[0]
+
+    @property
+    def is_utf8(self) -> bool:
+        """Whether every text of the rows encodes as UTF-8 (no lone surrogate): what a database stores."""
+        return self._digest[1]
+
+    @cached_property
+    def _digest(self) -> tuple[str, bool]:
+        """The fingerprint and UTF-8 check in one pass: each column joined and hashed whole (a row
+        at a time was a tenth of an add), every text's length hashed too, so no text's content can
+        pass for a boundary between two."""
+        rows = self.rows
+        texts = (
+            self.lockfile_format,
+            *map(_NAME, rows),
+            *map(_VERSION, rows),
+            *map(_LOCATION, rows),
+            *map(_SOURCE, rows),
         )
-        return hashlib.sha256(f"{self.lockfile_format}\n{text}".encode("utf-8", "surrogatepass")).hexdigest()
+        numbers = array("q", map(_NODE, rows))
+        numbers.extend(map(_FLAGS, rows))
+        numbers.extend(-1 if parent is None else parent for parent in map(_PARENT, rows))
+        joined = "".join(texts)
+        try:
+            encoded, utf8 = joined.encode("utf-8"), True
+        except UnicodeEncodeError:
+            encoded, utf8 = joined.encode("utf-8", "surrogatepass"), False
+        digest = hashlib.sha256(array("q", map(len, texts)).tobytes())
+        digest.update(numbers.tobytes())
+        digest.update(encoded)
+        return digest.hexdigest(), utf8
 
 
 def package_set(project: Project) -> PackageSet:
@@ -156,7 +189,3 @@ def file_sha256(path: Path) -> str | None:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _text(value: int | None) -> str:
-    return "" if value is None else str(value)

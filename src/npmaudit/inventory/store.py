@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any, Literal, cast
@@ -31,7 +31,9 @@ _PUBLISHED = tuple(sorted(PUBLISHED_SOURCES))
 ROOT_NODE = 0
 _HOISTED = "node_modules/"
 _JSON = json.JSONDecoder()
-_NAME, _VERSION, _LOCATION = attrgetter("name"), attrgetter("version"), attrgetter("location")
+_NODE, _NAME, _VERSION = attrgetter("node"), attrgetter("name"), attrgetter("version")
+_LOCATION = attrgetter("location")
+_SOURCE, _FLAGS = attrgetter("source"), attrgetter("flags")
 
 Install = tuple[int, int, int, str, str, int, bytes]
 """project id, node, package id, install path (as stored), source, flags, chain (as stored)"""
@@ -135,15 +137,25 @@ class Inventory:
             else:
                 pending.append((index, entry, details))
         if pending:
-            changed = [entry.packages for _, entry, _ in pending]
-            if db.interns_in_transaction:
-                self._look_up_first(changed)
-            else:
-                self._intern_first(changed)
             # Each project's rows, chains and ids prepared before the write lock is taken, so
             # concurrent writers hold it only for their writes (a project with a pair nobody has
-            # interned yet is prepared inside the transaction instead).
-            prepared = {index: self._prepared_rows(entry.packages) for index, entry, _ in pending}
+            # interned yet is prepared inside the transaction instead). The ids cached by earlier
+            # adds are looked up once per row; the database only for the pairs they miss.
+            known = self._ids.get
+            found = {index: list(map(known, pairs_of(entry.packages.rows))) for index, entry, _ in pending}
+            unknown = [entry.packages for index, entry, _ in pending if None in found[index]]
+            if unknown:
+                if db.interns_in_transaction:
+                    self._look_up_first(unknown)
+                else:
+                    self._intern_first(unknown)
+                for index, entry, _ in pending:
+                    if None in found[index]:
+                        found[index] = list(map(known, pairs_of(entry.packages.rows)))
+            prepared = {
+                index: None if None in found[index] else self._rows(entry.packages, cast(list[int], found[index]))
+                for index, entry, _ in pending
+            }
             ids: dict[tuple[str, str], int] = {}
             learned: dict[tuple[str, str], int] = {}
             with db.transaction(write=True):
@@ -197,29 +209,30 @@ class Inventory:
         )
         return AddResult(entry.location, status, count)
 
-    def _prepared_rows(self, packages: PackageSet) -> Rows | None:
-        """The project's rows as stored, when every pair's id is already known (else None)."""
-        known = self._ids.get
-        package_ids = [known((row.name, row.version)) for row in packages.rows]
-        if None in package_ids:
-            return None
-        return self._rows(packages, cast(list[int], package_ids))
-
     @staticmethod
     def _rows(packages: PackageSet, package_ids: Sequence[int]) -> Rows:
         """Each node's stored columns after its node number: package id, install path, source,
-        flags and chain."""
+        flags and chain (columns read with C-level getters: a project has hundreds of rows)."""
         rows = packages.rows
-        chains = chains_of(rows, {row.node: package_id for row, package_id in zip(rows, package_ids, strict=True)})
+        nodes = list(map(_NODE, rows))
+        chains = chains_of(rows, dict(zip(nodes, package_ids, strict=True)))
         return {
-            row.node: (
+            node: (
                 package_id,
-                stored_location(row.node, row.name, row.location),
-                row.source,
-                row.flags,
-                chains[row.node],
+                "" if node != ROOT_NODE and location == _HOISTED + name else location,  # stored_location
+                source,
+                flags,
+                chains[node],
             )
-            for row, package_id in zip(rows, package_ids, strict=True)
+            for node, package_id, name, location, source, flags in zip(
+                nodes,
+                package_ids,
+                map(_NAME, rows),
+                map(_LOCATION, rows),
+                map(_SOURCE, rows),
+                map(_FLAGS, rows),
+                strict=True,
+            )
         }
 
     def _replace_rows(self, project_id: int, wanted: Rows, *, fresh: bool) -> None:
@@ -243,6 +256,10 @@ class Inventory:
                 "WHERE project_id = ? AND node = ?",
                 [(*wanted[node], project_id, node) for node in changed],
             )
+        if fresh:
+            fresh_rows = [(project_id, node, *values) for node, values in wanted.items()]
+            db.insert_rows("packages", PACKAGE_COLUMNS, fresh_rows)
+            return
         kept = stored.keys() - set(gone)
         db.insert_rows(
             "packages",
@@ -273,7 +290,7 @@ class Inventory:
         transaction that follows."""
         db = self.backend
         known = self._ids  # (a set difference with its keys would copy them all: a fleet's worth)
-        wanted = {pair for packages in sets for row in packages.rows if (pair := (row.name, row.version)) not in known}
+        wanted = {pair for packages in sets for pair in pairs_of(packages.rows) if pair not in known}
         names = sorted({name for name, _ in wanted})
         if not names:
             return
@@ -448,6 +465,11 @@ class Inventory:
         return found
 
 
+def pairs_of(rows: Sequence[PackageRow]) -> Iterator[tuple[str, str]]:
+    """Each row's (name, version), in order."""
+    return zip(map(_NAME, rows), map(_VERSION, rows), strict=True)
+
+
 def stored_location(node: int, name: str, location: str) -> str:
     """A hoisted install's path (``node_modules/`` + its name: three rows in four) is stored as
     "": the column held a third of the inventory's bytes. Only the root's path is really ""."""
@@ -473,8 +495,8 @@ def storable(entry: ProjectEntry) -> ProjectEntry:
     ``"\\ud800"`` escape, is kept as that escape's text, as the advisory store keeps it."""
     rows = entry.packages.rows
     texts = (entry.location, entry.lockfile, *entry.labels.keys(), *entry.labels.values())
-    if _encodable("".join((*texts, *map(_NAME, rows), *map(_VERSION, rows), *map(_LOCATION, rows)))):
-        return entry  # the common case, checked in one pass
+    if entry.packages.is_utf8 and _encodable("".join(texts)):
+        return entry  # the common case: the rows checked in the pass that takes their fingerprint
     rows = tuple(
         replace(row, name=sql_text(row.name), version=sql_text(row.version), location=sql_text(row.location))
         if not _encodable(row.name + row.version + row.location)
