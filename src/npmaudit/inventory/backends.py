@@ -41,7 +41,7 @@ def schema_problem(version: int) -> str | None:
     if version < SCHEMA_VERSION:
         return (
             f"inventory schema {version} was written by an older npmaudit: "
-            "add the projects again into a new inventory (its chains are stored differently now)"
+            "add the projects again into a new inventory (it is stored differently now)"
         )
     return None
 
