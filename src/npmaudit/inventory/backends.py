@@ -355,37 +355,53 @@ class PostgresBackend:
         ordered = sorted(pairs)
         names = [name for name, _ in ordered]
         versions = [version for _, version in ordered]
-        with nullcontext() if in_transaction else self.transaction(write=True):
-            if not in_transaction:
-                # No flush of the log for this commit of its own: the project's commit that follows
-                # flushes it too (the log is written in order), and a project whose commit is lost
-                # leaves only unused pairs, which the next add of it interns again.
-                self.execute("SET LOCAL synchronous_commit = off")
-            self.execute(
-                "INSERT INTO package_versions (name, version) SELECT * FROM unnest(?::text[], ?::text[]) "
-                "ON CONFLICT (name, version) DO NOTHING",
-                (names, versions),
-            )
+        if in_transaction:
+            return self._interned(names, versions)
+        # No flush of the log for this commit of its own: the project's commit that follows
+        # flushes it too (the log is written in order), and a project whose commit is lost
+        # leaves only unused pairs, which the next add of it interns again.
+        with self.transaction(write=True, settings="SET LOCAL synchronous_commit = off"):
+            return self._interned(names, versions)
+
+    def _interned(self, names: list[str], versions: list[str]) -> dict[tuple[str, str], int]:
+        """One statement inserts the missing pairs and reads every pair's id: the rows the insert
+        returns, and those its snapshot sees. A pair another writer committed while the statement
+        ran (its insert waited for that writer, its snapshot is older) is read again after it."""
+        rows = self.execute(
+            "WITH wanted (name, version) AS (SELECT * FROM unnest(?::text[], ?::text[])), "
+            "added AS (INSERT INTO package_versions (name, version) SELECT name, version FROM wanted "
+            "ON CONFLICT (name, version) DO NOTHING RETURNING id, name, version) "
+            "SELECT id, name, version FROM added UNION ALL "
+            "SELECT v.id, v.name, v.version FROM package_versions v JOIN wanted w USING (name, version)",
+            (names, versions),
+        )
+        ids = {(name, version): identifier for identifier, name, version in rows}
+        if len(ids) < len(set(zip(names, versions, strict=True))):
             rows = self.execute(
                 "SELECT v.id, v.name, v.version FROM package_versions v "
                 "JOIN unnest(?::text[], ?::text[]) AS w (name, version) ON v.name = w.name AND v.version = w.version",
                 (names, versions),
             )
-        return {(name, version): identifier for identifier, name, version in rows}
+            ids = {(name, version): identifier for identifier, name, version in rows}
+        return ids
 
     @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[None]:
+    def transaction(self, *, write: bool, settings: str = "") -> Iterator[None]:
         """Read transactions see one snapshot (REPEATABLE READ); writers order themselves by row locks.
 
         Readers are kept to index joins: on a large inventory the planner, expecting far more rows
         than a lookup by ids returns, hash-joined the whole packages table (measured once: 41 s
-        instead of a second, for the recursive chain query of schema 1).
+        instead of a second, for the recursive chain query of schema 1). The transaction starts
+        with its settings (``settings``: more ``SET LOCAL`` statements) in one round trip to the
+        server (a query without parameters may hold several statements).
         """
+        start = ["BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"]
+        if not write:
+            start += ["SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off"]
+        if settings:
+            start.append(settings)
         with self._errors():
-            self._db.execute("BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            if not write:
-                self._db.execute("SET LOCAL enable_hashjoin = off")
-                self._db.execute("SET LOCAL enable_mergejoin = off")
+            self._db.execute("; ".join(start))
         try:
             yield
         except BaseException:

@@ -128,14 +128,18 @@ class Inventory:
         db = self.backend
         results: dict[int, AddResult] = {}
         pending: list[tuple[int, ProjectEntry, tuple[Any, ...]]] = []
-        for index, original in enumerate(entries):
-            entry = storable(original)
+        stored_entries = [storable(original) for original in entries]
+        recorded = self._recorded({entry.location for entry in stored_entries})
+        absent: set[str] = set()
+        for index, entry in enumerate(stored_entries):
             details = _details(entry)
-            current = db.execute(_SELECT_PROJECT, (entry.location,))
-            if current and tuple(current[0][1:]) == details:
+            current = recorded.get(entry.location)
+            if current == details:
                 results[index] = AddResult(entry.location, "unchanged", _count(entry))  # nothing to write
             else:
                 pending.append((index, entry, details))
+                if current is None:
+                    absent.add(entry.location)
         if pending:
             # Each project's rows, chains and ids prepared before the write lock is taken, so
             # concurrent writers hold it only for their writes (a project with a pair nobody has
@@ -160,7 +164,8 @@ class Inventory:
             learned: dict[tuple[str, str], int] = {}
             with db.transaction(write=True):
                 for index, entry, details in sorted(pending, key=lambda item: item[1].location):
-                    results[index] = self._write(entry, details, now, prepared[index], ids, learned)
+                    seen_absent = entry.location in absent
+                    results[index] = self._write(entry, details, now, prepared[index], ids, learned, seen_absent)
             self._ids.update(learned)  # only once committed: a rolled-back id must not be reused
         return [results[index] for index in range(len(entries))]
 
@@ -172,42 +177,72 @@ class Inventory:
         prepared: Rows | None,
         ids: dict[tuple[str, str], int],
         learned: dict[tuple[str, str], int],
+        seen_absent: bool,
     ) -> AddResult:
         """Inside a write transaction: insert or update the project's row, and replace what changed
         of its package rows (a changed lockfile usually moves a few packages, and rewriting only
-        those rows keeps the index on package ids from being rewritten for all the others)."""
+        those rows keeps the index on package ids from being rewritten for all the others).
+
+        A project that was not recorded when the batch was read (``seen_absent``) is inserted
+        whole, its row first: no lookup of it under the lock and no update after its rows (each
+        a round trip to a PostgreSQL server). When another writer recorded it meanwhile, the
+        insert does nothing and its set is replaced as any recorded project's is."""
         db = self.backend
         count = _count(entry)
-        labels = details[4]
-        current = db.execute(_SELECT_PROJECT + db.lock_rows, (entry.location,))
+        current = [] if seen_absent else db.execute(_SELECT_PROJECT + db.lock_rows, (entry.location,))
         if not current:
-            current = db.execute(
+            inserted = db.execute(
                 "INSERT INTO projects (location, lockfile, lockfile_format, lockfile_sha256, fingerprint, labels, "
                 "packages, added, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (location) DO NOTHING RETURNING id, lockfile, lockfile_format, lockfile_sha256, "
-                "fingerprint, labels",
-                (entry.location, *details[:3], "", labels, count, now, now),
+                "ON CONFLICT (location) DO NOTHING RETURNING id",
+                (entry.location, *details, count, now, now),
             )
-            status: AddStatus = "added"
-            if not current:  # another writer added it first; wait for its row, then replace its set
-                current = db.execute(_SELECT_PROJECT + db.lock_rows, (entry.location,))
-                status = "replaced"
-        else:
-            status = "replaced"
+            if inserted:
+                self._replace_rows(inserted[0][0], self._wanted(entry, prepared, ids, learned), fresh=True)
+                return AddResult(entry.location, "added", count)
+            # another writer added it first: wait for its row, then replace its set
+            current = db.execute(_SELECT_PROJECT + db.lock_rows, (entry.location,))
+            if not current:  # ...and removed it again before this transaction could read it
+                raise InputError(self.location, f"project {entry.location!r} was added and removed meanwhile")
+        status: AddStatus = "replaced"
         project_id, stored = current[0][0], current[0][4]
         if stored == details[3]:
             status = "unchanged"
         else:
-            wanted = prepared
-            if wanted is None:  # a pair nobody had interned before the lock: intern it now
-                wanted = self._rows(entry.packages, self._package_ids(entry.packages.rows, ids, learned))
-            self._replace_rows(project_id, wanted, fresh=stored == "")
+            self._replace_rows(project_id, self._wanted(entry, prepared, ids, learned), fresh=False)
         db.execute(
             "UPDATE projects SET lockfile = ?, lockfile_format = ?, lockfile_sha256 = ?, fingerprint = ?, "
             "labels = ?, packages = ?, updated = ? WHERE id = ?",
             (*details, count, now, project_id),
         )
         return AddResult(entry.location, status, count)
+
+    def _wanted(
+        self,
+        entry: ProjectEntry,
+        prepared: Rows | None,
+        ids: dict[tuple[str, str], int],
+        learned: dict[tuple[str, str], int],
+    ) -> Rows:
+        """The rows prepared before the lock, or (a pair nobody had interned before it) made now."""
+        if prepared is not None:
+            return prepared
+        return self._rows(entry.packages, self._package_ids(entry.packages.rows, ids, learned))
+
+    def _recorded(self, locations: Iterable[str]) -> dict[str, tuple[Any, ...]]:
+        """What the projects table records of these locations (those recorded), as :func:`_details`
+        gives it: one lookup for a whole batch."""
+        db = self.backend
+        found: dict[str, tuple[Any, ...]] = {}
+        for chunk in chunks(sorted(locations)):
+            condition, values = db.among("location", chunk, "text")
+            for location, *details in db.execute(
+                "SELECT location, lockfile, lockfile_format, lockfile_sha256, fingerprint, labels FROM projects "
+                f"WHERE {condition}",
+                values,
+            ):
+                found[location] = tuple(details)
+        return found
 
     @staticmethod
     def _rows(packages: PackageSet, package_ids: Sequence[int]) -> Rows:

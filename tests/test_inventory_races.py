@@ -1,0 +1,89 @@
+"""Writers racing on PostgreSQL, made to meet with a real second connection holding a transaction
+open. Interning (name, version) pairs: one statement inserts the missing pairs and reads every id,
+and a pair another writer commits while that statement waits for it is still answered (read again
+once the statement has returned), with the other writer's id. Adding a project that was not
+recorded when the add looked, but that another writer records before the add's insert: the add
+waits for it and replaces that writer's set with its own."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg
+
+from npmaudit.inventory.ingest import read_entry
+from npmaudit.inventory.spec import parse_package_spec
+from npmaudit.inventory.store import AddResult, Inventory
+from servers.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
+from test_inventory_storage import SHOP
+
+
+def test_new_and_known_pairs_get_their_ids_in_one_call(postgres_url: str) -> None:  # noqa: F811
+    with Inventory.open(postgres_url, create=True) as inventory:
+        first = inventory.backend.intern([("a", "1.0.0"), ("b", "2.0.0")])
+        second = inventory.backend.intern([("b", "2.0.0"), ("c", "3.0.0"), ("a", "1.0.0")])
+        stored = {
+            (name, version): id_
+            for id_, name, version in inventory.backend.execute("SELECT id, name, version FROM package_versions")
+        }
+    assert set(first) == {("a", "1.0.0"), ("b", "2.0.0")}
+    assert second == {pair: stored[pair] for pair in second} and len(stored) == 3
+    assert {pair: second[pair] for pair in first} == first  # a known pair keeps its id
+
+
+def wait_for_lock(url: str, query_start: str, worker: threading.Thread) -> None:
+    """Until a statement starting so waits on a lock (watched from a connection of its own: a
+    transaction's view of pg_stat_activity is frozen)."""
+    deadline = time.monotonic() + 30
+    with psycopg.connect(url, autocommit=True) as watcher:
+        while not watcher.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s", (query_start + "%",)
+        ).fetchall():
+            assert time.monotonic() < deadline and worker.is_alive()
+            time.sleep(0.02)
+
+
+def test_a_project_recorded_by_another_writer_meanwhile_is_replaced(postgres_url: str) -> None:  # noqa: F811
+    entry = read_entry(SHOP, location="shop")
+    with Inventory.open(postgres_url, create=True) as inventory:
+        inventory.backend.intern([("other", "0.0.1")])
+        results: list[AddResult] = []
+        with psycopg.connect(postgres_url, autocommit=True) as other:
+            other.execute("BEGIN")
+            other.execute(
+                "INSERT INTO projects (location, lockfile, lockfile_format, lockfile_sha256, fingerprint, labels, "
+                "packages, added, updated) VALUES ('shop', 'x', 'npm-v3', NULL, 'theirs', '{}', 0, 'then', 'then')"
+            )
+            worker = threading.Thread(target=lambda: results.append(inventory.add(entry, now="now")))
+            worker.start()
+            wait_for_lock(postgres_url, "INSERT INTO projects", worker)
+            other.execute("COMMIT")
+            worker.join(30)
+        assert [(result.location, result.status) for result in results] == [("shop", "replaced")]
+        assert inventory.backend.execute("SELECT fingerprint, added, updated FROM projects") == [
+            (entry.packages.fingerprint, "then", "now")
+        ]
+        hits = inventory.query([parse_package_spec("debug@2.6.9")])
+        assert inventory.add(entry).status == "unchanged"
+    assert [project.location for project in hits.projects] == ["shop"]
+
+
+def test_a_pair_committed_by_another_writer_meanwhile_is_answered_with_its_id(postgres_url: str) -> None:  # noqa: F811
+    with Inventory.open(postgres_url, create=True) as inventory:
+        inventory.backend.intern([("other", "0.0.1")])
+        with psycopg.connect(postgres_url, autocommit=True) as other:
+            other.execute("BEGIN")
+            (theirs,) = other.execute(
+                "INSERT INTO package_versions (name, version) VALUES ('raced', '1.0.0') RETURNING id"
+            ).fetchone()  # type: ignore[misc]
+            answer: dict[tuple[str, str], int] = {}
+            worker = threading.Thread(
+                target=lambda: answer.update(inventory.backend.intern([("raced", "1.0.0"), ("fresh", "2.0.0")]))
+            )
+            worker.start()
+            wait_for_lock(postgres_url, "WITH wanted", worker)
+            other.execute("COMMIT")
+            worker.join(30)
+    assert answer[("raced", "1.0.0")] == theirs
+    assert set(answer) == {("raced", "1.0.0"), ("fresh", "2.0.0")}
