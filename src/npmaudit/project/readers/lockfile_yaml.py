@@ -218,6 +218,8 @@ class _Parser:
         scalar_limit = _NO_LIMIT  # after a scalar entry, no line may be indented deeper than it
         seen = False
         for line in self.lines[start:stop]:
+            if not line:
+                continue  # pnpm and berry put a blank line between entries
             content = line.lstrip(" ")
             if not content or content[0] == "#":
                 continue
@@ -255,7 +257,17 @@ class _Parser:
                 container.append(_value(rest))
                 scalar_limit = indent
                 continue
-            if first in _INDICATORS:
+            if first == "'" or first == '"':
+                # A quoted key (pnpm's '@scope/name@1.0.0', berry's "name@npm:^1"), read inline when
+                # nothing is inside its quotes that _key would have to look at: the same result.
+                close = content.find(first, 1)
+                key = content[1:close]
+                after = content[close + 1 : close + 3]
+                if close < 0 or (first == '"' and "\\" in key) or (after != ": " and content[close + 1 :] != ":"):
+                    key, rest = _key(content)  # a doubled quote, an escape, or not an entry: _key decides
+                else:
+                    rest = content[close + 3 :].lstrip(" ") if after == ": " else ""
+            elif first in _INDICATORS:
                 if is_item:
                     raise _Unsupported  # a sequence where the mapping's entries are
                 key, rest = _key(content)
