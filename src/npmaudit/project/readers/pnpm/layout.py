@@ -85,10 +85,14 @@ def _walk(
     def reach(parent: tuple[str, str], requirements: Sequence[Requirement]) -> None:
         label = f"{parent[0]}:{parent[1]}"
         for name, key in requirements:
-            used = names_used.setdefault(key, [])
-            if name not in used:
-                used.append(name)
-            dependents.setdefault(key, set()).add(label)
+            used = names_used.get(key)
+            if used is None:  # the first dependent: both are made together
+                names_used[key] = [name]
+                dependents[key] = {label}
+            else:
+                if name not in used:
+                    used.append(name)
+                dependents[key].add(label)
             if key not in seen:
                 seen.add(key)
                 first_dependent[key] = (parent, name)

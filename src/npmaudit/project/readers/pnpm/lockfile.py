@@ -75,6 +75,7 @@ _IMPORTER_GROUPS = (
 _GIT_ARCHIVE_HOSTS = ("https://codeload.github.com/", "https://gitlab.com/", "https://bitbucket.org/")
 
 KeyPath = tuple[str, ...]
+_NONE: dict[str, Any] = {}  # an absent field's mapping; only read, never changed
 
 
 class _Malformed(Exception):
@@ -290,7 +291,9 @@ def _read_entries(document: dict[str, Any], major: int) -> dict[str, _Entry]:
     packages = _mapping(document.get("packages"), ("packages",))
     if major < 9:
         return {
-            key: _entry(key, _mapping(body, ("packages", key)), ("packages", key), None, ("packages", key), major)
+            key: _entry(
+                key, remove_suffix(key), _mapping(body, ("packages", key)), ("packages", key), None, ("packages", key), major
+            )
             for key, body in packages.items()
         }
     snapshots = _mapping(document.get("snapshots"), ("snapshots",))
@@ -299,21 +302,40 @@ def _read_entries(document: dict[str, Any], major: int) -> dict[str, _Entry]:
         package_key = remove_suffix(key)
         if package_key not in packages:
             raise _Malformed(("snapshots", key), f"no entry {package_key!r} in packages")
-        metadata = _mapping(packages[package_key], ("packages", package_key))
-        entries[key] = _entry(key, metadata, ("packages", package_key), snapshot, ("snapshots", key), major)
+        metadata = packages[package_key]
+        if metadata.__class__ is not dict:
+            metadata = _mapping(metadata, ("packages", package_key))
+        entries[key] = _entry(key, package_key, metadata, ("packages", package_key), snapshot, ("snapshots", key), major)
     return entries
 
 
-def _entry(key: str, metadata: dict[str, Any], meta_where: KeyPath, graph: Any, where: KeyPath, major: int) -> _Entry:
+def _entry(
+    key: str,
+    package_key: str,
+    metadata: dict[str, Any],
+    meta_where: KeyPath,
+    graph: Any,
+    where: KeyPath,
+    major: int,
+) -> _Entry:
     """One node's data: ``metadata`` holds name/version/resolution/peers, ``graph`` (a 9.0 snapshot;
-    None for 5.x/6.x, where one entry holds both) the dependencies."""
-    graph = metadata if graph is None else _mapping(graph, where)
-    parts = parse_key(remove_suffix(key), major)
+    None for 5.x/6.x, where one entry holds both) the dependencies; ``package_key`` is ``key``
+    without its peer context and patch hash.
+
+    Fields a package does not have (most have no peers, many no dependencies) are skipped before
+    any check: the checks cost more than the rest of the entry."""
+    if graph is None:
+        graph = metadata
+    elif graph.__class__ is not dict:
+        graph = _mapping(graph, where)
+    parts = parse_key(package_key, major)
     name = _optional_string(metadata.get("name"), meta_where, "name") or parts.name
     if not name:
         raise _Malformed(where, f"cannot tell the package name of {key!r} (no name field)")
     version = _optional_string(metadata.get("version"), meta_where, "version") or parts.version or ""
-    resolution = _mapping(metadata.get("resolution"), meta_where, "resolution")
+    resolution = metadata.get("resolution")
+    if resolution.__class__ is not dict:
+        resolution = _mapping(resolution, meta_where, "resolution")
     source, resolved, integrity = _source(resolution, parts.version is not None, meta_where)
     if not version and source is SourceKind.REGISTRY:
         # A registry entry keyed by a version that is not semver ("bad@latest"): keep what the key
@@ -321,11 +343,14 @@ def _entry(key: str, metadata: dict[str, Any], meta_where: KeyPath, graph: Any, 
         version = parts.spelled
 
     # Key paths are made only for an error message: building them per field was a tenth of the read.
-    peers = _string_map(metadata.get("peerDependencies"), meta_where, "peerDependencies")
-    peers_meta = _mapping(metadata.get("peerDependenciesMeta"), meta_where, "peerDependenciesMeta")
-    deps = []
-    dependencies = _string_map(graph.get("dependencies"), where, "dependencies")
-    if dependencies:
+    peers = metadata.get("peerDependencies")
+    peers = _NONE if peers is None else _string_map(peers, meta_where, "peerDependencies")
+    peers_meta = metadata.get("peerDependenciesMeta")
+    peers_meta = _NONE if peers_meta is None else _mapping(peers_meta, meta_where, "peerDependenciesMeta")
+    deps: list[_Dep] = []
+    dependencies = graph.get("dependencies")
+    if dependencies is not None:
+        dependencies = _string_map(dependencies, where, "dependencies")
         block = (*where, "dependencies")
         for dep_name, reference in dependencies.items():
             dep_type, spec = DepType.PROD, None
@@ -334,8 +359,9 @@ def _entry(key: str, metadata: dict[str, Any], meta_where: KeyPath, graph: Any, 
                 dep_type = DepType.PEER_OPTIONAL if optional.get("optional") == "true" else DepType.PEER
                 spec = peers[dep_name]
             deps.append(_Dep(dep_name, reference, dep_type, spec, block))
-    optional_dependencies = _string_map(graph.get("optionalDependencies"), where, "optionalDependencies")
-    if optional_dependencies:
+    optional_dependencies = graph.get("optionalDependencies")
+    if optional_dependencies is not None:
+        optional_dependencies = _string_map(optional_dependencies, where, "optionalDependencies")
         block = (*where, "optionalDependencies")
         for dep_name, reference in optional_dependencies.items():
             deps.append(_Dep(dep_name, reference, DepType.OPTIONAL, None, block))
