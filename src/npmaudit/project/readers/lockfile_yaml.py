@@ -216,7 +216,6 @@ class _Parser:
         pending: str | None = None  # a "key:" of the innermost mapping, waiting for its block
         pending_indent = 0
         scalar_limit = _NO_LIMIT  # after a scalar entry, no line may be indented deeper than it
-        seen = False
         for line in self.lines[start:stop]:
             if not line:
                 continue  # pnpm and berry put a blank line between entries
@@ -226,7 +225,6 @@ class _Parser:
             indent = len(line) - len(content)
             if content[-1] == " ":
                 content = content.rstrip(" ")
-            seen = True
             if indent > scalar_limit:
                 raise _Unsupported  # a scalar continued on the next line
             first = content[0]
@@ -267,24 +265,33 @@ class _Parser:
                     key, rest = _key(content)  # a doubled quote, an escape, or not an entry: _key decides
                 else:
                     rest = content[close + 3 :].lstrip(" ") if after == ": " else ""
+                if len(content) - len(rest) > _MAX_KEY:
+                    raise _Unsupported  # the key with its quotes, colon and spaces
             elif first in _INDICATORS:
                 if is_item:
                     raise _Unsupported  # a sequence where the mapping's entries are
                 key, rest = _key(content)
+                if len(content) - len(rest) > _MAX_KEY:
+                    raise _Unsupported
             else:
+                # What precedes the value (key, colon, spaces) is measured only when it can be too long.
                 colon = content.find(": ")
                 if colon < 0:
                     if content[-1] != ":":
                         raise _Unsupported  # a scalar where an entry should be
                     key, rest = content[:-1], ""
+                    if len(content) > _MAX_KEY:
+                        raise _Unsupported
                 else:
                     key, rest = content[:colon], content[colon + 2 :]
                     if rest and rest[0] == " ":
                         rest = rest.lstrip(" ")
+                        if len(content) - len(rest) > _MAX_KEY:
+                            raise _Unsupported
+                    elif colon + 2 > _MAX_KEY:
+                        raise _Unsupported
                 if key[-1] == " " or " #" in key:
                     raise _Unsupported
-            if len(content) - len(rest) > _MAX_KEY:
-                raise _Unsupported  # the key with its quotes, colon and spaces
             if not rest:
                 pending, pending_indent = key, indent
                 scalar_limit = _NO_LIMIT
@@ -292,7 +299,12 @@ class _Parser:
             if rest[0] == '"' and rest.find('"', 1) == len(rest) - 1 and "\\" not in rest:
                 container[key] = rest[1:-1]  # yarn berry's usual value, as _value reads it
             elif rest[0] in _INDICATORS:
-                container[key] = _value(rest)
+                one_pair = _ONE_PAIR.fullmatch(rest) if rest[0] == "{" else None
+                if one_pair is not None:  # pnpm's {integrity: ...}, as _flow reads it
+                    pair_key, quoted, plain = one_pair.groups()
+                    container[key] = {pair_key: plain if quoted is None else quoted}
+                else:
+                    container[key] = _value(rest)
             elif ": " in rest or " #" in rest or rest[-1] == ":":
                 raise _Unsupported
             else:
@@ -300,7 +312,8 @@ class _Parser:
             scalar_limit = indent
         if pending is not None:
             container[pending] = ""
-        if not seen:
+        # The first line that is not a comment puts an entry into the root (or the text is refused).
+        if not root:
             if required:
                 raise _Unsupported
             return None

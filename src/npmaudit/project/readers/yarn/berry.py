@@ -219,6 +219,19 @@ class _Entries:
         return candidate if candidate in ids else None
 
     def _deps(self, name: str, resolution: str, keys: list[str], entry: dict[str, object], *, top: bool) -> list[Dep]:
+        get = entry.get
+        if get("peerDependencies") is None and get("peerDependenciesMeta") is None and get("dependenciesMeta") is None:
+            # Most entries: dependencies alone, each one edge of its own kind (what manifest_deps
+            # makes of them), found without building a manifest.
+            dependencies = get("dependencies")
+            if dependencies is None:
+                return []
+            if isinstance(dependencies, dict) and all(isinstance(spec, str) for spec in dependencies.values()):
+                target = self.target
+                return [
+                    Dep(dep_name, spec, DepType.PROD, target(resolution, name, dep_name, spec))
+                    for dep_name, spec in dependencies.items()
+                ]
         manifest: dict[str, object] = {}
         for field in ("dependencies", "peerDependencies"):
             value = entry.get(field)
