@@ -26,6 +26,9 @@ from typing import Any
 # Characters YAML does not allow in a stream (PyYAML's Reader refuses them), a BOM, tabs, and line
 # breaks other than "\n": any of them sends the whole text to PyYAML.
 _UNUSUAL = re.compile("[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+# The same test for an ASCII text (nearly every lockfile), made by bytes.translate: a tenth of the
+# regex's cost, which was a sixth of the whole read. What is left after deleting these is unusual.
+_USUAL_ASCII = b"\n" + bytes(range(0x20, 0x7F))
 
 # A plain scalar may not start with an indicator; "-", "?" and ":" may start one when a non-space
 # follows ("-1", ":x"), but no lockfile needs that, so they are left to PyYAML too.
@@ -68,7 +71,10 @@ def load_documents(text: str, *, single: bool = False) -> list[dict[str, Any]] |
         if "\r" in text.replace("\r\n", ""):
             return None
         text = text.replace("\r\n", "\n")
-    if _UNUSUAL.search(text) is not None:
+    if text.isascii():
+        if text.encode("ascii").translate(None, _USUAL_ASCII):
+            return None
+    elif _UNUSUAL.search(text) is not None:
         return None
     try:
         return _Parser(text, single=single).documents()

@@ -40,7 +40,7 @@ def read_text(path: Path) -> str:
 
 def load_lockfile_document(path: Path, text: str) -> tuple[dict[str, Any], int]:
     """The lockfile document as a dict of strings, lists and dicts, and its index in the file."""
-    if not text.strip():
+    if not text or text.isspace():  # not text.strip(): no copy of the whole text
         raise InputError(path, "empty lockfile")
     fast = load_documents(text)  # the subset pnpm writes; None sends the text to PyYAML
     if fast is not None and len(fast) <= 2:

@@ -24,7 +24,7 @@ _BERRY = re.compile(r'^"?__metadata"?:', re.MULTILINE)
 def read(path: Path) -> Project:
     """Parse the yarn.lock at ``path`` (with the package.json files beside it) into a Project."""
     text = _read_text(path)
-    if not text.strip():
+    if not text or text.isspace():  # not text.strip(): no copy of the whole text
         raise InputError(path, "empty lockfile")
     if _BERRY.search(text):
         lockfile_format, graph = yarn_berry.read_graph(text, path)
