@@ -263,3 +263,56 @@ def test_one_line_values_of_the_inline_paths_read_as_pyyaml_reads_them() -> None
     ):
         text = f"entry:\n  field: {value}\n"
         assert load_documents(text) == _pyyaml(text) == [{"entry": {"field": expected}}]
+
+
+def test_every_ascii_character_is_declined_exactly_when_the_stream_check_refuses_it() -> None:
+    """ASCII text is checked by bytes.translate rather than the character regex: for each of the 128
+    characters, in a comment where any allowed one is harmless, both must decline the same text."""
+    from npmaudit.project.readers.lockfile_yaml import _UNUSUAL
+
+    refused = 0
+    for code in range(128):
+        character = chr(code)
+        if character == "\n":
+            continue
+        text = f"a: b\n# x{character}y\n"
+        if _UNUSUAL.search(character) is not None:
+            refused += 1
+            assert load_documents(text) is None, repr(character)
+        else:
+            assert load_documents(text) == [{"a": "b"}] == _pyyaml(text), repr(character)
+    assert refused == 32  # the 31 C0 controls other than the line feed (tab and carriage return among them), DEL
+
+
+def test_quoted_keys_read_inline_as_pyyaml_reads_them() -> None:
+    """pnpm's '@scope/a@1.0.0': and berry's "a@npm:^1": keys are read without _key when nothing inside
+    the quotes needs it: random keys of YAML's significant characters agree with PyYAML or are declined."""
+    rng = random.Random(23)
+    alphabet = "Aa0@/._-'\"#:, \\{}[]"
+    accepted = 0
+    for _ in range(3000):
+        body = "".join(rng.choice(alphabet) for _ in range(rng.randrange(8)))
+        quote = rng.choice("'\"")
+        after = rng.choice([":", ": v", ":  v", ":v", " : v", ":\n  x: y", ": 'v'"])
+        text = f"entry:\n  {quote}{body}{quote}{after}\n"
+        fast = load_documents(text)
+        if fast is None:
+            continue
+        accepted += 1
+        assert fast == _pyyaml(text), text
+    assert accepted > 1000
+
+
+@pytest.mark.parametrize("length", range(1014, 1032))
+def test_keys_near_the_length_limit_read_as_pyyaml_reads_them_or_are_declined(length: int) -> None:
+    """The key's length is measured only when it can be too long: plain and quoted keys, with and
+    without extra spaces after the colon, with a value or opening a block. PyYAML refuses the longest
+    (no simple key over 1024 characters): the fast path must have declined them."""
+    for key in ("k" * length, "'" + "k" * (length - 2) + "'", '"' + "k" * (length - 2) + '"'):
+        for after in (":", ": v", ":  v", ":   v", ":\n  x: y"):
+            text = f"{key}{after}\n"
+            fast = load_documents(text)
+            if fast is not None:
+                assert fast == _pyyaml(text), (length, key[0], after)
+            elif length + len(after.split("\n")[0]) - 1 <= 1000:
+                raise AssertionError(f"a short key left the fast path: {length} {after!r}")

@@ -292,7 +292,13 @@ def _read_entries(document: dict[str, Any], major: int) -> dict[str, _Entry]:
     if major < 9:
         return {
             key: _entry(
-                key, remove_suffix(key), _mapping(body, ("packages", key)), ("packages", key), None, ("packages", key), major
+                key,
+                remove_suffix(key),
+                _mapping(body, ("packages", key)),
+                ("packages", key),
+                None,
+                ("packages", key),
+                major,
             )
             for key, body in packages.items()
         }
@@ -305,7 +311,9 @@ def _read_entries(document: dict[str, Any], major: int) -> dict[str, _Entry]:
         metadata = packages[package_key]
         if metadata.__class__ is not dict:
             metadata = _mapping(metadata, ("packages", package_key))
-        entries[key] = _entry(key, package_key, metadata, ("packages", package_key), snapshot, ("snapshots", key), major)
+        entries[key] = _entry(
+            key, package_key, metadata, ("packages", package_key), snapshot, ("snapshots", key), major
+        )
     return entries
 
 
