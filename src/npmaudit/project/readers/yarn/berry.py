@@ -76,6 +76,7 @@ def read_graph(text: str, lockfile: Path) -> tuple[str, LockGraph]:
     root_manifest = read_manifest(directory / "package.json")
     resolutions = Resolutions(root_manifest.get("resolutions") if root_manifest else None)  # type: ignore[arg-type]
     entries.resolutions = resolutions
+    entries.overridden = resolutions.names()
     entries.catalogs = _catalogs(directory / ".yarnrc.yml")
     importers: list[Importer] = []
     packages: dict[str, LockPackage] = {}
@@ -112,6 +113,7 @@ class _Entries:
         self.by_name: dict[str, list[str]] = {}
         self.raw_key: dict[str, str] = {}
         self.resolutions = Resolutions(None)
+        self.overridden: frozenset[str] = frozenset()  # the names resolutions has a rule for
         self.catalogs: dict[str, dict[str, str]] = {}
         for key, entry in data.items():
             if not isinstance(entry, dict):
@@ -119,28 +121,35 @@ class _Entries:
             resolution = entry.get("resolution")
             if not isinstance(resolution, str) or "@" not in resolution[1:]:
                 raise InputError(lockfile, f"entry {key!r} has no valid resolution", _line_of(text, key))
-            keys = [descriptor.strip() for descriptor in str(key).split(", ")]
-            self.raw_key.setdefault(resolution, str(key))
+            key = str(key)
+            # Most keys hold one descriptor: split, strip_binding and split_descriptor are inlined.
+            keys = [descriptor.strip() for descriptor in key.split(", ")] if ", " in key else [key.strip()]
+            self.raw_key.setdefault(resolution, key)
             held = self.by_resolution.setdefault(resolution, ([], entry))
             held[0].extend(keys)
             for descriptor in keys:
                 self.by_key[descriptor] = resolution
-                self.by_unbound_key.setdefault(strip_binding(descriptor), resolution)
-                name = split_descriptor(descriptor)[0]
-                ids = self.by_name.setdefault(name, [])
-                if resolution not in ids:
+                cut = descriptor.find("::")
+                self.by_unbound_key.setdefault(descriptor if cut < 0 else descriptor[:cut], resolution)
+                at = descriptor.find("@", 1)
+                ids = self.by_name.get(descriptor if at <= 0 else descriptor[:at])
+                if ids is None:
+                    self.by_name[descriptor if at <= 0 else descriptor[:at]] = [resolution]
+                elif resolution not in ids:
                     ids.append(resolution)
         # A patch entry and the entry it patches are one package; the id used is the base's.
         self.patch_of: dict[str, str] = {}
-        for resolution in self.by_resolution:
-            base = self._patch_base(resolution)
-            if base is not None:
-                self.patch_of[resolution] = base
-        self.canonical = {resolution: self.patch_of.get(resolution, resolution) for resolution in self.by_resolution}
         # The entries that are workspaces; every lookup of target() ends at one of by_resolution's keys.
-        self.workspaces = {
-            resolution for resolution in self.by_resolution if split_descriptor(resolution)[1].startswith("workspace:")
-        }
+        self.workspaces: set[str] = set()
+        for resolution in self.by_resolution:
+            reference = split_descriptor(resolution)[1]
+            if reference.startswith("patch:"):
+                base = self._patch_base(resolution)
+                if base is not None:
+                    self.patch_of[resolution] = base
+            elif reference.startswith("workspace:"):
+                self.workspaces.add(resolution)
+        self.canonical = {resolution: self.patch_of.get(resolution, resolution) for resolution in self.by_resolution}
 
     def _patch_base(self, resolution: str) -> str | None:
         _name, reference = split_descriptor(resolution)
@@ -267,7 +276,7 @@ class _Entries:
         if spec.startswith("catalog:"):
             # yarn 4.10+ catalogs: the range lives in .yarnrc.yml; without it the name alone must decide.
             spec = self.catalogs.get(spec[len("catalog:") :] or "default", {}).get(name, spec)
-        override = self.resolutions.override(parent_name, name, spec)
+        override = self.resolutions.override(parent_name, name, spec) if name in self.overridden else None
         # Nearly every dependency is a key of the lockfile as written: the first lookup of the search
         # below, made alone.
         found = self.by_key.get(f"{name}@{spec}") if override is None else None

@@ -47,6 +47,10 @@ class Resolutions:
         for rules in self._rules.values():
             rules.sort(key=lambda rule: -rule.specificity())
 
+    def names(self) -> frozenset[str]:
+        """The dependency names some rule overrides: no other name needs :meth:`override`."""
+        return frozenset(self._rules)
+
     def override(self, parent: str, name: str, spec: str) -> str | None:
         """The spec that replaces ``name@spec`` when required by a package named ``parent``."""
         for rule in self._rules.get(name, ()):

@@ -176,23 +176,25 @@ class _Builder:
 
     def _walk(self, queue: deque[tuple[str, str]], only: Dep | None = None) -> None:
         first = True
+        packages, placed, importers = self.graph.packages, self.placed, self.importers  # looked up once per walk
         while queue:
             holder_id, location = queue.popleft()
-            holder = self.importers.get(holder_id) or self.graph.packages[holder_id]
+            holder = importers.get(holder_id) or packages[holder_id]
             deps = [only] if first and only is not None else holder.deps
             first = False
             for dep in deps:
-                if dep.target is None or dep.target not in self.graph.packages:
+                target = dep.target
+                if target is None or target not in packages:
                     continue
-                key = (dep.target, dep.name)
-                if key in self.placed:
+                key = (target, dep.name)
+                if key in placed:
                     continue
                 where = self._slot(key, location)
-                self.placed[key] = where
+                placed[key] = where
                 self.placed_by[where] = location
-                self.placed_ids.add(dep.target)
+                self.placed_ids.add(target)
                 self.taken.add(where)
-                queue.append((dep.target, where))
+                queue.append((target, where))
 
     def _slot(self, key: tuple[str, str], parent: str) -> str:
         name = key[1]
@@ -275,15 +277,18 @@ class _Builder:
 
     def _edges(self, deps: list[Dep], location: str, nodes: Container[str]) -> tuple[Edge, ...]:
         edges = []
+        placed = self.placed
         for dep in deps:
             to: str | None = None
-            if dep.target is not None:
-                to = self.placed.get((dep.target, dep.name)) or self.workspace_at.get(dep.target)
-            peer = dep.type in PEER_TYPES
-            if to is None and peer and location in self.placed_by:
-                to = self._provided(self.placed_by[location], dep.name)
-            if to is None:
-                to = _walk_up(nodes, _parent(location) if peer else location, dep.name)
+            target = dep.target
+            if target is not None:
+                to = placed.get((target, dep.name)) or self.workspace_at.get(target)
+            if to is None:  # nothing placed for it: a peer is provided by its dependent, or found upwards
+                peer = dep.type in PEER_TYPES
+                if peer and location in self.placed_by:
+                    to = self._provided(self.placed_by[location], dep.name)
+                if to is None:
+                    to = _walk_up(nodes, _parent(location) if peer else location, dep.name)
             edges.append(Edge(dep.name, dep.spec, dep.type, to))
         return tuple(edges)
 
