@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -181,14 +180,15 @@ def _build(path: Path, document: dict[str, Any]) -> Project:
         taken=importer_locations | set(links),
     )
 
-    def edges(deps: list[_Dep]) -> Iterator[Edge]:
+    def edges(deps: list[_Dep]) -> tuple[Edge, ...]:
+        found = []
         for dep in deps:
             target = dep.target
             if dep.kind == "location":
-                yield Edge(dep.name, dep.spec or dep.reference, dep.type, target)
-                continue
-            entry = entries[target]
-            yield Edge(dep.name, dep.spec or _spec_for(dep, entry), dep.type, layout[target])
+                found.append(Edge(dep.name, dep.spec or dep.reference, dep.type, target))
+            else:
+                found.append(Edge(dep.name, dep.spec or _spec_for(dep, entries[target]), dep.type, layout[target]))
+        return tuple(found)
 
     nodes: dict[str, Node] = {}
     manifests = {importer.location: _manifest(directory, importer.location) for importer in importers}
@@ -231,7 +231,7 @@ def _build(path: Path, document: dict[str, Any]) -> Project:
             install_name=location.rsplit("node_modules/", 1)[-1],
             resolved=entry.resolved,
             integrity=entry.integrity,
-            edges=tuple(edges(entry.deps)),
+            edges=edges(entry.deps),
         )
     return Project(
         directory=directory,
@@ -337,10 +337,12 @@ def _entry(
     elif graph.__class__ is not dict:
         graph = _mapping(graph, where)
     parts = parse_key(package_key, major)
-    name = _optional_string(metadata.get("name"), meta_where, "name") or parts.name
+    name = metadata.get("name")
+    name = (None if name is None else _optional_string(name, meta_where, "name")) or parts.name
     if not name:
         raise _Malformed(where, f"cannot tell the package name of {key!r} (no name field)")
-    version = _optional_string(metadata.get("version"), meta_where, "version") or parts.version or ""
+    version = metadata.get("version")
+    version = (None if version is None else _optional_string(version, meta_where, "version")) or parts.version or ""
     resolution = metadata.get("resolution")
     if resolution.__class__ is not dict:
         resolution = _mapping(resolution, meta_where, "resolution")
@@ -380,6 +382,10 @@ def _source(
     resolution: dict[str, Any], registry_key: bool, meta_where: KeyPath
 ) -> tuple[SourceKind, str | None, str | None]:
     """Source kind, resolved location and integrity from the ``resolution`` mapping of the entry at ``meta_where``."""
+    if len(resolution) == 1:
+        integrity = resolution.get("integrity")
+        if integrity.__class__ is str:  # nearly every entry: a registry package, {integrity: ...} alone
+            return SourceKind.REGISTRY, None, integrity
     where = (*meta_where, "resolution")
     integrity = _optional_string(resolution.get("integrity"), where, "integrity")
     kind = _optional_string(resolution.get("type"), where, "type")
