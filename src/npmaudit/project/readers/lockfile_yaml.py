@@ -187,11 +187,13 @@ class _Parser:
     def __init__(self, text: str, *, single: bool) -> None:
         self.lines = text.split("\n")
         self.single = single
+        # Whether some line starts with "---" or "...": only then are the lines searched for one.
+        self.markers = text.startswith(("---", "...")) or "\n---" in text or "\n..." in text
 
     def documents(self) -> list[dict[str, Any]]:
         parts: list[tuple[int, int]] = []
         start = 0
-        for number, line in enumerate(self.lines):
+        for number, line in enumerate(self.lines if self.markers else ()):
             if line.startswith(("---", "...")):
                 if line != "---" or self.single:
                     raise _Unsupported
