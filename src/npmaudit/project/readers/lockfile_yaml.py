@@ -263,24 +263,25 @@ class _Parser:
                 container.append(_value(rest))
                 scalar_limit = indent
                 continue
-            if first == "'" or first == '"':
-                # A quoted key (pnpm's '@scope/name@1.0.0', berry's "name@npm:^1"), read inline when
-                # nothing is inside its quotes that _key would have to look at: the same result.
-                close = content.find(first, 1)
-                key = content[1:close]
-                after = content[close + 1 : close + 3]
-                if close < 0 or (first == '"' and "\\" in key) or (after != ": " and content[close + 1 :] != ":"):
-                    key, rest = _key(content)  # a doubled quote, an escape, or not an entry: _key decides
+            if first in _INDICATORS:
+                if first == "'" or first == '"':
+                    # A quoted key (pnpm's '@scope/name@1.0.0', berry's "name@npm:^1"), read inline when
+                    # nothing is inside its quotes that _key would have to look at: the same result.
+                    close = content.find(first, 1)
+                    key = content[1:close]
+                    after = content[close + 1 : close + 3]
+                    if close < 0 or (first == '"' and "\\" in key) or (after != ": " and content[close + 1 :] != ":"):
+                        key, rest = _key(content)  # a doubled quote, an escape, or not an entry: _key decides
+                    else:
+                        rest = content[close + 3 :].lstrip(" ") if after == ": " else ""
+                    if len(content) - len(rest) > _MAX_KEY:
+                        raise _Unsupported  # the key with its quotes, colon and spaces
                 else:
-                    rest = content[close + 3 :].lstrip(" ") if after == ": " else ""
-                if len(content) - len(rest) > _MAX_KEY:
-                    raise _Unsupported  # the key with its quotes, colon and spaces
-            elif first in _INDICATORS:
-                if is_item:
-                    raise _Unsupported  # a sequence where the mapping's entries are
-                key, rest = _key(content)
-                if len(content) - len(rest) > _MAX_KEY:
-                    raise _Unsupported
+                    if is_item:
+                        raise _Unsupported  # a sequence where the mapping's entries are
+                    key, rest = _key(content)
+                    if len(content) - len(rest) > _MAX_KEY:
+                        raise _Unsupported
             else:
                 # What precedes the value (key, colon, spaces) is measured only when it can be too long.
                 colon = content.find(": ")
