@@ -169,7 +169,13 @@ def _build(path: Path, document: dict[str, Any]) -> Project:
             resolve(dep, importer.location)
     for entry in entries.values():
         for dep in entry.deps:
-            resolve(dep, "")
+            # resolve(dep, "") with its usual case inline: a reference to another entry.
+            reference = dep.reference
+            key = None if reference.startswith("link:") else ref_to_key(reference, dep.name, major)
+            if key is not None and key in entries:
+                dep.kind, dep.target = "entry", key
+            else:
+                resolve(dep, "")  # a link, or a reference to no entry (an error)
 
     def requirements(deps: list[_Dep]) -> list[tuple[str, str]]:
         return [(dep.name, dep.target) for dep in deps if dep.kind == "entry"]
