@@ -236,9 +236,9 @@ class _Entries:
             if dependencies is None:
                 return []
             if isinstance(dependencies, dict) and all(isinstance(spec, str) for spec in dependencies.values()):
-                target = self.target
+                find_target = self.target
                 return [
-                    Dep(dep_name, spec, DepType.PROD, target(resolution, name, dep_name, spec))
+                    Dep(dep_name, spec, DepType.PROD, find_target(resolution, name, dep_name, spec))
                     for dep_name, spec in dependencies.items()
                 ]
         manifest: dict[str, object] = {}
