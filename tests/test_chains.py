@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES
+from lockfile_corpus import corpus, corpus_id, load_fixture
 from npmaudit.project.loader import load_project
 from npmaudit.project.model import Edge, Node, Project, SourceKind
 
@@ -91,3 +92,43 @@ def test_ties_go_to_the_smallest_locations_read_from_the_node_back() -> None:
     assert [n.location for n in project.chain("")] == [""]
     for location in nodes:
         assert project.chain(location) == _one_search(project, location)
+
+
+def _two_pass_parents(project: Project) -> dict[str, str]:
+    """The chain parents as they were computed before the one-pass walk: every node's depth by a
+    breadth-first search from the root, then a second pass over every node keeping, for each
+    target one step deeper, the smallest dependent location."""
+    depth: dict[str, int] = {"": 0}
+    frontier = [""]
+    level = 0
+    while frontier:
+        level += 1
+        following: list[str] = []
+        for location in frontier:
+            node = project.nodes.get(location)
+            if node is None:
+                continue
+            for target in [*(edge.to for edge in node.edges), node.link_target]:
+                if target is not None and target not in depth:
+                    depth[target] = level
+                    following.append(target)
+        frontier = following
+    parents: dict[str, str] = {}
+    for node in project.nodes.values():
+        closer = depth.get(node.location)
+        if closer is None:
+            continue
+        for target in [*(edge.to for edge in node.edges), node.link_target]:
+            if target is not None and depth.get(target) == closer + 1:
+                current = parents.get(target)
+                if current is None or node.location < current:
+                    parents[target] = node.location
+    return parents
+
+
+@pytest.mark.parametrize("path", corpus(), ids=corpus_id)
+def test_one_pass_parents_are_the_two_pass_ones_on_the_whole_corpus(path: Path, tmp_path: Path) -> None:
+    """The one-pass walk (Project._chain_parents) gives every node of every corpus project the very
+    parent the former depth-then-dependents passes gave (so every chain is unchanged)."""
+    project = load_fixture(path, tmp_path)
+    assert project._chain_parents() == _two_pass_parents(project)

@@ -20,7 +20,15 @@ from npmaudit.advisories.matching import affects, fixed_versions
 from npmaudit.advisories.model import Advisory, Severity
 from npmaudit.advisories.source import AdvisorySource, SourceInfo
 from npmaudit.errors import InputError
-from npmaudit.project.model import Node, PackageRef, Project, unchecked_reason, version_problem
+from npmaudit.project.model import (
+    MATCHED_SOURCES,
+    Node,
+    PackageRef,
+    Project,
+    SourceKind,
+    unchecked_reason,
+    version_problem,
+)
 from npmaudit.records import record_class
 
 
@@ -126,12 +134,19 @@ def audit(
     not_checked: list[Node] = []
     unreadable: list[Node] = []
     omitted = 0
-    for node in project.packages():
-        if node.omitted_by(omit):
+    # The tests of Node.omitted_by, Node.is_matched_by_version and version_problem, inlined: this loop
+    # runs once per installed package (an empty ``omit`` omits nothing; a matched node's version is
+    # unreadable when it is empty or not loose semver).
+    parse = semver.parse_version
+    for node in project.nodes.values():
+        source = node.source
+        if source is SourceKind.ROOT:
+            continue
+        if omit and node.omitted_by(omit):
             omitted += 1
-        elif not node.is_matched_by_version:
+        elif source not in MATCHED_SOURCES:
             not_checked.append(node)
-        elif version_problem(node) is not None:
+        elif not node.version or parse(node.version, loose=True) is None:
             not_checked.append(node)
             unreadable.append(node)
         else:

@@ -298,52 +298,43 @@ class Project:
     def _chain_parents(self) -> dict[str, str]:
         """For every node the root leads to, the dependent that comes before it on its chain.
 
-        One breadth-first pass from the root gives each node's distance; its chain parent is then
-        the dependent one step closer to the root with the smallest location. Following those
-        parents from a node to the root gives, of all its shortest chains, the one whose
-        locations read from the node back to the root are the smallest in order: exactly the
-        chain a breadth-first search from the node through its sorted dependents finds, but for
-        every node at once (linear in the graph instead of one whole-graph search per node).
+        One breadth-first pass from the root: a node's chain parent is, of its dependents one step
+        closer to the root, the one with the smallest location. Following those parents from a node
+        to the root gives, of all its shortest chains, the one whose locations read from the node
+        back to the root are the smallest in order: exactly the chain a breadth-first search from
+        the node through its sorted dependents finds, but for every node at once (linear in the
+        graph instead of one whole-graph search per node). Every dependent one step closer is a
+        node of the level the search is expanding when it meets the edge, so the smallest is kept
+        as the level is walked: no second pass over the graph.
         """
         if self._parents or "" not in self.nodes:
             return self._parents
+        nodes = self.nodes
         depth: dict[str, int] = {"": 0}
+        parents: dict[str, str] = {}
         frontier = [""]
         level = 0
         while frontier:
             level += 1
             following: list[str] = []
             for location in frontier:
-                node = self.nodes.get(location)
+                node = nodes.get(location)
                 if node is None:
                     continue
-                for edge in node.edges:
-                    target = edge.to
-                    if target is not None and target not in depth:
+                targets = [edge.to for edge in node.edges]
+                if node.link_target is not None:
+                    targets.append(node.link_target)
+                for target in targets:
+                    if target is None:
+                        continue
+                    known = depth.get(target)
+                    if known is None:
                         depth[target] = level
+                        parents[target] = location
                         following.append(target)
-                target = node.link_target
-                if target is not None and target not in depth:
-                    depth[target] = level
-                    following.append(target)
+                    elif known == level and location < parents[target]:
+                        parents[target] = location
             frontier = following
-        parents: dict[str, str] = {}
-        for node in self.nodes.values():
-            closer = depth.get(node.location)
-            if closer is None:
-                continue
-            closer += 1
-            for edge in node.edges:
-                target = edge.to
-                if target is not None and depth.get(target) == closer:
-                    current = parents.get(target)
-                    if current is None or node.location < current:
-                        parents[target] = node.location
-            target = node.link_target
-            if target is not None and depth.get(target) == closer:
-                current = parents.get(target)
-                if current is None or node.location < current:
-                    parents[target] = node.location
         self._parents.update(parents)
         return self._parents
 
