@@ -139,12 +139,12 @@ def audit(
     # unreadable when it is empty or not loose semver).
     parse = semver.parse_version
     for node in project.nodes.values():
-        source = node.source
-        if source is SourceKind.ROOT:
+        kind = node.source
+        if kind is SourceKind.ROOT:
             continue
         if omit and node.omitted_by(omit):
             omitted += 1
-        elif source not in MATCHED_SOURCES:
+        elif kind not in MATCHED_SOURCES:
             not_checked.append(node)
         elif not node.version or parse(node.version, loose=True) is None:
             not_checked.append(node)

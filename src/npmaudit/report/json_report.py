@@ -142,7 +142,8 @@ def malicious_json(package: MaliciousPackage) -> dict[str, Any]:
 
 
 def render(outcome: AuditOutcome, *, color: bool = False) -> str:
-    return safe_json_dumps(document(outcome)) + "\n"
+    # Every number of the document is a count, an exit code or DataAge.days (finite): see safe_json_dumps.
+    return safe_json_dumps(document(outcome), finite=True) + "\n"
 
 
 # Where the projects go in the recursive document's frame: the frame's only key written at the top
@@ -178,7 +179,7 @@ class RecursiveSections:
     def add(self, outcome: AuditOutcome) -> None:
         # json.dumps(indent=2) writes an element two levels down as the element alone, every line of
         # it indented by four more spaces.
-        self._texts.append(safe_json_dumps(document(outcome)).replace("\n", "\n    "))
+        self._texts.append(safe_json_dumps(document(outcome), finite=True).replace("\n", "\n    "))
         directory = str(outcome.result.project.directory)
         malicious = malicious_packages(outcome.result.findings)
         if malicious:
@@ -205,7 +206,7 @@ class RecursiveSections:
             ],
             "summary": self._summary(scan),
         }
-        head, tail = safe_json_dumps(frame).split(_PROJECTS_SLOT)
+        head, tail = safe_json_dumps(frame, finite=True).split(_PROJECTS_SLOT)
         if not self._texts:
             yield f"{head}{_PROJECTS_SLOT}{tail}\n"
             return

@@ -116,7 +116,7 @@ def _json_escape(char: str) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
-def safe_json_dumps(value: Any, *, indent: int | None = 2) -> str:
+def safe_json_dumps(value: Any, *, indent: int | None = 2, finite: bool = False) -> str:
     """``json.dumps(value, indent=indent, ensure_ascii=False)`` with every unsafe character escaped.
 
     ``json.dumps`` already escapes C0 controls; DEL, the C1 controls, bidi and other format
@@ -124,8 +124,38 @@ def safe_json_dumps(value: Any, *, indent: int | None = 2) -> str:
     Outside strings a JSON document holds only ASCII punctuation and whitespace, so every such
     character is inside a string and its escape means the same character; other text (accents,
     CJK, emoji) stays as it is, so documents of ordinary names are byte for byte unchanged.
+
+    ``finite``: the caller built every number of ``value`` itself and none is NaN or infinite. Such
+    a document indented by 2 is written by orjson's compiled encoder (Python's own ignores
+    ``indent``: the pure-Python one was half the cost of a report), which writes the standard
+    library's very bytes for it (tests/test_report_json_encoder.py) except in three cases it reports
+    or that are seen in its text: a value it cannot write (a lone surrogate, an integer beyond 64
+    bits, a key that is not a string, deep nesting) raises TypeError; a float below 1e-4 (orjson
+    writes ``0.00001`` or ``2.5e-7`` where Python writes ``1e-05``, ``2.5e-07``) leaves ``0.0000``
+    or ``<digit>e-`` in the text. Either way the standard library writes the document. NaN and the
+    infinities it would write as ``null`` (Python writes the non-JSON ``NaN``), hence ``finite``.
     """
+    if finite and indent == 2:
+        fast = _orjson_indented(value)
+        if fast is not None:
+            return safe_json_text(fast)
     return safe_json_text(json.dumps(value, indent=indent, ensure_ascii=False))
+
+
+# Text orjson writes for a float below 1e-4 (in a string it only sends the document the slow way).
+_SMALL_FLOAT = re.compile(r"0\.0000|[0-9]e-")
+
+
+def _orjson_indented(value: Any) -> str | None:
+    """``json.dumps(value, indent=2, ensure_ascii=False)`` for a value without NaN or infinities, by
+    orjson; None when the standard library must write it (see :func:`safe_json_dumps`)."""
+    import orjson  # a dependency; imported on the first document written
+
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return None
+    return None if _SMALL_FLOAT.search(text) else text
 
 
 def safe_json_text(text: str) -> str:

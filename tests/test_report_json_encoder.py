@@ -1,0 +1,127 @@
+"""The JSON report's compiled writer (orjson, report/safe_text.py ``finite=True``) writes the standard
+library's bytes: on the report of every lockfile of the fixtures, on every code point, on the numbers it
+would write differently (left to the standard library), and on the values it cannot write at all."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ci_helpers import write_database
+from conftest import FIXTURES
+from lockfile_corpus import corpus, corpus_id, materialise
+from npmaudit.advisories.local import open_local_database
+from npmaudit.advisories.source import AdvisorySource
+from npmaudit.auditing.run import run_audit
+from npmaudit.report import json_report
+from npmaudit.report.safe_text import _orjson_indented, safe_json_dumps, safe_json_text
+from npmaudit.settings import Settings
+
+
+def standard(value: Any) -> str:
+    """What the report wrote before the compiled writer: the standard library, then the escapes."""
+    return safe_json_text(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+@pytest.fixture(scope="module")
+def corpus_source(tmp_path_factory: pytest.TempPathFactory) -> AdvisorySource:
+    """Malicious-package records, the GitHub advisories and the synthetic ones on common packages:
+    findings (with chains, aliases, fixed versions) in most trees of the corpus."""
+    folder = tmp_path_factory.mktemp("db")
+    ghsa = FIXTURES / "osv" / "online" / "npm-ghsa.jsonl.gz"
+    path = write_database(folder / "corpus.jsonl", ghsa, FIXTURES / "osv" / "store" / "npm-malicious-sample.jsonl.gz")
+    path.write_text(path.read_text() + (FIXTURES / "npm_oracle" / "advisories" / "synthetic.jsonl").read_text())
+    return open_local_database(path)
+
+
+@pytest.mark.parametrize("fixture", corpus(), ids=corpus_id)
+def test_the_report_of_every_lockfile_is_the_standard_librarys(
+    fixture: Path, corpus_source: AdvisorySource, tmp_path: Path
+) -> None:
+    lockfile = materialise(fixture, tmp_path)
+    settings = Settings(cache_dir=tmp_path / "cache", local=True, allow_unchecked=True)
+    if lockfile.name == "node_modules":
+        outcome = run_audit(lockfile.parent, settings, lockfile=lockfile, sources=[corpus_source])
+    else:
+        outcome = run_audit(lockfile, settings, sources=[corpus_source])
+    document = json_report.document(outcome)
+    assert _orjson_indented(document) is not None  # the compiled writer did write it
+    assert json_report.render(outcome) == standard(document) + "\n"
+
+
+def test_some_reports_of_the_corpus_hold_findings_with_chains(corpus_source: AdvisorySource, tmp_path: Path) -> None:
+    """The comparison above is worth something: the largest lockfile's report holds findings."""
+    lockfile = FIXTURES / "lockfiles" / "npm" / "facebook__create-react-app" / "package-lock.json"
+    outcome = run_audit(lockfile, Settings(cache_dir=tmp_path, local=True), sources=[corpus_source])
+    findings = json.loads(json_report.render(outcome))["findings"]
+    assert len(findings) > 20
+    assert any(len(chain) > 3 for finding in findings for chain in finding["chains"])
+
+
+def test_every_code_point_in_keys_and_values() -> None:
+    """Every code point but the surrogates, as keys and values, escaped or raw alike; a lone surrogate
+    is not written by orjson at all (the standard library writes it, then it is escaped)."""
+    chunk = 4096
+    last = sys.maxunicode + 1
+    for start in range(0, last, chunk):
+        text = "".join(chr(c) for c in range(start, min(start + chunk, last)) if not 0xD800 <= c <= 0xDFFF)
+        if not text:
+            continue
+        value = {text: [text, {"k": text}], "a" + text[:7]: text[::-1]}
+        # Compared before the escapes, which both texts go through alike (and which take far longer).
+        assert _orjson_indented(value) == json.dumps(value, indent=2, ensure_ascii=False)
+    lone = {"name": "x\ud800y"}
+    assert _orjson_indented(lone) is None
+    assert safe_json_dumps(lone, finite=True) == standard(lone)
+
+
+def _floats() -> list[float]:
+    values = [0.0, -0.0, 1.0, 0.1, 12.345, 5e-324, 1.7976931348623157e308]
+    for exponent in range(-323, 308):
+        for mantissa in (1.0, 2.5, 9.999, 1.2345678901234567):
+            values.extend((mantissa * float(f"1e{exponent}"), -mantissa * float(f"1e{exponent}")))
+    return values
+
+
+def test_every_float_is_written_as_the_standard_library_writes_it() -> None:
+    """Floats below 1e-4 orjson writes its own way: they are seen and left to the standard library."""
+    small_seen = 0
+    for number in _floats():
+        value = {"days": number, "list": [number]}
+        assert safe_json_dumps(value, finite=True) == standard(value), number
+        if number and abs(number) < 1e-4:
+            small_seen += _orjson_indented(value) is None
+    assert small_seen > 100
+
+
+class Kind(StrEnum):
+    A = "alpha"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"big": 2**64, "small": -(2**63) - 1},  # beyond 64 bits: orjson refuses
+        {2: "int key", None: "none key", True: "bool key", 0.5: "float key"},  # keys that are not strings
+        {"nested": [[[[[[[[]]]]]]]], "empty": {}, "emptyList": [], "tuple": (1, "a", None, False)},
+        {"enum": Kind.A, Kind.A: 1},
+        {"deep": json.loads("[" * 300 + "]" * 300)},  # deeper than orjson goes
+        [],
+        "top-level string",
+    ],
+    ids=["huge-int", "non-str-keys", "containers", "str-enum", "deep", "empty-list", "string"],
+)
+def test_what_orjson_cannot_write_or_writes_alike(value: Any) -> None:
+    assert safe_json_dumps(value, finite=True) == standard(value)
+
+
+def test_other_indents_and_callers_are_the_standard_librarys() -> None:
+    value = {"a": [1, {"b": "\u202e"}], "f": 1e-05}
+    assert safe_json_dumps(value, indent=None, finite=True) == safe_json_text(json.dumps(value, ensure_ascii=False))
+    assert safe_json_dumps(value) == standard(value)
+    assert "\\u202e" in safe_json_dumps(value, finite=True)  # the escapes are still made
