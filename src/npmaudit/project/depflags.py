@@ -13,76 +13,84 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from npmaudit.project.model import DepType, Node
-from npmaudit.records import record_class
 
-# (dev edge, optional edge, peer edge) for each kind of edge.
-_EDGE_KINDS = {
+# A node's groups as bits of one int: the walk below clears bits by masking, without an object per node.
+_DEV, _OPTIONAL, _DEV_OPTIONAL, _PEER = 1, 2, 4, 8
+_EVERY_GROUP = _DEV | _OPTIONAL | _DEV_OPTIONAL | _PEER
+
+# The groups an edge of each kind keeps in its target whatever its dependent is in: a dev edge keeps
+# dev, an optional one optional; either keeps devOptional; a peer edge keeps peer.
+_EDGE_KEEPS = {
     kind: (
-        kind is DepType.DEV,
-        kind in (DepType.OPTIONAL, DepType.PEER_OPTIONAL),
-        kind in (DepType.PEER, DepType.PEER_OPTIONAL),
+        (_DEV | _DEV_OPTIONAL if kind is DepType.DEV else 0)
+        | (_OPTIONAL | _DEV_OPTIONAL if kind in (DepType.OPTIONAL, DepType.PEER_OPTIONAL) else 0)
+        | (_PEER if kind in (DepType.PEER, DepType.PEER_OPTIONAL) else 0)
     )
     for kind in DepType
 }
 
 
-@record_class(slots=True)
-class _Flags:
-    dev: bool = True
-    optional: bool = True
-    dev_optional: bool = True
-    peer: bool = True
+def _passed_on(groups: int) -> int:
+    """The groups a dependent in ``groups`` keeps in its targets through any edge: its own, and
+    devOptional when it is dev or optional (needed by a dev or an optional part)."""
+    return groups | _DEV_OPTIONAL if groups & (_DEV | _OPTIONAL) else groups
+
+
+# (dev, optional, dev_optional, peer) of each set of bits, as a node stores them.
+_AS_FIELDS = [
+    (bool(bits & _DEV), bool(bits & _OPTIONAL), bool(bits & _DEV_OPTIONAL), bool(bits & _PEER))
+    for bits in range(_EVERY_GROUP + 1)
+]
 
 
 def compute_dep_flags(nodes: Mapping[str, Node]) -> dict[str, Node]:
     """Return the nodes with their group flags recomputed from the edges, root at ``""``."""
-    flags = {location: _Flags() for location in nodes}
-    flags[""] = _Flags(False, False, False, False)
+    flags = dict.fromkeys(nodes, _EVERY_GROUP)
+    flags[""] = 0
     seen: set[str] = set()
     queue = [""]
+    edge_keeps = _EDGE_KEEPS
     while queue:
         location = queue.pop()
         seen.add(location)
         node = nodes[location]
         mine = flags[location]
-        if node.link_target is not None:
-            target = flags.get(node.link_target)
-            if target is None:
+        link_target = node.link_target
+        if link_target is not None:
+            # A link passes its groups on to its target as they are.
+            held = flags.get(link_target)
+            if held is None:
                 continue
-            changed = _narrow(target, mine.dev, mine.optional, mine.dev_optional, mine.peer)
-            if changed or node.link_target not in seen:
-                queue.append(node.link_target)
+            narrowed = held & mine
+            if narrowed != held:
+                flags[link_target] = narrowed
+                queue.append(link_target)
+            elif link_target not in seen:
+                queue.append(link_target)
             continue
+        passed = _passed_on(mine)
         for edge in node.edges:
             to = edge.to
             if to is None:
                 continue
-            target = flags.get(to)
-            if target is None:
-                continue
-            if not (target.dev or target.optional or target.dev_optional or target.peer):
-                continue  # nothing left to clear: most edges of a tree lead to production nodes
-            dev_edge, optional_edge, peer_edge = _EDGE_KINDS[edge.type]
-            keep_dev = mine.dev or dev_edge
-            keep_optional = mine.optional or optional_edge
-            keep_dev_optional = mine.dev_optional or mine.dev or mine.optional or dev_edge or optional_edge
-            keep_peer = mine.peer or peer_edge
-            if _narrow(target, keep_dev, keep_optional, keep_dev_optional, keep_peer):
+            held = flags.get(to)
+            if not held:
+                continue  # not a node, or nothing left to clear: most edges of a tree lead to production nodes
+            narrowed = held & (passed | edge_keeps[edge.type])
+            if narrowed != held:
+                flags[to] = narrowed
                 queue.append(to)
     result = {}
+    as_fields = _AS_FIELDS
     for location, node in nodes.items():
-        state = flags[location]
-        dev_optional = state.dev_optional
-        if location in seen and location != "" and (state.dev or state.optional):
-            dev_optional = False
-        if (node.dev, node.optional, node.dev_optional, node.peer) == (
-            state.dev,
-            state.optional,
-            dev_optional,
-            state.peer,
-        ):
+        bits = flags[location]
+        if bits & (_DEV | _OPTIONAL) and location in seen and location != "":
+            bits &= ~_DEV_OPTIONAL  # devOptional only where neither dev nor optional alone says it
+        fields = as_fields[bits]
+        if (node.dev, node.optional, node.dev_optional, node.peer) == fields:
             result[location] = node  # frozen: the same node serves; most nodes of a tree keep their flags
             continue
+        dev, optional, dev_optional, peer = fields
         # The constructor with every field by position: dataclasses.replace costs twice as much, and
         # this runs once per node of every lockfile without stored groups.
         result[location] = Node(
@@ -93,30 +101,12 @@ def compute_dep_flags(nodes: Mapping[str, Node]) -> dict[str, Node]:
             node.install_name,
             node.resolved,
             node.integrity,
-            state.dev,
-            state.optional,
+            dev,
+            optional,
             dev_optional,
-            state.peer,
+            peer,
             node.in_bundle,
             node.edges,
             node.link_target,
         )
     return result
-
-
-def _narrow(target: _Flags, dev: bool, optional: bool, dev_optional: bool, peer: bool) -> bool:
-    """Clear the target's flags that the incoming path does not keep; say whether any changed."""
-    changed = False
-    if target.dev and not dev:
-        target.dev = False
-        changed = True
-    if target.optional and not optional:
-        target.optional = False
-        changed = True
-    if target.dev_optional and not dev_optional:
-        target.dev_optional = False
-        changed = True
-    if target.peer and not peer:
-        target.peer = False
-        changed = True
-    return changed
