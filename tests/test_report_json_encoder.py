@@ -1,10 +1,13 @@
-"""The JSON report's compiled writer (orjson, report/safe_text.py ``finite=True``) writes the standard
-library's bytes: on the report of every lockfile of the fixtures, on every code point, on the numbers it
-would write differently (left to the standard library), and on the values it cannot write at all."""
+"""The JSON writers that replace the standard library's pure-Python indenting encoder write its very
+bytes: report/json_indent.py (every document indented by 2) and orjson (report/safe_text.py, for
+documents whose numbers are finite, once loaded). Checked on the report of every lockfile of the
+fixtures, on every code point, on a sweep of numbers (those orjson writes differently are left to the
+standard library) and on the values they cannot write at all (the standard library decides)."""
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -19,13 +22,19 @@ from npmaudit.advisories.local import open_local_database
 from npmaudit.advisories.source import AdvisorySource
 from npmaudit.auditing.run import run_audit
 from npmaudit.report import json_report
-from npmaudit.report.safe_text import _orjson_indented, safe_json_dumps, safe_json_text
+from npmaudit.report.json_indent import indented
+from npmaudit.report.safe_text import _orjson_indented, load_compiled_writer, safe_json_dumps, safe_json_text
 from npmaudit.settings import Settings
 
 
 def standard(value: Any) -> str:
-    """What the report wrote before the compiled writer: the standard library, then the escapes."""
+    """What the report wrote before the faster writers: the standard library, then the escapes."""
     return safe_json_text(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def plain(value: Any) -> str:
+    """The standard library's text, before the escapes (which every writer's text goes through alike)."""
+    return json.dumps(value, indent=2, ensure_ascii=False)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +59,8 @@ def test_the_report_of_every_lockfile_is_the_standard_librarys(
     else:
         outcome = run_audit(lockfile, settings, sources=[corpus_source])
     document = json_report.document(outcome)
-    assert _orjson_indented(document) is not None  # the compiled writer did write it
+    assert indented(document) == plain(document)
+    assert _orjson_indented(document) == plain(document)
     assert json_report.render(outcome) == standard(document) + "\n"
 
 
@@ -73,10 +83,12 @@ def test_every_code_point_in_keys_and_values() -> None:
         if not text:
             continue
         value = {text: [text, {"k": text}], "a" + text[:7]: text[::-1]}
-        # Compared before the escapes, which both texts go through alike (and which take far longer).
-        assert _orjson_indented(value) == json.dumps(value, indent=2, ensure_ascii=False)
+        assert indented(value) == plain(value)
+        assert _orjson_indented(value) == plain(value)
     lone = {"name": "x\ud800y"}
+    assert indented(lone) == plain(lone)
     assert _orjson_indented(lone) is None
+    load_compiled_writer()
     assert safe_json_dumps(lone, finite=True) == standard(lone)
 
 
@@ -92,11 +104,16 @@ def test_every_float_is_written_as_the_standard_library_writes_it() -> None:
     """Floats below 1e-4 orjson writes its own way: they are seen and left to the standard library."""
     small_seen = 0
     for number in _floats():
-        value = {"days": number, "list": [number]}
-        assert safe_json_dumps(value, finite=True) == standard(value), number
+        value = {"days": number, "list": [number], number: 1}
+        assert indented(value) == plain(value), number
         if number and abs(number) < 1e-4:
-            small_seen += _orjson_indented(value) is None
-    assert small_seen > 100
+            small_seen += _orjson_indented({"days": number}) is None
+        else:
+            assert _orjson_indented({"days": number, "list": [number]}) == plain({"days": number, "list": [number]})
+    assert small_seen > 1000
+    not_finite = {"nan": math.nan, "list": [math.inf, -math.inf], math.inf: 1}
+    assert indented(not_finite) == plain(not_finite)
+    assert safe_json_dumps(not_finite) == standard(not_finite)
 
 
 class Kind(StrEnum):
@@ -116,8 +133,25 @@ class Kind(StrEnum):
     ],
     ids=["huge-int", "non-str-keys", "containers", "str-enum", "deep", "empty-list", "string"],
 )
-def test_what_orjson_cannot_write_or_writes_alike(value: Any) -> None:
+def test_values_the_writers_cannot_write_or_write_alike(value: Any) -> None:
+    load_compiled_writer()
     assert safe_json_dumps(value, finite=True) == standard(value)
+    assert safe_json_dumps(value) == standard(value)
+    assert indented(value) in (None, plain(value))
+
+
+class Unknown:
+    pass
+
+
+def test_what_the_standard_library_refuses_it_still_refuses() -> None:
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    for value, error in (({"a": Unknown()}, TypeError), ({(1, 2): "tuple key"}, TypeError), (cycle, ValueError)):
+        assert indented(value) is None
+        for finite in (False, True):
+            with pytest.raises(error):
+                safe_json_dumps(value, finite=finite)
 
 
 def test_other_indents_and_callers_are_the_standard_librarys() -> None:

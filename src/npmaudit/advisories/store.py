@@ -288,7 +288,8 @@ class AdvisoryStore:
         """
         decoded = self._decoded
         found: dict[str, list[Advisory]] = {}
-        asked = {sql_text(name): name for name in names}  # as indexed -> as asked
+        # As indexed -> as asked (sql_text keeps an ASCII name as it is: nearly every name, tested inline).
+        asked = {name if name.isascii() else sql_text(name): name for name in names}
         stored = list(asked)
         with _reading(self.path):
             for start in range(0, len(stored), LOOKUP_CHUNK):

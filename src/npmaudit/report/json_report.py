@@ -16,7 +16,7 @@ from npmaudit.advisories.source import SourceInfo
 from npmaudit.auditing.freshness import data_age
 from npmaudit.project.model import unchecked_reason
 from npmaudit.report.common import MaliciousPackage, chain_labels, malicious_packages, summarize
-from npmaudit.report.safe_text import safe_json_dumps
+from npmaudit.report.safe_text import load_compiled_writer, safe_json_dumps
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -171,6 +171,7 @@ class RecursiveSections:
     whole document dumped at once (``safe_json_dumps`` escapes character by character)."""
 
     def __init__(self) -> None:
+        load_compiled_writer()  # a document per project: orjson's compiled writer pays for its import
         self._texts: list[str] = []
         self._failing: list[str] = []
         self._holding: list[dict[str, Any]] = []
