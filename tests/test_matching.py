@@ -228,3 +228,23 @@ def test_an_entry_with_only_npms_range_uses_it():
         False,
         False,
     ]
+
+
+def test_sorted_events_are_kept_per_range_object_and_only_for_it(advisories: dict[str, Advisory]):
+    """The cache of sorted events (matching._SORTED) answers for the very range object it was filled
+    for, with what sorting it again gives; an entry left under the same id by another range (an id
+    Python reused) is not taken for it."""
+    from npmaudit.advisories import matching
+    from npmaudit.advisories.model import AffectedRange, Event
+
+    ranges = [rng for advisory in advisories.values() for entry in advisory.affected for rng in entry.ranges]
+    assert len(ranges) > 20
+    for rng in ranges:
+        first = matching._sorted_events(rng)
+        assert matching._sorted_events(rng) is first
+        assert first == matching._events_in_order(rng)
+    other = AffectedRange("SEMVER", (Event("introduced", "0"), Event("fixed", "1.0.0")))
+    stale = AffectedRange("SEMVER", (Event("introduced", "5.0.0"),))
+    matching._SORTED[id(other)] = (stale, matching._events_in_order(stale))
+    assert matching._sorted_events(other) == matching._events_in_order(other)
+    assert affects(_record([{"introduced": "0"}, {"fixed": "1.0.0"}]), "p", "0.5.0")

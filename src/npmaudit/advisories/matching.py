@@ -48,7 +48,27 @@ def entry_affects(entry: Affected, version: str) -> bool:
     return any(_in_range(parsed, r) for r in evaluable)
 
 
-def _sorted_events(rng: AffectedRange) -> list[tuple[semver.Version | None, str, str]]:
+_Events = tuple[tuple[semver.Version | None, str, str], ...]
+
+# Each range's sorted events, by the range object: an audit asks again for every installed version of
+# a package, and fixed_versions once more. The range is held with its events, so its id cannot be
+# reused while the entry stands; a long-lived process (a server) clears the cache when it is full.
+_SORTED: dict[int, tuple[AffectedRange, _Events]] = {}
+_SORTED_LIMIT = 65536
+
+
+def _sorted_events(rng: AffectedRange) -> _Events:
+    held = _SORTED.get(id(rng))
+    if held is not None and held[0] is rng:
+        return held[1]
+    events = _events_in_order(rng)
+    if len(_SORTED) >= _SORTED_LIMIT:
+        _SORTED.clear()
+    _SORTED[id(rng)] = (rng, events)
+    return events
+
+
+def _events_in_order(rng: AffectedRange) -> _Events:
     events = []
     for event in rng.events:
         bound = _version(event.version)
@@ -57,7 +77,7 @@ def _sorted_events(rng: AffectedRange) -> list[tuple[semver.Version | None, str,
         events.append((bound, event.kind, event.version))
     # None ("0") sorts before every real version.
     events.sort(key=lambda item: (item[0] is not None, item[0] or _ZERO))
-    return events
+    return tuple(events)
 
 
 _ZERO = semver.Version(0, 0, 0, (), ())
