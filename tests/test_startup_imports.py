@@ -254,3 +254,36 @@ def test_close_sources_closes_the_store_a_run_opened(tmp_path: Path) -> None:
     close_sources([store])
     with pytest.raises(InputError, match="Cannot operate on a closed database"):
         store.lookup(["lodash"])
+
+
+def test_a_recursive_scan_closes_the_store_it_opened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``-r`` opens its sources once for every project and closes them when the scan ends, so its
+    console run, like a single audit's, skips the exit collection without leaving the store open."""
+    import shutil
+
+    import npmaudit.auditing.run as run_module
+    from npmaudit.advisories.store import AdvisoryStore
+    from npmaudit.settings import Settings
+
+    path = tmp_path / "store.sqlite"
+    assert main(["db", "import", str(GITHUB_ADVISORIES), "--db", str(path)]) == 0
+    root = tmp_path / "fleet"
+    for project in (CREATE_REACT_APP, MOCHA):
+        shutil.copytree(project, root / project.name)
+    opened: list[object] = []
+
+    def recording(settings: Settings) -> list[object]:
+        sources = open_real(settings)
+        opened.extend(sources)
+        return sources
+
+    open_real = run_module.open_sources
+    monkeypatch.setattr(run_module, "open_sources", recording)
+    settings = Settings.for_library(cache_dir=tmp_path / "cache", db=path, local=True, offline=True)
+    scan = run_module.run_recursive(root, settings)
+    assert len(scan.digests) == 2 and scan.exit_code == 1  # both audited, findings: the store was read
+    stores = [source for source in opened if isinstance(source, AdvisoryStore)]
+    assert stores
+    for store in stores:
+        with pytest.raises(InputError, match="Cannot operate on a closed database"):
+            store.lookup(["lodash"])

@@ -253,23 +253,26 @@ def run_recursive(
     if not directories:
         raise InputError(root, "no project with a lockfile found under this directory")
     sources = open_sources(settings)
-    shared_messages = source_messages(sources, settings)
-    outcomes: list[AuditOutcome] = [] if on_audited is None else HandedOver()
-    digests, failures = [], []
-    for directory in directories:
-        try:
-            outcome = run_audit(directory, settings, sources=sources, progress=progress, part_of_scan=True)
-        except NpmauditError as error:
-            if error.exit_code == EXIT_SOURCE:
-                raise  # a source that fails for one project fails for all: stop, closed
-            failures.append(ProjectFailure(directory, error))
-            continue
-        kept = outcome if keep_graphs else _without_graph(outcome)
-        digests.append(ProjectDigest.of(kept))
-        if on_audited is None:
-            outcomes.append(kept)
-        else:
-            on_audited(kept)
+    try:
+        shared_messages = source_messages(sources, settings)
+        outcomes: list[AuditOutcome] = [] if on_audited is None else HandedOver()
+        digests, failures = [], []
+        for directory in directories:
+            try:
+                outcome = run_audit(directory, settings, sources=sources, progress=progress, part_of_scan=True)
+            except NpmauditError as error:
+                if error.exit_code == EXIT_SOURCE:
+                    raise  # a source that fails for one project fails for all: stop, closed
+                failures.append(ProjectFailure(directory, error))
+                continue
+            kept = outcome if keep_graphs else _without_graph(outcome)
+            digests.append(ProjectDigest.of(kept))
+            if on_audited is None:
+                outcomes.append(kept)
+            else:
+                on_audited(kept)
+    finally:
+        close_sources(sources)  # the outcomes hold what the sources said (SourceInfo), never the sources
     return RecursiveOutcome(root, outcomes, failures, settings, shared_messages, digests)
 
 

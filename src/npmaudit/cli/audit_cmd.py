@@ -147,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
             keep_graphs=WHOLE_TREE in analyses,
             on_audited=writer.add if writer is not None else None,
         )
+        skip_exit_collection()  # run_recursive closed the sources it opened
         plan.emit_recursive(scan, settings, writer)
         _print_messages(scan.messages)
         for failure in scan.failures:
