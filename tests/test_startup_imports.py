@@ -287,3 +287,30 @@ def test_a_recursive_scan_closes_the_store_it_opened(tmp_path: Path, monkeypatch
     for store in stores:
         with pytest.raises(InputError, match="Cannot operate on a closed database"):
             store.lookup(["lodash"])
+
+
+def test_a_long_running_command_collects_as_the_interpreter_does() -> None:
+    """``serve`` calls ``runs_long``: a console run's rare collections (tuned for one short command)
+    are put back to the interpreter's own thresholds, so a server's cyclic garbage does not pile up."""
+    script = (
+        "import gc, json, npmaudit.cli as cli; before = gc.get_threshold(); cli.tune_gc(); tuned = gc.get_threshold();"
+        " cli.runs_long(); print(json.dumps([before, tuned, gc.get_threshold()]))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    before, tuned, after = json.loads(done.stdout)
+    assert tuned != before  # the console run's tuning took effect
+    assert after == before
+
+
+def test_serve_asks_for_the_interpreters_collection() -> None:
+    import ast
+    import inspect
+
+    from npmaudit.cli import serve_cmd
+
+    calls = {
+        node.func.id
+        for node in ast.walk(ast.parse(inspect.getsource(serve_cmd.run_serve)))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+    assert "runs_long" in calls

@@ -64,6 +64,7 @@ GC_THRESHOLDS = (2_000_000, 20, 20)
 
 
 _tuned = False  # tune_gc() set this process up: it runs one command of ours
+_untuned_thresholds = gc.get_threshold()  # the interpreter's own, for a command that does not end soon
 
 
 def tune_gc() -> None:
@@ -73,6 +74,14 @@ def tune_gc() -> None:
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
     _tuned = True
+
+
+def runs_long() -> None:
+    """Called by a command that does not end soon (``serve``): a server's requests leave cyclic
+    garbage (frames, exceptions, event-loop callbacks) that rare collections would let pile up, so
+    it runs with the interpreter's own thresholds. What is frozen (the imports) stays frozen."""
+    if _tuned:
+        gc.set_threshold(*_untuned_thresholds)
 
 
 def freeze_imports() -> None:

@@ -98,6 +98,9 @@ def run_serve(args: argparse.Namespace) -> int:
         settings = HttpSettings(timeout=config.request_timeout, retries=0)
         upstream = Upstream(config.upstream, HttpClient(f"upstream {redact_url(config.upstream)}", settings, network))
     app = create_app(config, upstream)
+    from npmaudit.cli import runs_long
+
+    runs_long()
     sock = bind(config)
     _configure_logging()
     host, port = sock.getsockname()[:2]
