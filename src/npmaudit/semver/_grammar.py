@@ -185,11 +185,14 @@ def trim_comparators(text: str) -> str:
     as well, and the scan moves past the run instead of trying each of them."""
     if not _has_space_to_trim(text):
         return text  # the replacement would change nothing: the pattern need not even be compiled
+    # Looked up once: inside this module a name is not found through __getattr__, and calling it
+    # on every position would re-enter re.compile's cache each time.
+    pattern = globals().get("COMPARATOR_TRIM") or __getattr__("COMPARATOR_TRIM")
     out: list[str] = []
     kept = position = 0
     length = len(text)
     while position < length:
-        m = __getattr__("COMPARATOR_TRIM").match(text, position)
+        m = pattern.match(text, position)
         if m is not None:
             out.append(text[kept : m.start()])
             out.append((m[1] or "") + (m[2] or "") + (m[3] or ""))
