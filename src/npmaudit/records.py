@@ -154,16 +154,6 @@ def record_class(
     return build if cls is None else build(cls)
 
 
-def record_fields(class_or_instance: Any) -> tuple[RecordField, ...]:
-    """The fields of a record class or instance, in ``__init__`` order."""
-    fields: tuple[RecordField, ...] = getattr(class_or_instance, FIELDS_ATTRIBUTE)
-    return fields
-
-
-def is_record(value: Any) -> bool:
-    return hasattr(value if isinstance(value, type) else type(value), FIELDS_ATTRIBUTE)
-
-
 if TYPE_CHECKING:
     # The type checker checks the changes against the fields, as for any dataclass.
     from dataclasses import replace as replace
@@ -264,8 +254,8 @@ def _build(cls: type[T], *, frozen: bool, eq: bool, order: bool, slots: bool) ->
         _put(cls, "__delattr__", _make_frozen_delattr(cls, names))
     _set_new(cls, "__match_args__", tuple(f.name for f in fields if f.init))
     if slots and frozen:
-        _set_new(cls, "__getstate__", _make_getstate(cls, fields))
-        _set_new(cls, "__setstate__", _make_setstate(cls, fields))
+        _set_new(cls, "__getstate__", _make_getstate(fields))
+        _set_new(cls, "__setstate__", _make_setstate(fields))
     return cls
 
 
@@ -480,7 +470,7 @@ def _make_frozen_delattr(cls: type[Any], names: frozenset[str]) -> Callable[[Any
     return __delattr__
 
 
-def _make_getstate(cls: type, fields: tuple[RecordField, ...]) -> Callable[[Any], list[Any]]:
+def _make_getstate(fields: tuple[RecordField, ...]) -> Callable[[Any], list[Any]]:
     names = tuple(f.name for f in fields)
 
     def __getstate__(self: Any) -> list[Any]:
@@ -489,7 +479,7 @@ def _make_getstate(cls: type, fields: tuple[RecordField, ...]) -> Callable[[Any]
     return __getstate__
 
 
-def _make_setstate(cls: type, fields: tuple[RecordField, ...]) -> Callable[[Any, list[Any]], None]:
+def _make_setstate(fields: tuple[RecordField, ...]) -> Callable[[Any, list[Any]], None]:
     """Pickle restores a frozen slotted record through here: its own __setattr__ refuses."""
     names = tuple(f.name for f in fields)
 
