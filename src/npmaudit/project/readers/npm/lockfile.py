@@ -405,15 +405,6 @@ class _Builder:
         if not (isinstance(package_name, str) and package_name):
             package_name = install_name
         version = entry.get("version")
-        resolved = entry.get("resolved")
-        if resolved:
-            source = SourceKind.REGISTRY if is_registry_tarball(resolved) else _kind_of(resolved)
-        elif not version or is_semver(version):
-            # No resolved: a bundled dependency, or a lockfile saved without resolved URLs; npm
-            # fetches such a version from the registry.
-            source = SourceKind.REGISTRY
-        else:
-            source = _kind_of(version)
         dev = bool(entry.get("dev"))
         optional = bool(entry.get("optional"))
         # Positional, in Node's field order (location ... edges): a keyword call costs a third more.
@@ -421,9 +412,9 @@ class _Builder:
             location,
             package_name,
             version if isinstance(version, str) else "",
-            source,
+            _installed_source(entry),
             install_name,
-            resolved,
+            entry.get("resolved"),
             entry.get("integrity"),
             dev,
             optional,
@@ -469,17 +460,20 @@ class _Builder:
     def _source(self, location: str, entry: Mapping[str, Any]) -> SourceKind:
         if is_top(location):
             return SourceKind.WORKSPACE if location in self.workspace_folders else SourceKind.DIRECTORY
-        resolved = entry.get("resolved")
-        if resolved:
-            if is_registry_tarball(resolved):
-                return SourceKind.REGISTRY
-            return _kind_of(resolved)
-        version = entry.get("version") or ""
-        if not version or is_semver(version):
-            # No resolved: a bundled dependency, or a lockfile saved without resolved URLs; npm
-            # fetches such a version from the registry.
-            return SourceKind.REGISTRY
-        return _kind_of(version)
+        return _installed_source(entry)
+
+
+def _installed_source(entry: Mapping[str, Any]) -> SourceKind:
+    """Where an installed package's entry says it came from: its resolved URL, else its version."""
+    resolved = entry.get("resolved")
+    if resolved:
+        return SourceKind.REGISTRY if is_registry_tarball(resolved) else _kind_of(resolved)
+    version = entry.get("version")
+    if not version or is_semver(version):
+        # No resolved: a bundled dependency, or a lockfile saved without resolved URLs; npm
+        # fetches such a version from the registry.
+        return SourceKind.REGISTRY
+    return _kind_of(version)
 
 
 def _nesting_folders(locations: Iterable[str]) -> set[str]:
