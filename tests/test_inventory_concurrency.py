@@ -196,3 +196,50 @@ def test_8_adders_and_8_readers_on_postgresql(
 ) -> None:
     _race(tmp_path, postgres_url)
     assert _listed(capsys, postgres_url) == _expected_counts()
+
+
+# Every child opens (and so creates) a fresh inventory per round, all at the same instant: the
+# switch of a new file to WAL is where two processes used to deadlock and one failed at once with
+# "database is locked" (about one round in ten on two cores), however long the busy timeout.
+CREATOR = """
+import json, os, sys, time
+from pathlib import Path
+from npmaudit.errors import InputError
+from npmaudit.inventory.backends import SqliteBackend
+folder, rounds, go = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+failures = []
+for number in range(rounds):
+    time.sleep(max(0.0, go + number * 0.15 - time.time()))
+    try:
+        backend = SqliteBackend(folder / f"round-{number}.sqlite", create=True)
+        with backend.transaction(write=True):
+            backend.execute("SELECT COUNT(*) FROM projects")
+        backend.close()
+    except InputError as error:
+        failures.append(f"round {number}: {error}")
+print(json.dumps(failures))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX processes")
+def test_processes_creating_one_sqlite_inventory_at_once_all_succeed(tmp_path: Path) -> None:
+    rounds = 20
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    go = str(time.time() + 1.5)
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CREATOR, str(tmp_path), str(rounds), go],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    failures = []
+    for child in children:
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+        failures += json.loads(out)
+    assert failures == []
+    assert sorted(p.name for p in tmp_path.glob("round-*.sqlite")) == sorted(f"round-{n}.sqlite" for n in range(rounds))

@@ -17,6 +17,7 @@ from typing import Any
 
 from npmaudit.advisories.local import SQLITE_SUFFIXES
 from npmaudit.errors import InputError
+from npmaudit.sqlite_wal import enter_wal
 
 SCHEMA_VERSION = 1
 # PRAGMA application_id: tells our stores from any other SQLite file (b"npma").
@@ -296,11 +297,9 @@ def _identity(db: sqlite3.Connection) -> tuple[int, int]:
 
 
 def _enable_wal(path: Path, db: sqlite3.Connection) -> None:
-    # WAL: readers never block on a writer. NORMAL sync is crash-safe in WAL mode (a killed process
-    # never corrupts or half-applies a transaction; only a power cut may lose the last commits).
+    # WAL: readers never block on a writer (only a power cut may lose the last commits).
     with _locked_errors(path):
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")
+        enter_wal(db, BUSY_TIMEOUT_MS / 1000)
 
 
 def _meta(db: sqlite3.Connection, key: str) -> Any:

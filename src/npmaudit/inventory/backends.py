@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from npmaudit.errors import InputError, UsageError
 from npmaudit.inventory.schema import APPLICATION_ID, BINARY_COPY, BUCKET_BITS, SCHEMA_VERSION, statements
+from npmaudit.sqlite_wal import enter_wal
 
 BUSY_TIMEOUT_S = 600.0  # writers queue behind each other; a fleet's CI runners must outwait a long add
 CACHE_KIB = 65536  # SQLite's page cache: a fleet's index on package ids outgrows the 2 MB default
@@ -196,13 +197,11 @@ class SqliteBackend:
             raise InputError(self.path, f"not an npmaudit inventory: {error}") from None
         self._check(*identity)
         if identity[1] == SCHEMA_VERSION:
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._enter_wal()
             return
         if not create:
             raise InputError(self.path, MISSING)  # an empty file: nothing was ever added (or not yet)
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._enter_wal()
         self._db.execute("BEGIN IMMEDIATE")
         try:
             identity = self._identity()  # another process may have created it meanwhile
@@ -217,6 +216,9 @@ class SqliteBackend:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def _enter_wal(self) -> None:
+        enter_wal(self._db, BUSY_TIMEOUT_S)  # several CI runners may create the same new file at once
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._errors():
