@@ -43,8 +43,8 @@ _PATH_KEYS = frozenset({"cafile", "userconfig", "globalconfig", "prefix"})
 # Top-level credentials npm 9+ refuses (ERR_INVALID_AUTH): they would be sent to whatever
 # registry is configured, so they must be scoped to one with a nerf-dart key.
 _UNSCOPED_AUTH = ("_authToken", "username", "_password")
-_ENV_EXPR = re.compile(r"(?<!\\)(\\*)\$\{([^${}?]+)(\?)?\}")
-_INI_LINE = re.compile(r"^\[([^\]]*)\]\s*$|^([^=]+)(=(.*))?$")
+_ENV_EXPR = LazyPattern(r"(?<!\\)(\\*)\$\{([^${}?]+)(\?)?\}")
+_INI_LINE = LazyPattern(r"^\[([^\]]*)\]\s*$|^([^=]+)(=(.*))?$")
 NPM_CONFIG_TIMEOUT = 15.0
 
 
@@ -68,6 +68,8 @@ def env_replace(text: str, env: Mapping[str, str]) -> str:
             return match.group(0)[(len(escapes) + 1) // 2 :]
         return escapes[: len(escapes) // 2] + value
 
+    if "${" not in text:  # every expression starts so: most values hold none
+        return text
     return _ENV_EXPR.sub(substitute, text)
 
 
@@ -245,7 +247,7 @@ _SECRET_QUERY = LazyPattern(
     r"(?i)([?&;][^=&\s#]*(?:token|key|secret|password|passwd|pwd|auth|sig|signature|credential|session)"
     r"[^=&\s#]*=)[^&\s#]*"
 )
-_AUTH_HEADER = re.compile(r"\b(Basic|Bearer|basic|bearer)(\s+)[A-Za-z0-9._~+/\-]{8,}=*")
+_AUTH_HEADER = LazyPattern(r"\b(Basic|Bearer|basic|bearer)(\s+)[A-Za-z0-9._~+/\-]{8,}=*")
 _NPMRC_SECRET = LazyPattern(r"(?i)(_authToken|_auth|_password)(\s*[=:]\s*)\S+")
 
 
@@ -253,7 +255,8 @@ def scrub_credentials(text: str) -> str:
     """``text`` without anything that looks like a credential: URL user information is dropped
     (as :func:`redact_url` drops it), secret-looking query values, Authorization header values and
     ``.npmrc`` credential values become ``***``. Every message passes through it before it is shown."""
-    if "@" not in text and "=" not in text and not _AUTH_HEADER.search(text):
+    header = "asic" in text or "earer" in text  # every Authorization value _AUTH_HEADER knows
+    if "@" not in text and "=" not in text and not (header and _AUTH_HEADER.search(text)):
         return text
     text = _URL_USERINFO.sub(r"\1", text)
     text = _SECRET_QUERY.sub(r"\1***", text)
