@@ -302,6 +302,90 @@ def test_a_record_behaves_as_its_dataclass_twin(record: type, twin: type) -> Non
             assert copied == first
 
 
+# -- the first instances: built without compiling __init__ ----------------------------------------
+
+
+def _generated_init(record: type) -> bool:
+    """Whether ``record``'s ``__init__`` is the one record_class writes (not the class's own)."""
+    init = record.__dict__.get("__init__")
+    return (
+        isinstance(init, records._LazyInit) or getattr(getattr(init, "__code__", None), "co_filename", "") == "<string>"
+    )
+
+
+def _init_calls(
+    record: type,
+) -> tuple[list[tuple[tuple[Any, ...], dict[str, Any]]], list[tuple[tuple[Any, ...], dict[str, Any]]]]:
+    """Calls that bind (by name, by position, with every optional argument too) and calls that do
+    not (a required argument missing, an unknown name, a name also given by position, one
+    argument too many)."""
+    parameters = [p for name, p in inspect.signature(record.__init__).parameters.items() if name != "self"]
+    required = {p.name: sample(str(p.annotation), 0) for p in parameters if p.default is inspect.Parameter.empty}
+    every = {p.name: sample(str(p.annotation), 1) for p in parameters}
+    binding = [
+        ((), dict(required)),
+        (tuple(required.values()), {}),
+        ((), dict(every)),
+        (tuple(every.values()), {}),
+    ]
+    refused: list[tuple[tuple[Any, ...], dict[str, Any]]] = [((), {**every, "not_a_field": 1})]
+    refused.append(((*every.values(), "one too many"), {}))
+    if required:
+        first = next(iter(required))
+        refused.append(((), {name: value for name, value in required.items() if name != first}))
+        refused.append(((required[first],), dict(required)))
+    return binding, refused
+
+
+def _built(init: Any, record: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    instance = object.__new__(record)
+    try:
+        init(instance, *args, **kwargs)
+    except Exception as error:
+        return f"{type(error).__name__}: {without_addresses(str(error))}"
+    return [canonical(getattr(instance, f.name, "unset")) for f in dataclasses.fields(record)]
+
+
+@pytest.mark.parametrize(("record", "twin"), PAIRS, ids=IDS)
+def test_an_interpreted_init_builds_what_the_compiled_one_builds(record: type, twin: type) -> None:
+    if not _generated_init(record):
+        return  # the class wrote its own __init__
+    params = record.__dataclass_params__  # type: ignore[attr-defined]
+    slots = "__slots__" in record.__dict__
+    compiled = records._LazyInit(
+        record, getattr(record, FIELDS_ATTRIBUTE), frozen=params.frozen, slots=slots
+    ).compiled()
+    fresh = records._LazyInit(record, getattr(record, FIELDS_ATTRIBUTE), frozen=params.frozen, slots=slots)
+    binding, refused = _init_calls(record)
+
+    def never(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a call that binds was handed to the compiled __init__")
+
+    fresh.compiled = never  # type: ignore[method-assign]
+    for args, kwargs in binding:
+        assert _built(fresh.interpret, record, args, kwargs) == _built(compiled, record, args, kwargs), (args, kwargs)
+    del fresh.compiled
+    for args, kwargs in refused:
+        answer = _built(fresh.interpret, record, args, kwargs)
+        assert isinstance(answer, str) and answer == _built(compiled, record, args, kwargs), (args, kwargs)
+
+
+def test_a_class_compiles_its_init_after_its_first_instances() -> None:
+    @record_class(frozen=True, slots=True)
+    class Twice:
+        name: str
+        tags: list[str] = field(default_factory=list)
+
+    built = [Twice(f"n{number}") for number in range(records.COMPILE_AFTER)]
+    assert isinstance(Twice.__dict__["__init__"], records._LazyInit)  # all of them interpreted
+    assert [one.name for one in built] == [f"n{number}" for number in range(records.COMPILE_AFTER)]
+    assert len({id(one.tags) for one in built}) == len(built)  # a new list from the factory each time
+    Twice("next")
+    assert Twice.__dict__["__init__"].__qualname__.endswith("Twice.__init__")  # compiled and in place
+    with pytest.raises(TypeError, match=r"__init__\(\) missing 1 required positional argument: 'name'"):
+        Twice()  # type: ignore[call-arg]
+
+
 # -- the decorator's own rules, on small declarations ----------------------------------------------
 
 
