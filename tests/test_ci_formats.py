@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import xml.etree.ElementTree as ElementTree
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from lockfile_corpus import corpus, corpus_id, materialise
 from npmaudit.advisories.local import open_local_database
 from npmaudit.advisories.source import AdvisorySource
 from npmaudit.auditing.run import AuditOutcome, run_audit
+from npmaudit.records import replace
 from npmaudit.report import FORMATS, LOCKFILE_LINES, render
 from npmaudit.report.sarif import GITHUB_LIMITS, Limits, fit
 from npmaudit.settings import Settings
@@ -461,3 +464,26 @@ def test_lockfile_lines_are_computed_only_for_formats_that_need_them(handmade) -
     assert without.places is None
     located = run_audit(project, Settings(cache_dir=project / "c", local=True, db=database, lockfile_lines=True))
     assert located.places is not None and located.places["node_modules/lodash"].line == 19
+
+
+def test_every_report_gives_the_datas_age_at_the_runs_moment(handmade) -> None:
+    """One clock per run: the outcome holds the moment the audit judged at, and every format
+    reports the database's age at that moment, however late and however often it renders."""
+    project, database = handmade
+    outcome = run_audit(project, Settings(cache_dir=project / "c", local=True, db=database, lockfile_lines=True))
+    moment = outcome.settings.now
+    assert moment is not None  # fixed by the run, not left to each renderer's clock
+    later = replace(outcome, settings=replace(outcome.settings, now=moment + timedelta(days=10)))
+    days = json.loads(render("json", outcome))["sources"][0]["dataAge"]["days"]
+    assert json.loads(render("json", later))["sources"][0]["dataAge"]["days"] == pytest.approx(days + 10, abs=0.002)
+    shown = re.search(r"([\d.]+) days old", render("text", outcome))
+    shown_later = re.search(r"([\d.]+) days old", render("text", later))
+    assert shown and shown_later and float(shown_later[1]) == pytest.approx(float(shown[1]) + 10, abs=0.1)
+    for fmt in CI_FORMATS:
+        assert _without_serial(render(fmt, outcome)) == _without_serial(render(fmt, outcome)), fmt
+        assert _without_serial(render(fmt, later)) != _without_serial(render(fmt, outcome)), fmt
+
+
+def _without_serial(text: str) -> str:
+    """A BOM's serial number is new on every rendering, as CycloneDX asks of each BOM."""
+    return re.sub(r'"serialNumber": "urn:uuid:[0-9a-f-]+"', '"serialNumber": ""', text)

@@ -82,7 +82,8 @@ class Settings:
     strict_ignores: bool = False
     """An ignore that matches nothing (stale) fails the run instead of warning."""
     now: datetime | None = None
-    """The moment ignore expiries are judged at; None: the clock when the run judges."""
+    """The moment the run happens at: ignore expiries are judged and the data's age is reported at
+    it. None: the clock when the run judges (an outcome's settings then hold that moment)."""
 
     # -- what to produce
     npm_report: bool = False

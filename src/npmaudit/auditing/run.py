@@ -175,7 +175,12 @@ def _audited(
         from npmaudit.auditing.writeback import apply_writes
 
         messages.extend(apply_writes(settings, result))
-    ignores = apply_ignores(result.findings, settings.ignores, project, current_time(settings.now))
+    moment = current_time(settings.now)
+    if settings.now is None:
+        # One clock for the whole run: the ignores' expiries now, and later every report's age of
+        # the data, whichever format renders the outcome and however often.
+        settings = replace(settings, now=moment)
+    ignores = apply_ignores(result.findings, settings.ignores, project, moment)
     messages.extend(ignores.warnings)
     if not part_of_scan:
         messages.extend(ignore_state_messages(ignores.states, strict=settings.strict_ignores))

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 from npmaudit import __version__
 from npmaudit.advisories.source import SourceInfo
 from npmaudit.auditing.freshness import data_age
+from npmaudit.auditing.ignores import current_time
 from npmaudit.project.model import unchecked_reason
 from npmaudit.report.common import MaliciousPackage, chain_labels, malicious_packages, summarize
 from npmaudit.report.safe_text import load_compiled_writer, safe_json_dumps
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from datetime import datetime
 
     from npmaudit.auditing.engine import Finding
     from npmaudit.auditing.run import AuditOutcome, RecursiveOutcome
@@ -74,9 +76,10 @@ def _ignored(outcome: AuditOutcome, finding: Finding) -> dict[str, Any] | None:
     return ignore_json(rule)
 
 
-def source_json(source: SourceInfo) -> dict[str, Any]:
-    """The source as it describes itself, with the age of a local database's data (freshness.py)."""
-    age = data_age(source)
+def source_json(source: SourceInfo, now: datetime | None = None) -> dict[str, Any]:
+    """The source as it describes itself, with the age of a local database's data (freshness.py)
+    at ``now`` (the run's moment; None: the clock's)."""
+    age = data_age(source, current_time(now))
     return {**source.to_json(), **({"dataAge": age.to_json()} if age is not None else {})}
 
 
@@ -92,7 +95,7 @@ def document(outcome: AuditOutcome) -> dict[str, Any]:
             "lockfile": str(result.project.lockfile),
             "lockfileFormat": result.project.lockfile_format,
         },
-        "sources": [source_json(source) for source in result.sources],
+        "sources": [source_json(source, outcome.settings.now) for source in result.sources],
         "policy": {
             "policy": verdict.policy,
             "auditLevel": verdict.level,
