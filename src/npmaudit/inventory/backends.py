@@ -31,6 +31,7 @@ CACHE_KIB = 65536  # SQLite's page cache: a fleet's index on package ids outgrow
 WAL_PAGES = 32768  # checkpoint (and fsync) every 128 MB of log, not 4 MB: one add writes ~2 MB, and a
 # checkpoint writes each page once however often the adds since the last one rewrote it
 LOOKUP_CHUNK = 500  # bound parameters per IN (...) list
+PAIR_CHUNK = 400  # (name, version) pairs per VALUES list: 800 parameters, under SQLite's oldest limit (999)
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 MISSING = "no inventory here yet: add projects with `npmaudit inventory add`, or pass --inventory"
 
@@ -81,6 +82,10 @@ class Backend(Protocol):
     def intern(self, pairs: Sequence[tuple[str, str]], *, in_transaction: bool = False) -> dict[tuple[str, str], int]:
         """Ids of these (name, version) pairs, creating the missing ones: committed on return, or
         part of the caller's write transaction."""
+        ...
+
+    def look_up(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Ids of those of these (name, version) pairs that are interned (in the caller's transaction)."""
         ...
 
     def transaction(self, *, write: bool) -> Any: ...
@@ -235,17 +240,23 @@ class SqliteBackend:
         self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})", rows)
 
     def intern(self, pairs: Sequence[tuple[str, str]], *, in_transaction: bool = False) -> dict[tuple[str, str], int]:
-        wanted = set(pairs)
-        names = sorted({name for name, _ in wanted})
+        wanted = sorted(set(pairs))
         with nullcontext() if in_transaction else self.transaction(write=True):
-            self.executemany("INSERT OR IGNORE INTO package_versions (name, version) VALUES (?, ?)", sorted(wanted))
-            ids: dict[tuple[str, str], int] = {}
-            for chunk in chunks(names):  # every version of these names: fewer statements than one per pair
-                for identifier, name, version in self.execute(
-                    f"SELECT id, name, version FROM package_versions WHERE name IN ({marks(len(chunk))})", chunk
-                ):
-                    if (name, version) in wanted:
-                        ids[(name, version)] = identifier
+            self.executemany("INSERT OR IGNORE INTO package_versions (name, version) VALUES (?, ?)", wanted)
+            return self.look_up(wanted)
+
+    def look_up(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The pairs joined to the unique index on (name, version), a few hundred per statement.
+        Reading every version of their names instead returned ten times the rows at 2,000 projects
+        (6.9 against 1.0 ms for a project's 780 pairs, what a CI runner's new process looks up)."""
+        ids: dict[tuple[str, str], int] = {}
+        for chunk in chunks(pairs, PAIR_CHUNK):
+            for identifier, name, version in self.execute(
+                f"SELECT v.id, v.name, v.version FROM (VALUES {','.join(['(?, ?)'] * len(chunk))}) AS w "
+                "JOIN package_versions v ON v.name = w.column1 AND v.version = w.column2",
+                [text for pair in chunk for text in pair],
+            ):
+                ids[(name, version)] = identifier
         return ids
 
     @contextmanager
@@ -379,13 +390,16 @@ class PostgresBackend:
         )
         ids = {(name, version): identifier for identifier, name, version in rows}
         if len(ids) < len(set(zip(names, versions, strict=True))):
-            rows = self.execute(
-                "SELECT v.id, v.name, v.version FROM package_versions v "
-                "JOIN unnest(?::text[], ?::text[]) AS w (name, version) ON v.name = w.name AND v.version = w.version",
-                (names, versions),
-            )
-            ids = {(name, version): identifier for identifier, name, version in rows}
+            ids = self.look_up(list(zip(names, versions, strict=True)))
         return ids
+
+    def look_up(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        rows = self.execute(
+            "SELECT v.id, v.name, v.version FROM package_versions v "
+            "JOIN unnest(?::text[], ?::text[]) AS w (name, version) ON v.name = w.name AND v.version = w.version",
+            ([name for name, _ in pairs], [version for _, version in pairs]),
+        )
+        return {(name, version): identifier for identifier, name, version in rows}
 
     @contextmanager
     def transaction(self, *, write: bool, settings: str = "") -> Iterator[None]:

@@ -325,18 +325,12 @@ class Inventory:
         transaction that follows."""
         db = self.backend
         known = self._ids  # (a set difference with its keys would copy them all: a fleet's worth)
-        wanted = {pair for packages in sets for pair in pairs_of(packages.rows) if pair not in known}
-        names = sorted({name for name, _ in wanted})
-        if not names:
+        wanted = sorted({pair for packages in sets for pair in pairs_of(packages.rows) if pair not in known})
+        if not wanted:
             return
         with db.transaction(write=False):
-            for chunk in chunks(names):
-                condition, values = db.among("name", chunk, "text")
-                for package_id, name, version in db.execute(
-                    f"SELECT id, name, version FROM package_versions WHERE {condition}", values
-                ):
-                    if (name, version) in wanted:
-                        self._ids[(name, version)] = package_id
+            found = db.look_up(wanted)
+        known.update(found)
 
     def _intern_first(self, sets: Sequence[PackageSet]) -> None:
         """Learn the ids of the sets' (name, version) pairs, interning new ones in a transaction of
