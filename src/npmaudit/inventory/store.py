@@ -38,8 +38,10 @@ _SOURCE, _FLAGS = attrgetter("source"), attrgetter("flags")
 Install = tuple[int, int, int, str, str, int, bytes]
 """project id, node, package id, install path (as stored), source, flags, chain (as stored)"""
 
-Rows = dict[int, tuple[int, str, str, int, bytes]]
-"""A project's package rows as stored, by node: package id, install path, source, flags, chain."""
+NodeRow = tuple[int, int, str, str, int, bytes]
+Rows = list[NodeRow]
+"""A project's package rows as stored, after the project id: node, package id, install path,
+source, flags, chain."""
 
 AddStatus = Literal["added", "replaced", "unchanged"]
 EMPTY = "no project in this inventory yet: add projects with `npmaudit inventory add`"
@@ -48,6 +50,10 @@ EMPTY = "no project in this inventory yet: add projects with `npmaudit inventory
 _SELECT_PROJECT = (
     "SELECT id, lockfile, lockfile_format, lockfile_sha256, fingerprint, labels FROM projects WHERE location = ?"
 )
+
+
+_SELECT_ROWS = f"SELECT {', '.join(PACKAGE_COLUMNS[1:])} FROM packages WHERE project_id = ?"
+_UPDATE_ROW = "UPDATE packages SET {} WHERE project_id = ? AND node = ?"
 
 
 def utc_now() -> str:
@@ -246,61 +252,69 @@ class Inventory:
 
     @staticmethod
     def _rows(packages: PackageSet, package_ids: Sequence[int]) -> Rows:
-        """Each node's stored columns after its node number: package id, install path, source,
-        flags and chain (columns read with C-level getters: a project has hundreds of rows)."""
+        """Each node's stored columns: node, package id, install path, source, flags and chain
+        (columns read with C-level getters: a project has hundreds of rows)."""
         rows = packages.rows
         nodes = list(map(_NODE, rows))
         chains = chains_of(rows, dict(zip(nodes, package_ids, strict=True)))
-        return {
-            node: (
-                package_id,
-                "" if node != ROOT_NODE and location == _HOISTED + name else location,  # stored_location
-                source,
-                flags,
-                chains[node],
-            )
-            for node, package_id, name, location, source, flags in zip(
+        locations = [
+            "" if node != ROOT_NODE and location == _HOISTED + name else location  # stored_location
+            for node, name, location in zip(nodes, map(_NAME, rows), map(_LOCATION, rows), strict=True)
+        ]
+        return list(
+            zip(
                 nodes,
                 package_ids,
-                map(_NAME, rows),
-                map(_LOCATION, rows),
+                locations,
                 map(_SOURCE, rows),
                 map(_FLAGS, rows),
+                map(chains.__getitem__, nodes),
                 strict=True,
             )
-        }
+        )
 
     def _replace_rows(self, project_id: int, wanted: Rows, *, fresh: bool) -> None:
+        """Write the project's rows: all of them when it is new; otherwise only those that differ
+        from the stored ones (whole rows compared as tuples, in C), and delete the nodes it lost.
+
+        On SQLite a changed row is updated in place, and a row whose package id did not change
+        (its chain did: an ancestor's version moved, about half of a changed project's changed
+        rows) is updated without its package id, so its entry in the index on package ids is not
+        rewritten. PostgreSQL deletes the changed rows and copies them in again (a statement per
+        row would be a round trip per row)."""
         db = self.backend
-        stored: dict[int, tuple[Any, ...]] = {}
-        if not fresh:
-            for node, package_id, location, source, flags, chain in db.execute(
-                f"SELECT node, {', '.join(PACKAGE_COLUMNS[2:])} FROM packages WHERE project_id = ?", (project_id,)
-            ):
-                stored[node] = (package_id, location, source, flags, bytes(chain))
-        changed = [node for node, values in wanted.items() if node in stored and stored[node] != values]
-        gone = [node for node in stored if node not in wanted]
+        if fresh:
+            db.insert_rows("packages", PACKAGE_COLUMNS, [(project_id, *row) for row in wanted])
+            return
+        stored = {
+            row[0]: row if type(row[5]) is bytes else (*row[:5], bytes(row[5]))
+            for row in db.execute(_SELECT_ROWS, (project_id,))
+        }
+        same = set(stored.values())
+        changed = sorted(row for row in wanted if row not in same)
+        kept = {row[0] for row in wanted}
+        gone = [node for node in stored if node not in kept]
         if not db.updates_in_place:  # one DELETE and the COPY below beat a statement per row
-            gone += changed
+            gone += [row[0] for row in changed if row[0] in stored]
         for chunk in chunks(sorted(gone)):
             condition, nodes = db.among("node", chunk, "bigint")
             db.execute(f"DELETE FROM packages WHERE project_id = ? AND {condition}", (project_id, *nodes))
-        if db.updates_in_place and changed:
-            db.executemany(
-                f"UPDATE packages SET {', '.join(f'{column} = ?' for column in PACKAGE_COLUMNS[2:])} "
-                "WHERE project_id = ? AND node = ?",
-                [(*wanted[node], project_id, node) for node in changed],
-            )
-        if fresh:
-            fresh_rows = [(project_id, node, *values) for node, values in wanted.items()]
-            db.insert_rows("packages", PACKAGE_COLUMNS, fresh_rows)
-            return
-        kept = stored.keys() - set(gone)
-        db.insert_rows(
-            "packages",
-            PACKAGE_COLUMNS,
-            ((project_id, node, *values) for node, values in sorted(wanted.items()) if node not in kept),
-        )
+        if db.updates_in_place:
+            moved, rechained, added = [], [], []
+            for row in changed:
+                old = stored.get(row[0])
+                if old is None:
+                    added.append(row)
+                elif old[1] == row[1]:
+                    rechained.append((*row[2:], project_id, row[0]))
+                else:
+                    moved.append((*row[1:], project_id, row[0]))
+            if rechained:
+                db.executemany(_UPDATE_ROW.format(", ".join(f"{c} = ?" for c in PACKAGE_COLUMNS[3:])), rechained)
+            if moved:
+                db.executemany(_UPDATE_ROW.format(", ".join(f"{c} = ?" for c in PACKAGE_COLUMNS[2:])), moved)
+            changed = added
+        db.insert_rows("packages", PACKAGE_COLUMNS, [(project_id, *row) for row in changed])
 
     def _package_ids(
         self, rows: Sequence[PackageRow], ids: dict[tuple[str, str], int], learned: dict[tuple[str, str], int]
