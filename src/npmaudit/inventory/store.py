@@ -43,6 +43,10 @@ Rows = list[NodeRow]
 """A project's package rows as stored, after the project id: node, package id, install path,
 source, flags, chain."""
 
+Unresolved = tuple[list[tuple[str, str]], list[int | None]]
+"""A project's (name, version) pairs and the ids known for them before the write lock (None: a
+pair nobody had interned): its rows are made inside the transaction, once it has interned them."""
+
 AddStatus = Literal["added", "replaced", "unchanged"]
 EMPTY = "no project in this inventory yet: add projects with `npmaudit inventory add`"
 
@@ -152,18 +156,29 @@ class Inventory:
             # interned yet is prepared inside the transaction instead). The ids cached by earlier
             # adds are looked up once per row; the database only for the pairs they miss.
             known = self._ids.get
-            found = {index: list(map(known, pairs_of(entry.packages.rows))) for index, entry, _ in pending}
-            unknown = [entry.packages for index, entry, _ in pending if None in found[index]]
+            pairs = {index: list(pairs_of(entry.packages.rows)) for index, entry, _ in pending}
+            found = {index: list(map(known, pairs[index])) for index in pairs}
+            unknown = sorted(
+                {
+                    pair
+                    for index in pairs
+                    if None in found[index]
+                    for pair, package_id in zip(pairs[index], found[index], strict=True)
+                    if package_id is None
+                }
+            )
             if unknown:
                 if db.interns_in_transaction:
                     self._look_up_first(unknown)
                 else:
                     self._intern_first(unknown)
-                for index, entry, _ in pending:
+                for index in pairs:
                     if None in found[index]:
-                        found[index] = list(map(known, pairs_of(entry.packages.rows)))
-            prepared = {
-                index: None if None in found[index] else self._rows(entry.packages, cast(list[int], found[index]))
+                        found[index] = list(map(known, pairs[index]))
+            prepared: dict[int, Rows | Unresolved] = {
+                index: (pairs[index], found[index])
+                if None in found[index]
+                else self._rows(entry.packages, cast(list[int], found[index]))
                 for index, entry, _ in pending
             }
             ids: dict[tuple[str, str], int] = {}
@@ -180,7 +195,7 @@ class Inventory:
         entry: ProjectEntry,
         details: tuple[Any, ...],
         now: str,
-        prepared: Rows | None,
+        prepared: Rows | Unresolved,
         ids: dict[tuple[str, str], int],
         learned: dict[tuple[str, str], int],
         seen_absent: bool,
@@ -226,14 +241,14 @@ class Inventory:
     def _wanted(
         self,
         entry: ProjectEntry,
-        prepared: Rows | None,
+        prepared: Rows | Unresolved,
         ids: dict[tuple[str, str], int],
         learned: dict[tuple[str, str], int],
     ) -> Rows:
         """The rows prepared before the lock, or (a pair nobody had interned before it) made now."""
-        if prepared is not None:
+        if isinstance(prepared, list):
             return prepared
-        return self._rows(entry.packages, self._package_ids(entry.packages.rows, ids, learned))
+        return self._rows(entry.packages, self._package_ids(*prepared, ids, learned))
 
     def _recorded(self, locations: Iterable[str]) -> dict[str, tuple[Any, ...]]:
         """What the projects table records of these locations (those recorded), as :func:`_details`
@@ -317,42 +332,39 @@ class Inventory:
         db.insert_rows("packages", PACKAGE_COLUMNS, [(project_id, *row) for row in changed])
 
     def _package_ids(
-        self, rows: Sequence[PackageRow], ids: dict[tuple[str, str], int], learned: dict[tuple[str, str], int]
+        self,
+        pairs: Sequence[tuple[str, str]],
+        found: Sequence[int | None],
+        ids: dict[tuple[str, str], int],
+        learned: dict[tuple[str, str], int],
     ) -> list[int]:
-        """Each row's package id, in one pass over the rows (a project has hundreds; looking each
-        pair up once, in the committed ids first, was a tenth of an add's time when done thrice),
-        interning the pairs nobody has an id for yet inside the caller's write transaction."""
-        known, pending = self._ids.get, ids.get
-        keys = [(row.name, row.version) for row in rows]
-        found = [known(key) for key in keys]
-        missing = {key for key, package_id in zip(keys, found, strict=True) if package_id is None}
-        fresh = {key for key in missing if pending(key) is None}
+        """Each row's package id: ``found`` (the committed ids known before the lock) where it has
+        one, else the ids this transaction interned, interning the pairs nobody has an id for yet
+        (inside the caller's write transaction)."""
+        interned_here = ids.get
+        fresh = {
+            pair
+            for pair, package_id in zip(pairs, found, strict=True)
+            if package_id is None and interned_here(pair) is None
+        }
         if fresh:
             interned = self.backend.intern(sorted(fresh), in_transaction=True)
             learned.update(interned)
             ids.update(interned)
-        return [ids[key] if package_id is None else package_id for key, package_id in zip(keys, found, strict=True)]
+        return [ids[pair] if package_id is None else package_id for pair, package_id in zip(pairs, found, strict=True)]
 
-    def _look_up_first(self, sets: Sequence[PackageSet]) -> None:
-        """Learn the ids of the sets' pairs that are already interned, in a read transaction that
+    def _look_up_first(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Learn the ids of these pairs that are already interned, in a read transaction that
         waits for no writer: committed ids are never reused, so they hold inside the write
         transaction that follows."""
-        db = self.backend
-        known = self._ids  # (a set difference with its keys would copy them all: a fleet's worth)
-        wanted = sorted({pair for packages in sets for pair in pairs_of(packages.rows) if pair not in known})
-        if not wanted:
-            return
-        with db.transaction(write=False):
-            found = db.look_up(wanted)
-        known.update(found)
+        with self.backend.transaction(write=False):
+            found = self.backend.look_up(pairs)
+        self._ids.update(found)
 
-    def _intern_first(self, sets: Sequence[PackageSet]) -> None:
-        """Learn the ids of the sets' (name, version) pairs, interning new ones in a transaction of
-        their own, before the write transaction (see npmaudit/inventory/backends.py)."""
-        pairs = {(row.name, row.version) for packages in sets for row in packages.rows}
-        missing = sorted(pair for pair in pairs if pair not in self._ids)
-        if missing:
-            self._ids.update(self.backend.intern(missing))
+    def _intern_first(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Learn the ids of these pairs, interning new ones in a transaction of their own, before
+        the write transaction (see npmaudit/inventory/backends.py)."""
+        self._ids.update(self.backend.intern(pairs))
 
     def remove(self, locations: Sequence[str]) -> list[str]:
         """Forget these projects (all of them or, when one is unknown, none)."""
