@@ -315,19 +315,27 @@ class Inventory:
             condition, nodes = db.among("node", chunk, "bigint")
             db.execute(f"DELETE FROM packages WHERE project_id = ? AND {condition}", (project_id, *nodes))
         if db.updates_in_place:
-            moved, rechained, added = [], [], []
+            # Most changed rows differ only in their chain (an ancestor moved) or in their package
+            # id and chain (their own version moved): each kind has a statement that binds and
+            # writes only those columns; anything else has every column rewritten.
+            rechained, moved, other, added = [], [], [], []
             for row in changed:
                 old = stored.get(row[0])
                 if old is None:
                     added.append(row)
+                elif old[2:5] != row[2:5]:
+                    other.append((*row[1:], project_id, row[0]))
                 elif old[1] == row[1]:
-                    rechained.append((*row[2:], project_id, row[0]))
+                    rechained.append((row[5], project_id, row[0]))
                 else:
-                    moved.append((*row[1:], project_id, row[0]))
-            if rechained:
-                db.executemany(_UPDATE_ROW.format(", ".join(f"{c} = ?" for c in PACKAGE_COLUMNS[3:])), rechained)
-            if moved:
-                db.executemany(_UPDATE_ROW.format(", ".join(f"{c} = ?" for c in PACKAGE_COLUMNS[2:])), moved)
+                    moved.append((row[1], row[5], project_id, row[0]))
+            for columns, values in (
+                (("chain",), rechained),
+                (("package_id", "chain"), moved),
+                (PACKAGE_COLUMNS[2:], other),
+            ):
+                if values:
+                    db.executemany(_UPDATE_ROW.format(", ".join(f"{column} = ?" for column in columns)), values)
             changed = added
         db.insert_rows("packages", PACKAGE_COLUMNS, [(project_id, *row) for row in changed])
 
