@@ -15,10 +15,12 @@ import pytest
 from conftest import FIXTURES
 from npmaudit.cli import main
 from npmaudit.inventory.ingest import read_entry
+from npmaudit.inventory.packages import PackageSet
 from npmaudit.inventory.results import QueryResult
 from npmaudit.inventory.schema import BUCKET_BITS
 from npmaudit.inventory.spec import parse_package_spec
 from npmaudit.inventory.store import Inventory
+from npmaudit.records import replace
 from servers.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 NPM = FIXTURES / "lockfiles" / "npm"
@@ -74,6 +76,33 @@ def test_a_changed_project_answers_as_if_it_had_been_added_fresh(
     assert stored == len(after.packages.rows)  # no row of the first commit left behind
     assert expected.hits > 1000 and any(len(hit.chain) > 4 for p in expected.projects for hit in p.hits)
     assert answer.projects == expected.projects
+
+
+def test_a_moved_ancestor_rewrites_its_descendants_chains(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A new version of a package that others hang below (the shop's mocha) changes its own
+    package id and every descendant's chain, while the descendants keep their package ids (their
+    rows are rewritten without them on SQLite): each then reads its chain through the new
+    version, as in an inventory that only saw the new set, and the old version matches nothing."""
+    before = read_entry(SHOP, location="shop")
+    rows = tuple(replace(row, version="10.2.1") if row.name == "mocha" else row for row in before.packages.rows)
+    after = replace(before, packages=PackageSet(before.packages.lockfile_format, rows))
+    mocha = next(row.node for row in rows if row.name == "mocha")
+    below = {row.name + "@" + row.version for row in rows if row.parent == mocha}
+    assert below == {"debug@4.3.4", "semver@7.6.0-beta.1"}  # and ms@2.1.2 below debug
+    replaced_at = new_inventory(backend, tmp_path, "replaced", request)
+    fresh_at = new_inventory(backend, tmp_path, "fresh", request)
+    with Inventory.open(replaced_at, create=True) as replaced, Inventory.open(fresh_at, create=True) as fresh:
+        assert replaced.add(before).status == "added"
+        assert replaced.add(after).status == "replaced"
+        assert fresh.add(after).status == "added"
+        answer, expected = everything(replaced, SHOP), everything(fresh, SHOP)
+        assert not replaced.query([parse_package_spec("mocha@10.2.0")]).projects
+    assert answer.projects == expected.projects
+    chains = {f"{hit.name}@{hit.version}": hit.chain for project in answer.projects for hit in project.hits}
+    assert chains["ms@2.1.2"] == ("shop", "mocha@10.2.1", "debug@4.3.4", "ms@2.1.2")
+    assert chains["semver@7.6.0-beta.1"] == ("shop", "mocha@10.2.1", "semver@7.6.0-beta.1")
 
 
 def test_a_project_is_stored_alike_whether_its_ids_were_known_before_the_write_or_not(
