@@ -30,10 +30,11 @@ Buckets of 128 projects took a first add from 6.1 to 4.3 ms of CPU at 10,000 pro
 changed add, whose moved versions delete and insert entries all over its bucket's ~360 pages,
 still wrote about 110 pages to the log: its commit took 1.6 ms against 0.5 ms for a first add (whose
 bucket is the newest, still filling). Buckets of 32 projects (~90 pages) took that commit to 0.45
-ms and a changed add from 6.4 to 5.0 ms (measured at 10,000 projects, one writer, both schemas in
-one session). A query asks each bucket (313 at 10,000 projects): broad and commonest-version
-queries measured alike (their time is in the installs they read), a rare version's from 0.3 to
-0.7 ms, and ``inventory audit``'s scan of the stored versions from 0.6 to 1.4 s."""
+ms and a changed add from 6.4-6.8 to 4.9-5.2 ms (10,000 projects, one writer, both bucket sizes
+in one session; 64 projects: 6.1-6.3 ms). A query asks each bucket (313 at 10,000 projects):
+broad and commonest-version queries measured alike (their time is in the installs they read), a
+rare version's went from 0.3 to 0.7 ms, and ``inventory audit``'s scan of the stored versions
+from 0.6 to 1.4 s."""
 APPLICATION_ID = 0x6E706D69  # b"npmi": tells an inventory from any other SQLite file
 
 _TABLES = """
