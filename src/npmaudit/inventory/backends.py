@@ -128,8 +128,9 @@ def buckets(backend: Backend, alias: str = "") -> tuple[str, tuple[Any, ...]]:
     """The condition on every project bucket (see npmaudit/inventory/schema.py), and its parameters:
     what lets a lookup by package id use the bucketed index. Read inside the caller's transaction."""
     (highest,) = backend.execute("SELECT COALESCE(MAX(id), 0) FROM projects")[0]
-    values = range((int(highest) >> BUCKET_BITS) + 1)
-    return backend.among(f"({alias}project_id >> {BUCKET_BITS})", values, "bigint")
+    bits = BUCKET_BITS[backend.dialect]
+    values = range((int(highest) >> bits) + 1)
+    return backend.among(f"({alias}project_id >> {bits})", values, "bigint")
 
 
 # -- SQLite ------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ project installs any more simply matches nothing.
 the common ``node_modules/NAME``: see stored_location in npmaudit/inventory/store.py), source kind,
 group bits and ``chain``, the package ids on a shortest chain from the root down to the node's
 parent (npmaudit/inventory/chains.py), so a query reads a match and its chain in one row.
-Its index ``packages_by_package`` is on (project bucket, package id): see :data:`BUCKET_BITS`.
+Its index ``packages_by_package`` is on (project bucket, package id): see :data:`SQLITE_BUCKET_BITS`.
 ``findings`` is the last ``inventory audit``'s result, which the next run compares with;
 ``audits`` records when each run happened.
 
@@ -20,8 +20,10 @@ per-row trigger checks would slow the bulk inserts of a fleet down for nothing.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4  # 2: packages.chain (the ids from the root) replaced packages.parent; 3: buckets of 128; 4: of 32
-BUCKET_BITS = 5
+SCHEMA_VERSION = (
+    4  # 2: packages.chain (the ids from the root) replaced packages.parent; 3: buckets of 128; 4: of 32 (SQLite)
+)
+SQLITE_BUCKET_BITS = 5
 """The index on package ids is split by project id into buckets of 32 projects: adding or
 changing a project writes index pages of its own bucket only. One index over the whole fleet had
 every add touch a different page per package; buckets of 1,024 projects still had an add of 850
@@ -35,6 +37,14 @@ in one session; 64 projects: 6.1-6.3 ms). A query asks each bucket (313 at 10,00
 broad and commonest-version queries measured alike (their time is in the installs they read), a
 rare version's went from 0.3 to 0.7 ms, and ``inventory audit``'s scan of the stored versions
 from 0.6 to 1.4 s."""
+POSTGRES_BUCKET_BITS = 7
+"""PostgreSQL keeps buckets of 128 projects. Its changed add deletes the changed rows and copies
+them in again, and spends its time in round trips and the commit's flush: buckets of 32 measured
+no faster there (changed single writer 89 -> 83/s at 10,000 projects), while its queries, which
+probe every bucket for every matching version through one array, got slower (broad p50 146 -> 179
+ms, rare versions 1.7 -> 3.2 ms, in the same run)."""
+BUCKET_BITS = {"sqlite": SQLITE_BUCKET_BITS, "postgresql": POSTGRES_BUCKET_BITS}
+"""Each dialect's bucket size, as a shift of the project id."""
 APPLICATION_ID = 0x6E706D69  # b"npmi": tells an inventory from any other SQLite file
 
 _TABLES = """
@@ -122,5 +132,5 @@ DIALECTS = {
 
 def statements(dialect: str) -> list[str]:
     """The schema's statements for one dialect, in order."""
-    text = _TABLES.format(**DIALECTS[dialect], bucket_bits=BUCKET_BITS)
+    text = _TABLES.format(**DIALECTS[dialect], bucket_bits=BUCKET_BITS[dialect])
     return [statement.strip() for statement in text.split(";") if statement.strip()]
