@@ -249,8 +249,9 @@ def _exit_at_once(code: int) -> None:
 
     atexit._run_exitfuncs()
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None without a console (pythonw)
+                stream.flush()
     except (OSError, ValueError):
         return
     os._exit(code)
