@@ -111,3 +111,14 @@ def core_database(tmp_path: Path, core_records: dict[str, dict]) -> Path:
     path = tmp_path / "core.jsonl"
     path.write_text("".join(json.dumps(record) + "\n" for record in core_records.values()))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _clock_held_still(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every in-process run of a test reads one moment (npmaudit/clock.py): the data's age is
+    reported to 0.001 day, and two runs compared byte for byte a second apart would otherwise
+    differ whenever they fell on either side of a step (about one run in a hundred)."""
+    from npmaudit import clock
+
+    moment = clock.utc_now()
+    monkeypatch.setattr(clock, "utc_now", lambda: moment)

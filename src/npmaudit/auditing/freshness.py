@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from npmaudit import clock
 from npmaudit.advisories.record_times import latest_credible, parse_time
 from npmaudit.advisories.source import SourceInfo
 from npmaudit.errors import SourceError, UsageError
@@ -70,7 +71,7 @@ def data_age(info: SourceInfo, now: datetime | None = None) -> DataAge | None:
     when no credible time tells it."""
     if info.kind not in LOCAL_KINDS:
         return None
-    now = now or datetime.now(UTC)
+    now = now or clock.utc_now()
     latest = latest_credible(now)
     synced = info.details.get("synced") if info.details else None
     candidates: list[tuple[datetime, str, str]] = []

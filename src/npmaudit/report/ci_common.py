@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from npmaudit import clock
 from npmaudit.advisories.model import Severity
 from npmaudit.auditing.freshness import DataAge, data_age
 from npmaudit.auditing.ignores import IgnoreRule, finding_key
@@ -170,7 +171,7 @@ class SourceFacts:
 
 def source_facts(result: AuditResult, now: datetime | None = None) -> list[SourceFacts]:
     """Each source used, with the age of its database's data (None for live online sources)."""
-    moment = now or datetime.now(UTC)
+    moment = now or clock.utc_now()
     return [
         SourceFacts(info.kind, info.location, info.records, info.newest_modified, data_age(info, moment))
         for info in result.sources
@@ -187,7 +188,7 @@ def all_source_facts(outcomes: Sequence[AuditOutcome]) -> list[SourceFacts]:
 
 
 def run_time(outcome_now: datetime | None) -> datetime:
-    return outcome_now or datetime.now(UTC)
+    return outcome_now or clock.utc_now()
 
 
 def advisory_lines(finding: Finding, *, say_no_fix: bool = True) -> list[str]:
