@@ -3,7 +3,8 @@ open. Interning (name, version) pairs: one statement inserts the missing pairs a
 and a pair another writer commits while that statement waits for it is still answered (read again
 once the statement has returned), with the other writer's id. Adding a project that was not
 recorded when the add looked, but that another writer records before the add's insert: the add
-waits for it and replaces that writer's set with its own."""
+waits for it and replaces that writer's set with its own. A changed add compares with the package
+rows read after it holds the project's lock (what another writer committed meanwhile)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ import time
 import psycopg
 
 from npmaudit.inventory.ingest import read_entry
+from npmaudit.inventory.packages import PackageSet
 from npmaudit.inventory.spec import parse_package_spec
 from npmaudit.inventory.store import AddResult, Inventory
-from servers.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
-from test_inventory_storage import SHOP
+from npmaudit.records import replace
+from servers.postgres import TemporaryPostgres, postgres_server, postgres_url  # noqa: F401  (fixtures)
+from test_inventory_storage import SHOP, everything
 
 
 def test_new_and_known_pairs_get_their_ids_in_one_call(postgres_url: str) -> None:  # noqa: F811
@@ -87,3 +90,39 @@ def test_a_pair_committed_by_another_writer_meanwhile_is_answered_with_its_id(po
             worker.join(30)
     assert answer[("raced", "1.0.0")] == theirs
     assert set(answer) == {("raced", "1.0.0"), ("fresh", "2.0.0")}
+
+
+def test_a_changed_add_compares_with_the_rows_committed_before_it_got_the_lock(
+    postgres_server: TemporaryPostgres,  # noqa: F811
+    postgres_url: str,  # noqa: F811
+) -> None:
+    """Another writer holds the project and commits a set that lacks a row the new set keeps as
+    it was: the add, waiting for that writer, must compare with the committed rows (and write the
+    missing one back), not with the rows it would have read before the lock."""
+    before = read_entry(SHOP, location="shop")
+    rows = tuple(replace(row, version="10.2.1") if row.name == "mocha" else row for row in before.packages.rows)
+    after = replace(before, packages=PackageSet(before.packages.lockfile_format, rows))
+    moved = {row.node for row in rows if row.name == "mocha"}
+    for row in rows:  # the descendants of mocha: their chains change
+        if row.parent in moved:
+            moved.add(row.node)
+    kept = next(row for row in rows[1:] if row.node not in moved)
+    results: list[AddResult] = []
+    with Inventory.open(postgres_url, create=True) as inventory:
+        assert inventory.add(before).status == "added"
+        with psycopg.connect(postgres_url, autocommit=True) as other:
+            other.execute("BEGIN")
+            other.execute("UPDATE projects SET fingerprint = 'theirs' WHERE location = 'shop'")
+            other.execute("DELETE FROM packages WHERE node = %s", (kept.node,))
+            worker = threading.Thread(target=lambda: results.append(inventory.add(after)))
+            worker.start()
+            wait_for_lock(postgres_url, "SELECT id, lockfile", worker)
+            other.execute("COMMIT")
+            worker.join(30)
+        assert [result.status for result in results] == ["replaced"]
+        answer = everything(inventory, SHOP)
+    with Inventory.open(postgres_server.create_database(), create=True) as fresh:
+        fresh.add(after)
+        expected = everything(fresh, SHOP)
+    assert any(hit.name == kept.name for project in expected.projects for hit in project.hits)
+    assert answer.projects == expected.projects
