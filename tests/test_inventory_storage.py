@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ from npmaudit.inventory.packages import PackageSet
 from npmaudit.inventory.results import QueryResult
 from npmaudit.inventory.schema import BUCKET_BITS
 from npmaudit.inventory.spec import parse_package_spec
-from npmaudit.inventory.store import Inventory
+from npmaudit.inventory.store import Inventory, ProjectEntry
 from npmaudit.records import replace
 from servers.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
@@ -53,6 +55,21 @@ def everything(inventory: Inventory, *projects: Path) -> QueryResult:
     return inventory.query([parse_package_spec(name) for name in names])
 
 
+@contextmanager
+def replaced_and_fresh(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, before: ProjectEntry, after: ProjectEntry
+) -> Iterator[tuple[Inventory, Inventory]]:
+    """Two inventories: one that recorded ``before`` and then replaced it by ``after``, and one that
+    only ever saw ``after`` (what the first must answer as)."""
+    replaced_at = new_inventory(backend, tmp_path, "replaced", request)
+    fresh_at = new_inventory(backend, tmp_path, "fresh", request)
+    with Inventory.open(replaced_at, create=True) as replaced, Inventory.open(fresh_at, create=True) as fresh:
+        assert replaced.add(before).status == "added"
+        assert replaced.add(after).status == "replaced"
+        assert fresh.add(after).status == "added"
+        yield replaced, fresh
+
+
 @pytest.mark.parametrize("order", [(OLD_CLI, NEW_CLI), (NEW_CLI, OLD_CLI)], ids=["upgrade", "downgrade"])
 def test_a_changed_project_answers_as_if_it_had_been_added_fresh(
     backend: str, order: tuple[Path, Path], tmp_path: Path, request: pytest.FixtureRequest
@@ -65,12 +82,7 @@ def test_a_changed_project_answers_as_if_it_had_been_added_fresh(
     after_rows = {row.location: row for row in after.packages.rows}
     assert before_rows.keys() - after_rows.keys() and after_rows.keys() - before_rows.keys()
     assert any(after_rows[k].version != before_rows[k].version for k in after_rows.keys() & before_rows.keys())
-    replaced_at = new_inventory(backend, tmp_path, "replaced", request)
-    fresh_at = new_inventory(backend, tmp_path, "fresh", request)
-    with Inventory.open(replaced_at, create=True) as replaced, Inventory.open(fresh_at, create=True) as fresh:
-        assert replaced.add(before).status == "added"
-        assert replaced.add(after).status == "replaced"
-        assert fresh.add(after).status == "added"
+    with replaced_and_fresh(backend, tmp_path, request, before, after) as (replaced, fresh):
         stored = replaced.backend.execute("SELECT COUNT(*) FROM packages")[0][0]
         answer, expected = everything(replaced, *order), everything(fresh, *order)
     assert stored == len(after.packages.rows)  # no row of the first commit left behind
@@ -91,12 +103,7 @@ def test_a_moved_ancestor_rewrites_its_descendants_chains(
     mocha = next(row.node for row in rows if row.name == "mocha")
     below = {row.name + "@" + row.version for row in rows if row.parent == mocha}
     assert below == {"debug@4.3.4", "semver@7.6.0-beta.1"}  # and ms@2.1.2 below debug
-    replaced_at = new_inventory(backend, tmp_path, "replaced", request)
-    fresh_at = new_inventory(backend, tmp_path, "fresh", request)
-    with Inventory.open(replaced_at, create=True) as replaced, Inventory.open(fresh_at, create=True) as fresh:
-        assert replaced.add(before).status == "added"
-        assert replaced.add(after).status == "replaced"
-        assert fresh.add(after).status == "added"
+    with replaced_and_fresh(backend, tmp_path, request, before, after) as (replaced, fresh):
         answer, expected = everything(replaced, SHOP), everything(fresh, SHOP)
         assert not replaced.query([parse_package_spec("mocha@10.2.0")]).projects
     assert answer.projects == expected.projects
