@@ -71,7 +71,7 @@ def data_age(info: SourceInfo, now: datetime | None = None) -> DataAge | None:
     when no credible time tells it."""
     if info.kind not in LOCAL_KINDS:
         return None
-    now = now or clock.utc_now()
+    now = clock.moment(now)
     latest = latest_credible(now)
     synced = info.details.get("synced") if info.details else None
     candidates: list[tuple[datetime, str, str]] = []

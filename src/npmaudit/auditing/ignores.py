@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from npmaudit import clock, semver
+from npmaudit import semver
 from npmaudit.project.model import PackageRef, Project
 from npmaudit.records import field, record_class
 
@@ -283,10 +283,3 @@ def state_messages(states: Iterable[RuleState], *, strict: bool) -> list[str]:
             consequence = "--strict-ignores fails the run" if strict else "remove it, or check its id and scope"
             messages.append(f"{rule.where}: ignore {rule.label} hides no finding (stale): {consequence}")
     return messages
-
-
-def current_time(fixed: datetime | None) -> datetime:
-    """The clock ignores are judged by: a fixed moment when given (tests, reproducible runs), else now."""
-    if fixed is None:
-        return clock.utc_now()
-    return fixed if fixed.tzinfo else fixed.replace(tzinfo=UTC)

@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from npmaudit import clock
 from npmaudit.advisories.source import AdvisorySource, close_sources
 from npmaudit.auditing.engine import AuditResult, audit
-from npmaudit.auditing.ignores import NO_IGNORES, IgnoreReport, RuleState, apply_ignores, current_time, merge_states
+from npmaudit.auditing.ignores import NO_IGNORES, IgnoreReport, RuleState, apply_ignores, merge_states
 from npmaudit.auditing.ignores import state_messages as ignore_state_messages
 from npmaudit.auditing.policy import Verdict, judge
 from npmaudit.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_SOURCE, InputError, NpmauditError, SourceError
@@ -175,7 +176,7 @@ def _audited(
         from npmaudit.auditing.writeback import apply_writes
 
         messages.extend(apply_writes(settings, result))
-    moment = current_time(settings.now)
+    moment = clock.moment(settings.now)
     if settings.now is None:
         # One clock for the whole run: the ignores' expiries now, and later every report's age of
         # the data, whichever format renders the outcome and however often.

@@ -171,7 +171,7 @@ class SourceFacts:
 
 def source_facts(result: AuditResult, now: datetime | None = None) -> list[SourceFacts]:
     """Each source used, with the age of its database's data (None for live online sources)."""
-    moment = now or clock.utc_now()
+    moment = clock.moment(now)
     return [
         SourceFacts(info.kind, info.location, info.records, info.newest_modified, data_age(info, moment))
         for info in result.sources
@@ -188,7 +188,7 @@ def all_source_facts(outcomes: Sequence[AuditOutcome]) -> list[SourceFacts]:
 
 
 def run_time(outcome_now: datetime | None) -> datetime:
-    return outcome_now or clock.utc_now()
+    return clock.moment(outcome_now)
 
 
 def advisory_lines(finding: Finding, *, say_no_fix: bool = True) -> list[str]:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from npmaudit import __version__
 from npmaudit.advisories.source import SourceInfo
 from npmaudit.auditing.freshness import data_age
-from npmaudit.auditing.ignores import current_time
 from npmaudit.project.model import unchecked_reason
 from npmaudit.report.common import MaliciousPackage, chain_labels, malicious_packages, summarize
 from npmaudit.report.safe_text import load_compiled_writer, safe_json_dumps
@@ -79,7 +78,7 @@ def _ignored(outcome: AuditOutcome, finding: Finding) -> dict[str, Any] | None:
 def source_json(source: SourceInfo, now: datetime | None = None) -> dict[str, Any]:
     """The source as it describes itself, with the age of a local database's data (freshness.py)
     at ``now`` (the run's moment; None: the clock's)."""
-    age = data_age(source, current_time(now))
+    age = data_age(source, now)
     return {**source.to_json(), **({"dataAge": age.to_json()} if age is not None else {})}
 
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from npmaudit.advisories.model import Severity
 from npmaudit.auditing.engine import describe_unchecked
 from npmaudit.auditing.freshness import data_age
-from npmaudit.auditing.ignores import current_time
 from npmaudit.report.ci_common import ignore_note
 from npmaudit.report.common import (
     MaliciousPackage,
@@ -173,7 +172,7 @@ def _footer(outcome: AuditOutcome, summary: Summary, paint: _Painter) -> list[st
         details = []
         if source.records is not None:
             details.append(f"{source.records} records")
-        age = data_age(source, current_time(outcome.settings.now))
+        age = data_age(source, outcome.settings.now)
         if age is not None:
             details.append(age.describe())
         if source.newest_modified and (age is None or age.since != source.newest_modified):
