@@ -400,7 +400,7 @@ class _LazyInit:
                 setter = None
                 body.append(f"    self.{one.name} = {value}")
             self.steps.append((one.name, position, factory, default, setter))
-        if hasattr(cls, "__post_init__"):
+        if self.post_init:
             body.append("    self.__post_init__()")
         self.source = f"def __init__(self, {', '.join(parameters)}):\n" + ("\n".join(body) or "    pass") + "\n"
 
