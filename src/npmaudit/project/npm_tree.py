@@ -13,18 +13,18 @@ from collections.abc import Iterable
 from npmaudit.project.model import Node, Project, SourceKind
 
 # A location has a parent package exactly when it ends in node_modules/<name> (scoped or not).
-_UNDER_NODE_MODULES = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/]+$")
+UNDER_NODE_MODULES = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/]+$")
 
 
 def is_top(location: str) -> bool:
     """A node with no parent package: the root and folders outside node_modules (arborist's isTop)."""
-    return location == "" or not _UNDER_NODE_MODULES.search(location)
+    return location == "" or not UNDER_NODE_MODULES.search(location)
 
 
 def top_of(location: str) -> str:
     """arborist's ``node.top``: the top whose node_modules (at any depth) holds the location."""
-    while _UNDER_NODE_MODULES.search(location):
-        location = _UNDER_NODE_MODULES.sub("", location)
+    while UNDER_NODE_MODULES.search(location):
+        location = UNDER_NODE_MODULES.sub("", location)
     return location
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from npmaudit.errors import InputError
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
-from npmaudit.project.npm_tree import is_top
+from npmaudit.project.npm_tree import UNDER_NODE_MODULES, is_top
 from npmaudit.project.readers.npm.locktext import (
     DEP_FIELDS,
     LockText,
@@ -339,11 +339,15 @@ class _Builder:
     def build(self, recompute: bool) -> dict[str, Node]:
         nodes: dict[str, Node] = {}
         installed = self._installed_node
+        under_node_modules = UNDER_NODE_MODULES.search  # is_top's test, without a call per node
         for location, package in self.package_of.items():
             # Tops (the root, workspaces, folders) may have a package.json of their own, dev
             # dependencies and workspace edges: the general path. Everything under node_modules
             # is its lockfile entry.
-            nodes[location] = installed(location, package) if not is_top(location) else self._node(location)
+            if location and under_node_modules(location):
+                nodes[location] = installed(location, package)
+            else:
+                nodes[location] = self._node(location)
         for location, target in self.links.items():
             nodes[location] = self._link(location, target, nodes[target])
         if recompute:
@@ -385,22 +389,20 @@ class _Builder:
     def _installed_node(self, location: str, entry: Mapping[str, Any]) -> Node:
         """:meth:`_node` for a package under node_modules, whose package is its lockfile entry: its
         edges are its dependencies, unless it has peer or optional ones (precedence to apply)."""
-        search_path = self.search_path(location)
-        known = self.known
-        edges: list[Edge] = []
+        edges: tuple[Edge, ...] = ()
         if entry.get("peerDependencies") or entry.get("optionalDependencies"):
             declared = [(name, spec, _EDGE_TYPES[kind]) for name, (kind, spec) in self.declared_edges(location).items()]
+            edges = self._resolved_edges(location, declared)
         else:
-            declared = [(name, spec, DepType.PROD) for name, spec in (entry.get("dependencies") or {}).items()]
-        for name, spec, kind in declared:
-            to = None
-            for prefix in search_path:
-                candidate = prefix + name
-                if candidate in known:
-                    to = candidate
-                    break
-            edges.append(Edge(name, spec, kind, to))
-        install_name = name_from_folder(location)
+            dependencies = entry.get("dependencies")
+            if dependencies:  # a package without any needs no search path (most leaves)
+                prod = DepType.PROD
+                edges = self._resolved_edges(location, [(name, spec, prod) for name, spec in dependencies.items()])
+        # name_from_folder, inline: two calls per node otherwise.
+        head, _, install_name = location.rpartition("/")
+        scope = head.rpartition("/")[2]
+        if scope.startswith("@"):
+            install_name = f"{scope}/{install_name}"
         package_name = entry.get("name")
         if not (isinstance(package_name, str) and package_name):
             package_name = install_name
@@ -421,8 +423,25 @@ class _Builder:
             bool(entry.get("devOptional")) and not dev and not optional,
             bool(entry.get("peer")),
             bool(entry.get("inBundle")),
-            tuple(edges),
+            edges,
         )
+
+    def _resolved_edges(self, location: str, declared: list[tuple[str, str, DepType]]) -> tuple[Edge, ...]:
+        """Each declared dependency of ``location`` as an edge to where Node's resolution finds it."""
+        search_path = self._search_paths.get(location)
+        if search_path is None:
+            search_path = self.search_path(location)
+        known = self.known
+        edges: list[Edge] = []
+        for name, spec, kind in declared:
+            to = None
+            for prefix in search_path:
+                candidate = prefix + name
+                if candidate in known:
+                    to = candidate
+                    break
+            edges.append(Edge(name, spec, kind, to))
+        return tuple(edges)
 
     def _link(self, location: str, target: str, target_node: Node) -> Node:
         """A link carries no version of its own: only its target is a package."""

@@ -121,10 +121,9 @@ def is_registry_tarball(url: str) -> bool:
     Packages) all serve tarballs that way; a tarball URL of any other shape is a remote tarball,
     which npm fetches as is and which registry advisories do not describe.
     """
-    match = _HTTP_PATH.match(url)
-    if match is None:
+    path = _tarball_path(url)
+    if path is None:
         return False
-    path = match.group(1)
     head, separator, base = path.rpartition("/-/")
     if not separator or "/" in base or not base.endswith(".tgz"):
         return False
@@ -141,6 +140,25 @@ def is_registry_tarball(url: str) -> bool:
     # The version part is not checked: old registry packages have versions that are not strict
     # semver today (esprima-fb-3001.0001.0000-dev-harmony-fb.tgz).
     return unquote(base).startswith(unquote(project) + "-")
+
+
+def _tarball_path(url: str) -> str | None:
+    """What ``_HTTP_PATH`` captures of ``url`` (the path after the host, without query or
+    fragment), or None when it does not match. Read by hand for the common shape (a lower-case
+    scheme, no query, no fragment: a lockfile's thousands of ``resolved`` URLs); the pattern
+    decides every other."""
+    if url.startswith("https://"):
+        start = 8
+    elif url.startswith("http://"):
+        start = 7
+    else:
+        start = 0
+    if start:
+        slash = url.find("/", start)
+        if slash > start and "?" not in url and "#" not in url:
+            return url[slash + 1 :]
+    match = _HTTP_PATH.match(url)
+    return None if match is None else match.group(1)
 
 
 def version_from_tarball(name: str, tarball: str) -> tuple[str, str] | None:
