@@ -26,11 +26,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.errors import InputError
 from npmaudit.records import field, record_class
 from npmaudit.textfile import open_binary
+
+if TYPE_CHECKING:
+    from typing import Any
 
 CONFIG_FILE_NAME = ".npmaudit.toml"
 # Every key the file may hold. An unknown key is an error, not a setting silently ignored: a misspelt

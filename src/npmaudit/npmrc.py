@@ -29,13 +29,16 @@ import re
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from npmaudit import textfile
+from npmaudit import TYPE_CHECKING, textfile
 from npmaudit.errors import InputError, UsageError
 from npmaudit.lazy_pattern import LazyPattern
 from npmaudit.records import field, record_class
+from npmaudit.runtime_typing import NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Any
 
 AUTH_SUFFIXES = (":_authToken", ":_auth", ":username", ":_password", ":certfile", ":keyfile")
 _BOOLEAN_KEYS = frozenset({"strict-ssl", "offline"})

@@ -7,7 +7,7 @@ with ``NO_COLOR`` or a machine-readable format). Library callers pass nothing an
 
 from __future__ import annotations
 
-from typing import Protocol
+from npmaudit.runtime_typing import Protocol
 
 
 class Progress(Protocol):

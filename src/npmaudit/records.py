@@ -20,14 +20,24 @@ only a caller that uses them imports :mod:`dataclasses`). Type checkers read ``@
 from __future__ import annotations
 
 import operator
+import sys
 from _thread import get_ident
 from collections.abc import Callable
 from functools import partial
 from operator import attrgetter
 from types import MemberDescriptorType
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, dataclass_transform, overload
 
-T = TypeVar("T")
+# A constant of this module's own, not imported: mypy then reads only the first branch, whose
+# names are typing's own (the runtime stand-ins reached through a re-export lose the
+# dataclass_transform of the overloads for mypy).
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import Any, TypeVar, dataclass_transform, overload
+
+    T = TypeVar("T")
+else:
+    from npmaudit.runtime_typing import dataclass_transform, overload
 
 # The attribute that marks a record class and lists its fields (its bases' first, as dataclass does).
 FIELDS_ATTRIBUTE = "__record_fields__"
@@ -104,7 +114,7 @@ def field(
     compare: bool = True,
 ) -> T: ...
 @overload
-def field(
+def field(  # noqa: F811  (an overload: ruff reads the runtime branch of the import)
     *,
     default_factory: Callable[[], T],
     init: bool = True,
@@ -113,14 +123,14 @@ def field(
     compare: bool = True,
 ) -> T: ...
 @overload
-def field(
+def field(  # noqa: F811
     *,
     init: bool = True,
     repr: bool = True,
     hash: bool | None = None,
     compare: bool = True,
 ) -> Any: ...
-def field(
+def field(  # noqa: F811
     *,
     default: Any = MISSING,
     default_factory: Any = MISSING,
@@ -139,10 +149,10 @@ def field(
 @dataclass_transform(field_specifiers=(field,))
 def record_class(cls: type[T], /) -> type[T]: ...
 @overload
-def record_class(
+def record_class(  # noqa: F811
     *, frozen: bool = False, eq: bool = True, order: bool = False, slots: bool = False
 ) -> Callable[[type[T]], type[T]]: ...
-def record_class(
+def record_class(  # noqa: F811
     cls: type[T] | None = None, /, *, frozen: bool = False, eq: bool = True, order: bool = False, slots: bool = False
 ) -> type[T] | Callable[[type[T]], type[T]]:
     """``@dataclass`` with the same options, built cheaply (see the module's docstring)."""
@@ -177,7 +187,10 @@ else:
 def _is_class_var(annotation: Any) -> bool:
     if isinstance(annotation, str):
         return annotation.startswith(("ClassVar", "typing.ClassVar"))
-    return annotation is ClassVar or getattr(annotation, "__origin__", None) is ClassVar
+    # An annotation object is typing's ClassVar only where typing was imported (not by this module).
+    typing = sys.modules.get("typing")
+    class_var = getattr(typing, "ClassVar", None)
+    return class_var is not None and (annotation is class_var or getattr(annotation, "__origin__", None) is class_var)
 
 
 def _declared_fields(cls: type) -> dict[str, RecordField]:

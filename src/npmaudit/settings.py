@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.records import field, record_class
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ wrote holds the few records earlier audits matched, not a database of advisories
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.advisories.source import AdvisorySource
 from npmaudit.errors import InputError
 from npmaudit.settings import DEFAULT_MAX_DECOMPRESSED

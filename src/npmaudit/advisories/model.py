@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, NamedTuple
 
-from npmaudit import semver
+from npmaudit import TYPE_CHECKING, semver
 from npmaudit.errors import InputError
 from npmaudit.records import field, record_class
+from npmaudit.runtime_typing import NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Severity(StrEnum):

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.records import record_class
+
+if TYPE_CHECKING:
+    from typing import Any
 
 FUTURE_TOLERANCE = timedelta(days=1)
 CHECKED_FIELDS = ("modified", "withdrawn")  # the times that decide a merge or a match

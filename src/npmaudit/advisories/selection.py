@@ -19,16 +19,19 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.advisories.model import Advisory
 from npmaudit.advisories.source import AdvisorySource
 from npmaudit.errors import InputError, UsageError
 from npmaudit.project.model import PackageRef
 from npmaudit.records import record_class
+from npmaudit.runtime_typing import NamedTuple
 from npmaudit.settings import Settings
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from npmaudit.advisories.store import AdvisoryStore
     from npmaudit.http import HttpSettings
     from npmaudit.npmrc import NpmConfig

@@ -10,11 +10,15 @@ rules. A source that cannot answer raises :class:`npmaudit.errors.SourceError` (
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.advisories.model import Advisory
 from npmaudit.project.model import PackageRef, Project
 from npmaudit.records import field, record_class
+from npmaudit.runtime_typing import Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @record_class(frozen=True)

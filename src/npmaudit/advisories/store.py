@@ -29,8 +29,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.advisories.model import Advisory, AdvisoryFormatError, MalformedRecordError, index_fields
 from npmaudit.advisories.record_times import (
     RefusedRecord,
@@ -62,6 +62,9 @@ from npmaudit.progress import Progress, no_progress
 from npmaudit.project.model import PackageRef, Project
 from npmaudit.records import record_class
 
+if TYPE_CHECKING:
+    from typing import Any
+
 LOOKUP_CHUNK = 500  # bound parameters per IN (...) query, far below SQLite's limits
 WRITE_BATCH = 2000
 # Deflate settings for new records (any zlib stream reads back the same way, whatever its settings).
@@ -82,7 +85,7 @@ MIRROR_KIND = "mirror"
 
 # One raw record as a reader yields it: the parsed object, its JSON text when the reader already has
 # a compact one (JSON Lines), and where it came from for error messages (a line number or a name).
-RawRecord = tuple[dict[str, Any], str | bytes | None, int | str]
+RawRecord = tuple[dict[str, object], str | bytes | None, int | str]
 
 
 @record_class(frozen=True)

@@ -13,11 +13,14 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.advisories.local import SQLITE_SUFFIXES
 from npmaudit.errors import InputError
 from npmaudit.sqlite_wal import enter_wal
+
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA_VERSION = 1
 # PRAGMA application_id: tells our stores from any other SQLite file (b"npma").

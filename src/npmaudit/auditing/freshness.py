@@ -20,13 +20,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from npmaudit import clock
+from npmaudit import TYPE_CHECKING, clock
 from npmaudit.advisories.record_times import latest_credible, parse_time
 from npmaudit.advisories.source import SourceInfo
 from npmaudit.errors import SourceError, UsageError
 from npmaudit.records import record_class
+
+if TYPE_CHECKING:
+    from typing import Any
 
 LOCAL_KINDS = frozenset({"sqlite", "json-db"})  # online sources are live: they have no age
 STALE_WARNING_DAYS = 7.0

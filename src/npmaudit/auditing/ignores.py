@@ -21,9 +21,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
 
-from npmaudit import semver
+from npmaudit import TYPE_CHECKING, semver
 from npmaudit.project.model import PackageRef, Project
 from npmaudit.records import field, record_class
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
 
-from npmaudit import clock
+from npmaudit import TYPE_CHECKING, clock
 from npmaudit.advisories.source import AdvisorySource, close_sources
 from npmaudit.auditing.engine import AuditResult, audit
 from npmaudit.auditing.ignores import NO_IGNORES, IgnoreReport, RuleState, apply_ignores, merge_states
@@ -25,6 +24,8 @@ from npmaudit.records import field, record_class, replace
 from npmaudit.settings import Settings
 
 if TYPE_CHECKING:
+    from typing import NoReturn
+
     from npmaudit.npm_report import NpmReport
     from npmaudit.project.entry_lines import EntryPlace
 

@@ -12,10 +12,13 @@ that would fake a second message. A report is passed through
 from __future__ import annotations
 
 import sys
-from typing import TextIO
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.npmrc import scrub_credentials
 from npmaudit.report.safe_text import neutralise, terminal_safe
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 PREFIX = "npmaudit: "
 

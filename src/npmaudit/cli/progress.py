@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.progress import Progress, no_progress
 from npmaudit.report.safe_text import neutralise
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 
 class TerminalProgress:

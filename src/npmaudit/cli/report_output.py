@@ -12,11 +12,12 @@ import argparse
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.cli import output
 from npmaudit.errors import UsageError
 from npmaudit.report import FORMAT_NAMES, OutputFormat, RecursiveWriter, output_format
+from npmaudit.runtime_typing import NamedTuple
 
 if TYPE_CHECKING:
     from npmaudit.auditing.run import AuditOutcome, RecursiveOutcome

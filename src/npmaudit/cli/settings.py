@@ -37,8 +37,8 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.config import ProjectConfig, find_config
 from npmaudit.errors import InputError, UsageError
 from npmaudit.settings import (
@@ -55,6 +55,8 @@ from npmaudit.settings import (
 )
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from npmaudit.auditing.ignores import IgnoreRule
     from npmaudit.serve.config import ServeConfig
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
 
 from npmaudit.errors import InputError
 from npmaudit.project.empty_lock import refuse_an_empty_lock
 from npmaudit.project.manifest import read_manifest
 from npmaudit.project.model import Project
+from npmaudit.runtime_typing import NamedTuple
 
 
 class LockfileKind(NamedTuple):  # named tuples: cheaper to create at import than dataclasses

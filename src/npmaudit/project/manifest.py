@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-from npmaudit import textfile
+from npmaudit import TYPE_CHECKING, textfile
 from npmaudit.errors import InputError
 from npmaudit.project.model import DepType, Edge
 from npmaudit.project.readers.npm.locktext import json_type
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def read_manifest(path: Path) -> dict[str, Any] | None:

@@ -20,11 +20,11 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import NamedTuple
 
 from npmaudit import semver
 from npmaudit.lazy_pattern import LazyPattern
 from npmaudit.records import field, record_class
+from npmaudit.runtime_typing import NamedTuple
 
 
 class SourceKind(StrEnum):

@@ -9,10 +9,11 @@ run computes them and the verdict judges what was analysed, so the renderer neve
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Protocol, cast
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.errors import UsageError
 from npmaudit.records import record_class
+from npmaudit.runtime_typing import Protocol, cast
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -15,7 +15,11 @@ point and on a sweep of numbers.
 from __future__ import annotations
 
 from json.encoder import encode_basestring
-from typing import Any
+
+from npmaudit import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 _float_repr = float.__repr__
 _int_repr = int.__repr__

@@ -9,9 +9,7 @@ all its projects. Control, bidi and other format characters in its strings are w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from npmaudit import __version__
+from npmaudit import TYPE_CHECKING, __version__
 from npmaudit.advisories.source import SourceInfo
 from npmaudit.auditing.freshness import data_age
 from npmaudit.project.model import unchecked_reason
@@ -21,6 +19,7 @@ from npmaudit.report.safe_text import load_compiled_writer, safe_json_dumps
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from datetime import datetime
+    from typing import Any
 
     from npmaudit.auditing.engine import Finding
     from npmaudit.auditing.run import AuditOutcome, RecursiveOutcome

@@ -24,9 +24,12 @@ import functools
 import json
 import re
 import sys
-from typing import Any
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.lazy_pattern import LazyPattern
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # Cc: C0/C1 controls and DEL; Cf: format characters (bidi overrides and isolates, zero-width
 # characters); Zl/Zp: the line and paragraph separators; Cs: lone surrogates.

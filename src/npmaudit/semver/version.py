@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 from npmaudit.lazy_pattern import LazyPattern
 from npmaudit.records import field, record_class
@@ -16,7 +15,7 @@ class SemverError(ValueError):
 
 
 Identifier = int | str
-SortKey = tuple[Any, ...]  # nested tuples of ints and strings, compared as tuples
+SortKey = tuple[object, ...]  # nested tuples of ints and strings, compared as tuples
 # Precedence key of one identifier: numeric ones sort before alphanumeric ones.
 # node-semver compares numeric identifiers as JavaScript numbers (doubles); float() does
 # the same rounding for the rare identifiers too long to be stored as numbers.

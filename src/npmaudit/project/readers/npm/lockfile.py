@@ -26,8 +26,8 @@ import json
 import posixpath
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.errors import InputError
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
 from npmaudit.project.npm_tree import UNDER_NODE_MODULES, is_top
@@ -44,6 +44,9 @@ from npmaudit.project.readers.npm.locktext import (
 from npmaudit.project.readers.npm.spec import SpecType, is_registry_tarball, is_semver, spec_type
 from npmaudit.project.readers.npm.workspaces import TooManyWorkspaceGlobs, map_workspaces
 from npmaudit.textfile import refuse_special
+
+if TYPE_CHECKING:
+    from typing import Any
 
 SUPPORTED_VERSIONS = (1, 2, 3)
 HIDDEN_LOCKFILE = ".package-lock.json"

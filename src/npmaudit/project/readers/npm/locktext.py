@@ -10,12 +10,14 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from npmaudit import textfile
+from npmaudit import TYPE_CHECKING, textfile
 from npmaudit.errors import InputError
 from npmaudit.lazy_pattern import LazyPattern
 from npmaudit.records import record_class
+
+if TYPE_CHECKING:
+    from typing import Any
 
 _CONFLICT = LazyPattern(r"^(?:<{7}|>{7})(?: |$)", re.MULTILINE)
 

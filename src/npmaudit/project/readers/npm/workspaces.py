@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING
+
+from npmaudit import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from npmaudit.project.globs import Glob
