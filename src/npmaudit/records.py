@@ -355,22 +355,41 @@ class _LazyInit:
     (until then :meth:`interpret` does the same work from the fields) or ``cls.__init__`` is read;
     the function then takes this descriptor's place. An offline audit never builds half its record
     classes and builds most of the others once or twice, and compiling is most of the cost of
-    making one. The source is written, and the declaration checked, when the class is made."""
+    making one. The declaration is checked when the class is made, the source written on first use."""
 
     def __init__(self, cls: type, fields: tuple[RecordField, ...], *, frozen: bool, slots: bool) -> None:
         self.owner = cls
+        self.fields = fields
+        self.frozen = frozen
+        self.slots = slots
+        self.calls = 0
+        self.post_init = hasattr(cls, "__post_init__")
+        # The declaration is checked now, as dataclass checks it; the rest waits for a first use
+        # (_prepare): most record classes of a run are never built.
+        seen_default = False
+        for one in fields:
+            if not one.init:
+                continue
+            if one.default_factory is not MISSING or one.default is not MISSING:
+                seen_default = True
+            elif seen_default:
+                raise TypeError(f"non-default argument {one.name!r} follows default argument")
+        self.source = ""
+
+    def _prepare(self) -> None:
+        """Write the compiled ``__init__``'s source and the steps :meth:`interpret` follows."""
+        if self.source:
+            return
+        fields, frozen, slots = self.fields, self.frozen, self.slots
         self.scope: dict[str, Any] = {"_FACTORY": _FACTORY, "_object_setattr": object.__setattr__}
         self.annotations = {f.name: f.type for f in fields if f.init} | {"return": None}
-        self.calls = 0
         # What interpret() needs: the parameters (name, default or MISSING, factory or MISSING), and
         # each assignment in the compiled body's order: (name, parameter index or -1, factory or
         # MISSING, default, setter). A setter of None means plain attribute assignment.
         self.parameters: list[tuple[str, Any, Any]] = []
         self.steps: list[tuple[str, int, Any, Any, Callable[[Any, Any], None] | None]] = []
-        self.post_init = hasattr(cls, "__post_init__")
         parameters: list[str] = []
         body: list[str] = []
-        seen_default = False
         for index, one in enumerate(fields):
             default_name = f"_default_{index}"
             position = len(self.parameters) if one.init else -1
@@ -381,15 +400,11 @@ class _LazyInit:
                     self.scope[default_name] = factory = one.default_factory
                     parameters.append(f"{one.name}=_FACTORY")
                     value = f"{default_name}() if {one.name} is _FACTORY else {one.name}"
-                    seen_default = True
                 elif one.default is not MISSING:
                     self.scope[default_name] = default = one.default
                     parameters.append(f"{one.name}={default_name}")
                     value = one.name
-                    seen_default = True
                 else:
-                    if seen_default:
-                        raise TypeError(f"non-default argument {one.name!r} follows default argument")
                     parameters.append(one.name)
                     value = one.name
                 self.parameters.append((one.name, default, factory))
@@ -401,7 +416,7 @@ class _LazyInit:
                 value = default_name
             else:
                 continue  # read from the class attribute, or set by __post_init__
-            slot = _slot_of(cls, one.name) if frozen else None
+            slot = _slot_of(self.owner, one.name) if frozen else None
             setter: Callable[[Any, Any], None] | None
             if slot is not None:  # the slot's own setter: a third cheaper than object.__setattr__
                 self.scope[f"_set_{index}"] = setter = slot.__set__
@@ -426,6 +441,7 @@ class _LazyInit:
 
     def compiled(self) -> Callable[..., None]:
         """The compiled ``__init__``, put in this descriptor's place on the class."""
+        self._prepare()
         exec(self.source, self.scope)  # the source is made of the class's own field names
         init: Callable[..., None] = self.scope["__init__"]
         init.__annotations__ = self.annotations
@@ -437,6 +453,7 @@ class _LazyInit:
         """What the compiled ``__init__`` does for a call that binds: every other call (too many
         arguments, an unknown or repeated name, a missing one) is left to the compiled function,
         so that its error is Python's own, word for word."""
+        self._prepare()
         parameters = self.parameters
         if len(args) > len(parameters):
             return self.compiled()(instance, *args, **kwargs)
