@@ -33,6 +33,8 @@ def test_it_answers_as_the_compiled_pattern(source: str, flags: int) -> None:
         assert lazy.sub(lambda m: m.group().upper(), text, count=1) == compiled.sub(
             lambda m: m.group().upper(), text, count=1
         )
+        assert lazy.split(text) == compiled.split(text)
+        assert lazy.split(text, 1) == compiled.split(text, 1)
     assert lazy.compiled is lazy.compiled  # compiled once, then kept
 
 

@@ -14,6 +14,11 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 
+from npmaudit import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
+
 
 class LazyPattern:
     """``re.compile(pattern, flags)``, done on the first match, fullmatch, search, finditer or sub."""
@@ -46,6 +51,9 @@ class LazyPattern:
 
     def sub(self, repl: str | Callable[[re.Match[str]], str], string: str, count: int = 0) -> str:
         return self.compiled.sub(repl, string, count)
+
+    def split(self, string: str, maxsplit: int = 0) -> list[str | Any]:
+        return self.compiled.split(string, maxsplit)
 
     def __repr__(self) -> str:
         return f"LazyPattern({self.pattern!r}, {self.flags!r})"

@@ -47,8 +47,8 @@ _SCP_GIT = LazyPattern(r"^[^@]+@[^:.]+\.[^:]+:.+$")
 _HOSTED_SHORTCUT = LazyPattern(r"^(?:github|gitlab|bitbucket|gist):", re.IGNORECASE)
 # "user/repo" or "user/repo#ref": hosted-git-info reads it as a GitHub shortcut.
 _GITHUB_SHORTHAND = LazyPattern(r"^[^@%/:\s.][^/:\s]*/[^/:\s#]+(?:#.*)?$")
-_HTTP_PATH = re.compile(r"^https?://[^/?#]+/([^?#]*)", re.IGNORECASE)
-_NAME_SEPARATOR = re.compile(r"/|%2f", re.IGNORECASE)  # between a scope and a name in a tarball URL
+_HTTP_PATH = LazyPattern(r"^https?://[^/?#]+/([^?#]*)", re.IGNORECASE)  # the fast path decides most URLs
+_NAME_SEPARATOR = LazyPattern(r"/|%2f", re.IGNORECASE)  # between a scope and a name in a tarball URL
 _GIT_HOSTS = frozenset(
     {
         "github.com",
