@@ -401,7 +401,7 @@ class _Builder:
             if dependencies:  # a package without any needs no search path (most leaves)
                 prod = DepType.PROD
                 edges = self._resolved_edges(location, [(name, spec, prod) for name, spec in dependencies.items()])
-        # name_from_folder, inline: two calls per node otherwise.
+        # name_from_folder, inline (a location under node_modules never ends in "/", which it strips).
         head, _, install_name = location.rpartition("/")
         scope = head.rpartition("/")[2]
         if scope.startswith("@"):
