@@ -7,6 +7,9 @@ the examples of shared reference npm-audit-internals.md §3.5.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from npmaudit import semver
@@ -119,3 +122,78 @@ def test_range_api() -> None:
     assert semver.intersects("^1.2.3", "1.5.x") and not semver.intersects("^1.2.3", "<1.0.0")
     assert semver.inc("1.2.3", "prerelease", identifier="beta") == "1.2.4-beta.0"
     assert semver.inc("1.2.3", "bogus") is None
+
+
+# -- the plain-version fast path ------------------------------------------------------------------
+
+PLAIN_EDGES = [
+    "1.2.3",
+    "0.0.0",
+    "10.20.30",
+    "01.2.3",
+    "1.02.3",
+    "1.2.03",
+    "00.0.0",
+    "1.2",
+    "1.2.3.4",
+    "1..3",
+    ".1.2",
+    "1.2.",
+    "v1.2.3",
+    "=1.2.3",
+    " 1.2.3",
+    "1.2.3 ",
+    "1.2.3\n",
+    "1.2.3-0",
+    "1.2.3+b",
+    "1.2.3beta",
+    "１.2.3",
+    "1.².3",
+    "9007199254740991.0.0",
+    "9007199254740992.0.0",
+    "1.2.9007199254740992",
+    "0.0.00",
+    "-1.2.3",
+    "1.-2.3",
+    "+1.2.3",
+    "1_0.2.3",
+    "999999999999999999999.1.1",
+]
+
+
+@pytest.mark.parametrize("loose", [False, True])
+def test_a_plain_version_reads_as_the_pattern_reads_it(loose: bool) -> None:
+    """``major.minor.patch`` is read without the pattern: on the edges of that shape and on every
+    version of the fixtures, the answer is the pattern's (``semver.version._parsed``)."""
+    from npmaudit.semver import version as module
+
+    fixtures = Path(__file__).parent / "fixtures" / "semver"
+    texts = [*PLAIN_EDGES]
+    for name in ("valid-versions.json", "invalid-versions.json"):
+        texts.extend(json_strings(json.loads((fixtures / name).read_text(encoding="utf-8"))))
+    plain_seen = 0
+    for text in texts:
+        fast = module._plain_version(text)
+        if fast is not None:
+            plain_seen += 1
+        assert fields(module._parse_cached.__wrapped__(text, loose)) == fields(module._parsed(text, loose)), text
+        assert fast is None or fields(fast) == fields(module._parsed(text, loose)), text
+    assert plain_seen > 5  # the fast path was exercised, not only the fallback
+
+
+def fields(version: semver.Version | None) -> tuple[object, ...] | None:
+    """Everything a parsed version holds (== ignores build metadata)."""
+    if version is None:
+        return None
+    return (version.major, version.minor, version.patch, version.prerelease, version.build, str(version))
+
+
+def json_strings(value: object) -> list[str]:
+    """Every string anywhere in a fixture document."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in json_strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in json_strings(item)]
+    return []

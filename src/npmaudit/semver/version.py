@@ -98,6 +98,34 @@ def _prerelease_identifier(text: str) -> Identifier:
 def _parse_cached(text: str, loose: bool) -> Version | None:
     if len(text) > g.MAX_LENGTH:
         return None
+    plain = _plain_version(text)
+    if plain is not None:
+        return plain
+    return _parsed(text, loose)
+
+
+def _plain_version(text: str) -> Version | None:
+    """``major.minor.patch`` in ASCII digits without leading zeros, read without the pattern (most
+    versions of a lockfile; both modes read them alike), else None: the pattern decides."""
+    parts = text.split(".")
+    if len(parts) != 3 or not text.isascii():
+        return None
+    major, minor, patch = parts
+    if not (major.isdigit() and minor.isdigit() and patch.isdigit()):
+        return None
+    if (
+        (len(major) > 1 and major[0] == "0")
+        or (len(minor) > 1 and minor[0] == "0")
+        or (len(patch) > 1 and patch[0] == "0")
+    ):
+        return None  # a leading zero: loose mode reads it, strict mode refuses it
+    numbers = int(major), int(minor), int(patch)
+    if max(numbers) > g.MAX_SAFE_INTEGER:
+        return None
+    return Version(*numbers, (), ())
+
+
+def _parsed(text: str, loose: bool) -> Version | None:
     m = (g.LOOSE if loose else g.FULL).match(g.js_trim(text))
     if m is None:
         return None
