@@ -43,9 +43,13 @@ _FLOW_SCALAR = (
     r"""[^\s'"{}\[\],#&*!|>%@`?:-](?:[^{}\[\],:?#\s]|:(?=[^\s{}\[\],?:])|[ ](?=[^\s#:])|(?<=\S)\#)*)"""
 )
 # The flow mapping pnpm writes for nearly every package, ``{integrity: sha512-...}`` or
-# ``{node: '>=18'}``: one pair, a plain key, a value single-quoted without quotes inside or plain
-# from characters that mean nothing in a flow. Read in one match; every other flow takes the loop.
-_ONE_PAIR = re.compile(r"\{([A-Za-z][A-Za-z0-9_-]{0,64}): (?:'([^']*)'|([A-Za-z0-9_.+/=][A-Za-z0-9_.+/=-]*))\}")
+# ``{node: '>=18'}``: one pair, a plain key ([A-Za-z][A-Za-z0-9_-]{0,64}), a value single-quoted
+# without quotes inside or plain from characters that mean nothing in a flow
+# ([A-Za-z0-9_.+/=][A-Za-z0-9_.+/=-]*). Read by _one_pair; every other flow takes the loop. The
+# character sets are for bytes.translate: an ASCII text made only of them translates to b"".
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_KEY_BYTES = (_LETTERS + "0123456789_-").encode("ascii")
+_PLAIN_BYTES = (_LETTERS + "0123456789_.+/=-").encode("ascii")
 _FLOW_ITEM = re.compile(rf"[ ]*({_FLOW_SCALAR})[ ]*(,|$)")
 _FLOW_PAIR = re.compile(rf"[ ]*({_FLOW_SCALAR}):[ ]+({_FLOW_SCALAR})[ ]*(,|$)")
 
@@ -97,10 +101,9 @@ def _flow_scalar(token: str) -> str:
 
 def _flow(value: str) -> dict[str, str] | list[str]:
     """A one-line flow mapping or sequence of scalars (``value`` starts with ``{`` or ``[``)."""
-    one_pair = _ONE_PAIR.fullmatch(value)
+    one_pair = _one_pair(value) if value[0] == "{" else None
     if one_pair is not None:
-        key, quoted, plain = one_pair.groups()
-        return {key: plain if quoted is None else quoted}
+        return one_pair
     closing = "}" if value[0] == "{" else "]"
     if value[-1] != closing:
         raise _Unsupported  # continued on the next line, or followed by something
@@ -128,6 +131,26 @@ def _flow(value: str) -> dict[str, str] | list[str]:
         items.append(_flow_scalar(match.group(1)))
         position = match.end()
     return items
+
+
+def _one_pair(flow: str) -> dict[str, str] | None:
+    """The mapping of a one-pair flow (pnpm's ``{integrity: sha512-...}``, ``{node: '>=18'}``), read
+    with string methods (a regex walked the 90 characters of every integrity one by one); None for
+    any other text, which the caller reads the general way."""
+    colon = flow.find(": ")
+    if colon < 2 or colon > 66 or flow[-1] != "}":
+        return None
+    key = flow[1:colon]
+    value = flow[colon + 2 : -1]
+    if key[0] not in _LETTERS or not key.isascii() or key.encode().translate(None, _KEY_BYTES) or not value:
+        return None
+    if value[0] == "'":
+        if len(value) < 2 or value[-1] != "'" or "'" in value[1:-1]:
+            return None
+        return {key: value[1:-1]}
+    if value[0] == "-" or not value.isascii() or value.encode().translate(None, _PLAIN_BYTES):
+        return None
+    return {key: value}
 
 
 def _value(rest: str) -> Any:
@@ -183,12 +206,89 @@ def _key(content: str) -> tuple[str, str]:
     return key, rest
 
 
+# What one line says, whatever surrounds it: (indent, kind, key, value). Kinds: a comment or a
+# line of spaces; an entry with a scalar (value: the string); an entry opening a block (value
+# None); an entry with a flow collection (value: the collection of strings, copied where the line
+# is placed, so that no two entries share one mutable collection); a sequence item with a scalar;
+# one with a flow collection.
+_SKIP, _SCALAR, _OPENS, _FLOW, _ITEM, _ITEM_FLOW = -1, 0, 1, 2, 3, 4
+_Said = tuple[int, int, str, Any]
+_SKIPPED: _Said = (0, _SKIP, "", None)
+
+
+def _line(line: str) -> _Said:
+    """What a non-empty line says, or _Unsupported when no context would make it part of the subset.
+
+    A line can also be refused by where it stands (indentation, an item among entries): that is
+    for the caller, which sees the lines around it."""
+    content = line.lstrip(" ")
+    if not content or content[0] == "#":
+        return _SKIPPED
+    indent = len(line) - len(content)
+    if content[-1] == " ":
+        content = content.rstrip(" ")
+    first = content[0]
+    if first == "-" and (len(content) == 1 or content[1] == " "):
+        rest = content[2:].lstrip(" ")
+        if not rest:
+            raise _Unsupported  # "-" alone: a nested block item
+        value = _value(rest)
+        return indent, _ITEM if value.__class__ is str else _ITEM_FLOW, "", value
+    if first in _INDICATORS:
+        if first != "'" and first != '"':
+            raise _Unsupported  # no plain key starts with an indicator, and an item is read above
+        # A quoted key (pnpm's '@scope/name@1.0.0', berry's "name@npm:^1"), read inline when nothing
+        # is inside its quotes that _key would have to look at: the same result.
+        close = content.find(first, 1)
+        key = content[1:close]
+        after = content[close + 1 : close + 3]
+        if close < 0 or (first == '"' and "\\" in key) or (after != ": " and content[close + 1 :] != ":"):
+            key, rest = _key(content)  # a doubled quote, an escape, or not an entry: _key decides
+        else:
+            rest = content[close + 3 :].lstrip(" ") if after == ": " else ""
+        if len(content) - len(rest) > _MAX_KEY:
+            raise _Unsupported  # the key with its quotes, colon and spaces
+    else:
+        # What precedes the value (key, colon, spaces) is measured only when it can be too long.
+        colon = content.find(": ")
+        if colon < 0:
+            if content[-1] != ":":
+                raise _Unsupported  # a scalar where an entry should be
+            key, rest = content[:-1], ""
+            if len(content) > _MAX_KEY:
+                raise _Unsupported
+        else:
+            key, rest = content[:colon], content[colon + 2 :]
+            if rest and rest[0] == " ":
+                rest = rest.lstrip(" ")
+                if len(content) - len(rest) > _MAX_KEY:
+                    raise _Unsupported
+            elif colon + 2 > _MAX_KEY:
+                raise _Unsupported
+        if key[-1] == " " or " #" in key:
+            raise _Unsupported
+    if not rest:
+        return indent, _OPENS, key, None
+    first = rest[0]
+    if first == '"' and rest.find('"', 1) == len(rest) - 1 and "\\" not in rest:
+        return indent, _SCALAR, key, rest[1:-1]  # yarn berry's usual value, as _value reads it
+    if first in _INDICATORS:
+        value = _one_pair(rest) if first == "{" else None
+        if value is None:
+            value = _value(rest)
+        return indent, _SCALAR if value.__class__ is str else _FLOW, key, value
+    if ": " in rest or " #" in rest or rest[-1] == ":":
+        raise _Unsupported
+    return indent, _SCALAR, key, rest
+
+
 class _Parser:
     def __init__(self, text: str, *, single: bool) -> None:
         self.lines = text.split("\n")
         self.single = single
         # Whether some line starts with "---" or "...": only then are the lines searched for one.
         self.markers = text.startswith(("---", "...")) or "\n---" in text or "\n..." in text
+        self.read: dict[str, _Said] = {}  # what each distinct line says (see _line)
 
     def documents(self) -> list[dict[str, Any]]:
         parts: list[tuple[int, int]] = []
@@ -214,8 +314,10 @@ class _Parser:
         """One block mapping at column 0 from lines[start:stop]; None for a part with only comments
         before the first ``---`` (any other empty document is left to PyYAML).
 
-        The loop is the whole cost of the module, so the common line (a plain key, a plain value)
-        is handled inline and the innermost open container is kept in local variables."""
+        The loop is the whole cost of the module. What a line says on its own (indent, key, value)
+        depends on its text alone, and half the lines of a lockfile repeat one before them
+        (``  languageName: node``, ``      react: 19.2.5``): each distinct line is read once by
+        :func:`_line`, and this loop only places what it says into the open containers."""
         root: dict[str, Any] = {}
         # Open containers, innermost last: (indent, container, is_sequence).
         stack: list[tuple[int, Any, bool]] = [(0, root, False)]
@@ -224,19 +326,19 @@ class _Parser:
         pending: str | None = None  # a "key:" of the innermost mapping, waiting for its block
         pending_indent = 0
         scalar_limit = _NO_LIMIT  # after a scalar entry, no line may be indented deeper than it
+        read = self.read
         for line in self.lines[start:stop]:
             if not line:
                 continue  # pnpm and berry put a blank line between entries
-            content = line.lstrip(" ")
-            if not content or content[0] == "#":
+            said = read.get(line)
+            if said is None:
+                said = read[line] = _line(line)
+            indent, kind, key, value = said
+            if kind == _SKIP:
                 continue
-            indent = len(line) - len(content)
-            if content[-1] == " ":
-                content = content.rstrip(" ")
             if indent > scalar_limit:
                 raise _Unsupported  # a scalar continued on the next line
-            first = content[0]
-            is_item = first == "-" and (len(content) == 1 or content[1] == " ")
+            is_item = kind >= _ITEM
             if pending is not None:
                 if indent > pending_indent or (is_item and indent == pending_indent):
                     if len(stack) > _MAX_DEPTH:
@@ -256,69 +358,20 @@ class _Parser:
                     top_indent, container, is_sequence = stack[-1]
                 if indent != top_indent:
                     raise _Unsupported
-            if is_sequence:
-                rest = content[2:].lstrip(" ")
-                if not rest:
-                    raise _Unsupported  # "-" alone: a nested block item
-                container.append(_value(rest))
+            if kind == _SCALAR:  # after the loop above, an entry's container is a mapping
+                container[key] = value
                 scalar_limit = indent
-                continue
-            if first in _INDICATORS:
-                if first == "'" or first == '"':
-                    # A quoted key (pnpm's '@scope/name@1.0.0', berry's "name@npm:^1"), read inline when
-                    # nothing is inside its quotes that _key would have to look at: the same result.
-                    close = content.find(first, 1)
-                    key = content[1:close]
-                    after = content[close + 1 : close + 3]
-                    if close < 0 or (first == '"' and "\\" in key) or (after != ": " and content[close + 1 :] != ":"):
-                        key, rest = _key(content)  # a doubled quote, an escape, or not an entry: _key decides
-                    else:
-                        rest = content[close + 3 :].lstrip(" ") if after == ": " else ""
-                    if len(content) - len(rest) > _MAX_KEY:
-                        raise _Unsupported  # the key with its quotes, colon and spaces
-                else:
-                    if is_item:
-                        raise _Unsupported  # a sequence where the mapping's entries are
-                    key, rest = _key(content)
-                    if len(content) - len(rest) > _MAX_KEY:
-                        raise _Unsupported
-            else:
-                # What precedes the value (key, colon, spaces) is measured only when it can be too long.
-                colon = content.find(": ")
-                if colon < 0:
-                    if content[-1] != ":":
-                        raise _Unsupported  # a scalar where an entry should be
-                    key, rest = content[:-1], ""
-                    if len(content) > _MAX_KEY:
-                        raise _Unsupported
-                else:
-                    key, rest = content[:colon], content[colon + 2 :]
-                    if rest and rest[0] == " ":
-                        rest = rest.lstrip(" ")
-                        if len(content) - len(rest) > _MAX_KEY:
-                            raise _Unsupported
-                    elif colon + 2 > _MAX_KEY:
-                        raise _Unsupported
-                if key[-1] == " " or " #" in key:
-                    raise _Unsupported
-            if not rest:
+            elif kind == _OPENS:
                 pending, pending_indent = key, indent
                 scalar_limit = _NO_LIMIT
-                continue
-            if rest[0] == '"' and rest.find('"', 1) == len(rest) - 1 and "\\" not in rest:
-                container[key] = rest[1:-1]  # yarn berry's usual value, as _value reads it
-            elif rest[0] in _INDICATORS:
-                one_pair = _ONE_PAIR.fullmatch(rest) if rest[0] == "{" else None
-                if one_pair is not None:  # pnpm's {integrity: ...}, as _flow reads it
-                    pair_key, quoted, plain = one_pair.groups()
-                    container[key] = {pair_key: plain if quoted is None else quoted}
-                else:
-                    container[key] = _value(rest)
-            elif ": " in rest or " #" in rest or rest[-1] == ":":
-                raise _Unsupported
-            else:
-                container[key] = rest
-            scalar_limit = indent
+            elif is_item:
+                if not is_sequence:
+                    raise _Unsupported  # a sequence where the mapping's entries are
+                container.append(value if kind == _ITEM else value.copy())
+                scalar_limit = indent
+            else:  # a flow collection of strings: copied for every line, so no two entries share one
+                container[key] = value.copy()
+                scalar_limit = indent
         if pending is not None:
             container[pending] = ""
         # The first line that is not a comment puts an entry into the root (or the text is refused).
