@@ -10,9 +10,9 @@ parts but by no production path; it is cleared where dev or optional alone alrea
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from npmaudit.project.model import DepType, Node
+from npmaudit.project.model import DepType, Edge, Node
 
 # A node's groups as bits of one int: the walk below clears bits by masking, without an object per node.
 _DEV, _OPTIONAL, _DEV_OPTIONAL, _PEER = 1, 2, 4, 8
@@ -43,50 +43,18 @@ _AS_FIELDS = [
 ]
 
 
+Flags = tuple[bool, bool, bool, bool]  # (dev, optional, dev_optional, peer), as a node stores them
+
+
 def compute_dep_flags(nodes: Mapping[str, Node]) -> dict[str, Node]:
     """Return the nodes with their group flags recomputed from the edges, root at ``""``."""
-    flags = dict.fromkeys(nodes, _EVERY_GROUP)
-    flags[""] = 0
-    seen: set[str] = set()
-    queue = [""]
-    edge_keeps = _EDGE_KEEPS
-    while queue:
-        location = queue.pop()
-        seen.add(location)
-        node = nodes[location]
-        mine = flags[location]
-        link_target = node.link_target
-        if link_target is not None:
-            # A link passes its groups on to its target as they are.
-            held = flags.get(link_target)
-            if held is None:
-                continue
-            narrowed = held & mine
-            if narrowed != held:
-                flags[link_target] = narrowed
-                queue.append(link_target)
-            elif link_target not in seen:
-                queue.append(link_target)
-            continue
-        passed = _passed_on(mine)
-        for edge in node.edges:
-            to = edge.to
-            if to is None:
-                continue
-            held = flags.get(to)
-            if not held:
-                continue  # not a node, or nothing left to clear: most edges of a tree lead to production nodes
-            narrowed = held & (passed | edge_keeps[edge.type])
-            if narrowed != held:
-                flags[to] = narrowed
-                queue.append(to)
+    flags = group_flags(
+        {location: node.edges for location, node in nodes.items()},
+        {location: node.link_target for location, node in nodes.items() if node.link_target is not None},
+    )
     result = {}
-    as_fields = _AS_FIELDS
     for location, node in nodes.items():
-        bits = flags[location]
-        if bits & (_DEV | _OPTIONAL) and location in seen and location != "":
-            bits &= ~_DEV_OPTIONAL  # devOptional only where neither dev nor optional alone says it
-        fields = as_fields[bits]
+        fields = flags[location]
         if (node.dev, node.optional, node.dev_optional, node.peer) == fields:
             result[location] = node  # frozen: the same node serves; most nodes of a tree keep their flags
             continue
@@ -109,4 +77,54 @@ def compute_dep_flags(nodes: Mapping[str, Node]) -> dict[str, Node]:
             node.edges,
             node.link_target,
         )
+    return result
+
+
+def group_flags(edges: Mapping[str, Sequence[Edge]], link_targets: Mapping[str, str]) -> dict[str, Flags]:
+    """The flags of every location of ``edges`` (each node's edges, the root at ``""``), a link at a
+    location of ``link_targets`` passing its groups on to its target.
+
+    For a reader that builds its nodes after their edges: each node is made once, with its flags,
+    instead of once without them and again by :func:`compute_dep_flags` (most nodes of a project
+    with dev dependencies change)."""
+    flags = dict.fromkeys(edges, _EVERY_GROUP)
+    flags[""] = 0
+    seen: set[str] = set()
+    queue = [""]
+    edge_keeps = _EDGE_KEEPS
+    while queue:
+        location = queue.pop()
+        seen.add(location)
+        mine = flags[location]
+        link_target = link_targets.get(location)
+        if link_target is not None:
+            # A link passes its groups on to its target as they are.
+            held = flags.get(link_target)
+            if held is None:
+                continue
+            narrowed = held & mine
+            if narrowed != held:
+                flags[link_target] = narrowed
+                queue.append(link_target)
+            elif link_target not in seen:
+                queue.append(link_target)
+            continue
+        passed = _passed_on(mine)
+        for edge in edges[location]:
+            to = edge.to
+            if to is None:
+                continue
+            held = flags.get(to)
+            if not held:
+                continue  # not a node, or nothing left to clear: most edges of a tree lead to production nodes
+            narrowed = held & (passed | edge_keeps[edge.type])
+            if narrowed != held:
+                flags[to] = narrowed
+                queue.append(to)
+    as_fields = _AS_FIELDS
+    result = {}
+    for location, bits in flags.items():
+        if bits & (_DEV | _OPTIONAL) and location in seen and location != "":
+            bits &= ~_DEV_OPTIONAL  # devOptional only where neither dev nor optional alone says it
+        result[location] = as_fields[bits]
     return result

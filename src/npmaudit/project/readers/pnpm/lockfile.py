@@ -30,7 +30,7 @@ The model built from it:
   production dependencies of the project (the oracle, pnpm's own lockfile filter with every
   importer selected, agrees);
 * groups (dev / optional / devOptional / peer) are computed from the edges by npm's rule
-  (:func:`compute_dep_flags`) for every version, also 5.x/6.x which store ``dev``/``optional``: one
+  (:func:`group_flags`) for every version, also 5.x/6.x which store ``dev``/``optional``: one
   rule for all, and the one pnpm installs by. The oracle is pnpm's own install filter (what
   ``--prod`` and ``--no-optional`` keep); the flags old pnpm versions wrote can lag behind it
   (vite's 5.3 file marks packages reached only through optional peers as dev-only);
@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from npmaudit.errors import InputError
-from npmaudit.project.depflags import compute_dep_flags
+from npmaudit.project.depflags import group_flags
 from npmaudit.project.manifest import read_manifest, unlocked_root_edges
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
 from npmaudit.project.readers.pnpm.deppath import parse_key, ref_to_key, remove_suffix
@@ -186,17 +186,27 @@ def _build(path: Path, document: dict[str, Any]) -> Project:
         taken=importer_locations | set(links),
     )
 
+    # An entry's dependency on another entry is one Edge whoever depends: the same name, reference,
+    # range and type lead to the same place. Edges are frozen, so one object serves every dependent.
+    made: dict[tuple[str, str, str | None, DepType, str], Edge] = {}
+
     def edges(deps: list[_Dep]) -> tuple[Edge, ...]:
         found = []
         for dep in deps:
             target = dep.target
             if dep.kind == "location":
                 found.append(Edge(dep.name, dep.spec or dep.reference, dep.type, target))
-            else:
-                found.append(Edge(dep.name, dep.spec or _spec_for(dep, entries[target]), dep.type, layout[target]))
+                continue
+            said = (dep.name, dep.reference, dep.spec, dep.type, target)
+            edge = made.get(said)
+            if edge is None:
+                spec = dep.spec or _spec_for(dep, entries[target])
+                edge = made[said] = Edge(dep.name, spec, dep.type, layout[target])
+            found.append(edge)
         return tuple(found)
 
-    nodes: dict[str, Node] = {}
+    # Each node's fields, then each Node made once with its groups (group_flags reads the edges).
+    fields: dict[str, tuple[str, str, SourceKind, str, str | None, str | None, tuple[Edge, ...]]] = {}
     manifests = {importer.location: _manifest(directory, importer.location) for importer in importers}
     members = [importer for importer in importers if importer.location != ""]
     for importer in importers:
@@ -209,42 +219,49 @@ def _build(path: Path, document: dict[str, Any]) -> Project:
             ]
             if not importer.deps:  # the lock records nothing for the root: what package.json declares
                 own = list(unlocked_root_edges(directory, tuple(own)))
-        nodes[importer.location] = Node(
-            location=importer.location,
-            name=name,
-            version=version,
-            source=SourceKind.ROOT if importer.location == "" else SourceKind.WORKSPACE,
-            install_name=name,
-            edges=tuple(own),
-        )
-    if "" not in nodes:
+        source = SourceKind.ROOT if importer.location == "" else SourceKind.WORKSPACE
+        fields[importer.location] = (name, version, source, name, None, None, tuple(own))
+    if "" not in fields:
         name, version = _manifest(directory, "")
         root_edges = tuple(
             Edge(manifests[member.location][0], f"file:{member.location}", DepType.PROD, member.location)
             for member in members
         )
         root_edges = unlocked_root_edges(directory, root_edges)  # no importer for the root: package.json's
-        nodes[""] = Node(location="", name=name, version=version, source=SourceKind.ROOT, edges=root_edges)
+        fields[""] = (name, version, SourceKind.ROOT, "", None, None, root_edges)
     for location, name in links.items():
-        nodes.setdefault(location, Node(location, name, "", SourceKind.LINK, install_name=name))
+        fields.setdefault(location, (name, "", SourceKind.LINK, name, None, None, ()))
     for key, entry in entries.items():
         location = layout[key]
-        nodes[location] = Node(
-            location=location,
-            name=entry.name,
-            version=entry.version,
-            source=entry.source,
-            install_name=location.rsplit("node_modules/", 1)[-1],
-            resolved=entry.resolved,
-            integrity=entry.integrity,
-            edges=edges(entry.deps),
+        fields[location] = (
+            entry.name,
+            entry.version,
+            entry.source,
+            location.rsplit("node_modules/", 1)[-1],
+            entry.resolved,
+            entry.integrity,
+            edges(entry.deps),
         )
-    return Project(
-        directory=directory,
-        lockfile=path,
-        lockfile_format=f"pnpm-v{major}",
-        nodes=compute_dep_flags(nodes),
-    )
+    flags = group_flags({location: held[6] for location, held in fields.items()}, {})
+    nodes = {}
+    for location, (name, version, source, install_name, resolved, integrity, own_edges) in fields.items():
+        dev, optional, dev_optional, peer = flags[location]
+        nodes[location] = Node(
+            location,
+            name,
+            version,
+            source,
+            install_name,
+            resolved,
+            integrity,
+            dev,
+            optional,
+            dev_optional,
+            peer,
+            False,
+            own_edges,
+        )
+    return Project(directory=directory, lockfile=path, lockfile_format=f"pnpm-v{major}", nodes=nodes)
 
 
 def _read_catalogs(document: dict[str, Any]) -> dict[str, dict[str, str]]:
