@@ -27,7 +27,7 @@ they lead to), and this module gives every package an npm-shaped location:
 Peer dependencies are resolved as yarn provides them: by the dependency of that name of the package
 the dependent was placed under (its first dependent), else, like dependencies no lock key matches,
 the way node does, by walking up from the dependent's location (a peer from the dependent's parent). Groups
-then come from :func:`~npmaudit.project.depflags.compute_dep_flags`, npm's own rule.
+then come from :func:`~npmaudit.project.depflags.group_flags`, npm's own rule.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from collections import deque
 from collections.abc import Container
 from pathlib import Path
 
-from npmaudit.project.depflags import compute_dep_flags
+from npmaudit.project.depflags import group_flags
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind
 from npmaudit.records import field, record_class
 
@@ -120,8 +120,7 @@ class _Builder:
                     self.root.deps.append(dep)
                 queue.append((self.root.id, ""))
                 self._walk(queue, only=dep)
-        nodes = self._nodes()
-        return Project(directory, lockfile, lockfile_format, compute_dep_flags(nodes))
+        return Project(directory, lockfile, lockfile_format, self._nodes())
 
     def _place_workspaces(self) -> None:
         names: dict[str, int] = {}
@@ -215,8 +214,9 @@ class _Builder:
         return where
 
     def _nodes(self) -> dict[str, Node]:
-        # Every node's fields first, then each Node made once with its edges: edges walk up the
-        # whole tree (which needs every location), and rebuilding frozen nodes cost a tenth of the read.
+        # Every node's fields first, then its edges, then each Node made once with its edges and groups:
+        # edges walk up the whole tree (which needs every location), groups follow the edges, and
+        # rebuilding frozen nodes cost a tenth of the read.
         fields: dict[str, tuple[str, str, SourceKind, str, str | None, str | None, str | None]] = {}
         self.holder_at: dict[str, Importer | LockPackage] = {imp.path: imp for imp in self.graph.importers}
         self.holder_at.update((loc, self.graph.packages[pid]) for (pid, _), loc in self.placed.items())
@@ -249,11 +249,17 @@ class _Builder:
             deps_at[location] = package.deps
         for importer in self.graph.importers:
             deps_at[importer.path] = importer.deps
-        nodes: dict[str, Node] = {}
-        for location in sorted(fields):
-            name, version, source, install_name, resolved, integrity, link_target = fields[location]
+        locations = sorted(fields)
+        edges_at = {}
+        for location in locations:
             deps = deps_at.get(location)
-            edges = self._edges(deps, location, fields) if deps is not None else ()
+            edges_at[location] = self._edges(deps, location, fields) if deps is not None else ()
+        links = {location: held[6] for location, held in fields.items() if held[6] is not None}
+        flags = group_flags(edges_at, links)
+        nodes: dict[str, Node] = {}
+        for location in locations:
+            name, version, source, install_name, resolved, integrity, link_target = fields[location]
+            dev, optional, dev_optional, peer = flags[location]
             nodes[location] = Node(
                 location,
                 name,
@@ -262,8 +268,13 @@ class _Builder:
                 install_name,
                 resolved,
                 integrity,
-                edges=edges,
-                link_target=link_target,
+                dev,
+                optional,
+                dev_optional,
+                peer,
+                False,
+                edges_at[location],
+                link_target,
             )
         return nodes
 
