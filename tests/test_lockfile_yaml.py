@@ -18,12 +18,12 @@ import pytest
 import yaml
 
 from npmaudit.project.loader import load_project
-from npmaudit.project.readers.lockfile_yaml import load_documents
-from npmaudit.project.readers.pnpm.yaml_load import _Loader
+from npmaudit.project.readers.lockfile_yaml import base_loader, load_documents
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lockfiles"
 PNPM_LOCKFILES = [*sorted(FIXTURES.glob("pnpm-v*/**/*pnpm-lock.yaml")), FIXTURES / "pnpm-v9" / "multi-document.yaml"]
 BERRY_LOCKFILES = sorted(FIXTURES.glob("yarn-berry/*/yarn.lock*"))
+_Loader = base_loader()
 FORCE_PYYAML = "\n# a tab (\t) in a comment: PyYAML reads it, the fast path declines the text\n"
 
 

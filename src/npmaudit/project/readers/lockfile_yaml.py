@@ -20,12 +20,14 @@ and on mutations of them).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from npmaudit.lazy_pattern import LazyPattern
+
 # Characters YAML does not allow in a stream (PyYAML's Reader refuses them), a BOM, tabs, and line
-# breaks other than "\n": any of them sends the whole text to PyYAML.
-_UNUSUAL = re.compile("[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+# breaks other than "\n": any of them sends the whole text to PyYAML. This and the flow patterns are
+# compiled on first use (a few ms at import): an ASCII pnpm or berry lockfile may need none of them.
+_UNUSUAL = LazyPattern("[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 # The same test for an ASCII text (nearly every lockfile), made by bytes.translate: a tenth of the
 # regex's cost, which was a sixth of the whole read. What is left after deleting these is unusual.
 _USUAL_ASCII = b"\n" + bytes(range(0x20, 0x7F))
@@ -50,8 +52,8 @@ _FLOW_SCALAR = (
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _KEY_BYTES = (_LETTERS + "0123456789_-").encode("ascii")
 _PLAIN_BYTES = (_LETTERS + "0123456789_.+/=-").encode("ascii")
-_FLOW_ITEM = re.compile(rf"[ ]*({_FLOW_SCALAR})[ ]*(,|$)")
-_FLOW_PAIR = re.compile(rf"[ ]*({_FLOW_SCALAR}):[ ]+({_FLOW_SCALAR})[ ]*(,|$)")
+_FLOW_ITEM = LazyPattern(rf"[ ]*({_FLOW_SCALAR})[ ]*(,|$)")
+_FLOW_PAIR = LazyPattern(rf"[ ]*({_FLOW_SCALAR}):[ ]+({_FLOW_SCALAR})[ ]*(,|$)")
 
 # PyYAML and libyaml refuse an implicit key whose ':' is more than 1024 characters after its start
 # (quotes included); a file with a key near that is left to them.
@@ -84,6 +86,16 @@ def load_documents(text: str, *, single: bool = False) -> list[dict[str, Any]] |
         return _Parser(text, single=single).documents()
     except _Unsupported:
         return None
+
+
+def base_loader() -> Any:
+    """PyYAML's base loader (libyaml's when PyYAML was built with it: several times faster).
+
+    PyYAML is imported here, by the readers' fallback paths only: a lockfile the fast path reads
+    never pays for the import (a tenth of a pnpm audit in a fresh process)."""
+    import yaml
+
+    return getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 
 
 def _unquote_single(value: str) -> str:

@@ -15,8 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from npmaudit.errors import InputError
 
 PROBLEM = "YAML anchors and aliases are not allowed in a lockfile (package managers never write them)"
@@ -45,6 +43,8 @@ def _shares_a_container(data: object) -> bool:
 
 def _first_alias_line(text: str, loader: Any) -> int | None:
     """The 1-based line of the first alias event (the slow path, taken only to name the line)."""
+    import yaml  # PyYAML's data came with PyYAML imported: no cost here
+
     try:
         for event in yaml.parse(text, Loader=loader):
             if isinstance(event, yaml.AliasEvent) and event.start_mark is not None:

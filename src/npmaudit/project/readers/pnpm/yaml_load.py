@@ -23,14 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from npmaudit import textfile
 from npmaudit.errors import InputError
-from npmaudit.project.readers.lockfile_yaml import load_documents
+from npmaudit.project.readers.lockfile_yaml import base_loader, load_documents
 from npmaudit.project.readers.yaml_aliases import refuse_aliases
-
-_Loader: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 
 
 def read_text(path: Path) -> str:
@@ -45,8 +41,11 @@ def load_lockfile_document(path: Path, text: str) -> tuple[dict[str, Any], int]:
     fast = load_documents(text)  # the subset pnpm writes; None sends the text to PyYAML
     if fast is not None and len(fast) <= 2:
         return fast[-1], len(fast) - 1
+    import yaml  # only for a text the fast path declined
+
+    loader = base_loader()
     try:
-        documents = list(yaml.load_all(text, Loader=_Loader))
+        documents = list(yaml.load_all(text, Loader=loader))
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problem = (error.problem or error.context or "malformed YAML").strip()
@@ -59,7 +58,7 @@ def load_lockfile_document(path: Path, text: str) -> tuple[dict[str, Any], int]:
     except RecursionError:
         # PyYAML builds nested collections recursively: thousands of levels exhaust the stack.
         raise InputError(path, "not valid YAML: nested too deeply") from None
-    refuse_aliases(path, text, documents, _Loader)
+    refuse_aliases(path, text, documents, loader)
     documents = [document for document in documents if document not in (None, "")]
     if not documents:
         raise InputError(path, "empty lockfile")
@@ -75,8 +74,10 @@ def load_lockfile_document(path: Path, text: str) -> tuple[dict[str, Any], int]:
 
 def line_of(text: str, document_index: int, key_path: Sequence[str]) -> int | None:
     """The 1-based line of the deepest key of ``key_path`` found in the document, or None."""
+    import yaml  # only on this error path
+
     try:
-        nodes = [node for node in yaml.compose_all(text, Loader=_Loader) if node is not None]
+        nodes = [node for node in yaml.compose_all(text, Loader=base_loader()) if node is not None]
     except (yaml.YAMLError, RecursionError):
         return None
     nodes = [node for node in nodes if not (isinstance(node, yaml.ScalarNode) and node.value == "")]

@@ -21,29 +21,43 @@ berry writes them: ``version: 1.10`` must stay "1.10".
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
-
-import yaml
 
 from npmaudit import textfile
 from npmaudit.errors import InputError
 from npmaudit.project.manifest import manifest_deps
 from npmaudit.project.model import DepType, SourceKind
-from npmaudit.project.readers.lockfile_yaml import load_documents
+from npmaudit.project.readers.lockfile_yaml import base_loader, load_documents
 from npmaudit.project.readers.yaml_aliases import refuse_aliases
 from npmaudit.project.readers.yarn.manifest import read_manifest
 from npmaudit.project.readers.yarn.resolutions import Resolutions, with_protocol
 from npmaudit.project.readers.yarn.specs import alias_target, classify, patch_source, split_descriptor, strip_binding
 from npmaudit.project.readers.yarn.tree import PEER_TYPES, Dep, Importer, LockGraph, LockPackage
 
-_Loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
-
-
 def load(text: str, lockfile: Path) -> tuple[str, dict[str, object]]:
     """Parse the YAML and return (lockfile_format, entries without ``__metadata``)."""
     fast = load_documents(text, single=True)  # the subset berry writes; None sends the text to PyYAML
+    data = fast[0] if fast is not None else _load_with_pyyaml(text, lockfile)
+    if not isinstance(data, dict):
+        raise InputError(lockfile, "a yarn berry lockfile must be a mapping of entries")
+    if fast is None:  # the fast path reads no anchor or alias: only PyYAML's data can share a mapping
+        refuse_aliases(lockfile, text, data, base_loader())
+    metadata = data.pop("__metadata", None)
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("version"), str):
+        raise InputError(lockfile, "__metadata.version is missing", _line_of(text, "__metadata"))
+    version = metadata["version"]
+    if not version.isdigit():
+        raise InputError(lockfile, f"__metadata.version {version!r} is not a number", _line_of(text, "__metadata"))
+    return f"yarn-berry-v{version}", data
+
+
+def _load_with_pyyaml(text: str, lockfile: Path) -> Any:
+    """The text as PyYAML's base loader reads it, or a one-line InputError (a text the fast path declined)."""
+    import yaml
+
     try:
-        data = fast[0] if fast is not None else yaml.load(text, Loader=_Loader)
+        return yaml.load(text, Loader=base_loader())
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -56,17 +70,6 @@ def load(text: str, lockfile: Path) -> tuple[str, dict[str, object]]:
         raise InputError(lockfile, "invalid YAML: " + str(error).splitlines()[0]) from None
     except RecursionError:  # PyYAML composes nested collections recursively
         raise InputError(lockfile, "invalid YAML: nested too deeply") from None
-    if not isinstance(data, dict):
-        raise InputError(lockfile, "a yarn berry lockfile must be a mapping of entries")
-    if fast is None:  # the fast path reads no anchor or alias: only PyYAML's data can share a mapping
-        refuse_aliases(lockfile, text, data, _Loader)
-    metadata = data.pop("__metadata", None)
-    if not isinstance(metadata, dict) or not isinstance(metadata.get("version"), str):
-        raise InputError(lockfile, "__metadata.version is missing", _line_of(text, "__metadata"))
-    version = metadata["version"]
-    if not version.isdigit():
-        raise InputError(lockfile, f"__metadata.version {version!r} is not a number", _line_of(text, "__metadata"))
-    return f"yarn-berry-v{version}", data
 
 
 def read_graph(text: str, lockfile: Path) -> tuple[str, LockGraph]:
@@ -320,8 +323,14 @@ class _Entries:
 def _catalogs(path: Path) -> dict[str, dict[str, str]]:
     """``catalog`` (the default) and ``catalogs`` from .yarnrc.yml; unreadable or absent means none."""
     try:
-        rc = yaml.load(textfile.read_text(path), Loader=_Loader)  # a FIFO is refused, never read
-    except (InputError, yaml.YAMLError):
+        text = textfile.read_text(path)  # a FIFO is refused, never read
+    except InputError:
+        return {}
+    import yaml  # only when the project has a .yarnrc.yml
+
+    try:
+        rc = yaml.load(text, Loader=base_loader())
+    except yaml.YAMLError:
         return {}
     if not isinstance(rc, dict):
         return {}

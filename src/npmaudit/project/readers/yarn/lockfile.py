@@ -13,8 +13,6 @@ from pathlib import Path
 from npmaudit import textfile
 from npmaudit.errors import InputError
 from npmaudit.project.model import Project
-from npmaudit.project.readers.yarn import berry as yarn_berry
-from npmaudit.project.readers.yarn import classic as yarn_classic
 from npmaudit.project.readers.yarn.tree import build_project
 
 # Berry writes ``__metadata:`` as the first key; a classic file never has a top-level key of that name.
@@ -26,10 +24,15 @@ def read(path: Path) -> Project:
     text = _read_text(path)
     if not text or text.isspace():  # not text.strip(): no copy of the whole text
         raise InputError(path, "empty lockfile")
+    # Each format's reader is imported when a lockfile needs it: a run pays for one of them.
     if _BERRY.search(text):
-        lockfile_format, graph = yarn_berry.read_graph(text, path)
+        from npmaudit.project.readers.yarn import berry
+
+        lockfile_format, graph = berry.read_graph(text, path)
     else:
-        lockfile_format, graph = yarn_classic.FORMAT, yarn_classic.read_graph(text, path)
+        from npmaudit.project.readers.yarn import classic
+
+        lockfile_format, graph = classic.FORMAT, classic.read_graph(text, path)
     return build_project(path.parent, path, lockfile_format, graph)
 
 

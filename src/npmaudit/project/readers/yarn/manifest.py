@@ -11,7 +11,6 @@ from pathlib import Path
 
 from npmaudit.errors import InputError
 from npmaudit.project import manifest
-from npmaudit.project.globs import GlobTooComplex, matching_folders
 
 
 def read_manifest(path: Path) -> dict[str, object] | None:
@@ -40,6 +39,8 @@ def workspace_patterns(manifest: dict[str, object], path: Path) -> list[str]:
 
 def workspace_folders(directory: Path, patterns: list[str]) -> list[str]:
     """Folders (relative, ``/``-separated, sorted) matching the globs that hold a package.json."""
+    from npmaudit.project.globs import GlobTooComplex, matching_folders  # yarn classic's workspaces only
+
     found: set[str] = set()
     for pattern in patterns:
         pattern = pattern.strip().rstrip("/")
