@@ -22,7 +22,6 @@ The result is stable for a given lockfile: it depends only on the lockfile's con
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 
 # (name the dependent uses, key of the entry it resolves to)
@@ -74,34 +73,36 @@ def synthesise_locations(
 def _walk(
     importers: Sequence[tuple[str, Sequence[Requirement]]],
     entries: Mapping[str, tuple[str, Sequence[Requirement]]],
-) -> tuple[list[str], dict[str, tuple[tuple[str, str], str]], dict[str, list[str]], dict[str, set[str]]]:
+) -> tuple[list[str], dict[str, tuple[tuple[str, str], str]], dict[str, list[str]], dict[str, set[tuple[str, str]]]]:
+    """The breadth-first walk: ``order`` is also its queue (a key is queued exactly when it is
+    first reached, and taken in that order), ``dependents`` each key's distinct dependents."""
     order: list[str] = []
     seen: set[str] = set()
     first_dependent: dict[str, tuple[tuple[str, str], str]] = {}
     names_used: dict[str, list[str]] = {}
-    dependents: dict[str, set[str]] = {}
-    queue: deque[str] = deque()
+    dependents: dict[str, set[tuple[str, str]]] = {}
+    walked = 0
 
     def reach(parent: tuple[str, str], requirements: Sequence[Requirement]) -> None:
-        label = f"{parent[0]}:{parent[1]}"
         for name, key in requirements:
             used = names_used.get(key)
-            if used is None:  # the first dependent: both are made together
+            if used is None:  # the first dependent: both are made together, and the key is seen then
                 names_used[key] = [name]
-                dependents[key] = {label}
+                dependents[key] = {parent}
+                if key not in seen:  # unless the walk of unreached entries put it there
+                    seen.add(key)
+                    first_dependent[key] = (parent, name)
+                    order.append(key)
             else:
                 if name not in used:
                     used.append(name)
-                dependents[key].add(label)
-            if key not in seen:
-                seen.add(key)
-                first_dependent[key] = (parent, name)
-                order.append(key)
-                queue.append(key)
+                dependents[key].add(parent)
 
     def drain() -> None:
-        while queue:
-            key = queue.popleft()
+        nonlocal walked
+        while walked < len(order):
+            key = order[walked]
+            walked += 1
             reach(("entry", key), entries[key][1])
 
     for importer_location, requirements in importers:
@@ -111,7 +112,6 @@ def _walk(
         if key not in seen:
             seen.add(key)
             order.append(key)
-            queue.append(key)
             drain()
     return order, first_dependent, names_used, dependents
 
@@ -120,7 +120,7 @@ def _choose_hoisted(
     importers: Sequence[tuple[str, Sequence[Requirement]]],
     order: list[str],
     folder: Mapping[str, str],
-    dependents: Mapping[str, set[str]],
+    dependents: Mapping[str, set[tuple[str, str]]],
 ) -> dict[str, str]:
     """The entry that takes ``node_modules/<folder>`` for each folder name."""
     hoisted: dict[str, str] = {}
