@@ -32,7 +32,7 @@ from npmaudit.project.readers.lockfile_yaml import base_loader, load_documents
 from npmaudit.project.readers.yaml_aliases import refuse_aliases
 from npmaudit.project.readers.yarn.manifest import read_manifest
 from npmaudit.project.readers.yarn.resolutions import Resolutions, with_protocol
-from npmaudit.project.readers.yarn.specs import alias_target, classify, patch_source, split_descriptor, strip_binding
+from npmaudit.project.readers.yarn.specs import classify, patch_source, split_descriptor, strip_binding
 from npmaudit.project.readers.yarn.tree import PEER_TYPES, Dep, Importer, LockGraph, LockPackage
 
 def load(text: str, lockfile: Path) -> tuple[str, dict[str, object]]:
@@ -169,13 +169,16 @@ class _Entries:
         version = entry.get("version")
         if not isinstance(version, str):
             raise InputError(self.lockfile, f"entry {keys[0]!r}: version must be a string", self._line(keys))
-        source = classify(reference)
-        if reference.startswith("npm:") and alias_target(reference) is None:
-            # The locator is what yarn fetches; a hand-edited lock can carry a stale ``version`` beside it.
-            version = reference[4:]
-        if reference.startswith("patch:"):
-            reference = split_descriptor(patch_source(reference))[1]
-        resolved = None if source is SourceKind.REGISTRY else strip_binding(reference)
+        if reference.startswith("npm:"):  # nearly every entry: what classify and alias_target say of it
+            source, resolved = SourceKind.REGISTRY, None
+            if "@" not in reference[5:]:  # not an alias (npm:real@1.0.0)
+                # The locator is what yarn fetches; a hand-edited lock can carry a stale ``version`` beside it.
+                version = reference[4:]
+        else:
+            source = classify(reference)
+            if reference.startswith("patch:"):
+                reference = split_descriptor(patch_source(reference))[1]
+            resolved = None if source is SourceKind.REGISTRY else strip_binding(reference)
         install_name = split_descriptor(keys[0])[0]
         package = LockPackage(self.canonical[resolution], name, version, source, resolved, install_name=install_name)
         package.deps = self._deps(name, resolution, keys, entry, top=False)
@@ -238,12 +241,10 @@ class _Entries:
             dependencies = get("dependencies")
             if dependencies is None:
                 return []
-            if isinstance(dependencies, dict) and all(isinstance(spec, str) for spec in dependencies.values()):
-                find_target = self.target
-                return [
-                    Dep(dep_name, spec, DepType.PROD, find_target(resolution, name, dep_name, spec))
-                    for dep_name, spec in dependencies.items()
-                ]
+            if dependencies.__class__ is dict:
+                found = self._plain_deps(name, resolution, dependencies)
+                if found is not None:
+                    return found
         manifest: dict[str, object] = {}
         for field in ("dependencies", "peerDependencies"):
             value = entry.get(field)
@@ -272,6 +273,25 @@ class _Entries:
             peer = kind in PEER_TYPES
             target = None if peer else self.target(resolution, name, dep_name, spec)
             deps.append(Dep(dep_name, spec, kind, target))
+        return deps
+
+    def _plain_deps(self, name: str, resolution: str, dependencies: dict[str, Any]) -> list[Dep] | None:
+        """Production edges for a mapping of names to ranges; None when some range is not a string
+        (the caller's general path names the problem). The usual lookup of :meth:`target`, a key of
+        the lockfile as written leading to a package, is made inline."""
+        by_key, canonical, overridden, workspaces = self.by_key, self.canonical, self.overridden, self.workspaces
+        deps = []
+        for dep_name, spec in dependencies.items():
+            if spec.__class__ is not str:
+                return None
+            found = None
+            if dep_name not in overridden and not spec.startswith("catalog:"):
+                found = by_key.get(f"{dep_name}@{spec}")
+            if found is not None and found not in workspaces:
+                target: str | None = canonical[found]
+            else:
+                target = self.target(resolution, name, dep_name, spec)
+            deps.append(Dep(dep_name, spec, DepType.PROD, target))
         return deps
 
     def target(self, parent_locator: str, parent_name: str, name: str, spec: str) -> str | None:

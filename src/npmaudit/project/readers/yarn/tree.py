@@ -101,6 +101,7 @@ class _Builder:
         self.taken: set[str] = set()
         self.workspace_at: dict[str, str] = {}  # importer id -> the location edges to it lead to
         self.hoisted: dict[str, tuple[str, str]] = {}  # install name -> the node that owns node_modules/<name>
+        self.edges_made: dict[tuple[str, str, DepType, str | None], Edge] = {}
 
     def project(self, directory: Path, lockfile: Path, lockfile_format: str) -> Project:
         self._place_workspaces()
@@ -288,7 +289,7 @@ class _Builder:
 
     def _edges(self, deps: list[Dep], location: str, nodes: Container[str]) -> tuple[Edge, ...]:
         edges = []
-        placed = self.placed
+        placed, made = self.placed, self.edges_made
         for dep in deps:
             to: str | None = None
             target = dep.target
@@ -300,7 +301,12 @@ class _Builder:
                     to = self._provided(self.placed_by[location], dep.name)
                 if to is None:
                     to = _walk_up(nodes, _parent(location) if peer else location, dep.name)
-            edges.append(Edge(dep.name, dep.spec, dep.type, to))
+            # Edges are frozen: the dependents of one hoisted package under one range share one Edge.
+            said = (dep.name, dep.spec, dep.type, to)
+            edge = made.get(said)
+            if edge is None:
+                edge = made[said] = Edge(dep.name, dep.spec, dep.type, to)
+            edges.append(edge)
         return tuple(edges)
 
 
