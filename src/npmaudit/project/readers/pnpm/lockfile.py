@@ -164,25 +164,35 @@ def _build(path: Path, document: dict[str, Any]) -> Project:
             raise _Malformed((*dep.block, dep.name), f"{dep.name} resolves to {key!r}, which has no entry in {table}")
         dep.kind, dep.target = "entry", key
 
-    for importer in importers:
-        for dep in importer.deps:
-            resolve(dep, importer.location)
-    for entry in entries.values():
-        for dep in entry.deps:
-            # resolve(dep, "") with its usual case inline: a reference to another entry.
-            reference = dep.reference
-            key = None if reference.startswith("link:") else ref_to_key(reference, dep.name, major)
-            if key is not None and key in entries:
-                dep.kind, dep.target = "entry", key
-            else:
-                resolve(dep, "")  # a link, or a reference to no entry (an error)
-
     def requirements(deps: list[_Dep]) -> list[tuple[str, str]]:
         return [(dep.name, dep.target) for dep in deps if dep.kind == "entry"]
 
+    for importer in importers:
+        for dep in importer.deps:
+            resolve(dep, importer.location)
+    # Each entry's dependencies resolved, and its requirements for the layout collected in the same
+    # pass. A reference is resolved once per dependency name: most packages are required by several.
+    keys_of: dict[tuple[str, str], str | None] = {}
+    entry_requirements: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    for entry_key, entry in entries.items():
+        required = []
+        for dep in entry.deps:
+            # resolve(dep, "") with its usual case inline: a reference to another entry.
+            name, reference = dep.name, dep.reference
+            said = (name, reference)
+            key = keys_of.get(said, "")
+            if key == "":
+                key = keys_of[said] = None if reference.startswith("link:") else ref_to_key(reference, name, major)
+            if key is not None and key in entries:
+                dep.kind, dep.target = "entry", key
+                required.append((name, key))
+            else:
+                resolve(dep, "")  # a link, or a reference to no entry (an error)
+        entry_requirements[entry_key] = (entry.name, required)
+
     layout = synthesise_locations(
         [(importer.location, requirements(importer.deps)) for importer in importers],
-        {key: (entry.name, requirements(entry.deps)) for key, entry in entries.items()},
+        entry_requirements,
         taken=importer_locations | set(links),
     )
 
