@@ -154,7 +154,9 @@ def _one_pair(flow: str) -> dict[str, str] | None:
         return None
     key = flow[1:colon]
     value = flow[colon + 2 : -1]
-    if key[0] not in _LETTERS or not key.isascii() or key.encode().translate(None, _KEY_BYTES) or not value:
+    if not value:
+        return None
+    if key != "integrity" and (key[0] not in _LETTERS or not key.isascii() or key.encode().translate(None, _KEY_BYTES)):
         return None
     if value[0] == "'":
         if len(value) < 2 or value[-1] != "'" or "'" in value[1:-1]:
@@ -240,15 +242,37 @@ def _line(line: str) -> _Said:
     if content[-1] == " ":
         content = content.rstrip(" ")
     first = content[0]
-    if first == "-" and (len(content) == 1 or content[1] == " "):
+    if first not in _INDICATORS:
+        # A plain key, and most often a plain value: read first. What precedes the value (key,
+        # colon, spaces) is measured only when it can be too long.
+        key, colon, rest = content.partition(": ")
+        if not colon:
+            if content[-1] != ":":
+                raise _Unsupported  # a scalar where an entry should be
+            key = content[:-1]
+            if len(content) > _MAX_KEY or key[-1] == " " or " #" in key:
+                raise _Unsupported
+            return indent, _OPENS, key, None
+        # The text after ": " ends with a character other than a space (stripped above): never empty.
+        if rest[0] == " ":
+            rest = rest.lstrip(" ")
+            if len(content) - len(rest) > _MAX_KEY:
+                raise _Unsupported
+        elif len(key) + 2 > _MAX_KEY:
+            raise _Unsupported
+        if key[-1] == " " or " #" in key:
+            raise _Unsupported
+        if rest[0] not in _INDICATORS:
+            if ": " in rest or " #" in rest or rest[-1] == ":":
+                raise _Unsupported
+            return indent, _SCALAR, key, rest
+    elif first == "-" and (len(content) == 1 or content[1] == " "):
         rest = content[2:].lstrip(" ")
         if not rest:
             raise _Unsupported  # "-" alone: a nested block item
         value = _value(rest)
         return indent, _ITEM if value.__class__ is str else _ITEM_FLOW, "", value
-    if first in _INDICATORS:
-        if first != "'" and first != '"':
-            raise _Unsupported  # no plain key starts with an indicator, and an item is read above
+    elif first == "'" or first == '"':
         # A quoted key (pnpm's '@scope/name@1.0.0', berry's "name@npm:^1"), read inline when nothing
         # is inside its quotes that _key would have to look at: the same result.
         close = content.find(first, 1)
@@ -261,33 +285,20 @@ def _line(line: str) -> _Said:
         if len(content) - len(rest) > _MAX_KEY:
             raise _Unsupported  # the key with its quotes, colon and spaces
     else:
-        # What precedes the value (key, colon, spaces) is measured only when it can be too long.
-        colon = content.find(": ")
-        if colon < 0:
-            if content[-1] != ":":
-                raise _Unsupported  # a scalar where an entry should be
-            key, rest = content[:-1], ""
-            if len(content) > _MAX_KEY:
-                raise _Unsupported
-        else:
-            key, rest = content[:colon], content[colon + 2 :]
-            if rest and rest[0] == " ":
-                rest = rest.lstrip(" ")
-                if len(content) - len(rest) > _MAX_KEY:
-                    raise _Unsupported
-            elif colon + 2 > _MAX_KEY:
-                raise _Unsupported
-        if key[-1] == " " or " #" in key:
-            raise _Unsupported
+        raise _Unsupported  # no plain key starts with an indicator
     if not rest:
         return indent, _OPENS, key, None
     first = rest[0]
     if first == '"' and rest.find('"', 1) == len(rest) - 1 and "\\" not in rest:
         return indent, _SCALAR, key, rest[1:-1]  # yarn berry's usual value, as _value reads it
     if first in _INDICATORS:
-        value = _one_pair(rest) if first == "{" else None
-        if value is None:
-            value = _value(rest)
+        if first == "{":
+            if rest == "{}":  # pnpm 9's package without metadata, ``name@1.0.0: {}``
+                return indent, _FLOW, key, {}
+            value = _one_pair(rest)
+            if value is not None:
+                return indent, _FLOW, key, value
+        value = _value(rest)
         return indent, _SCALAR if value.__class__ is str else _FLOW, key, value
     if ": " in rest or " #" in rest or rest[-1] == ":":
         raise _Unsupported
