@@ -311,7 +311,6 @@ class _Parser:
         self.single = single
         # Whether some line starts with "---" or "...": only then are the lines searched for one.
         self.markers = text.startswith(("---", "...")) or "\n---" in text or "\n..." in text
-        self.read: dict[str, _Said] = {}  # what each distinct line says (see _line)
 
     def documents(self) -> list[dict[str, Any]]:
         parts: list[tuple[int, int]] = []
@@ -349,14 +348,11 @@ class _Parser:
         pending: str | None = None  # a "key:" of the innermost mapping, waiting for its block
         pending_indent = 0
         scalar_limit = _NO_LIMIT  # after a scalar entry, no line may be indented deeper than it
-        read = self.read
-        for line in self.lines[start:stop]:
-            if not line:
-                continue  # pnpm and berry put a blank line between entries
-            said = read.get(line)
-            if said is None:
-                said = read[line] = _line(line)
-            indent, kind, key, value = said
+        # Blank lines (pnpm and berry put one between entries) say nothing; each distinct other line
+        # is read once, and the loop takes what each line says from that table.
+        lines = list(filter(None, self.lines[start:stop]))
+        said = {line: _line(line) for line in dict.fromkeys(lines)}
+        for indent, kind, key, value in map(said.__getitem__, lines):
             if kind == _SKIP:
                 continue
             if indent > scalar_limit:
