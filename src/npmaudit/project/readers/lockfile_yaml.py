@@ -353,6 +353,12 @@ class _Parser:
         lines = list(filter(None, self.lines[start:stop]))
         said = {line: _line(line) for line in dict.fromkeys(lines)}
         for indent, kind, key, value in map(said.__getitem__, lines):
+            if kind == _SCALAR and indent == top_indent and pending is None and not is_sequence:
+                # The usual line: one more entry of the open mapping. None of the tests below can
+                # apply to it (scalar_limit is never below top_indent, so it cannot be exceeded).
+                container[key] = value
+                scalar_limit = indent
+                continue
             if kind == _SKIP:
                 continue
             if indent > scalar_limit:

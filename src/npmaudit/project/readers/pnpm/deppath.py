@@ -144,7 +144,8 @@ def _split_name(key: str, scope: str) -> KeyParts:
         return KeyParts(None, None)
     name = scope + key[:separator]
     version = key[separator + 1 :]
-    index = suffix_index(version)
-    if index != -1:
-        version = version[:index]
-    return KeyParts(name, version if is_semver(version) else None, version)
+    if version[-1:] == ")":  # suffix_index's own first test, made here: most keys have no suffix
+        index = suffix_index(version)
+        if index != -1:
+            version = version[:index]
+    return KeyParts(name, version if SEMVER.fullmatch(version) is not None else None, version)

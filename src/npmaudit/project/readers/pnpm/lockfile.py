@@ -490,7 +490,7 @@ def _mapping(value: Any, where: KeyPath, *tail: str) -> dict[str, Any]:
 
 
 def _string_map(value: Any, where: KeyPath, *tail: str) -> dict[str, str]:
-    mapping = _mapping(value, where, *tail)
+    mapping = value if value.__class__ is dict else _mapping(value, where, *tail)
     for key, item in mapping.items():
         if not isinstance(item, str) or not item:
             raise _Malformed((*where, *tail, key), f"expected a version string, found {_describe(item)}")
