@@ -118,26 +118,31 @@ class _Entries:
         self.resolutions = Resolutions(None)
         self.overridden: frozenset[str] = frozenset()  # the names resolutions has a rule for
         self.catalogs: dict[str, dict[str, str]] = {}
+        by_resolution, by_key, by_unbound_key, by_name = self.by_resolution, self.by_key, self.by_unbound_key, self.by_name
+        raw_key = self.raw_key
         for key, entry in data.items():
             if not isinstance(entry, dict):
                 raise InputError(lockfile, f"entry {key!r} must be a mapping of fields", _line_of(text, key))
             resolution = entry.get("resolution")
-            if not isinstance(resolution, str) or "@" not in resolution[1:]:
+            if not isinstance(resolution, str) or resolution.find("@", 1) < 0:
                 raise InputError(lockfile, f"entry {key!r} has no valid resolution", _line_of(text, key))
             key = str(key)
             # Most keys hold one descriptor: split, strip_binding and split_descriptor are inlined.
             keys = [descriptor.strip() for descriptor in key.split(", ")] if ", " in key else [key.strip()]
-            self.raw_key.setdefault(resolution, key)
-            held = self.by_resolution.setdefault(resolution, ([], entry))
+            raw_key.setdefault(resolution, key)
+            held = by_resolution.get(resolution)
+            if held is None:
+                held = by_resolution[resolution] = ([], entry)
             held[0].extend(keys)
             for descriptor in keys:
-                self.by_key[descriptor] = resolution
+                by_key[descriptor] = resolution
                 cut = descriptor.find("::")
-                self.by_unbound_key.setdefault(descriptor if cut < 0 else descriptor[:cut], resolution)
+                by_unbound_key.setdefault(descriptor if cut < 0 else descriptor[:cut], resolution)
                 at = descriptor.find("@", 1)
-                ids = self.by_name.get(descriptor if at <= 0 else descriptor[:at])
+                name = descriptor if at <= 0 else descriptor[:at]
+                ids = by_name.get(name)
                 if ids is None:
-                    self.by_name[descriptor if at <= 0 else descriptor[:at]] = [resolution]
+                    by_name[name] = [resolution]
                 elif resolution not in ids:
                     ids.append(resolution)
         # A patch entry and the entry it patches are one package; the id used is the base's.

@@ -152,17 +152,19 @@ class _Builder:
 
     def _choose_hoisted(self) -> None:
         """Pick, for each install name, the node that gets ``node_modules/<name>``."""
+        packages, hoisted = self.graph.packages, self.hoisted
         for importer in self.graph.importers:
             for dep in importer.deps:
-                if dep.target in self.graph.packages and dep.name not in self.hoisted:
-                    self.hoisted[dep.name] = (dep.target, dep.name)
+                if dep.target in packages and dep.name not in hoisted:
+                    hoisted[dep.name] = (dep.target, dep.name)
         counts: dict[tuple[str, str], int] = {}
-        for package in self.graph.packages.values():
+        for package in packages.values():
             for dep in package.deps:
-                if dep.target in self.graph.packages:
-                    key = (dep.target, dep.name)
+                target = dep.target
+                if target in packages:
+                    key = (target, dep.name)
                     counts[key] = counts.get(key, 0) + 1
-        order = {pid: index for index, pid in enumerate(self.graph.packages)}
+        order = {pid: index for index, pid in enumerate(packages)}
         best: dict[str, tuple[int, int, tuple[str, str]]] = {}
         for key, count in counts.items():
             rank = (-count, order[key[0]], key)
@@ -177,6 +179,7 @@ class _Builder:
     def _walk(self, queue: deque[tuple[str, str]], only: Dep | None = None) -> None:
         first = True
         packages, placed, importers = self.graph.packages, self.placed, self.importers  # looked up once per walk
+        placed_by, placed_ids, taken, slot = self.placed_by, self.placed_ids, self.taken, self._slot
         while queue:
             holder_id, location = queue.popleft()
             holder = importers.get(holder_id) or packages[holder_id]
@@ -189,11 +192,11 @@ class _Builder:
                 key = (target, dep.name)
                 if key in placed:
                     continue
-                where = self._slot(key, location)
+                where = slot(key, location)
                 placed[key] = where
-                self.placed_by[where] = location
-                self.placed_ids.add(target)
-                self.taken.add(where)
+                placed_by[where] = location
+                placed_ids.add(target)
+                taken.add(where)
                 queue.append((target, where))
 
     def _slot(self, key: tuple[str, str], parent: str) -> str:
@@ -289,12 +292,12 @@ class _Builder:
 
     def _edges(self, deps: list[Dep], location: str, nodes: Container[str]) -> tuple[Edge, ...]:
         edges = []
-        placed, made = self.placed, self.edges_made
+        placed, made, workspace_at = self.placed, self.edges_made, self.workspace_at
         for dep in deps:
             to: str | None = None
             target = dep.target
             if target is not None:
-                to = placed.get((target, dep.name)) or self.workspace_at.get(target)
+                to = placed.get((target, dep.name)) or workspace_at.get(target)
             if to is None:  # nothing placed for it: a peer is provided by its dependent, or found upwards
                 peer = dep.type in PEER_TYPES
                 if peer and location in self.placed_by:
