@@ -30,12 +30,6 @@ _EDGE_KEEPS = {
 }
 
 
-def _passed_on(groups: int) -> int:
-    """The groups a dependent in ``groups`` keeps in its targets through any edge: its own, and
-    devOptional when it is dev or optional (needed by a dev or an optional part)."""
-    return groups | _DEV_OPTIONAL if groups & (_DEV | _OPTIONAL) else groups
-
-
 # (dev, optional, dev_optional, peer) of each set of bits, as a node stores them.
 _AS_FIELDS = [
     (bool(bits & _DEV), bool(bits & _OPTIONAL), bool(bits & _DEV_OPTIONAL), bool(bits & _PEER))
@@ -96,7 +90,7 @@ def group_flags(edges: Mapping[str, Sequence[Edge]], link_targets: Mapping[str, 
         location = queue.pop()
         seen.add(location)
         mine = flags[location]
-        link_target = link_targets.get(location)
+        link_target = link_targets.get(location) if link_targets else None
         if link_target is not None:
             # A link passes its groups on to its target as they are.
             held = flags.get(link_target)
@@ -109,7 +103,9 @@ def group_flags(edges: Mapping[str, Sequence[Edge]], link_targets: Mapping[str, 
             elif link_target not in seen:
                 queue.append(link_target)
             continue
-        passed = _passed_on(mine)
+        # The groups a dependent keeps in its targets through any edge: its own, and devOptional
+        # when it is dev or optional (needed by a dev or an optional part).
+        passed = mine | _DEV_OPTIONAL if mine & (_DEV | _OPTIONAL) else mine
         for edge in edges[location]:
             to = edge.to
             if to is None:

@@ -118,6 +118,7 @@ class _Entries:
         self.resolutions = Resolutions(None)
         self.overridden: frozenset[str] = frozenset()  # the names resolutions has a rule for
         self.catalogs: dict[str, dict[str, str]] = {}
+        self.bound: dict[str, str] = {}  # a parent's locator -> the binding berry writes after its relative specs
         by_resolution, by_key, by_unbound_key, by_name = self.by_resolution, self.by_key, self.by_unbound_key, self.by_name
         raw_key = self.raw_key
         for key, entry in data.items():
@@ -329,11 +330,12 @@ class _Entries:
         specs += [spec, with_protocol(spec)]
         if spec.startswith(("./", "../")):
             specs.append(f"file:{spec}")
+        bound = self.bound.get(parent_locator)
+        if bound is None:  # a workspace's locator is quoted once, not once per dependency and candidate
+            bound = self.bound[parent_locator] = "::locator=" + quote(parent_locator, safe="")
         for candidate in specs:
             descriptor = f"{name}@{candidate}"
-            found = self.by_key.get(descriptor) or self.by_key.get(
-                f"{descriptor}::locator={quote(parent_locator, safe='')}"
-            )
+            found = self.by_key.get(descriptor) or self.by_key.get(descriptor + bound)
             if found is None:
                 found = self.by_unbound_key.get(strip_binding(descriptor))
             if found is not None:
