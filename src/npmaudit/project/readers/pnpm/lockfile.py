@@ -379,7 +379,11 @@ def _entry(
     resolution = metadata.get("resolution")
     if resolution.__class__ is not dict:
         resolution = _mapping(resolution, meta_where, "resolution")
-    source, resolved, integrity = _source(resolution, parts.version is not None, meta_where)
+    integrity = resolution.get("integrity") if len(resolution) == 1 else None
+    if integrity.__class__ is str:  # nearly every entry, as _source reads it: a registry package
+        source, resolved = SourceKind.REGISTRY, None
+    else:
+        source, resolved, integrity = _source(resolution, parts.version is not None, meta_where)
     if not version and source is SourceKind.REGISTRY:
         # A registry entry keyed by a version that is not semver ("bad@latest"): keep what the key
         # says, so the audit names it as not checked instead of passing over a versionless package.
