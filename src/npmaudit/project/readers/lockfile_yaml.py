@@ -276,6 +276,11 @@ def _line(line: str) -> _Said:
         # A quoted key (pnpm's '@scope/name@1.0.0', berry's "name@npm:^1"), read inline when nothing
         # is inside its quotes that _key would have to look at: the same result.
         close = content.find(first, 1)
+        if close == len(content) - 2 and content[-1] == ":" and (first == "'" or "\\" not in content):
+            # The usual entry key, opening its block: what the general reading below would say.
+            if close + 2 > _MAX_KEY:
+                raise _Unsupported
+            return indent, _OPENS, content[1:close], None
         key = content[1:close]
         after = content[close + 1 : close + 3]
         if close < 0 or (first == '"' and "\\" in key) or (after != ": " and content[close + 1 :] != ":"):
