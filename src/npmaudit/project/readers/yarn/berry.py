@@ -35,6 +35,7 @@ from npmaudit.project.readers.yarn.resolutions import Resolutions, with_protocol
 from npmaudit.project.readers.yarn.specs import classify, patch_source, split_descriptor, strip_binding
 from npmaudit.project.readers.yarn.tree import PEER_TYPES, Dep, Importer, LockGraph, LockPackage
 
+
 def load(text: str, lockfile: Path) -> tuple[str, dict[str, object]]:
     """Parse the YAML and return (lockfile_format, entries without ``__metadata``)."""
     fast = load_documents(text, single=True)  # the subset berry writes; None sends the text to PyYAML
@@ -119,8 +120,8 @@ class _Entries:
         self.overridden: frozenset[str] = frozenset()  # the names resolutions has a rule for
         self.catalogs: dict[str, dict[str, str]] = {}
         self.bound: dict[str, str] = {}  # a parent's locator -> the binding berry writes after its relative specs
-        by_resolution, by_key, by_unbound_key, by_name = self.by_resolution, self.by_key, self.by_unbound_key, self.by_name
-        raw_key = self.raw_key
+        by_resolution, by_key, by_unbound_key = self.by_resolution, self.by_key, self.by_unbound_key
+        by_name, raw_key = self.by_name, self.raw_key
         for key, entry in data.items():
             if not isinstance(entry, dict):
                 raise InputError(lockfile, f"entry {key!r} must be a mapping of fields", _line_of(text, key))
