@@ -135,6 +135,19 @@ def test_bits_give_the_flags_the_flag_objects_gave_on_the_whole_corpus(path: Pat
     assert compute_dep_flags(flipped) == _reference_dep_flags(flipped)
 
 
+# The readers that make each node once with its groups (group_flags), never through compute_dep_flags.
+_ONE_PASS_READERS = [path for path in corpus() if "pnpm-lock.yaml" in path.name or path.name.startswith("yarn.lock")]
+
+
+@pytest.mark.parametrize("path", _ONE_PASS_READERS, ids=corpus_id)
+def test_the_pnpm_and_yarn_readers_make_their_nodes_with_the_reference_flags(path: Path, tmp_path: Path) -> None:
+    """pnpm's and yarn's nodes are made after their edges, with group_flags' answer: each node already
+    carries the flags the reference walk gives it (a reader that skipped a node or gave one its
+    flags from another location fails here)."""
+    nodes = load_fixture(path, tmp_path).nodes
+    assert dict(nodes) == _reference_dep_flags(nodes)
+
+
 def test_the_corpus_holds_every_group(tmp_path: Path) -> None:
     """The comparison above covers each flag: the corpus has dev, optional, devOptional and peer nodes."""
     groups: set[str] = set()

@@ -9,8 +9,11 @@ thousands of mutations of real lockfiles (random edits with YAML's significant c
 from __future__ import annotations
 
 import gzip
+import json
 import random
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -316,3 +319,76 @@ def test_keys_near_the_length_limit_read_as_pyyaml_reads_them_or_are_declined(le
                 assert fast == _pyyaml(text), (length, key[0], after)
             elif length + len(after.split("\n")[0]) - 1 <= 1000:
                 raise AssertionError(f"a short key left the fast path: {length} {after!r}")
+
+
+def test_identical_flow_lines_give_distinct_collections() -> None:
+    """Each distinct line is read once, but every line that holds a flow collection gets its own
+    object, as PyYAML gives: a reader changing one entry's mapping changes no other entry."""
+    text = (
+        "a@1.0.0:\n  engines: {node: '>=18'}\n  cpu: [x64]\n  meta: {}\n  resolution: {integrity: sha512-x==}\n"
+        "b@1.0.0:\n  engines: {node: '>=18'}\n  cpu: [x64]\n  meta: {}\n  resolution: {integrity: sha512-x==}\n"
+    )
+    fast = load_documents(text)
+    assert fast == _pyyaml(text)
+    assert fast is not None
+    a, b = fast[0]["a@1.0.0"], fast[0]["b@1.0.0"]
+    for field in ("engines", "cpu", "meta", "resolution"):
+        assert a[field] == b[field] and a[field] is not b[field], field
+    a["engines"]["node"] = "changed"
+    assert b["engines"] == {"node": ">=18"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a:\n  b: c\nd: e\n  b: c\n",  # the same line: an entry, then a scalar's continuation
+        "a:\n  - x\nb: c\n- x\n",  # the same item: in a sequence, then among the root's entries
+        "a:\n  'k':\n    x: y\nb: c\n  'k':\n",  # the same quoted key: opening a block, then under a scalar
+    ],
+)
+def test_a_repeated_line_is_judged_where_it_stands(text: str) -> None:
+    """A line is read once whatever its place, but where it stands is checked at each place: the
+    second occurrence of each line here is one PyYAML refuses, and the fast path declines."""
+    with pytest.raises(yaml.YAMLError):
+        _pyyaml(text)
+    assert load_documents(text) is None
+    first_half = text[: text.index("\n", text.index("\n") + 1) + 1]
+    assert load_documents(first_half) == _pyyaml(first_half)  # the line itself is in the subset
+
+
+# Reads a pnpm and a berry lockfile in a fresh interpreter and prints the modules it loaded.
+_MODULES_AFTER_READING = """
+import json, sys
+from pathlib import Path
+from npmaudit.project.loader import load_project
+for folder in sys.argv[1:]:
+    load_project(Path(folder))
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def _modules_after_reading(*folders: Path) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _MODULES_AFTER_READING, *map(str, folders)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return set(json.loads(done.stdout))
+
+
+def test_a_lockfile_the_fast_path_reads_imports_no_pyyaml(tmp_path: Path) -> None:
+    """PyYAML (and yarn classic's reader, and the glob matcher only classic's workspaces need) are
+    imported by the runs that use them, not by every pnpm or berry audit: a tenth of a fresh run."""
+    pnpm = _project_copy(FIXTURES / "pnpm-v9" / "vuejs__core__pnpm-lock.yaml", tmp_path / "pnpm")
+    berry = _project_copy(
+        FIXTURES / "yarn-berry" / "prettier__prettier__scripts__release" / "yarn.lock", tmp_path / "berry"
+    )
+    loaded = _modules_after_reading(pnpm, berry)
+    assert "npmaudit.project.readers.pnpm.lockfile" in loaded and "npmaudit.project.readers.yarn.berry" in loaded
+    assert not {"yaml", "npmaudit.project.readers.yarn.classic", "npmaudit.project.globs"} & loaded
+    # A text the fast path declines still reads, through PyYAML imported then.
+    lockfile = pnpm / "pnpm-lock.yaml"
+    lockfile.write_text(lockfile.read_text(encoding="utf-8") + FORCE_PYYAML, encoding="utf-8")
+    assert "yaml" in _modules_after_reading(pnpm)

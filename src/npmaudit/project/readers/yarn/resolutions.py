@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 
+from npmaudit.lazy_pattern import LazyPattern
 from npmaudit.records import record_class
 
-_PATTERN = re.compile(
+# Compiled when a manifest has resolutions (most have none).
+_PATTERN = LazyPattern(
     r"^(?:(?P<parent>\*\*|(?:@[^/@]+/)?[^/@]+)(?:@(?P<prange>[^/]+))?/)?"
     r"(?P<name>(?:@[^/@]+/)?[^/@]+)(?:@(?P<range>.+))?$"
 )

@@ -10,19 +10,20 @@ against that package's advisories.
 
 from __future__ import annotations
 
-import re
 from urllib.parse import unquote
 
+from npmaudit.lazy_pattern import LazyPattern
 from npmaudit.project.model import SourceKind, local_source
 
 _GIT_PREFIXES = ("git+", "git://", "git@", "github:", "gitlab:", "bitbucket:", "gist:", "git:")
 _LOCAL_PREFIXES = ("./", "../", "/", "~/", ".\\", "..\\")
+# The patterns below are compiled on first use: a registry spec (nearly every one) needs none of them.
 # A GitHub shorthand ``user/repo`` or ``user/repo#ref`` (npm-package-arg's rule: no scheme, one slash).
-_SHORTHAND = re.compile(r"^[^@:/\s#][^:/\s#]*/[^/\s#]+(#.*)?$")
-_GIT_URL = re.compile(
+_SHORTHAND = LazyPattern(r"^[^@:/\s#][^:/\s#]*/[^/\s#]+(#.*)?$")
+_GIT_URL = LazyPattern(
     r"^https?://[^#]*\.git(#.*)?$|^https?://(www\.)?(github|gitlab|bitbucket)\.(com|org)/[^/]+/[^/#]+/?(#.*)?$"
 )
-_GIT_RESOLVED = re.compile(r"^(git\+|git://|git@|ssh://)|codeload\.github\.com/|\.git(#|$)|#commit=")
+_GIT_RESOLVED = LazyPattern(r"^(git\+|git://|git@|ssh://)|codeload\.github\.com/|\.git(#|$)|#commit=")
 
 
 def split_descriptor(descriptor: str) -> tuple[str, str]:
