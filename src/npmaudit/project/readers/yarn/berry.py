@@ -89,9 +89,10 @@ def read_graph(text: str, lockfile: Path) -> tuple[str, LockGraph]:
         if reference.startswith("workspace:"):
             importers.append(entries.importer(resolution, name, reference, entry, directory, root_manifest))
         elif resolution not in entries.patch_of:
-            packages[resolution] = entries.package(resolution, keys, entry)
+            packages[resolution] = entries.package(resolution, keys, entry, name, reference)
     for resolution, base in entries.patch_of.items():
-        _merge_patch(packages[base], entries.package(resolution, *entries.by_resolution[resolution]))
+        keys, entry = entries.by_resolution[resolution]
+        _merge_patch(packages[base], entries.package(resolution, keys, entry, *split_descriptor(resolution)))
     importers.sort(key=lambda importer: (importer.path != "", importer.path))
     complete = True
     if not importers or importers[0].path != "":
@@ -171,8 +172,10 @@ class _Entries:
                 return self._patch_base(candidate) or candidate
         return None
 
-    def package(self, resolution: str, keys: list[str], entry: dict[str, object]) -> LockPackage:
-        name, reference = split_descriptor(resolution)
+    def package(
+        self, resolution: str, keys: list[str], entry: dict[str, object], name: str, reference: str
+    ) -> LockPackage:
+        """The package of the entry whose locator ``resolution`` splits into ``name`` and ``reference``."""
         version = entry.get("version")
         if not isinstance(version, str):
             raise InputError(self.lockfile, f"entry {keys[0]!r}: version must be a string", self._line(keys))
