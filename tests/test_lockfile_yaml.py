@@ -379,15 +379,16 @@ def _modules_after_reading(*folders: Path) -> set[str]:
 
 
 def test_a_lockfile_the_fast_path_reads_imports_no_pyyaml(tmp_path: Path) -> None:
-    """PyYAML (and yarn classic's reader, and the glob matcher only classic's workspaces need) are
-    imported by the runs that use them, not by every pnpm or berry audit: a tenth of a fresh run."""
+    """PyYAML (and yarn classic's reader, the glob matcher only classic's workspaces need, and typing,
+    which annotations alone use) are imported by the runs that use them, not by every pnpm or berry
+    audit: a tenth of a fresh run."""
     pnpm = _project_copy(FIXTURES / "pnpm-v9" / "vuejs__core__pnpm-lock.yaml", tmp_path / "pnpm")
     berry = _project_copy(
         FIXTURES / "yarn-berry" / "prettier__prettier__scripts__release" / "yarn.lock", tmp_path / "berry"
     )
     loaded = _modules_after_reading(pnpm, berry)
     assert "npmaudit.project.readers.pnpm.lockfile" in loaded and "npmaudit.project.readers.yarn.berry" in loaded
-    assert not {"yaml", "npmaudit.project.readers.yarn.classic", "npmaudit.project.globs"} & loaded
+    assert not {"yaml", "typing", "npmaudit.project.readers.yarn.classic", "npmaudit.project.globs"} & loaded
     # A text the fast path declines still reads, through PyYAML imported then.
     lockfile = pnpm / "pnpm-lock.yaml"
     lockfile.write_text(lockfile.read_text(encoding="utf-8") + FORCE_PYYAML, encoding="utf-8")

@@ -20,9 +20,13 @@ and on mutations of them).
 
 from __future__ import annotations
 
-from typing import Any
-
+from npmaudit import TYPE_CHECKING
 from npmaudit.lazy_pattern import LazyPattern
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    _Said = tuple[int, int, str, Any]  # what _line returns
 
 # Characters YAML does not allow in a stream (PyYAML's Reader refuses them), a BOM, tabs, and line
 # breaks other than "\n": any of them sends the whole text to PyYAML. This and the flow patterns are
@@ -226,7 +230,6 @@ def _key(content: str) -> tuple[str, str]:
 # is placed, so that no two entries share one mutable collection); a sequence item with a scalar;
 # one with a flow collection.
 _SKIP, _SCALAR, _OPENS, _FLOW, _ITEM, _ITEM_FLOW = -1, 0, 1, 2, 3, 4
-_Said = tuple[int, int, str, Any]
 _SKIPPED: _Said = (0, _SKIP, "", None)
 
 

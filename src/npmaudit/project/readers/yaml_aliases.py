@@ -13,9 +13,12 @@ without a ``&`` (no anchor, so no alias). Aliases of plain strings multiply noth
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.errors import InputError
+
+if TYPE_CHECKING:
+    from typing import Any
 
 PROBLEM = "YAML anchors and aliases are not allowed in a lockfile (package managers never write them)"
 

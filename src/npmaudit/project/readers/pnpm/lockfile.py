@@ -53,8 +53,8 @@ from __future__ import annotations
 import posixpath
 import re
 from pathlib import Path
-from typing import Any
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.errors import InputError
 from npmaudit.project.depflags import group_flags
 from npmaudit.project.manifest import read_manifest, unlocked_root_edges
@@ -63,6 +63,9 @@ from npmaudit.project.readers.pnpm.deppath import parse_key, ref_to_key, remove_
 from npmaudit.project.readers.pnpm.layout import synthesise_locations
 from npmaudit.project.readers.pnpm.yaml_load import line_of, load_lockfile_document, read_text
 from npmaudit.records import field, record_class
+
+if TYPE_CHECKING:
+    from typing import Any
 
 SUPPORTED_MAJORS = (5, 6, 9)
 _VERSION = re.compile(r"(\d+)(?:\.\d+)?(?:-[A-Za-z]+)?")

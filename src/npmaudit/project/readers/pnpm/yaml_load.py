@@ -21,12 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from npmaudit import textfile
+from npmaudit import TYPE_CHECKING, textfile
 from npmaudit.errors import InputError
 from npmaudit.project.readers.lockfile_yaml import base_loader, load_documents
 from npmaudit.project.readers.yaml_aliases import refuse_aliases
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def read_text(path: Path) -> str:

@@ -21,10 +21,9 @@ berry writes them: ``version: 1.10`` must stay "1.10".
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
-from npmaudit import textfile
+from npmaudit import TYPE_CHECKING, textfile
 from npmaudit.errors import InputError
 from npmaudit.project.manifest import manifest_deps
 from npmaudit.project.model import DepType, SourceKind
@@ -34,6 +33,9 @@ from npmaudit.project.readers.yarn.manifest import read_manifest
 from npmaudit.project.readers.yarn.resolutions import Resolutions, with_protocol
 from npmaudit.project.readers.yarn.specs import classify, patch_source, split_descriptor, strip_binding
 from npmaudit.project.readers.yarn.tree import PEER_TYPES, Dep, Importer, LockGraph, LockPackage
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def load(text: str, lockfile: Path) -> tuple[str, dict[str, object]]:
