@@ -265,10 +265,13 @@ def _line(line: str) -> _Said:
             raise _Unsupported
         if key[-1] == " " or " #" in key:
             raise _Unsupported
-        if rest[0] not in _INDICATORS:
+        first = rest[0]
+        if first not in _INDICATORS:
             if ": " in rest or " #" in rest or rest[-1] == ":":
                 raise _Unsupported
             return indent, _SCALAR, key, rest
+        if first == '"' and rest.find('"', 1) == len(rest) - 1 and "\\" not in rest:
+            return indent, _SCALAR, key, rest[1:-1]  # yarn berry's usual value, as _value reads it
     elif first == "-" and (len(content) == 1 or content[1] == " "):
         rest = content[2:].lstrip(" ")
         if not rest:

@@ -86,15 +86,16 @@ def read_graph(text: str, lockfile: Path) -> tuple[str, LockGraph]:
     entries.catalogs = _catalogs(directory / ".yarnrc.yml")
     importers: list[Importer] = []
     packages: dict[str, LockPackage] = {}
+    split = entries.split
     for resolution, (keys, entry) in entries.by_resolution.items():
-        name, reference = split_descriptor(resolution)
+        name, reference = split[resolution]
         if reference.startswith("workspace:"):
             importers.append(entries.importer(resolution, name, reference, entry, directory, root_manifest))
         elif resolution not in entries.patch_of:
             packages[resolution] = entries.package(resolution, keys, entry, name, reference)
     for resolution, base in entries.patch_of.items():
         keys, entry = entries.by_resolution[resolution]
-        _merge_patch(packages[base], entries.package(resolution, keys, entry, *split_descriptor(resolution)))
+        _merge_patch(packages[base], entries.package(resolution, keys, entry, *split[resolution]))
     importers.sort(key=lambda importer: (importer.path != "", importer.path))
     complete = True
     if not importers or importers[0].path != "":
@@ -154,8 +155,11 @@ class _Entries:
         self.patch_of: dict[str, str] = {}
         # The entries that are workspaces; every lookup of target() ends at one of by_resolution's keys.
         self.workspaces: set[str] = set()
+        # Each locator's name and reference, split once for this loop and read_graph's.
+        self.split: dict[str, tuple[str, str]] = {}
         for resolution in self.by_resolution:
-            reference = split_descriptor(resolution)[1]
+            name_and_reference = self.split[resolution] = split_descriptor(resolution)
+            reference = name_and_reference[1]
             if reference.startswith("patch:"):
                 base = self._patch_base(resolution)
                 if base is not None:
