@@ -129,14 +129,13 @@ def _choose_hoisted(
             if folder[key] == name and name not in hoisted:
                 hoisted[name] = key
     chosen_by_importer = set(hoisted)
-    rank = {key: index for index, key in enumerate(order)}
     for key in order:
         name = folder[key]
         current = hoisted.get(name)
-        if current is None:
+        # The first entry of a name takes it; a later one (``current`` was reached before it, in this
+        # walk of ``order``) only with more dependents, unless an importer chose: a tie keeps the first.
+        if current is None or (
+            name not in chosen_by_importer and len(dependents.get(key, ())) > len(dependents.get(current, ()))
+        ):
             hoisted[name] = key
-        elif name not in chosen_by_importer:
-            mine, theirs = len(dependents.get(key, ())), len(dependents.get(current, ()))
-            if mine > theirs or (mine == theirs and rank[key] < rank[current]):
-                hoisted[name] = key
     return hoisted
