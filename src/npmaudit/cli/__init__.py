@@ -56,11 +56,13 @@ EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # 141, as a shell reports a tool the cl
 # thousands of long-lived containers (the parsed document, the package model) and almost no cyclic
 # garbage (a few hundred objects per project); with the default thresholds the collector walks the
 # growing heap again and again and took 31-56% of the CPU on YAML lockfiles. A 100,000-package
-# lockfile allocates about 1.5 M such objects: at a young generation of 250,000 they were walked six
-# times (0.4 s of 3.9 s for yarn berry, none at 20,000 packages, so the time grew 6x for 5x the
-# packages). At 2 M a single audit of that size runs no collection, and a larger one or a long
-# ``-r`` run still collects now and then, so its memory stays bounded.
-GC_THRESHOLDS = (2_000_000, 20, 20)
+# lockfile allocates about 1.5 M such objects, and the YAML reader's table of what each distinct line
+# says adds up to a million more while the document is read (2.0-2.5 M live at once for pnpm): at a
+# young generation of 250,000 they were walked six times (0.4 s of 3.9 s for yarn berry, none at
+# 20,000 packages, so the time grew 6x for 5x the packages), and at 2 M pnpm's still met one
+# collection (0.4 s). At 4 M a single audit of that size runs none, and a larger one or a long ``-r``
+# run still collects now and then, so its memory stays bounded.
+GC_THRESHOLDS = (4_000_000, 20, 20)
 
 
 _tuned = False  # tune_gc() set this process up: it runs one command of ours
