@@ -1,8 +1,7 @@
-"""The JSON writers that replace the standard library's pure-Python indenting encoder write its very
-bytes: report/json_indent.py (every document indented by 2) and orjson (report/safe_text.py, for
-documents whose numbers are finite, once loaded). Checked on the report of every lockfile of the
-fixtures, on every code point, on a sweep of numbers (those orjson writes differently are left to the
-standard library) and on the values they cannot write at all (the standard library decides)."""
+"""The JSON writer that replaces the standard library's pure-Python indenting encoder writes its very
+bytes: report/json_indent.py (every document indented by 2). Checked on the report of every lockfile
+of the fixtures, on every code point, on a sweep of numbers and on the values it cannot write at all
+(the standard library decides)."""
 
 from __future__ import annotations
 
@@ -23,7 +22,7 @@ from npmaudit.advisories.source import AdvisorySource
 from npmaudit.auditing.run import run_audit
 from npmaudit.report import json_report
 from npmaudit.report.json_indent import indented
-from npmaudit.report.safe_text import _orjson_indented, load_compiled_writer, safe_json_dumps, safe_json_text
+from npmaudit.report.safe_text import safe_json_dumps, safe_json_text
 from npmaudit.settings import Settings
 
 
@@ -60,7 +59,6 @@ def test_the_report_of_every_lockfile_is_the_standard_librarys(
         outcome = run_audit(lockfile, settings, sources=[corpus_source])
     document = json_report.document(outcome)
     assert indented(document) == plain(document)
-    assert _orjson_indented(document) == plain(document)
     assert json_report.render(outcome) == standard(document) + "\n"
 
 
@@ -75,7 +73,7 @@ def test_some_reports_of_the_corpus_hold_findings_with_chains(corpus_source: Adv
 
 def test_every_code_point_in_keys_and_values() -> None:
     """Every code point but the surrogates, as keys and values, escaped or raw alike; a lone surrogate
-    is not written by orjson at all (the standard library writes it, then it is escaped)."""
+    too (then escaped)."""
     chunk = 4096
     last = sys.maxunicode + 1
     for start in range(0, last, chunk):
@@ -84,12 +82,9 @@ def test_every_code_point_in_keys_and_values() -> None:
             continue
         value = {text: [text, {"k": text}], "a" + text[:7]: text[::-1]}
         assert indented(value) == plain(value)
-        assert _orjson_indented(value) == plain(value)
     lone = {"name": "x\ud800y"}
     assert indented(lone) == plain(lone)
-    assert _orjson_indented(lone) is None
-    load_compiled_writer()
-    assert safe_json_dumps(lone, finite=True) == standard(lone)
+    assert safe_json_dumps(lone) == standard(lone)
 
 
 def _floats() -> list[float]:
@@ -101,16 +96,9 @@ def _floats() -> list[float]:
 
 
 def test_every_float_is_written_as_the_standard_library_writes_it() -> None:
-    """Floats below 1e-4 orjson writes its own way: they are seen and left to the standard library."""
-    small_seen = 0
     for number in _floats():
         value = {"days": number, "list": [number], number: 1}
         assert indented(value) == plain(value), number
-        if number and abs(number) < 1e-4:
-            small_seen += _orjson_indented({"days": number}) is None
-        else:
-            assert _orjson_indented({"days": number, "list": [number]}) == plain({"days": number, "list": [number]})
-    assert small_seen > 1000
     not_finite = {"nan": math.nan, "list": [math.inf, -math.inf], math.inf: 1}
     assert indented(not_finite) == plain(not_finite)
     assert safe_json_dumps(not_finite) == standard(not_finite)
@@ -123,19 +111,17 @@ class Kind(StrEnum):
 @pytest.mark.parametrize(
     "value",
     [
-        {"big": 2**64, "small": -(2**63) - 1},  # beyond 64 bits: orjson refuses
+        {"big": 2**64, "small": -(2**63) - 1},  # beyond 64 bits
         {2: "int key", None: "none key", True: "bool key", 0.5: "float key"},  # keys that are not strings
         {"nested": [[[[[[[[]]]]]]]], "empty": {}, "emptyList": [], "tuple": (1, "a", None, False)},
         {"enum": Kind.A, Kind.A: 1},
-        {"deep": json.loads("[" * 300 + "]" * 300)},  # deeper than orjson goes
+        {"deep": json.loads("[" * 300 + "]" * 300)},
         [],
         "top-level string",
     ],
     ids=["huge-int", "non-str-keys", "containers", "str-enum", "deep", "empty-list", "string"],
 )
 def test_values_the_writers_cannot_write_or_write_alike(value: Any) -> None:
-    load_compiled_writer()
-    assert safe_json_dumps(value, finite=True) == standard(value)
     assert safe_json_dumps(value) == standard(value)
     assert indented(value) in (None, plain(value))
 
@@ -149,13 +135,12 @@ def test_what_the_standard_library_refuses_it_still_refuses() -> None:
     cycle.append(cycle)
     for value, error in (({"a": Unknown()}, TypeError), ({(1, 2): "tuple key"}, TypeError), (cycle, ValueError)):
         assert indented(value) is None
-        for finite in (False, True):
-            with pytest.raises(error):
-                safe_json_dumps(value, finite=finite)
+        with pytest.raises(error):
+            safe_json_dumps(value)
 
 
 def test_other_indents_and_callers_are_the_standard_librarys() -> None:
     value = {"a": [1, {"b": "\u202e"}], "f": 1e-05}
-    assert safe_json_dumps(value, indent=None, finite=True) == safe_json_text(json.dumps(value, ensure_ascii=False))
+    assert safe_json_dumps(value, indent=None) == safe_json_text(json.dumps(value, ensure_ascii=False))
     assert safe_json_dumps(value) == standard(value)
-    assert "\\u202e" in safe_json_dumps(value, finite=True)  # the escapes are still made
+    assert "\\u202e" in safe_json_dumps(value)  # the escapes are still made

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.advisories.jsondb import encodable_json
+
+if TYPE_CHECKING:
+    from typing import Any
 
 try:
     import orjson

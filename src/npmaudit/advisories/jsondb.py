@@ -14,8 +14,8 @@ import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.advisories.dirlock import directory_lock
 from npmaudit.advisories.model import Advisory, AdvisoryFormatError
 from npmaudit.advisories.record_times import RefusedRecord, latest_credible, refusal_message, time_problem
@@ -26,6 +26,9 @@ from npmaudit.errors import InputError
 from npmaudit.project.model import PackageRef, Project
 from npmaudit.records import record_class
 from npmaudit.settings import DEFAULT_MAX_DECOMPRESSED
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def parse_records(

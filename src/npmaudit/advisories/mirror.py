@@ -23,11 +23,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, cast
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import orjson
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.advisories.mirror_fetch import MirrorTimeouts, MirrorTransport
 from npmaudit.advisories.records import GZIP_MAGIC, iter_records, records_from_text
 from npmaudit.advisories.store import AdvisoryStore, ImportResult, ImportSource, RawRecord
@@ -37,8 +37,12 @@ from npmaudit.errors import InputError, SourceError
 from npmaudit.npmrc import redact_url
 from npmaudit.progress import Progress, no_progress
 from npmaudit.records import record_class
+from npmaudit.runtime_typing import cast
 from npmaudit.settings import DEFAULT_MAX_DECOMPRESSED
 from npmaudit.textfile import refuse_special
+
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 ZIP_MAGIC = b"PK\x03\x04"
 # Past this many changed records one all.zip download is cheaper than fetching them one by one.
@@ -130,7 +134,7 @@ def _iter_json_file(path: Path, max_bytes: int) -> Iterator[RawRecord]:
 
 def _open_binary(path: Path, gzipped: bool, max_bytes: int) -> IO[bytes]:
     if gzipped:
-        return cast(IO[bytes], BoundedReader(cast(IO[bytes], gzip.open(path, "rb")), path, max_bytes))
+        return cast("IO[bytes]", BoundedReader(cast("IO[bytes]", gzip.open(path, "rb")), path, max_bytes))
     return path.open("rb")
 
 

@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.advisories.matching import affects
 from npmaudit.advisories.model import Advisory, AdvisoryFormatError
 from npmaudit.advisories.source import AdvisorySource, SourceInfo
@@ -49,6 +49,9 @@ from npmaudit.npmrc import redact_url
 from npmaudit.project.model import DepType, Edge, Node, PackageRef, Project
 from npmaudit.project.npm_tree import link_targets, should_audit
 from npmaudit.records import replace
+
+if TYPE_CHECKING:
+    from typing import Any
 
 BULK_PATH = "-/npm/v1/security/advisories/bulk"
 QUICK_PATH = "-/npm/v1/security/audits/quick"

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 from urllib.parse import quote
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.advisories.model import Advisory, AdvisoryFormatError
 from npmaudit.advisories.source import KnownRecords, SourceInfo
 from npmaudit.errors import SourceError
@@ -25,6 +25,9 @@ from npmaudit.npmrc import redact_url
 from npmaudit.project.model import PackageRef, Project
 from npmaudit.records import record_class
 from npmaudit.settings import DEFAULT_OSV_URL
+
+if TYPE_CHECKING:
+    from typing import Any
 
 CONFIG_OSV_URL = "osv-url"
 BATCH_SIZE = 1000  # OSV's documented maximum number of queries per querybatch

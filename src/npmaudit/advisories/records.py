@@ -13,12 +13,14 @@ import json
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from npmaudit import textfile
+from npmaudit import TYPE_CHECKING, textfile
 from npmaudit.decompress import gunzip
 from npmaudit.errors import InputError
 from npmaudit.settings import DEFAULT_MAX_DECOMPRESSED
+
+if TYPE_CHECKING:
+    from typing import Any
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Python's json parser recurses per nesting level: a few thousand levels exhaust the stack.

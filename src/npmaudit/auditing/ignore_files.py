@@ -15,13 +15,15 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
-from npmaudit import semver
+from npmaudit import TYPE_CHECKING, semver
 from npmaudit.auditing.ignores import JUSTIFICATIONS, PATH_STYLE_AUDIT_CI, IgnoreRule
 from npmaudit.config import IGNORE_KEYS
 from npmaudit.errors import InputError
 from npmaudit.textfile import read_text
+
+if TYPE_CHECKING:
+    from typing import Any
 
 COMMAND_LINE_REASON = "given on the command line"
 

@@ -10,8 +10,7 @@ unless ``allow_refused_packuments`` (docs/npm-audit.md says why).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from npmaudit import TYPE_CHECKING
 from npmaudit.progress import Progress, no_progress
 from npmaudit.records import replace
 from npmaudit.settings import Settings

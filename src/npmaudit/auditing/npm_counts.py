@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.auditing.engine import Finding
 from npmaudit.auditing.ignores import IgnoreReport, finding_ids
+
+if TYPE_CHECKING:
+    from typing import Any
 
 LEVELS = ("info", "low", "moderate", "high", "critical")
 _RANK = {level: rank for rank, level in enumerate(LEVELS)}

@@ -5,10 +5,13 @@ pattern: what an online audit learned is there for the next offline one)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.auditing.engine import AuditResult
 from npmaudit.settings import Settings
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def matched_records(result: AuditResult) -> list[dict[str, Any]]:

@@ -13,9 +13,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.cli import summary
+
+if TYPE_CHECKING:
+    from typing import Any
 
 DESCRIPTION = """\
 Manage the local advisory store: a SQLite database indexed by package name, holding each OSV

@@ -12,12 +12,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.cli import summary
 from npmaudit.settings import OMIT_GROUPS
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from npmaudit.auditing.ignores import RuleState
 
 DESCRIPTION = """\

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.cli import store_options, summary
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from npmaudit.inventory.store import Inventory
     from npmaudit.settings import Settings
 

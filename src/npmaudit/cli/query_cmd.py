@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.cli import store_options, summary
+
+if TYPE_CHECKING:
+    from typing import Any
 
 DESCRIPTION = """\
 List every install of the packages asked for, in one project or (-r) in every project under PATH,

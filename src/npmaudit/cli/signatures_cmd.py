@@ -6,8 +6,8 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.cli import summary
 from npmaudit.settings import OMIT_GROUPS
 

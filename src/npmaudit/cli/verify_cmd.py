@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.cli import summary
 
 if TYPE_CHECKING:

@@ -11,9 +11,8 @@ import os
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from npmaudit import clock
+from npmaudit import TYPE_CHECKING, clock
 from npmaudit.advisories.model import Severity
 from npmaudit.auditing.freshness import DataAge, data_age
 from npmaudit.auditing.ignores import IgnoreRule, finding_key
@@ -21,6 +20,8 @@ from npmaudit.records import record_class
 from npmaudit.report.safe_text import neutralise
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from npmaudit.auditing.engine import AuditResult, Finding
     from npmaudit.auditing.run import AuditOutcome
     from npmaudit.project.model import Node

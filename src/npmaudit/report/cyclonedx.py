@@ -21,10 +21,9 @@ import json
 import re
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from npmaudit import __version__
+from npmaudit import TYPE_CHECKING, __version__
 from npmaudit.auditing.ignores import DEFAULT_JUSTIFICATION
 from npmaudit.project.model import Node, Project
 from npmaudit.report.ci_common import (
@@ -37,6 +36,8 @@ from npmaudit.report.ci_common import (
 )
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from npmaudit.auditing.engine import Finding
     from npmaudit.auditing.run import AuditOutcome, ProjectFailure, RecursiveOutcome
 

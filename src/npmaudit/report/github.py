@@ -13,8 +13,8 @@ newline could otherwise start a workflow command of its own.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.report.ci_common import (
     advisory_lines,
     all_source_facts,

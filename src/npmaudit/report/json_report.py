@@ -14,7 +14,7 @@ from npmaudit.advisories.source import SourceInfo
 from npmaudit.auditing.freshness import data_age
 from npmaudit.project.model import unchecked_reason
 from npmaudit.report.common import MaliciousPackage, chain_labels, malicious_packages, summarize
-from npmaudit.report.safe_text import load_compiled_writer, safe_json_dumps
+from npmaudit.report.safe_text import safe_json_dumps
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -144,7 +144,7 @@ def malicious_json(package: MaliciousPackage) -> dict[str, Any]:
 
 def render(outcome: AuditOutcome, *, color: bool = False) -> str:
     # Every number of the document is a count, an exit code or DataAge.days (finite): see safe_json_dumps.
-    return safe_json_dumps(document(outcome), finite=True) + "\n"
+    return safe_json_dumps(document(outcome)) + "\n"
 
 
 # Where the projects go in the recursive document's frame: the frame's only key written at the top
@@ -172,7 +172,6 @@ class RecursiveSections:
     whole document dumped at once (``safe_json_dumps`` escapes character by character)."""
 
     def __init__(self) -> None:
-        load_compiled_writer()  # a document per project: orjson's compiled writer pays for its import
         self._texts: list[str] = []
         self._failing: list[str] = []
         self._holding: list[dict[str, Any]] = []
@@ -181,7 +180,7 @@ class RecursiveSections:
     def add(self, outcome: AuditOutcome) -> None:
         # json.dumps(indent=2) writes an element two levels down as the element alone, every line of
         # it indented by four more spaces.
-        self._texts.append(safe_json_dumps(document(outcome), finite=True).replace("\n", "\n    "))
+        self._texts.append(safe_json_dumps(document(outcome)).replace("\n", "\n    "))
         directory = str(outcome.result.project.directory)
         malicious = malicious_packages(outcome.result.findings)
         if malicious:
@@ -208,7 +207,7 @@ class RecursiveSections:
             ],
             "summary": self._summary(scan),
         }
-        head, tail = safe_json_dumps(frame, finite=True).split(_PROJECTS_SLOT)
+        head, tail = safe_json_dumps(frame).split(_PROJECTS_SLOT)
         if not self._texts:
             yield f"{head}{_PROJECTS_SLOT}{tail}\n"
             return

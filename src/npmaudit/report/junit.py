@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.project.model import Node, PackageRef
 from npmaudit.report.ci_common import (
     advisory_lines,

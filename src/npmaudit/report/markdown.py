@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.report.ci_common import (
     MALICIOUS_ACTION,
     all_source_facts,

@@ -10,11 +10,13 @@ strings (names from a lockfile, titles from an advisory) are written as ``\\uXXX
 
 from __future__ import annotations
 
-from typing import Any
-
+from npmaudit import TYPE_CHECKING
 from npmaudit.errors import UsageError
 from npmaudit.npm_report import NpmReport, render_npm_json
 from npmaudit.report.safe_text import safe_json_text
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def npm_report_of(outcome: Any) -> NpmReport:

@@ -8,11 +8,13 @@ text stays byte-identical to npm's.
 
 from __future__ import annotations
 
-from typing import Any
-
+from npmaudit import TYPE_CHECKING
 from npmaudit.npm_report import render_npm_text
 from npmaudit.report.npm_json import npm_report_of
 from npmaudit.report.safe_text import neutralise
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def render(outcome: Any, *, color: bool = False) -> str:

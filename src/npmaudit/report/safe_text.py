@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import sys
 
 from npmaudit import TYPE_CHECKING
 from npmaudit.lazy_pattern import LazyPattern
@@ -120,7 +119,7 @@ def _json_escape(char: str) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
-def safe_json_dumps(value: Any, *, indent: int | None = 2, finite: bool = False) -> str:
+def safe_json_dumps(value: Any, *, indent: int | None = 2) -> str:
     """``json.dumps(value, indent=indent, ensure_ascii=False)`` with every unsafe character escaped.
 
     ``json.dumps`` already escapes C0 controls; DEL, the C1 controls, bidi and other format
@@ -130,48 +129,19 @@ def safe_json_dumps(value: Any, *, indent: int | None = 2, finite: bool = False)
     CJK, emoji) stays as it is, so documents of ordinary names are byte for byte unchanged.
 
     The standard library's compiled encoder ignores ``indent``, and its pure-Python one was half the
-    cost of a report: a document indented by 2 is written by :mod:`npmaudit.report.json_indent`
-    (the same text, faster), or, when the process has loaded orjson already (:func:`load_compiled_writer`)
-    and the caller says every number is ``finite``, by orjson's compiled encoder.
+    cost of a report: a document indented by 2 is written by :mod:`npmaudit.report.json_indent` (the
+    same text, faster). (orjson's compiled encoder once wrote ``-r``'s documents: no faster than that
+    writer on the scan benchmark, and its import, with dataclasses, inspect and uuid, was 1.6 MB of
+    the scan's peak memory.)
     """
     text = None
     if indent == 2:
-        if finite and "orjson" in sys.modules:
-            text = _orjson_indented(value)
-        else:
-            from npmaudit.report.json_indent import indented
+        from npmaudit.report.json_indent import indented
 
-            text = indented(value)
+        text = indented(value)
     if text is None:
         text = json.dumps(value, indent=indent, ensure_ascii=False)
     return safe_json_text(text)
-
-
-def load_compiled_writer() -> None:
-    """Load orjson, for a caller about to write many documents (``-r``): its import (about 2 ms, as it
-    loads uuid) costs more than it saves on one report, and pays for itself on a few."""
-    import orjson  # noqa: F401
-
-
-# Text orjson writes for a float below 1e-4 (in a string it only sends the document the slow way).
-_SMALL_FLOAT = LazyPattern(r"0\.0000|[0-9]e-")  # only the orjson path uses it
-
-
-def _orjson_indented(value: Any) -> str | None:
-    """``json.dumps(value, indent=2, ensure_ascii=False)`` by orjson, for a value whose numbers are all
-    finite; None when the standard library must write it. orjson writes the standard library's very
-    bytes (tests/test_report_json_encoder.py) but for NaN and the infinities (``null`` where Python
-    writes the non-JSON ``NaN``: hence ``finite``), and for what it reports or leaves in its text: a
-    value it cannot write (a lone surrogate, an integer beyond 64 bits, a key that is not a string,
-    deep nesting) raises TypeError; a float below 1e-4 (``0.00001`` or ``2.5e-7`` where Python writes
-    ``1e-05``, ``2.5e-07``) leaves ``0.0000`` or ``<digit>e-`` in the text."""
-    import orjson
-
-    try:
-        text = orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
-    except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return None
-    return None if _SMALL_FLOAT.search(text) else text
 
 
 def safe_json_text(text: str) -> str:

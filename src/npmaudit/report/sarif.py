@@ -15,10 +15,9 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from npmaudit import __version__
+from npmaudit import TYPE_CHECKING, __version__
 from npmaudit.advisories.model import Severity
 from npmaudit.records import record_class
 from npmaudit.report.ci_common import (
@@ -34,6 +33,8 @@ from npmaudit.report.ci_common import (
 from npmaudit.report.safe_text import neutralise
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from npmaudit.auditing.engine import Finding
     from npmaudit.auditing.run import AuditOutcome, ProjectFailure, RecursiveOutcome
 

@@ -5,8 +5,8 @@ again. Every line of advisory text is neutralised; colour only when asked (a TTY
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.advisories.model import Severity
 from npmaudit.auditing.engine import describe_unchecked
 from npmaudit.auditing.freshness import data_age

@@ -59,9 +59,8 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
-from npmaudit import textfile
+from npmaudit import TYPE_CHECKING, textfile
 from npmaudit.errors import InputError
 from npmaudit.project.depflags import compute_dep_flags
 from npmaudit.project.manifest import unlocked_root_edges
@@ -69,6 +68,9 @@ from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind, loc
 from npmaudit.project.readers.bun.jsonc import strip_jsonc
 from npmaudit.project.readers.npm.spec import version_from_tarball
 from npmaudit.records import replace
+
+if TYPE_CHECKING:
+    from typing import Any
 
 SUPPORTED_VERSIONS = (0, 1, 2)
 

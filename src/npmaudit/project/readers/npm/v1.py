@@ -21,11 +21,14 @@ import os
 import posixpath
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
+from npmaudit import TYPE_CHECKING
 from npmaudit.errors import InputError
 from npmaudit.project.readers.npm.locktext import LockText, json_type
 from npmaudit.project.readers.npm.spec import REGISTRY_TYPES, SpecType, alias_target, spec_type, version_from_tarball
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # The package.json fields arborist copies into the migrated root entry (pkgMetaKeys, the ones
 # that matter for the tree). devDependencies is not among them in npm either.

@@ -34,16 +34,18 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from npmaudit import textfile
+from npmaudit import TYPE_CHECKING, textfile
 from npmaudit.errors import InputError
 from npmaudit.project.depflags import compute_dep_flags
 from npmaudit.project.manifest import read_manifest
 from npmaudit.project.model import DepType, Edge, Node, Project, SourceKind, local_source
 from npmaudit.records import replace
 from npmaudit.semver import satisfies, valid_range
+
+if TYPE_CHECKING:
+    from typing import Any
 
 _MANIFEST_GROUPS = (  # npm's loading order: a later group replaces an earlier edge of the same name
     ("peerDependencies", DepType.PEER),
