@@ -8,8 +8,10 @@ real records of tests/fixtures/osv/core, imported into a real SQLite store.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -210,7 +212,35 @@ def test_a_scan_that_hands_each_project_to_a_writer_keeps_none_and_judges_alike(
     assert handed.messages == kept.messages and len(handed.failures) == 1
 
 
-def test_the_cli_writes_the_json_scan_project_by_project_only_when_json_is_the_one_report(
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_text_scan_is_written_project_by_project_unless_it_goes_to_a_colour_terminal(
+    tree: Path, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written project by project, the text scan keeps no project's findings, and says what the
+    whole-scan rendering says, byte for byte; a colour terminal gets the coloured whole-scan
+    rendering (the writer keeps uncoloured text)."""
+    import argparse
+
+    from npmaudit.cli import main
+    from npmaudit.cli.report_output import plan_reports
+
+    expected = render_recursive("text", run_recursive(tree, _settings(store, tmp_path)))
+    common = ["audit", "-r", str(tree), "--db", str(store), "--compromised", "--format", "text"]
+    assert main(common) == 1
+    assert capsys.readouterr().out == expected
+    assert "MALICIOUS" in expected and expected.count("\n== ") >= 2  # the scan has sections to compare
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setattr(sys, "stdout", _Terminal())
+    plan = plan_reports(argparse.Namespace(format="text", output=None, report=None))
+    assert plan.recursive_writer() is None
+    assert plan_reports(argparse.Namespace(format="json", output=None, report=None)).recursive_writer() is not None
+
+
+def test_the_cli_writes_the_scan_project_by_project_only_when_one_format_is_the_one_report(
     tree: Path, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import argparse
@@ -224,7 +254,8 @@ def test_the_cli_writes_the_json_scan_project_by_project_only_when_json_is_the_o
     assert plan("json").recursive_writer() is not None  # type: ignore[attr-defined]
     assert plan("json", ("json", tmp_path / "b.json")).recursive_writer() is not None  # type: ignore[attr-defined]
     assert plan("json", ("sarif", tmp_path / "a.sarif")).recursive_writer() is None  # type: ignore[attr-defined]
-    assert plan("text").recursive_writer() is None  # type: ignore[attr-defined]
+    assert plan("text").recursive_writer() is not None  # type: ignore[attr-defined]
+    assert plan("text", ("json", tmp_path / "c.json")).recursive_writer() is None  # type: ignore[attr-defined]
 
     expected = render_recursive("json", run_recursive(tree, _settings(store, tmp_path)))
     out = tmp_path / "scan.json"

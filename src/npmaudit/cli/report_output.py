@@ -90,7 +90,15 @@ class ReportPlan(NamedTuple):
         formats = self.formats
         if len(formats) != 1 or formats[0].step_summary:
             return None
+        if formats[0].colored and self._colors_stdout():
+            return None  # a writer keeps each project's text as it wrote it, uncoloured
         return formats[0].recursive_writer()
+
+    def _colors_stdout(self) -> bool:
+        """Some report goes to standard output, and that is a terminal taking colour (as :meth:`_emit` decides)."""
+        from npmaudit.cli.settings import no_color
+
+        return any(d.path is None for d in self.destinations) and sys.stdout.isatty() and not no_color()
 
     def emit_recursive(self, scan: RecursiveOutcome, settings: Settings, writer: RecursiveWriter | None = None) -> None:
         """``writer``: the one :meth:`recursive_writer` gave, which the scan handed every project to."""

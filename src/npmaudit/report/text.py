@@ -26,6 +26,8 @@ from npmaudit.report.common import (
 from npmaudit.report.safe_text import neutralise
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from npmaudit.auditing.engine import Finding
     from npmaudit.auditing.run import AuditOutcome, RecursiveOutcome
 
@@ -196,40 +198,72 @@ def _footer(outcome: AuditOutcome, summary: Summary, paint: _Painter) -> list[st
 def render_recursive(scan: RecursiveOutcome, *, color: bool = False) -> str:
     """The scan's summary first (what failed, where the malicious packages are), then one section
     per project, then the one-line total again."""
-    paint = _Painter(color)
-    sections = ["\n".join(_recursive_summary(scan, paint)) + "\n"]
+    sections = RecursiveSections(color=color)
     for outcome in scan.outcomes:
-        sections.append(f"== {neutralise(str(outcome.result.project.directory))} ==\n" + render(outcome, color=color))
-    for failure in scan.failures:
-        sections.append(f"== {neutralise(str(failure.directory))} ==\nnot audited: {neutralise(str(failure.error))}\n")
-    sections.append(_recursive_total(scan) + "\n")
-    return "\n".join(sections)
+        sections.add(outcome)
+    return sections.render(scan)
 
 
-def _recursive_total(scan: RecursiveOutcome) -> str:
-    failed = sum(1 for o in scan.outcomes if not o.verdict.passed)
-    holding = sum(1 for o in scan.outcomes if any(f.malicious for f in o.result.findings))
-    return (
-        f"{count(len(scan.outcomes) + len(scan.failures), 'project')}: {len(scan.outcomes)} audited, "
-        f"{failed} failed the policy, {len(scan.failures)} could not be read, {holding} with malicious packages"
-    )
+def recursive_writer() -> RecursiveSections:
+    """The recursive report written project by project (report.RecursiveWriter), without colour: ``-r``
+    hands each project's outcome to :meth:`RecursiveSections.add` as soon as it is audited and keeps
+    none of them (the CLI asks for it only when no report goes to a colour terminal)."""
+    return RecursiveSections()
 
 
-def _recursive_summary(scan: RecursiveOutcome, paint: _Painter) -> list[str]:
-    lines = [f"{neutralise(str(scan.root))}: {_recursive_total(scan)}"]
-    for outcome in scan.outcomes:
+class RecursiveSections:
+    """The recursive report, each project's section written when the project is given: only its text
+    and what the summary says of it are kept, never the project's findings and chains (which, kept for
+    every project until the end, were 3 MB of a 200-project scan's peak)."""
+
+    def __init__(self, *, color: bool = False) -> None:
+        self._color = color
+        self._paint = _Painter(color)
+        self._sections: list[str] = []
+        self._malicious: list[tuple[Path, str]] = []  # (project, its packages as the summary names them)
+        self._failed: list[Path] = []
+
+    def add(self, outcome: AuditOutcome) -> None:
+        directory = outcome.result.project.directory
+        self._sections.append(f"== {neutralise(str(directory))} ==\n" + render(outcome, color=self._color))
         malicious = malicious_packages(outcome.result.findings)
         if malicious:
-            where = neutralise(_relative(outcome.result.project.directory, scan.root))
             named = neutralise(", ".join(f"{p} ({_locations(p.locations)})" for p in malicious))
-            lines.append(f"{paint('MALICIOUS', _MALICIOUS_COLOR)} in {where}: {named}")
-    failed = [_relative(o.result.project.directory, scan.root) for o in scan.outcomes if not o.verdict.passed]
-    if failed:
-        lines.append(f"failed the policy: {neutralise(', '.join(failed))}")
-    if scan.failures:
-        unread = ", ".join(_relative(f.directory, scan.root) for f in scan.failures)
-        lines.append(f"could not be read: {neutralise(unread)}")
-    return lines
+            self._malicious.append((directory, named))
+        if not outcome.verdict.passed:
+            self._failed.append(directory)
+
+    def render(self, scan: RecursiveOutcome) -> str:
+        return "".join(self.pieces(scan))
+
+    def pieces(self, scan: RecursiveOutcome) -> Iterator[str]:
+        """The report's text in pieces (each project's section as it was kept)."""
+        yield "\n".join(self._summary(scan)) + "\n"
+        for section in self._sections:
+            yield "\n" + section
+        for failure in scan.failures:
+            yield f"\n== {neutralise(str(failure.directory))} ==\nnot audited: {neutralise(str(failure.error))}\n"
+        yield "\n" + self._total(scan) + "\n"
+
+    def _total(self, scan: RecursiveOutcome) -> str:
+        audited = len(self._sections)
+        return (
+            f"{count(audited + len(scan.failures), 'project')}: {audited} audited, "
+            f"{len(self._failed)} failed the policy, {len(scan.failures)} could not be read, "
+            f"{len(self._malicious)} with malicious packages"
+        )
+
+    def _summary(self, scan: RecursiveOutcome) -> list[str]:
+        lines = [f"{neutralise(str(scan.root))}: {self._total(scan)}"]
+        for directory, named in self._malicious:
+            where = neutralise(_relative(directory, scan.root))
+            lines.append(f"{self._paint('MALICIOUS', _MALICIOUS_COLOR)} in {where}: {named}")
+        if self._failed:
+            lines.append(f"failed the policy: {neutralise(', '.join(_relative(d, scan.root) for d in self._failed))}")
+        if scan.failures:
+            unread = ", ".join(_relative(f.directory, scan.root) for f in scan.failures)
+            lines.append(f"could not be read: {neutralise(unread)}")
+        return lines
 
 
 def _relative(directory: Path, root: Path) -> str:
