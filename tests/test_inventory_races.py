@@ -116,7 +116,7 @@ def test_a_changed_add_compares_with_the_rows_committed_before_it_got_the_lock(
             other.execute("DELETE FROM packages WHERE node = %s", (kept.node,))
             worker = threading.Thread(target=lambda: results.append(inventory.add(after)))
             worker.start()
-            wait_for_lock(postgres_url, "SELECT id, lockfile", worker)
+            wait_for_lock(postgres_url, "UPDATE projects", worker)
             other.execute("COMMIT")
             worker.join(30)
         assert [result.status for result in results] == ["replaced"]

@@ -56,7 +56,11 @@ class Backend(Protocol):
     location: str  # for messages: a path, or a URL without its password
     lock_rows: str  # appended to a SELECT inside a write transaction to lock the rows it reads
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+    def execute(self, sql: str, params: Sequence[Any] = (), *, binary: bool = False) -> list[Row]:
+        """The statement's rows ([] for a statement that returns none). ``binary``: PostgreSQL sends
+        them in its binary format (a bytea arrives as bytes, with no hex text to decode; SQLite's
+        are values already)."""
+        ...
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
 
@@ -67,6 +71,10 @@ class Backend(Protocol):
         ...
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None: ...
+
+    round_trips: bool
+    """Whether every statement is a round trip to a server (PostgreSQL), so a writer merges what
+    it can into one statement, or runs in process (SQLite), where a statement costs little."""
 
     updates_in_place: bool
     """Whether a changed package row is updated by a statement of its own (SQLite, in process: an
@@ -124,6 +132,11 @@ def marks(count: int) -> str:
     return ",".join("?" * count)
 
 
+def int_array(values: Iterable[int]) -> str:
+    """PostgreSQL's text of an array of integers: ``{1,2,3}``."""
+    return "{" + ",".join(map(str, map(int, values))) + "}"
+
+
 def buckets(backend: Backend, alias: str = "") -> tuple[str, tuple[Any, ...]]:
     """The condition on every project bucket (see npmaudit/inventory/schema.py), and its parameters:
     what lets a lookup by package id use the bucketed index. Read inside the caller's transaction."""
@@ -141,6 +154,7 @@ class SqliteBackend:
     lock_rows = ""  # BEGIN IMMEDIATE already holds the database's one write lock
     interns_in_transaction = True  # one writer at a time: nobody to wait for
     updates_in_place = True
+    round_trips = False
 
     def __init__(self, path: Path, *, create: bool) -> None:
         self.path = path
@@ -226,7 +240,7 @@ class SqliteBackend:
     def _enter_wal(self) -> None:
         enter_wal(self._db, BUSY_TIMEOUT_S)  # several CI runners may create the same new file at once
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    def execute(self, sql: str, params: Sequence[Any] = (), *, binary: bool = False) -> list[Row]:
         with self._errors():
             return self._db.execute(sql, params).fetchall()
 
@@ -289,6 +303,7 @@ class PostgresBackend:
     lock_rows = " FOR UPDATE"
     interns_in_transaction = False
     updates_in_place = False
+    round_trips = True
 
     def __init__(self, url: str, *, create: bool) -> None:
         self.url = url
@@ -344,9 +359,9 @@ class PostgresBackend:
     def _has_schema(self) -> bool:
         return bool(self.execute("SELECT to_regclass('meta') IS NOT NULL")[0][0])
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    def execute(self, sql: str, params: Sequence[Any] = (), *, binary: bool = False) -> list[Row]:
         with self._errors():
-            cursor = self._db.execute(sql.replace("?", "%s"), params)
+            cursor = self._db.execute(sql.replace("?", "%s"), params, binary=binary)
             return cursor.fetchall() if cursor.description is not None else []
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -354,6 +369,8 @@ class PostgresBackend:
             cursor.executemany(sql.replace("?", "%s"), rows)
 
     def among(self, column: str, values: Sequence[Any], kind: str) -> tuple[str, tuple[Any, ...]]:
+        if kind == "bigint":  # the array's text, which the server parses: psycopg dumps a list in Python
+            return f"{column} = ANY(?::bigint[])", (int_array(values),)
         return f"{column} = ANY(?::{kind}[])", (list(values),)
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -366,23 +383,25 @@ class PostgresBackend:
                 copy.write_row(row)
 
     def intern(self, pairs: Sequence[tuple[str, str]], *, in_transaction: bool = False) -> dict[tuple[str, str], int]:
+        """Outside a transaction, the one statement is a transaction of its own (one round trip,
+        not a BEGIN and a COMMIT around it), which turns off its commit's flush of the log for
+        itself: the project's commit that follows flushes it too (the log is written in order),
+        and a project whose commit is lost leaves only unused pairs, which its next add interns
+        again. Inside the caller's transaction, that transaction's commit stays durable."""
         ordered = sorted(pairs)
         names = [name for name, _ in ordered]
         versions = [version for _, version in ordered]
-        if in_transaction:
-            return self._interned(names, versions)
-        # No flush of the log for this commit of its own: the project's commit that follows
-        # flushes it too (the log is written in order), and a project whose commit is lost
-        # leaves only unused pairs, which the next add of it interns again.
-        with self.transaction(write=True, settings="SET LOCAL synchronous_commit = off"):
-            return self._interned(names, versions)
+        return self._interned(names, versions, flush=in_transaction)
 
-    def _interned(self, names: list[str], versions: list[str]) -> dict[tuple[str, str], int]:
+    def _interned(self, names: list[str], versions: list[str], *, flush: bool) -> dict[tuple[str, str], int]:
         """One statement inserts the missing pairs and reads every pair's id: the rows the insert
         returns, and those its snapshot sees. A pair another writer committed while the statement
-        ran (its insert waited for that writer, its snapshot is older) is read again after it."""
+        ran (its insert waited for that writer, its snapshot is older) is read again after it.
+        Without ``flush``, the pairs are read through a condition that sets synchronous_commit off
+        for the statement's own transaction (evaluated once: an uncorrelated subquery)."""
+        unflushed = "" if flush else " WHERE (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL"
         rows = self.execute(
-            "WITH wanted (name, version) AS (SELECT * FROM unnest(?::text[], ?::text[])), "
+            f"WITH wanted (name, version) AS (SELECT * FROM unnest(?::text[], ?::text[]){unflushed}), "
             "added AS (INSERT INTO package_versions (name, version) SELECT name, version FROM wanted "
             "ON CONFLICT (name, version) DO NOTHING RETURNING id, name, version) "
             "SELECT id, name, version FROM added UNION ALL "

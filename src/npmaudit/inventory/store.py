@@ -19,7 +19,7 @@ from typing import Any, Literal, cast
 
 from npmaudit.advisories.store_sqlite import sql_text
 from npmaudit.errors import InputError
-from npmaudit.inventory.backends import Backend, buckets, chunks, marks, open_backend
+from npmaudit.inventory.backends import Backend, Row, buckets, chunks, marks, open_backend
 from npmaudit.inventory.chains import DamagedChain, chains_of, decode
 from npmaudit.inventory.packages import PUBLISHED_SOURCES, PackageRow, PackageSet
 from npmaudit.inventory.results import Hit, ProjectHits, QueryResult, match_specs, spec_notes
@@ -55,6 +55,17 @@ _SELECT_PROJECT = (
     "SELECT id, lockfile, lockfile_format, lockfile_sha256, fingerprint, labels FROM projects WHERE location = ?"
 )
 
+
+_UPDATE_PROJECT = (
+    "UPDATE projects SET lockfile = ?, lockfile_format = ?, lockfile_sha256 = ?, fingerprint = ?, "
+    "labels = ?, packages = ?, updated = ?"
+)
+_LOCK_AND_UPDATE_PROJECT = (
+    _UPDATE_PROJECT + " FROM (SELECT id, fingerprint FROM projects WHERE location = ? FOR UPDATE) AS recorded "
+    "WHERE projects.id = recorded.id RETURNING projects.id, recorded.fingerprint"
+)
+"""PostgreSQL: lock the project's row (a writer holding it is waited for, and the fingerprint it
+committed is read), record its new details, and return its id and the fingerprint it had."""
 
 _SELECT_ROWS = f"SELECT {', '.join(PACKAGE_COLUMNS[1:])} FROM packages WHERE project_id = ?"
 _UPDATE_ROW = "UPDATE packages SET {} WHERE project_id = ? AND node = ?"
@@ -210,7 +221,7 @@ class Inventory:
         insert does nothing and its set is replaced as any recorded project's is."""
         db = self.backend
         count = _count(entry)
-        current = [] if seen_absent else db.execute(_SELECT_PROJECT + db.lock_rows, (entry.location,))
+        current = [] if seen_absent else self._lock_project(entry.location, details, count, now)
         if not current:
             inserted = db.execute(
                 "INSERT INTO projects (location, lockfile, lockfile_format, lockfile_sha256, fingerprint, labels, "
@@ -222,21 +233,29 @@ class Inventory:
                 self._replace_rows(inserted[0][0], self._wanted(entry, prepared, ids, learned), fresh=True)
                 return AddResult(entry.location, "added", count)
             # another writer added it first: wait for its row, then replace its set
-            current = db.execute(_SELECT_PROJECT + db.lock_rows, (entry.location,))
+            current = self._lock_project(entry.location, details, count, now)
             if not current:  # ...and removed it again before this transaction could read it
                 raise InputError(self.location, f"project {entry.location!r} was added and removed meanwhile")
         status: AddStatus = "replaced"
-        project_id, stored = current[0][0], current[0][4]
+        project_id, stored = current[0]
         if stored == details[3]:
             status = "unchanged"
         else:
             self._replace_rows(project_id, self._wanted(entry, prepared, ids, learned), fresh=False)
-        db.execute(
-            "UPDATE projects SET lockfile = ?, lockfile_format = ?, lockfile_sha256 = ?, fingerprint = ?, "
-            "labels = ?, packages = ?, updated = ? WHERE id = ?",
-            (*details, count, now, project_id),
-        )
+        if not db.round_trips:
+            db.execute(_UPDATE_PROJECT + " WHERE id = ?", (*details, count, now, project_id))
         return AddResult(entry.location, status, count)
+
+    def _lock_project(self, location: str, details: tuple[Any, ...], count: int, now: str) -> list[Row]:
+        """Inside a write transaction: lock the recorded project at ``location``; its id and the
+        fingerprint it had, or [] when it is not recorded. On PostgreSQL the same statement records
+        the project's new details (one round trip instead of a SELECT here and an UPDATE after its
+        rows: the transaction writes both or neither). SQLite's UPDATE cannot return a joined
+        table's value: it reads the row, and :meth:`_write` updates it after the rows."""
+        db = self.backend
+        if db.round_trips:
+            return db.execute(_LOCK_AND_UPDATE_PROJECT, (*details, count, now, location))
+        return [(row[0], row[4]) for row in db.execute(_SELECT_PROJECT + db.lock_rows, (location,))]
 
     def _wanted(
         self,
@@ -306,43 +325,53 @@ class Inventory:
         if fresh:
             db.insert_rows("packages", PACKAGE_COLUMNS, [(project_id, *row) for row in wanted])
             return
-        stored = {
-            row[0]: row if type(row[5]) is bytes else (*row[:5], bytes(row[5]))
-            for row in db.execute(_SELECT_ROWS, (project_id,))
-        }
+        if not db.updates_in_place:
+            self._delete_and_copy(project_id, wanted)
+            return
+        stored = {row[0]: row for row in db.execute(_SELECT_ROWS, (project_id,))}
         same = set(stored.values())
         changed = sorted(row for row in wanted if row not in same)
         kept = {row[0] for row in wanted}
         gone = [node for node in stored if node not in kept]
-        if not db.updates_in_place:  # one DELETE and the COPY below beat a statement per row
-            gone += [row[0] for row in changed if row[0] in stored]
         for chunk in chunks(sorted(gone)):
             condition, nodes = db.among("node", chunk, "bigint")
             db.execute(f"DELETE FROM packages WHERE project_id = ? AND {condition}", (project_id, *nodes))
-        if db.updates_in_place:
-            # Most changed rows differ only in their chain (an ancestor moved) or in their package
-            # id and chain (their own version moved): each kind has a statement that binds and
-            # writes only those columns; anything else has every column rewritten.
-            rechained, moved, other, added = [], [], [], []
-            for row in changed:
-                old = stored.get(row[0])
-                if old is None:
-                    added.append(row)
-                elif old[2:5] != row[2:5]:
-                    other.append((*row[1:], project_id, row[0]))
-                elif old[1] == row[1]:
-                    rechained.append((row[5], project_id, row[0]))
-                else:
-                    moved.append((row[1], row[5], project_id, row[0]))
-            for columns, values in (
-                (("chain",), rechained),
-                (("package_id", "chain"), moved),
-                (PACKAGE_COLUMNS[2:], other),
-            ):
-                if values:
-                    db.executemany(_UPDATE_ROW.format(", ".join(f"{column} = ?" for column in columns)), values)
-            changed = added
-        db.insert_rows("packages", PACKAGE_COLUMNS, [(project_id, *row) for row in changed])
+        # Most changed rows differ only in their chain (an ancestor moved) or in their package
+        # id and chain (their own version moved): each kind has a statement that binds and
+        # writes only those columns; anything else has every column rewritten.
+        rechained, moved, other, added = [], [], [], []
+        for row in changed:
+            old = stored.get(row[0])
+            if old is None:
+                added.append(row)
+            elif old[2:5] != row[2:5]:
+                other.append((*row[1:], project_id, row[0]))
+            elif old[1] == row[1]:
+                rechained.append((row[5], project_id, row[0]))
+            else:
+                moved.append((row[1], row[5], project_id, row[0]))
+        for columns, values in (
+            (("chain",), rechained),
+            (("package_id", "chain"), moved),
+            (PACKAGE_COLUMNS[2:], other),
+        ):
+            if values:
+                db.executemany(_UPDATE_ROW.format(", ".join(f"{column} = ?" for column in columns)), values)
+        db.insert_rows("packages", PACKAGE_COLUMNS, [(project_id, *row) for row in added])
+
+    def _delete_and_copy(self, project_id: int, wanted: Rows) -> None:
+        """PostgreSQL's changed add: the stored rows read in binary (their chains arrive as bytes),
+        compared with the wanted ones as whole tuples in C (set operations, no per-row Python), the
+        nodes whose rows changed or went deleted by one statement, and the changed rows copied."""
+        db = self.backend
+        stored = db.execute(_SELECT_ROWS, (project_id,), binary=True)
+        rows = set(wanted)
+        kept = rows.intersection(stored)
+        gone = {row[0] for row in stored}.difference([row[0] for row in kept])
+        if gone:
+            condition, nodes = db.among("node", sorted(gone), "bigint")
+            db.execute(f"DELETE FROM packages WHERE project_id = ? AND {condition}", (project_id, *nodes))
+        db.insert_rows("packages", PACKAGE_COLUMNS, [(project_id, *row) for row in sorted(rows.difference(kept))])
 
     def _package_ids(
         self,
