@@ -179,13 +179,16 @@ class Inventory:
                 }
             )
             if unknown:
-                if db.interns_in_transaction:
-                    self._look_up_first(unknown)
-                else:
-                    self._intern_first(unknown)
-                for index in pairs:
-                    if None in found[index]:
-                        found[index] = list(map(known, pairs[index]))
+                learned_first = self._look_up_first(unknown) if db.interns_in_transaction else self._intern_first(unknown)
+                # Only the rows that missed are looked up again, in the few ids just learned: a
+                # second pass over the whole cache cost a changed add as much as the first.
+                now_known = learned_first.get
+                for index, missed in found.items():
+                    if None in missed:
+                        found[index] = [
+                            now_known(pair) if package_id is None else package_id
+                            for pair, package_id in zip(pairs[index], missed, strict=True)
+                        ]
             prepared: dict[int, Rows | Unresolved] = {
                 index: (pairs[index], found[index])
                 if None in found[index]
@@ -395,18 +398,21 @@ class Inventory:
             ids.update(interned)
         return [ids[pair] if package_id is None else package_id for pair, package_id in zip(pairs, found, strict=True)]
 
-    def _look_up_first(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Learn the ids of these pairs that are already interned, in a read transaction that
-        waits for no writer: committed ids are never reused, so they hold inside the write
-        transaction that follows."""
+    def _look_up_first(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Learn (and return) the ids of these pairs that are already interned, in a read
+        transaction that waits for no writer: committed ids are never reused, so they hold inside
+        the write transaction that follows."""
         with self.backend.transaction(write=False):
             found = self.backend.look_up(pairs)
         self._ids.update(found)
+        return found
 
-    def _intern_first(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Learn the ids of these pairs, interning new ones in a transaction of their own, before
-        the write transaction (see npmaudit/inventory/backends.py)."""
-        self._ids.update(self.backend.intern(pairs))
+    def _intern_first(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Learn (and return) the ids of these pairs, interning new ones in a transaction of their
+        own, before the write transaction (see npmaudit/inventory/backends.py)."""
+        found = self.backend.intern(pairs)
+        self._ids.update(found)
+        return found
 
     def remove(self, locations: Sequence[str]) -> list[str]:
         """Forget these projects (all of them or, when one is unknown, none)."""
