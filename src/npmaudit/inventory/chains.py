@@ -13,7 +13,8 @@ project read from its files is), then the ids, little-endian. About 18 bytes for
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from operator import attrgetter
 
 from npmaudit.inventory.packages import PackageRow
 
@@ -22,6 +23,7 @@ _FORMATS = {4: "I", 8: "Q"}
 _NARROW = 1 << 32
 _HEADER = bytes((4,))
 _ROOT_HEADER = bytes((4 | FROM_ROOT,))
+_NODE, _PARENT = attrgetter("node"), attrgetter("parent")
 
 
 class DamagedChain(ValueError):
@@ -48,7 +50,7 @@ def decode(blob: bytes) -> tuple[tuple[int, ...], bool]:
     return struct.unpack_from(f"<{count}{_FORMATS[width]}", blob, 1), bool(blob[0] & FROM_ROOT)
 
 
-def chains_of(rows: Iterable[PackageRow], ids: Mapping[int, int]) -> dict[int, bytes]:
+def chains_of(rows: Sequence[PackageRow], ids: Mapping[int, int]) -> dict[int, bytes]:
     """Every node's stored chain, from the rows' parent pointers and each node's package id.
 
     Parents form a tree from the root (see :func:`npmaudit.inventory.packages.chain_parents`); it
@@ -56,7 +58,7 @@ def chains_of(rows: Iterable[PackageRow], ids: Mapping[int, int]) -> dict[int, b
     node's chain is its parent's plus its parent. A node whose parent pointers never reach such a
     node (only a hand-made, cyclic package set) gets no chain rather than an endless one.
     """
-    parents = {row.node: row.parent for row in rows}
+    parents = dict(zip(map(_NODE, rows), map(_PARENT, rows), strict=True))
     children: dict[int, list[int]] = {}
     tops = []
     for node, parent in parents.items():
@@ -69,14 +71,14 @@ def chains_of(rows: Iterable[PackageRow], ids: Mapping[int, int]) -> dict[int, b
         return _wide_chains(chains, children, tops, ids)
     # Every id fits 4 bytes: a child's chain is its parent's bytes plus the parent's id, appended
     # rather than packed again from a tuple (a project has hundreds of parents).
-    pending = [(top, _ROOT_HEADER if top == 0 else _HEADER) for top in tops]
+    # Only parents are walked: a leaf (most nodes) takes its chain from its parent's visit.
+    pending = [(top, _ROOT_HEADER if top == 0 else _HEADER) for top in tops if top in children]
     while pending:
         node, prefix = pending.pop()
-        below = children.get(node)
-        if below:
-            stored = prefix + ids[node].to_bytes(4, "little")
-            for child in below:
-                chains[child] = stored
+        stored = prefix + ids[node].to_bytes(4, "little")
+        for child in children[node]:
+            chains[child] = stored
+            if child in children:
                 pending.append((child, stored))
     return chains
 
