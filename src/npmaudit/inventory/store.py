@@ -179,7 +179,8 @@ class Inventory:
                 }
             )
             if unknown:
-                learned_first = self._look_up_first(unknown) if db.interns_in_transaction else self._intern_first(unknown)
+                learn = self._look_up_first if db.interns_in_transaction else self._intern_first
+                learned_first = learn(unknown)
                 # Only the rows that missed are looked up again, in the few ids just learned: a
                 # second pass over the whole cache cost a changed add as much as the first.
                 now_known = learned_first.get
