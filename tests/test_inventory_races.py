@@ -126,3 +126,36 @@ def test_a_changed_add_compares_with_the_rows_committed_before_it_got_the_lock(
         expected = everything(fresh, SHOP)
     assert any(hit.name == kept.name for project in expected.projects for hit in project.hits)
     assert answer.projects == expected.projects
+
+
+def test_a_remove_waits_for_an_add_of_the_same_project_and_leaves_none_of_its_rows(
+    postgres_url: str,  # noqa: F811
+) -> None:
+    """Another writer is adding the project (its row locked, a package row written, not committed)
+    when it is removed: the remove waits for that writer, then deletes what it committed too. A
+    remove that deleted the package rows before taking the project's lock left that row behind,
+    under a project id nothing records any more."""
+    entry = read_entry(SHOP, location="shop")
+    removed: list[list[str]] = []
+    with Inventory.open(postgres_url, create=True) as inventory:
+        assert inventory.add(entry).status == "added"
+        with psycopg.connect(postgres_url, autocommit=True) as other:
+            other.execute("BEGIN")
+            (project_id,) = other.execute(
+                "UPDATE projects SET fingerprint = 'theirs' WHERE location = 'shop' RETURNING id"
+            ).fetchone()
+            other.execute(
+                "INSERT INTO packages (project_id, node, package_id, location, source, flags, chain) "
+                "SELECT project_id, node + 100000, package_id, location, source, flags, chain FROM packages "
+                "WHERE project_id = %s LIMIT 1",
+                (project_id,),
+            )
+            worker = threading.Thread(target=lambda: removed.append(inventory.remove(["shop"])))
+            worker.start()
+            wait_for_lock(postgres_url, "", worker)  # the remove waits for the project's row
+            other.execute("COMMIT")
+            worker.join(30)
+        assert removed == [["shop"]]
+        left = inventory.backend.execute("SELECT COUNT(*) FROM packages WHERE project_id = ?", (project_id,))
+        assert left == [(0,)]
+        assert inventory.projects() == []

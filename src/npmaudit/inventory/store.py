@@ -421,7 +421,10 @@ class Inventory:
         with db.transaction(write=True):
             ids = []
             for location in locations:
-                found = db.execute("SELECT id FROM projects WHERE location = ?", (location,))
+                # Locked before anything is deleted: an add of the same project writing its rows now
+                # commits first, and its rows go with the project (read unlocked, they were not yet
+                # seen, and stayed behind the deleted project).
+                found = db.execute("SELECT id FROM projects WHERE location = ?" + db.lock_rows, (location,))
                 if not found:
                     raise InputError(self.location, f"no project {location!r} in this inventory")
                 ids.append(found[0][0])
