@@ -8,13 +8,17 @@ rows read after it holds the project's lock (what another writer committed meanw
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from pathlib import Path
 
 import psycopg
 
+from npmaudit.advisories.local import open_local_database
 from npmaudit.inventory.ingest import read_entry
 from npmaudit.inventory.packages import PackageSet
+from npmaudit.inventory.reevaluate import AuditRun, reevaluate
 from npmaudit.inventory.spec import parse_package_spec
 from npmaudit.inventory.store import AddResult, Inventory
 from npmaudit.records import replace
@@ -159,3 +163,49 @@ def test_a_remove_waits_for_an_add_of_the_same_project_and_leaves_none_of_its_ro
         left = inventory.backend.execute("SELECT COUNT(*) FROM packages WHERE project_id = ?", (project_id,))
         assert left == [(0,)]
         assert inventory.projects() == []
+
+
+def test_an_inventory_audit_records_no_findings_for_a_project_removed_meanwhile(
+    postgres_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Another writer is removing the project (its row locked) while the inventory is audited: the
+    audit waits for the project's row, and records nothing for it once it is gone. Read unlocked,
+    the project was still there, and its findings were recorded under an id nobody has."""
+    database = tmp_path / "advisories.jsonl"
+    record = {
+        "id": "MAL-2099-0002",
+        "modified": "2025-01-01T00:00:00Z",
+        "summary": "Malicious code in mocha (npm)",
+        "affected": [
+            {
+                "package": {"ecosystem": "npm", "name": "mocha"},
+                "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}]}],
+            }
+        ],
+    }
+    database.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    runs: list[AuditRun] = []
+    with Inventory.open(postgres_url, create=True) as inventory:
+        assert inventory.add(read_entry(SHOP, location="shop")).status == "added"
+        source = open_local_database(database)
+        with psycopg.connect(postgres_url, autocommit=True) as other:
+            other.execute("BEGIN")
+            (project_id,) = other.execute(
+                "UPDATE projects SET fingerprint = 'theirs' WHERE location = 'shop' RETURNING id"
+            ).fetchone()
+            worker = threading.Thread(target=lambda: runs.append(reevaluate(inventory, source)))
+            worker.start()
+            wait_for_lock(postgres_url, "", worker)  # the audit waits for the project's row
+            for table in ("packages", "findings"):
+                other.execute(f"DELETE FROM {table} WHERE project_id = %s", (project_id,))
+            other.execute("DELETE FROM projects WHERE id = %s", (project_id,))
+            other.execute("COMMIT")
+            worker.join(30)
+        assert len(runs) == 1 and runs[0].affected == ()
+        assert inventory.backend.execute("SELECT COUNT(*) FROM findings") == [(0,)]
+    with Inventory.open(postgres_url) as inventory:  # the record does hit the project when it stays
+        assert inventory.add(read_entry(SHOP, location="shop")).status == "added"
+        assert [project.location for project in reevaluate(inventory, open_local_database(database)).affected] == [
+            "shop"
+        ]

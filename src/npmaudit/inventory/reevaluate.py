@@ -118,8 +118,11 @@ def reevaluate(
     with db.transaction(write=True):
         if db.dialect == "postgresql":
             db.execute("SELECT pg_advisory_xact_lock(?)", (AUDIT_LOCK,))
+        # Every project locked (in the order of their locations, as a remove locks its own): a project
+        # removed meanwhile is gone from this set, not recorded with findings under an id nobody has.
         projects = {
-            row[0]: (row[1], parse_labels(row[2])) for row in db.execute("SELECT id, location, labels FROM projects")
+            row[0]: (row[1], parse_labels(row[2]))
+            for row in db.execute("SELECT id, location, labels FROM projects ORDER BY location" + db.lock_rows)
         }
         previous: dict[int, set[InventoryFinding]] = {}
         for project_id, *values in db.execute(

@@ -419,15 +419,19 @@ class Inventory:
         """Forget these projects (all of them or, when one is unknown, none)."""
         db = self.backend
         with db.transaction(write=True):
-            ids = []
+            # Locked before anything is deleted: an add of the same project writing its rows now
+            # commits first, and its rows go with the project (read unlocked, they were not yet
+            # seen, and stayed behind the deleted project). Locked in the order of their locations,
+            # as `inventory audit` locks every project: two such writers wait in turn, never for each other.
+            found: dict[str, int] = {}
+            for location in sorted(set(locations)):
+                rows = db.execute("SELECT id FROM projects WHERE location = ?" + db.lock_rows, (location,))
+                if rows:
+                    found[location] = rows[0][0]
             for location in locations:
-                # Locked before anything is deleted: an add of the same project writing its rows now
-                # commits first, and its rows go with the project (read unlocked, they were not yet
-                # seen, and stayed behind the deleted project).
-                found = db.execute("SELECT id FROM projects WHERE location = ?" + db.lock_rows, (location,))
-                if not found:
+                if location not in found:
                     raise InputError(self.location, f"no project {location!r} in this inventory")
-                ids.append(found[0][0])
+            ids = [found[location] for location in dict.fromkeys(locations)]
             for project_id in ids:
                 for table in ("packages", "findings"):
                     db.execute(f"DELETE FROM {table} WHERE project_id = ?", (project_id,))
