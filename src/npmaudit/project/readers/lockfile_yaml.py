@@ -246,8 +246,8 @@ def _line(line: str) -> _Said:
         content = content.rstrip(" ")
     first = content[0]
     if first not in _INDICATORS:
-        # A plain key, and most often a plain value: read first. What precedes the value (key,
-        # colon, spaces) is measured only when it can be too long.
+        # A plain key (the commonest line): read first; its value is read below, as a quoted key's is.
+        # What precedes the value (key, colon, spaces) is measured only when it can be too long.
         key, colon, rest = content.partition(": ")
         if not colon:
             if content[-1] != ":":
@@ -265,13 +265,6 @@ def _line(line: str) -> _Said:
             raise _Unsupported
         if key[-1] == " " or " #" in key:
             raise _Unsupported
-        first = rest[0]
-        if first not in _INDICATORS:
-            if ": " in rest or " #" in rest or rest[-1] == ":":
-                raise _Unsupported
-            return indent, _SCALAR, key, rest
-        if first == '"' and rest.find('"', 1) == len(rest) - 1 and "\\" not in rest:
-            return indent, _SCALAR, key, rest[1:-1]  # yarn berry's usual value, as _value reads it
     elif first == "-" and (len(content) == 1 or content[1] == " "):
         rest = content[2:].lstrip(" ")
         if not rest:
