@@ -95,10 +95,8 @@ class ReportPlan(NamedTuple):
         return formats[0].recursive_writer()
 
     def _colors_stdout(self) -> bool:
-        """Some report goes to standard output, and that is a terminal taking colour (as :meth:`_emit` decides)."""
-        from npmaudit.cli.settings import no_color
-
-        return any(d.path is None for d in self.destinations) and sys.stdout.isatty() and not no_color()
+        """Some report goes to standard output, and that takes colour."""
+        return any(d.path is None for d in self.destinations) and _stdout_takes_color()
 
     def emit_recursive(self, scan: RecursiveOutcome, settings: Settings, writer: RecursiveWriter | None = None) -> None:
         """``writer``: the one :meth:`recursive_writer` gave, which the scan handed every project to."""
@@ -120,9 +118,7 @@ class ReportPlan(NamedTuple):
                     output.write_report(piece, color=False)
 
     def _emit(self, render: Callable[[OutputFormat, bool], str], settings: Settings) -> None:
-        from npmaudit.cli.settings import no_color
-
-        color = sys.stdout.isatty() and not no_color()
+        color = _stdout_takes_color()
         rendered = [(d, render(d.format, color and d.path is None)) for d in self.destinations]
         for destination, text in rendered:
             if destination.path is not None:
@@ -135,6 +131,13 @@ class ReportPlan(NamedTuple):
             if destination.path is None:
                 # stdout may be a terminal: the one guard keeps only npmaudit's own colours.
                 output.write_report(text, color=color and destination.format.colored)
+
+
+def _stdout_takes_color() -> bool:
+    """Standard output is a terminal and NO_COLOR is not set: a report written there may be coloured."""
+    from npmaudit.cli.settings import no_color
+
+    return sys.stdout.isatty() and not no_color()
 
 
 def plan_reports(args: argparse.Namespace) -> ReportPlan:
