@@ -383,7 +383,7 @@ def _entry(
     if resolution.__class__ is not dict:
         resolution = _mapping(resolution, meta_where, "resolution")
     integrity = resolution.get("integrity") if len(resolution) == 1 else None
-    if integrity.__class__ is str:  # nearly every entry, as _source reads it: a registry package
+    if integrity.__class__ is str:  # nearly every entry: a registry package, {integrity: ...} alone
         source, resolved = SourceKind.REGISTRY, None
     else:
         source, resolved, integrity = _source(resolution, parts.version is not None, meta_where)
@@ -421,11 +421,8 @@ def _entry(
 def _source(
     resolution: dict[str, Any], registry_key: bool, meta_where: KeyPath
 ) -> tuple[SourceKind, str | None, str | None]:
-    """Source kind, resolved location and integrity from the ``resolution`` mapping of the entry at ``meta_where``."""
-    if len(resolution) == 1:
-        integrity = resolution.get("integrity")
-        if integrity.__class__ is str:  # nearly every entry: a registry package, {integrity: ...} alone
-            return SourceKind.REGISTRY, None, integrity
+    """Source kind, resolved location and integrity from the ``resolution`` mapping of the entry at
+    ``meta_where``. (Nearly every entry's, ``{integrity: ...}`` alone, is read by :func:`_entry` inline.)"""
     where = (*meta_where, "resolution")
     integrity = _optional_string(resolution.get("integrity"), where, "integrity")
     kind = _optional_string(resolution.get("type"), where, "type")
