@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 
 from npmaudit.advisories.local import open_local_database
+from npmaudit.errors import InputError
 from npmaudit.inventory.ingest import read_entry
 from npmaudit.inventory.packages import PackageSet
 from npmaudit.inventory.reevaluate import AuditRun, reevaluate
@@ -165,13 +166,8 @@ def test_a_remove_waits_for_an_add_of_the_same_project_and_leaves_none_of_its_ro
         assert inventory.projects() == []
 
 
-def test_an_inventory_audit_records_no_findings_for_a_project_removed_meanwhile(
-    postgres_url: str,  # noqa: F811
-    tmp_path: Path,
-) -> None:
-    """Another writer is removing the project (its row locked) while the inventory is audited: the
-    audit waits for the project's row, and records nothing for it once it is gone. Read unlocked,
-    the project was still there, and its findings were recorded under an id nobody has."""
+def _mocha_database(tmp_path: Path) -> Path:
+    """A local database whose one record is on mocha, which the shop fixture installs."""
     database = tmp_path / "advisories.jsonl"
     record = {
         "id": "MAL-2099-0002",
@@ -185,27 +181,65 @@ def test_an_inventory_audit_records_no_findings_for_a_project_removed_meanwhile(
         ],
     }
     database.write_text(json.dumps(record) + "\n", encoding="utf-8")
-    runs: list[AuditRun] = []
+    return database
+
+
+def _audit_while_another_removes(url: str, database: Path, removed: str) -> list[AuditRun | InputError]:
+    """Audit the inventory while another connection holds ``removed``'s row, then removes the
+    project and commits: what the audit gave (its run, or the error it raised)."""
+    outcome: list[AuditRun | InputError] = []
+
+    def audit() -> None:
+        try:
+            outcome.append(reevaluate(inventory, open_local_database(database)))
+        except InputError as error:
+            outcome.append(error)
+
+    with Inventory.open(url) as inventory, psycopg.connect(url, autocommit=True) as other:
+        other.execute("BEGIN")
+        (project_id,) = other.execute(
+            "UPDATE projects SET fingerprint = 'theirs' WHERE location = %s RETURNING id", (removed,)
+        ).fetchone()
+        worker = threading.Thread(target=audit)
+        worker.start()
+        wait_for_lock(url, "", worker)  # the audit waits for the project's row
+        for table in ("packages", "findings"):
+            other.execute(f"DELETE FROM {table} WHERE project_id = %s", (project_id,))
+        other.execute("DELETE FROM projects WHERE id = %s", (project_id,))
+        other.execute("COMMIT")
+        worker.join(30)
+    return outcome
+
+
+def test_an_inventory_audit_records_no_findings_for_a_project_removed_meanwhile(
+    postgres_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Another writer is removing a project (its row locked) while the inventory is audited: the
+    audit waits for the project's row, and records nothing for it once it is gone. Read unlocked,
+    the project was still there, and its findings were recorded under an id nobody has."""
+    database = _mocha_database(tmp_path)
+    with Inventory.open(postgres_url, create=True) as inventory:
+        for location in ("kept", "shop"):
+            assert inventory.add(read_entry(SHOP, location=location)).status == "added"
+        (kept_id,) = inventory.backend.execute("SELECT id FROM projects WHERE location = 'kept'")[0]
+    (run,) = _audit_while_another_removes(postgres_url, database, "shop")
+    assert isinstance(run, AuditRun)
+    assert [project.location for project in run.affected] == ["kept"]  # the record does hit the shop's packages
+    with Inventory.open(postgres_url) as inventory:
+        assert inventory.backend.execute("SELECT DISTINCT project_id FROM findings") == [(kept_id,)]
+
+
+def test_an_inventory_emptied_while_it_is_audited_is_an_error_not_a_pass(
+    postgres_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The only project removed while the packages were matched: the audit looked at nothing that
+    is still recorded, and says so (the error of an empty inventory), instead of passing."""
+    database = _mocha_database(tmp_path)
     with Inventory.open(postgres_url, create=True) as inventory:
         assert inventory.add(read_entry(SHOP, location="shop")).status == "added"
-        source = open_local_database(database)
-        with psycopg.connect(postgres_url, autocommit=True) as other:
-            other.execute("BEGIN")
-            (project_id,) = other.execute(
-                "UPDATE projects SET fingerprint = 'theirs' WHERE location = 'shop' RETURNING id"
-            ).fetchone()
-            worker = threading.Thread(target=lambda: runs.append(reevaluate(inventory, source)))
-            worker.start()
-            wait_for_lock(postgres_url, "", worker)  # the audit waits for the project's row
-            for table in ("packages", "findings"):
-                other.execute(f"DELETE FROM {table} WHERE project_id = %s", (project_id,))
-            other.execute("DELETE FROM projects WHERE id = %s", (project_id,))
-            other.execute("COMMIT")
-            worker.join(30)
-        assert len(runs) == 1 and runs[0].affected == ()
+    (error,) = _audit_while_another_removes(postgres_url, database, "shop")
+    assert isinstance(error, InputError) and "no project in this inventory" in str(error)
+    with Inventory.open(postgres_url) as inventory:
         assert inventory.backend.execute("SELECT COUNT(*) FROM findings") == [(0,)]
-    with Inventory.open(postgres_url) as inventory:  # the record does hit the project when it stays
-        assert inventory.add(read_entry(SHOP, location="shop")).status == "added"
-        assert [project.location for project in reevaluate(inventory, open_local_database(database)).affected] == [
-            "shop"
-        ]

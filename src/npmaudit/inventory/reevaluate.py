@@ -124,6 +124,8 @@ def reevaluate(
             row[0]: (row[1], parse_labels(row[2]))
             for row in db.execute("SELECT id, location, labels FROM projects ORDER BY location" + db.lock_rows)
         }
+        if not projects:  # every project was removed while the packages were matched: still an audit of nothing
+            raise InputError(inventory.location, EMPTY)
         previous: dict[int, set[InventoryFinding]] = {}
         for project_id, *values in db.execute(
             "SELECT project_id, advisory, name, version, malicious, severity, summary FROM findings"
