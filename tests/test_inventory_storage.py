@@ -1,7 +1,7 @@
-"""How the inventory stores a project (schema 4), on both backends: a changed project rewrites only
+"""How the inventory stores a project (schema 5), on both backends: a changed project rewrites only
 its changed rows and then answers exactly as a fresh inventory does; a batch keeps each project's
-status in order; chains hold ids past 2**32; an inventory of an older schema, or a damaged chain,
-is one clear error line, never a traceback or a wrong answer."""
+status in order; package ids past 2**32 and projects past 65,536 nodes answer alike; an inventory
+of an older schema, or a damaged chain, is one clear error line, never a traceback or a wrong answer."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 from conftest import FIXTURES
 from npmaudit.cli import main
 from npmaudit.inventory.ingest import read_entry
-from npmaudit.inventory.packages import PackageSet
+from npmaudit.inventory.packages import PackageRow, PackageSet
 from npmaudit.inventory.results import QueryResult
 from npmaudit.inventory.schema import BUCKET_BITS
 from npmaudit.inventory.spec import parse_package_spec
@@ -90,22 +90,44 @@ def test_a_changed_project_answers_as_if_it_had_been_added_fresh(
     assert answer.projects == expected.projects
 
 
-def test_a_moved_ancestor_rewrites_its_descendants_chains(
+def stored_rows(inventory: Inventory) -> dict[int, tuple[object, ...]]:
+    return {
+        row[0]: tuple(map(bytes_of, row))
+        for row in inventory.backend.execute("SELECT node, package_id, location, source, flags, chain FROM packages")
+    }
+
+
+def bytes_of(value: object) -> object:
+    return bytes(value) if isinstance(value, memoryview) else value
+
+
+def test_a_moved_ancestor_leaves_its_descendants_rows_as_they_were(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    """A new version of a package that others hang below (the shop's mocha) changes its own
-    package id and every descendant's chain, while the descendants keep their package ids (their
-    rows are rewritten without them on SQLite): each then reads its chain through the new
-    version, as in an inventory that only saw the new set, and the old version matches nothing."""
+    """A new version of a package that others hang below (the shop's mocha) changes its own row's
+    package id only: the descendants' chains name mocha's node, not its version, so their rows
+    are stored exactly as before, and each still reads its chain through the new version, as in
+    an inventory that only saw the new set; the old version matches nothing."""
     before = read_entry(SHOP, location="shop")
     rows = tuple(replace(row, version="10.2.1") if row.name == "mocha" else row for row in before.packages.rows)
     after = replace(before, packages=PackageSet(before.packages.lockfile_format, rows))
     mocha = next(row.node for row in rows if row.name == "mocha")
     below = {row.name + "@" + row.version for row in rows if row.parent == mocha}
     assert below == {"debug@4.3.4", "semver@7.6.0-beta.1"}  # and ms@2.1.2 below debug
-    with replaced_and_fresh(backend, tmp_path, request, before, after) as (replaced, fresh):
+    replaced_at = new_inventory(backend, tmp_path, "replaced", request)
+    with (
+        Inventory.open(replaced_at, create=True) as replaced,
+        Inventory.open(new_inventory(backend, tmp_path, "fresh", request), create=True) as fresh,
+    ):
+        assert replaced.add(before).status == "added"
+        first = stored_rows(replaced)
+        assert replaced.add(after).status == "replaced"
+        second = stored_rows(replaced)
+        assert fresh.add(after).status == "added"
         answer, expected = everything(replaced, SHOP), everything(fresh, SHOP)
         assert not replaced.query([parse_package_spec("mocha@10.2.0")]).projects
+    assert {node for node in first if first[node] != second[node]} == {mocha}
+    assert first[mocha][5] == second[mocha][5] and first[mocha][1] != second[mocha][1]
     assert answer.projects == expected.projects
     chains = {f"{hit.name}@{hit.version}": hit.chain for project in answer.projects for hit in project.hits}
     assert chains["ms@2.1.2"] == ("shop", "mocha@10.2.1", "debug@4.3.4", "ms@2.1.2")
@@ -173,12 +195,35 @@ def test_chains_hold_package_ids_past_2_to_the_32(tmp_path: Path) -> None:
     assert any(len(hit.chain) == 4 for project in expected.projects for hit in project.hits)
 
 
-@pytest.mark.parametrize("old", [1, 3], ids=["parent-pointers", "buckets-of-128"])
+def test_a_project_past_65536_nodes_answers_with_wide_chains(tmp_path: Path) -> None:
+    """Node numbers are stored 4 bytes wide in a project of more than 65,536 nodes: a chain through
+    nodes past 2**16 reads back whole."""
+    root = read_entry(SHOP, location="huge").packages.rows[0]
+    fan = [PackageRow(1, "hub", "1.0.0", "node_modules/hub", "registry", 0, 0)]
+    fan += [
+        PackageRow(node, "spoke", f"1.0.{node}", f"node_modules/hub/node_modules/spoke{node}", "registry", 0, 1)
+        for node in range(2, 70_001)
+    ]
+    fan.append(PackageRow(70_001, "leaf", "2.0.0", "node_modules/leaf", "registry", 0, 70_000))
+    packages = PackageSet("npm-v3", (root, *fan))
+    entry = ProjectEntry("huge", "huge/package-lock.json", None, packages, {})
+    with Inventory.open(str(tmp_path / "huge.sqlite"), create=True) as inventory:
+        assert inventory.add(entry).status == "added"
+        chain = inventory.backend.execute("SELECT chain FROM packages WHERE node = 70001")[0][0]
+        (project,) = inventory.query([parse_package_spec("leaf")]).projects
+    assert chain[0] & 0x7F == 4
+    assert [hit.chain for hit in project.hits] == [("shop", "hub@1.0.0", "spoke@1.0.70000", "leaf@2.0.0")]
+
+
+@pytest.mark.parametrize("old", [1, 3, 4], ids=["parent-pointers", "buckets-of-128", "chains-of-package-ids"])
 def test_an_inventory_of_an_older_schema_is_one_clear_error(
     backend: str, old: int, tmp_path: Path, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Schema 1 stored parent pointers; schema 3 bucketed the index by 128 projects, which today's
-    queries (asking buckets of 32) would not use: both are refused with one line saying what to do."""
+    queries (asking buckets of 32) would not use; schema 4's chains held package ids, which today's
+    queries would read as node numbers (and which cannot be turned into them: a project may install
+    one version at several nodes). Each is refused with one line naming the inventory and the
+    command that rebuilds it."""
     location = new_inventory(backend, tmp_path, "old", request)
     shop = tmp_path / "shop"
     shutil.copytree(SHOP, shop)
@@ -192,20 +237,29 @@ def test_an_inventory_of_an_older_schema_is_one_clear_error(
         with psycopg.connect(location, autocommit=True) as connection:
             connection.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(old),))
     capsys.readouterr()
+    named = location if backend == "sqlite" else location.rsplit("/", 1)[1].split("?")[0]  # the database
     for command in (["query", "debug"], ["add", str(shop)], ["list"]):
         assert main(["inventory", *command, "--inventory", location]) == 2
         out, err = capsys.readouterr()
         assert out == "" and err.count("\n") == 1
         assert f"inventory schema {old} was written by an older npmaudit" in err and "Traceback" not in err
+        assert "`npmaudit inventory add -r PATH --inventory NEW`" in err and named in err
 
 
-def test_a_damaged_chain_is_an_error_not_a_wrong_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "chain",
+    ["820102", "02", "82ffff"],
+    ids=["length-not-a-multiple-of-its-width", "no-node-and-not-from-the-root", "a-node-the-project-lacks"],
+)
+def test_a_damaged_chain_is_an_error_not_a_wrong_chain(
+    chain: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     location = tmp_path / "inventory.sqlite"
     with Inventory.open(str(location), create=True) as inventory:
         inventory.add(read_entry(SHOP, location="shop"))
     with sqlite3.connect(location) as connection:
         connection.execute(
-            "UPDATE packages SET chain = x'840102' WHERE package_id IN "
+            f"UPDATE packages SET chain = x'{chain}' WHERE package_id IN "
             "(SELECT id FROM package_versions WHERE name = 'ms')"
         )
     assert main(["inventory", "query", "ms", "--inventory", str(location)]) == 2

@@ -42,8 +42,8 @@ def schema_problem(version: int) -> str | None:
         return f"inventory schema {version} is newer than this npmaudit reads"
     if version < SCHEMA_VERSION:
         return (
-            f"inventory schema {version} was written by an older npmaudit: "
-            "add the projects again into a new inventory (it is stored differently now)"
+            f"inventory schema {version} was written by an older npmaudit and is stored differently now: "
+            "add the projects again into a new inventory (`npmaudit inventory add -r PATH --inventory NEW`)"
         )
     return None
 
@@ -94,6 +94,11 @@ class Backend(Protocol):
 
     def look_up(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """Ids of those of these (name, version) pairs that are interned (in the caller's transaction)."""
+        ...
+
+    def package_ids_at(self, nodes: Sequence[tuple[int, int]]) -> dict[tuple[int, int], int]:
+        """The package id stored at each of these (project id, node) that has a row (in the caller's
+        transaction): joined to the packages table's primary key, never a lookup per node."""
         ...
 
     def transaction(self, *, write: bool) -> Any: ...
@@ -274,6 +279,17 @@ class SqliteBackend:
                 ids[(name, version)] = identifier
         return ids
 
+    def package_ids_at(self, nodes: Sequence[tuple[int, int]]) -> dict[tuple[int, int], int]:
+        found: dict[tuple[int, int], int] = {}
+        for chunk in chunks(nodes, PAIR_CHUNK):
+            for project_id, node, package_id in self.execute(
+                f"SELECT p.project_id, p.node, p.package_id FROM (VALUES {','.join(['(?, ?)'] * len(chunk))}) AS w "
+                "JOIN packages p ON p.project_id = w.column1 AND p.node = w.column2",
+                [number for pair in chunk for number in pair],
+            ):
+                found[project_id, node] = package_id
+        return found
+
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[None]:
         """A write transaction holds SQLite's write lock from its start; a read one sees one snapshot."""
@@ -420,6 +436,15 @@ class PostgresBackend:
             ([name for name, _ in pairs], [version for _, version in pairs]),
         )
         return {(name, version): identifier for identifier, name, version in rows}
+
+    def package_ids_at(self, nodes: Sequence[tuple[int, int]]) -> dict[tuple[int, int], int]:
+        """Two arrays' text (see :func:`int_array`) joined to the primary key: one statement."""
+        rows = self.execute(
+            "SELECT p.project_id, p.node, p.package_id FROM unnest(?::bigint[], ?::int[]) AS w (project_id, node) "
+            "JOIN packages p ON p.project_id = w.project_id AND p.node = w.node",
+            (int_array(project_id for project_id, _ in nodes), int_array(node for _, node in nodes)),
+        )
+        return {(project_id, node): package_id for project_id, node, package_id in rows}
 
     @contextmanager
     def transaction(self, *, write: bool, settings: str = "") -> Iterator[None]:

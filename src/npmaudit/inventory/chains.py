@@ -1,57 +1,58 @@
-"""Each install's dependency chain, stored beside it: the package ids from the root down to its parent.
+"""Each install's dependency chain, stored beside it: the project's node numbers from the root down to its parent.
 
 Written once at ingest, so a query reads a match's chain with the match in the same row, instead of
 walking parent pointers up to the root with one indexed lookup per step (that walk, at about five
-steps per install, was most of a broad query's time on a fleet of 10,000 projects).
+steps per install, was most of a broad query's time on a fleet of 10,000 projects). A query then
+resolves the nodes of all its matches' chains to their package ids in one batched lookup, in the
+snapshot it read the chains in (npmaudit/inventory/store.py).
+
+A chain names nodes, not versions: nodes are numbered by install path
+(npmaudit/inventory/packages.py), so a new version of an ancestor leaves its descendants' chains
+as they were, and a changed add rewrites only the rows whose own version, path, source or groups
+changed. Schema 4 stored the ancestors' package ids: a moved version rewrote every descendant's
+row too.
 
 The value is a BLOB: an empty one when nothing leads to the node (the root itself, an extraneous
-entry); otherwise one header byte, the width of each id (4 bytes, or 8 once ids pass 2**32) plus
-:data:`FROM_ROOT` when the first id is the root's (labelled by its name alone, as the chain of a
-project read from its files is), then the ids, little-endian. About 18 bytes for a typical chain.
+entry); otherwise one header byte, the width of each node number (2 bytes, or 4 in a project of
+more than 65,536 nodes) plus :data:`FROM_ROOT` when the chain starts at the root (node 0, implied:
+not stored), then the other nodes, little-endian. About 6 bytes for a typical chain.
 """
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from operator import attrgetter
 
 from npmaudit.inventory.packages import PackageRow
 
 FROM_ROOT = 0x80
-_FORMATS = {4: "I", 8: "Q"}
-_NARROW = 1 << 32
-_HEADER = bytes((4,))
-_ROOT_HEADER = bytes((4 | FROM_ROOT,))
+ROOT = 0
+_WIDTHS = (2, 4)
+_NARROW = 1 << 16
 _NODE, _PARENT = attrgetter("node"), attrgetter("parent")
+_ROOT_ONLY = (ROOT,)
 
 
 class DamagedChain(ValueError):
     """A stored chain that no npmaudit wrote (its length does not fit its header)."""
 
 
-def encode(ids: Iterable[int], *, from_root: bool) -> bytes:
-    values = tuple(ids)
-    if not values:
-        return b""
-    width = 4 if max(values) < _NARROW else 8
-    header = width | (FROM_ROOT if from_root else 0)
-    return bytes((header,)) + struct.pack(f"<{len(values)}{_FORMATS[width]}", *values)
-
-
-def decode(blob: bytes) -> tuple[tuple[int, ...], bool]:
-    """The ids of a stored chain, and whether the first is the root's."""
+def decode(blob: bytes) -> tuple[int, ...]:
+    """The nodes of a stored chain, from the root (node 0) when it starts there."""
     if not blob:
-        return (), False
-    width = blob[0] & ~FROM_ROOT
-    count, rest = divmod(len(blob) - 1, width) if width in _FORMATS else (0, 1)
-    if rest or not count:
-        raise DamagedChain(f"a stored chain of {len(blob)} bytes with header {blob[0]:#x}")
-    return struct.unpack_from(f"<{count}{_FORMATS[width]}", blob, 1), bool(blob[0] & FROM_ROOT)
+        return ()
+    header = blob[0]
+    width = header & ~FROM_ROOT
+    count, rest = divmod(len(blob) - 1, width) if width in _WIDTHS else (0, 1)
+    from_root = bool(header & FROM_ROOT)
+    if rest or not (count or from_root):
+        raise DamagedChain(f"a stored chain of {len(blob)} bytes with header {header:#x}")
+    nodes = tuple(int.from_bytes(blob[at : at + width], "little") for at in range(1, len(blob), width))
+    return _ROOT_ONLY + nodes if from_root else nodes
 
 
-def chains_of(rows: Sequence[PackageRow], ids: Mapping[int, int]) -> dict[int, bytes]:
-    """Every node's stored chain, from the rows' parent pointers and each node's package id.
+def chains_of(rows: Sequence[PackageRow]) -> dict[int, bytes]:
+    """Every node's stored chain, from the rows' parent pointers.
 
     Parents form a tree from the root (see :func:`npmaudit.inventory.packages.chain_parents`); it
     is walked depth-first from each node without a parent (the root, extraneous entries), so a
@@ -67,33 +68,19 @@ def chains_of(rows: Sequence[PackageRow], ids: Mapping[int, int]) -> dict[int, b
         else:
             children.setdefault(parent, []).append(node)
     chains = dict.fromkeys(parents, b"")
-    if ids and max(ids.values()) >= _NARROW:  # ids past 2**32: each chain picks its own width
-        return _wide_chains(chains, children, tops, ids)
-    # Every id fits 4 bytes: a child's chain is its parent's bytes plus the parent's id, appended
-    # rather than packed again from a tuple (a project has hundreds of parents).
-    # Only parents are walked: a leaf (most nodes) takes its chain from its parent's visit.
-    pending = [(top, _ROOT_HEADER if top == 0 else _HEADER) for top in tops if top in children]
+    width = 2 if max(parents, default=0) < _NARROW else 4
+    # A child's chain is its parent's bytes plus the parent's node, appended rather than packed
+    # again from a tuple (a project has hundreds of parents). Only parents are walked: a leaf
+    # (most nodes) takes its chain from its parent's visit.
+    pending = [
+        (top, bytes((width | FROM_ROOT,)) if top == ROOT else bytes((width,)) + top.to_bytes(width, "little"))
+        for top in tops
+        if top in children
+    ]
     while pending:
-        node, prefix = pending.pop()
-        stored = prefix + ids[node].to_bytes(4, "little")
+        node, below = pending.pop()
         for child in children[node]:
-            chains[child] = stored
+            chains[child] = below
             if child in children:
-                pending.append((child, stored))
-    return chains
-
-
-def _wide_chains(
-    chains: dict[int, bytes], children: Mapping[int, list[int]], tops: list[int], ids: Mapping[int, int]
-) -> dict[int, bytes]:
-    pending: list[tuple[int, tuple[int, ...], bool]] = [(top, (), top == 0) for top in tops]
-    while pending:
-        node, ancestors, from_root = pending.pop()
-        below = children.get(node)
-        if below:  # encoded once for all the children: most nodes have none, some have dozens
-            chain = (*ancestors, ids[node])
-            stored = encode(chain, from_root=from_root)
-            for child in below:
-                chains[child] = stored
-                pending.append((child, chain, from_root))
+                pending.append((child, below + child.to_bytes(width, "little")))
     return chains

@@ -20,8 +20,9 @@ per-row trigger checks would slow the bulk inserts of a fleet down for nothing.
 
 from __future__ import annotations
 
-# 2: packages.chain (the ids from the root) replaced packages.parent; 3: buckets of 128; 4: of 32 (SQLite)
-SCHEMA_VERSION = 4
+# 2: packages.chain (the ids from the root) replaced packages.parent; 3: buckets of 128; 4: of 32 (SQLite);
+# 5: chains of node numbers instead of package ids
+SCHEMA_VERSION = 5
 SQLITE_BUCKET_BITS = 5
 """The index on package ids is split by project id into buckets of 32 projects: adding or
 changing a project writes index pages of its own bucket only. One index over the whole fleet had

@@ -20,6 +20,7 @@ from typing import Any, Literal, cast
 from npmaudit.advisories.store_sqlite import sql_text
 from npmaudit.errors import InputError
 from npmaudit.inventory.backends import Backend, Row, buckets, chunks, marks, open_backend
+from npmaudit.inventory.chains import ROOT as ROOT_NODE
 from npmaudit.inventory.chains import DamagedChain, chains_of, decode
 from npmaudit.inventory.packages import PUBLISHED_SOURCES, PackageRow, PackageSet
 from npmaudit.inventory.results import Hit, ProjectHits, QueryResult, match_specs, spec_notes
@@ -28,7 +29,6 @@ from npmaudit.records import record_class, replace
 
 PACKAGE_COLUMNS = ("project_id", "node", "package_id", "location", "source", "flags", "chain")
 _PUBLISHED = tuple(sorted(PUBLISHED_SOURCES))
-ROOT_NODE = 0
 _HOISTED = "node_modules/"
 _JSON = json.JSONDecoder()
 _NODE, _NAME, _VERSION = attrgetter("node"), attrgetter("name"), attrgetter("version")
@@ -294,7 +294,7 @@ class Inventory:
         (columns read with C-level getters: a project has hundreds of rows)."""
         rows = packages.rows
         nodes = list(map(_NODE, rows))
-        chains = chains_of(rows, dict(zip(nodes, package_ids, strict=True)))
+        chains = chains_of(rows)
         locations = [
             "" if node != ROOT_NODE and location == _HOISTED + name else location  # stored_location
             for node, name, location in zip(nodes, map(_NAME, rows), map(_LOCATION, rows), strict=True)
@@ -491,22 +491,27 @@ class Inventory:
                         matched[package_id] = match
             installs = self._installs(sorted(matched))
             chains = self._decode({install[6] for install in installs})
-            steps = {package_id for chain, _ in chains.values() for package_id in chain}
-            versions = self._versions(sorted(steps | matched.keys()))
+            # Each chain's nodes, resolved to the package ids they hold in this same snapshot: one
+            # batched lookup of every (project, node) the answer's chains pass through.
+            steps = self._steps({(install[0], install[6]) for install in installs}, chains)
+            versions = self._versions(sorted({*steps.values(), *matched}))
             projects = self._project_rows(sorted({install[0] for install in installs}))
         labels = {package_id: _package_label(name, version) for package_id, (name, version) in versions.items()}
-        # Installs of one version under the same chain share their labels: a fleet's projects
-        # repeat each other, so most installs of a broad answer reuse a tuple built for another.
-        shared: dict[tuple[bytes, int, bool], tuple[str, ...]] = {}
+        # Installs of one version under the same chain of versions share their labels: a fleet's
+        # projects repeat each other, so most installs of a broad answer reuse a tuple built for another.
+        resolved: dict[tuple[int, bytes], tuple[int, ...]] = {}
+        shared: dict[tuple[tuple[int, ...], int, bool], tuple[str, ...]] = {}
         by_project: dict[int, list[Hit]] = {}
         for project_id, node, package_id, location, source, flags, chain in installs:
             name, version = versions[package_id]
-            key = (chain, package_id, node == ROOT_NODE)
+            ids = resolved.get((project_id, chain))
+            if ids is None:
+                ids = resolved[project_id, chain] = tuple(steps[project_id, step] for step in chains[chain])
+            key = (ids, package_id, node == ROOT_NODE)
             chain_labels = shared.get(key)
             if chain_labels is None:
-                ids, from_root = chains[chain]
                 found = [labels[step] for step in ids]
-                if from_root:
+                if chains[chain][:1] == (ROOT_NODE,):
                     found[0] = _label(ROOT_NODE, *versions[ids[0]])
                 found.append(_label(node, name, version))
                 chain_labels = shared[key] = tuple(found)
@@ -548,12 +553,27 @@ class Inventory:
                 found.append((project_id, node, package_id, location, source, flags, bytes(chain)))
         return found
 
-    def _decode(self, chains: Iterable[bytes]) -> dict[bytes, tuple[tuple[int, ...], bool]]:
-        """Each distinct stored chain's ids, and whether the first is the root's."""
+    def _decode(self, chains: Iterable[bytes]) -> dict[bytes, tuple[int, ...]]:
+        """Each distinct stored chain's nodes, from the root's when it starts there."""
         try:
             return {chain: decode(chain) for chain in chains}
         except DamagedChain as error:
             raise InputError(self.location, f"damaged inventory: {error}") from None
+
+    def _steps(
+        self, chained: Iterable[tuple[int, bytes]], chains: Mapping[bytes, tuple[int, ...]]
+    ) -> dict[tuple[int, int], int]:
+        """The package id at every (project, node) on these projects' chains, in one batched
+        lookup (inside the caller's read transaction: the snapshot the chains were read in). A node
+        a chain names that its project does not have is a damaged inventory, not a shorter chain."""
+        wanted = sorted({(project_id, node) for project_id, chain in chained for node in chains[chain]})
+        found = self.backend.package_ids_at(wanted)
+        if len(found) < len(wanted):
+            project_id, node = next(pair for pair in wanted if pair not in found)
+            raise InputError(
+                self.location, f"damaged inventory: project {project_id}'s chains name a node {node} it lacks"
+            )
+        return found
 
     def _versions(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
         found: dict[int, tuple[str, str]] = {}
