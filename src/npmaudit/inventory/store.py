@@ -19,7 +19,7 @@ from typing import Any, Literal, cast
 
 from npmaudit.advisories.store_sqlite import sql_text
 from npmaudit.errors import InputError
-from npmaudit.inventory.backends import Backend, Row, buckets, chunks, marks, open_backend
+from npmaudit.inventory.backends import NODE_BITS, NODE_MASK, Backend, Row, buckets, chunks, marks, open_backend
 from npmaudit.inventory.chains import ROOT as ROOT_NODE
 from npmaudit.inventory.chains import DamagedChain, chains_of, decode
 from npmaudit.inventory.packages import PUBLISHED_SOURCES, PackageRow, PackageSet
@@ -493,7 +493,8 @@ class Inventory:
             chains = self._decode({install[6] for install in installs})
             # Each chain's nodes, resolved to the package ids they hold in this same snapshot: one
             # batched lookup of every (project, node) the answer's chains pass through.
-            steps = self._steps({(install[0], install[6]) for install in installs}, chains)
+            chained = {(install[0], install[6]) for install in installs}
+            steps = self._steps({project << NODE_BITS | node for project, chain in chained for node in chains[chain]})
             versions = self._versions(sorted({*steps.values(), *matched}))
             projects = self._project_rows(sorted({install[0] for install in installs}))
         labels = {package_id: _package_label(name, version) for package_id, (name, version) in versions.items()}
@@ -506,7 +507,8 @@ class Inventory:
             name, version = versions[package_id]
             ids = resolved.get((project_id, chain))
             if ids is None:
-                ids = resolved[project_id, chain] = tuple(steps[project_id, step] for step in chains[chain])
+                base = project_id << NODE_BITS
+                ids = resolved[project_id, chain] = tuple([steps[base | step] for step in chains[chain]])
             key = (ids, package_id, node == ROOT_NODE)
             chain_labels = shared.get(key)
             if chain_labels is None:
@@ -560,16 +562,14 @@ class Inventory:
         except DamagedChain as error:
             raise InputError(self.location, f"damaged inventory: {error}") from None
 
-    def _steps(
-        self, chained: Iterable[tuple[int, bytes]], chains: Mapping[bytes, tuple[int, ...]]
-    ) -> dict[tuple[int, int], int]:
-        """The package id at every (project, node) on these projects' chains, in one batched
+    def _steps(self, keys: set[int]) -> dict[int, int]:
+        """The package id at each of these nodes (``project id << NODE_BITS | node``), in one batched
         lookup (inside the caller's read transaction: the snapshot the chains were read in). A node
         a chain names that its project does not have is a damaged inventory, not a shorter chain."""
-        wanted = sorted({(project_id, node) for project_id, chain in chained for node in chains[chain]})
-        found = self.backend.package_ids_at(wanted)
-        if len(found) < len(wanted):
-            project_id, node = next(pair for pair in wanted if pair not in found)
+        found = self.backend.package_ids_at(sorted(keys))
+        if len(found) < len(keys):
+            missing = min(keys.difference(found))
+            project_id, node = missing >> NODE_BITS, missing & NODE_MASK
             raise InputError(
                 self.location, f"damaged inventory: project {project_id}'s chains name a node {node} it lacks"
             )
