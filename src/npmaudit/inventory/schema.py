@@ -8,8 +8,10 @@ project installs any more simply matches nothing.
 
 ``packages`` holds one row per installed node, keyed by (project, node): the install path ("" for
 the common ``node_modules/NAME``: see stored_location in npmaudit/inventory/store.py), source kind,
-group bits and ``chain``, the package ids on a shortest chain from the root down to the node's
-parent (npmaudit/inventory/chains.py), so a query reads a match and its chain in one row.
+group bits and ``chain``, the project's node numbers on a shortest chain from the root down to the
+node's parent (npmaudit/inventory/chains.py): a query reads a match and its chain in one row, and
+the package ids of the chain's nodes in one batched lookup by primary key. A chain names no
+version, so a changed add rewrites only the rows whose own version (or path, source, groups) moved.
 Its index ``packages_by_package`` is on (project bucket, package id): see :data:`SQLITE_BUCKET_BITS`.
 ``findings`` is the last ``inventory audit``'s result, which the next run compares with;
 ``audits`` records when each run happened.

@@ -5,7 +5,8 @@ a changed one has the rows that changed rewritten in one transaction, so a reade
 old set or the new one, never half of each. Many projects may be committed at once
 (:meth:`Inventory.add_many`). A query pre-filters by name in SQL, tests its range on the distinct
 versions of those names only (never loading whole projects into Python), then reads the installs
-of the matching versions, each with its chain stored beside it (npmaudit/inventory/chains.py).
+of the matching versions, each with its chain stored beside it (npmaudit/inventory/chains.py),
+and then the package ids at the chains' nodes, in one batched lookup in the same snapshot.
 """
 
 from __future__ import annotations
@@ -316,9 +317,10 @@ class Inventory:
         from the stored ones (whole rows compared as tuples, in C), and delete the nodes it lost.
 
         On SQLite a changed row is updated in place, and a row whose package id did not change
-        (its chain did: an ancestor's version moved, about half of a changed project's changed
-        rows) is updated without its package id, so its entry in the index on package ids is not
-        rewritten. PostgreSQL deletes the changed rows and copies them in again. Measured instead,
+        (its chain did: a lockfile gave it another parent) is updated without its package id, so
+        its entry in the index on package ids is not rewritten. PostgreSQL deletes the changed rows
+        and copies them in again. Chains name nodes, not versions (npmaudit/inventory/chains.py):
+        a moved version changes its own row only, not its descendants'. Measured instead,
         with bench/inventory.py: one UPDATE per kind of change, joined to arrays of the rows'
         nodes and new values, was slower in every shape of changed add (2,000 projects, back to
         back: one writer 100 -> 80/s, batched 135 -> 97/s, 4 writers 145 -> 120/s), also with a
@@ -340,9 +342,9 @@ class Inventory:
         for chunk in chunks(sorted(gone)):
             condition, nodes = db.among("node", chunk, "bigint")
             db.execute(f"DELETE FROM packages WHERE project_id = ? AND {condition}", (project_id, *nodes))
-        # Most changed rows differ only in their chain (an ancestor moved) or in their package
-        # id and chain (their own version moved): each kind has a statement that binds and
-        # writes only those columns; anything else has every column rewritten.
+        # Most changed rows differ only in their package id (their own version moved), some in
+        # their chain (a new parent): each kind has a statement that binds and writes only those
+        # columns; anything else has every column rewritten.
         rechained, moved, other, added = [], [], [], []
         for row in changed:
             old = stored.get(row[0])
