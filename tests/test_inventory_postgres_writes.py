@@ -23,14 +23,16 @@ def row_versions(inventory: Inventory) -> dict[int, tuple[str, str]]:
 
 
 def test_a_changed_add_rewrites_only_the_rows_that_changed(postgres_url: str) -> None:  # noqa: F811
-    """The shop's mocha moves to a new version: its row (new package id) is deleted and copied
-    again; its descendants, whose chains name mocha's node and not its version, and every other
-    row keep the row version the first add wrote."""
+    """The shop's mocha moves to a new version: its row (new package id) and the root's (which
+    lists the package ids of the project's parents) are deleted and copied again; mocha's
+    descendants, whose chains name its slot in that list and not its version, and every other row
+    keep the row version the first add wrote."""
     before = read_entry(SHOP, location="shop")
     rows = tuple(replace(row, version="10.2.1") if row.name == "mocha" else row for row in before.packages.rows)
     after = replace(before, packages=PackageSet(before.packages.lockfile_format, rows))
     moved = {row.node for row in rows if row.name == "mocha"}
     assert {row.node for row in rows if row.parent in moved}  # mocha has descendants, left alone
+    moved.add(0)  # the root's row: its list of parents holds mocha's package id
     with Inventory.open(postgres_url, create=True) as inventory:
         assert inventory.add(before).status == "added"
         first = row_versions(inventory)

@@ -105,9 +105,10 @@ def test_a_moved_ancestor_leaves_its_descendants_rows_as_they_were(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """A new version of a package that others hang below (the shop's mocha) changes its own row's
-    package id only: the descendants' chains name mocha's node, not its version, so their rows
-    are stored exactly as before, and each still reads its chain through the new version, as in
-    an inventory that only saw the new set; the old version matches nothing."""
+    package id, and the root's row, which lists the package ids of the project's parents: the
+    descendants' chains name mocha's slot in that list, not its version, so their rows are stored
+    exactly as before, and each still reads its chain through the new version, as in an inventory
+    that only saw the new set; the old version matches nothing."""
     before = read_entry(SHOP, location="shop")
     rows = tuple(replace(row, version="10.2.1") if row.name == "mocha" else row for row in before.packages.rows)
     after = replace(before, packages=PackageSet(before.packages.lockfile_format, rows))
@@ -126,8 +127,9 @@ def test_a_moved_ancestor_leaves_its_descendants_rows_as_they_were(
         assert fresh.add(after).status == "added"
         answer, expected = everything(replaced, SHOP), everything(fresh, SHOP)
         assert not replaced.query([parse_package_spec("mocha@10.2.0")]).projects
-    assert {node for node in first if first[node] != second[node]} == {mocha}
+    assert {node for node in first if first[node] != second[node]} == {0, mocha}
     assert first[mocha][5] == second[mocha][5] and first[mocha][1] != second[mocha][1]
+    assert first[0][:5] == second[0][:5]  # the root's own package is the same: only its list of parents moved
     assert answer.projects == expected.projects
     chains = {f"{hit.name}@{hit.version}": hit.chain for project in answer.projects for hit in project.hits}
     assert chains["ms@2.1.2"] == ("shop", "mocha@10.2.1", "debug@4.3.4", "ms@2.1.2")
@@ -195,24 +197,24 @@ def test_chains_hold_package_ids_past_2_to_the_32(tmp_path: Path) -> None:
     assert any(len(hit.chain) == 4 for project in expected.projects for hit in project.hits)
 
 
-def test_a_project_past_65536_nodes_answers_with_wide_chains(tmp_path: Path) -> None:
-    """Node numbers are stored 4 bytes wide in a project of more than 65,536 nodes: a chain through
-    nodes past 2**16 reads back whole."""
+def test_a_project_past_65536_parents_answers_with_wide_chains(tmp_path: Path) -> None:
+    """A chain's slots (places in the project's list of parents) are stored 4 bytes wide in a project
+    of more than 65,536 nodes that have children: a chain through a slot past 2**16 reads back whole."""
     root = read_entry(SHOP, location="huge").packages.rows[0]
-    fan = [PackageRow(1, "hub", "1.0.0", "node_modules/hub", "registry", 0, 0)]
-    fan += [
-        PackageRow(node, "spoke", f"1.0.{node}", f"node_modules/hub/node_modules/spoke{node}", "registry", 0, 1)
-        for node in range(2, 70_001)
-    ]
-    fan.append(PackageRow(70_001, "leaf", "2.0.0", "node_modules/leaf", "registry", 0, 70_000))
-    packages = PackageSet("npm-v3", (root, *fan))
-    entry = ProjectEntry("huge", "huge/package-lock.json", None, packages, {})
+    hubs = 66_000
+    rows = [root]
+    for index in range(hubs):
+        hub, below = 1 + 2 * index, 2 + 2 * index
+        rows.append(PackageRow(hub, "hub", f"1.0.{index}", f"node_modules/hub{index}", "registry", 0, 0))
+        name = "leaf" if index == hubs - 1 else "spoke"
+        rows.append(PackageRow(below, name, "2.0.0", f"node_modules/hub{index}/node_modules/x", "registry", 0, hub))
+    entry = ProjectEntry("huge", "huge/package-lock.json", None, PackageSet("npm-v3", tuple(rows)), {})
     with Inventory.open(str(tmp_path / "huge.sqlite"), create=True) as inventory:
         assert inventory.add(entry).status == "added"
-        chain = inventory.backend.execute("SELECT chain FROM packages WHERE node = 70001")[0][0]
+        chain = inventory.backend.execute("SELECT chain FROM packages WHERE node = ?", (2 * hubs,))[0][0]
         (project,) = inventory.query([parse_package_spec("leaf")]).projects
-    assert chain[0] & 0x7F == 4
-    assert [hit.chain for hit in project.hits] == [("shop", "hub@1.0.0", "spoke@1.0.70000", "leaf@2.0.0")]
+    assert chain[0] & 0x7F == 4 and int.from_bytes(chain[1:], "little") == hubs  # the root's slot is 0
+    assert [hit.chain for hit in project.hits] == [("shop", f"hub@1.0.{hubs - 1}", "leaf@2.0.0")]
 
 
 @pytest.mark.parametrize("old", [1, 3, 4], ids=["parent-pointers", "buckets-of-128", "chains-of-package-ids"])

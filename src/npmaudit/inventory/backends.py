@@ -33,8 +33,6 @@ WAL_PAGES = 32768  # checkpoint (and fsync) every 128 MB of log, not 4 MB: one a
 LOOKUP_CHUNK = 500  # bound parameters per IN (...) list
 PAIR_CHUNK = 400  # (name, version) pairs per VALUES list: 800 parameters, under SQLite's oldest limit (999)
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-NODE_BITS = 32  # a node's key for a lookup: project id << NODE_BITS | node (a node number is an INTEGER)
-NODE_MASK = (1 << NODE_BITS) - 1
 MISSING = "no inventory here yet: add projects with `npmaudit inventory add`, or pass --inventory"
 
 
@@ -96,12 +94,6 @@ class Backend(Protocol):
 
     def look_up(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """Ids of those of these (name, version) pairs that are interned (in the caller's transaction)."""
-        ...
-
-    def package_ids_at(self, keys: Sequence[int]) -> dict[int, int]:
-        """The package id stored at each of these nodes that has a row (in the caller's transaction),
-        by key (``project_id << NODE_BITS | node``: one integer, so the keys travel as one array and
-        come back as pairs a dict is made of in C): joined to the packages table's primary key."""
         ...
 
     def transaction(self, *, write: bool) -> Any: ...
@@ -282,17 +274,6 @@ class SqliteBackend:
                 ids[(name, version)] = identifier
         return ids
 
-    def package_ids_at(self, keys: Sequence[int]) -> dict[int, int]:
-        """One statement over the keys' JSON array (CROSS JOIN: SQLite walks the array outside and
-        probes the primary key for each)."""
-        with self._errors():
-            rows = self._db.execute(
-                f"SELECT w.value, p.package_id FROM json_each(?) AS w CROSS JOIN packages p "
-                f"ON p.project_id = w.value >> {NODE_BITS} AND p.node = w.value & {NODE_MASK}",
-                ("[" + ",".join(map(str, keys)) + "]",),
-            )
-            return dict(rows.fetchall())
-
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[None]:
         """A write transaction holds SQLite's write lock from its start; a read one sees one snapshot."""
@@ -439,15 +420,6 @@ class PostgresBackend:
             ([name for name, _ in pairs], [version for _, version in pairs]),
         )
         return {(name, version): identifier for identifier, name, version in rows}
-
-    def package_ids_at(self, keys: Sequence[int]) -> dict[int, int]:
-        """One array's text (see :func:`int_array`) joined to the primary key: one statement."""
-        rows = self.execute(
-            f"SELECT w.key, p.package_id FROM unnest(?::bigint[]) AS w (key) JOIN packages p "
-            f"ON p.project_id = w.key >> {NODE_BITS} AND p.node = (w.key & {NODE_MASK})::int",
-            (int_array(keys),),
-        )
-        return dict(rows)
 
     @contextmanager
     def transaction(self, *, write: bool, settings: str = "") -> Iterator[None]:

@@ -20,6 +20,8 @@ not stored), then the other nodes, little-endian. About 6 bytes for a typical ch
 
 from __future__ import annotations
 
+import sys
+from array import array
 from collections.abc import Sequence
 from operator import attrgetter
 
@@ -28,38 +30,58 @@ from npmaudit.inventory.packages import PackageRow
 FROM_ROOT = 0x80
 ROOT = 0
 _WIDTHS = (2, 4)
-_NARROW = 1 << 16
+_ID_FORMATS = {4: "I", 8: "Q"}
+_NARROW_SLOTS = 1 << 16
+_NARROW_IDS = 1 << 32
 _NODE, _PARENT = attrgetter("node"), attrgetter("parent")
 _ROOT_ONLY = (ROOT,)
+_SWAP = sys.byteorder != "little"
 
 
 class DamagedChain(ValueError):
     """A stored chain that no npmaudit wrote (its length does not fit its header)."""
 
 
-def decode(blob: bytes) -> tuple[int, ...]:
-    """The nodes of a stored chain, from the root (node 0) when it starts there."""
+def decode(blob: bytes) -> tuple[tuple[int, ...], bool]:
+    """The slots of a stored chain, from the root's (slot 0) when it starts there; and whether it does."""
     if not blob:
-        return ()
+        return (), False
     header = blob[0]
     width = header & ~FROM_ROOT
     count, rest = divmod(len(blob) - 1, width) if width in _WIDTHS else (0, 1)
     from_root = bool(header & FROM_ROOT)
     if rest or not (count or from_root):
         raise DamagedChain(f"a stored chain of {len(blob)} bytes with header {header:#x}")
-    nodes = tuple(int.from_bytes(blob[at : at + width], "little") for at in range(1, len(blob), width))
-    return _ROOT_ONLY + nodes if from_root else nodes
+    slots = tuple(int.from_bytes(blob[at : at + width], "little") for at in range(1, len(blob), width))
+    return (_ROOT_ONLY + slots if from_root else slots), from_root
 
 
-def chains_of(rows: Sequence[PackageRow]) -> dict[int, bytes]:
-    """Every node's stored chain, from the rows' parent pointers.
+def decode_parents(blob: bytes) -> array[int]:
+    """The package ids at a project's slots, as its root's row stores them."""
+    if not blob:
+        return array("I")
+    width = blob[0]
+    if width not in _ID_FORMATS or (len(blob) - 1) % width:
+        raise DamagedChain(f"a stored list of parents of {len(blob)} bytes with header {width:#x}")
+    ids = array(_ID_FORMATS[width])
+    ids.frombytes(blob[1:])
+    if _SWAP:
+        ids.byteswap()
+    return ids
+
+
+def chains_of(rows: Sequence[PackageRow], package_ids: Sequence[int]) -> dict[int, bytes]:
+    """Every node's stored chain, from the rows' parent pointers; the root's row (whose own chain
+    is empty) stores the project's parents instead: the package id of each node that has children,
+    in node order, each node's slot being its place in that list.
 
     Parents form a tree from the root (see :func:`npmaudit.inventory.packages.chain_parents`); it
     is walked depth-first from each node without a parent (the root, extraneous entries), so a
-    node's chain is its parent's plus its parent. A node whose parent pointers never reach such a
-    node (only a hand-made, cyclic package set) gets no chain rather than an endless one.
+    node's chain is its parent's plus its parent's slot. A node whose parent pointers never reach
+    such a node (only a hand-made, cyclic package set) gets no chain rather than an endless one.
     """
-    parents = dict(zip(map(_NODE, rows), map(_PARENT, rows), strict=True))
+    nodes = list(map(_NODE, rows))
+    parents = dict(zip(nodes, map(_PARENT, rows), strict=True))
     children: dict[int, list[int]] = {}
     tops = []
     for node, parent in parents.items():
@@ -67,13 +89,15 @@ def chains_of(rows: Sequence[PackageRow]) -> dict[int, bytes]:
             tops.append(node)
         else:
             children.setdefault(parent, []).append(node)
-    chains = dict.fromkeys(parents, b"")
-    width = 2 if max(parents, default=0) < _NARROW else 4
-    # A child's chain is its parent's bytes plus the parent's node, appended rather than packed
+    chains = dict.fromkeys(nodes, b"")
+    internal = sorted(children)
+    slots = {node: slot for slot, node in enumerate(internal)}
+    width = 2 if len(internal) < _NARROW_SLOTS else 4
+    # A child's chain is its parent's bytes plus the parent's slot, appended rather than packed
     # again from a tuple (a project has hundreds of parents). Only parents are walked: a leaf
-    # (most nodes) takes its chain from its parent's visit.
+    # (most nodes) takes its chain from its parent's visit. The root is slot 0, implied by FROM_ROOT.
     pending = [
-        (top, bytes((width | FROM_ROOT,)) if top == ROOT else bytes((width,)) + top.to_bytes(width, "little"))
+        (top, bytes((width | FROM_ROOT,)) if top == ROOT else bytes((width,)) + slots[top].to_bytes(width, "little"))
         for top in tops
         if top in children
     ]
@@ -82,5 +106,13 @@ def chains_of(rows: Sequence[PackageRow]) -> dict[int, bytes]:
         for child in children[node]:
             chains[child] = below
             if child in children:
-                pending.append((child, below + child.to_bytes(width, "little")))
+                pending.append((child, below + slots[child].to_bytes(width, "little")))
+    if internal and ROOT in chains:
+        ids = dict(zip(nodes, package_ids, strict=True))
+        stored = [ids[node] for node in internal]
+        id_width = 4 if max(stored) < _NARROW_IDS else 8
+        packed = array(_ID_FORMATS[id_width], stored)
+        if _SWAP:
+            packed.byteswap()
+        chains[ROOT] = bytes((id_width,)) + packed.tobytes()
     return chains

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -20,9 +21,9 @@ from typing import Any, Literal, cast
 
 from npmaudit.advisories.store_sqlite import sql_text
 from npmaudit.errors import InputError
-from npmaudit.inventory.backends import NODE_BITS, NODE_MASK, Backend, Row, buckets, chunks, marks, open_backend
+from npmaudit.inventory.backends import Backend, Row, buckets, chunks, marks, open_backend
 from npmaudit.inventory.chains import ROOT as ROOT_NODE
-from npmaudit.inventory.chains import DamagedChain, chains_of, decode
+from npmaudit.inventory.chains import DamagedChain, chains_of, decode, decode_parents
 from npmaudit.inventory.packages import PUBLISHED_SOURCES, PackageRow, PackageSet
 from npmaudit.inventory.results import Hit, ProjectHits, QueryResult, match_specs, spec_notes
 from npmaudit.inventory.spec import Spec
@@ -43,6 +44,10 @@ NodeRow = tuple[int, int, str, str, int, bytes]
 Rows = list[NodeRow]
 """A project's package rows as stored, after the project id: node, package id, install path,
 source, flags, chain."""
+
+ProjectRow = tuple[str, str, Mapping[str, str], "array[int]"]
+"""A project as a query reports it: location, lockfile name, labels; and its parents (the package
+ids its chains' slots stand for: npmaudit/inventory/chains.py)."""
 
 Unresolved = tuple[list[tuple[str, str]], list[int | None]]
 """A project's (name, version) pairs and the ids known for them before the write lock (None: a
@@ -295,7 +300,7 @@ class Inventory:
         (columns read with C-level getters: a project has hundreds of rows)."""
         rows = packages.rows
         nodes = list(map(_NODE, rows))
-        chains = chains_of(rows)
+        chains = chains_of(rows, package_ids)
         locations = [
             "" if node != ROOT_NODE and location == _HOISTED + name else location  # stored_location
             for node, name, location in zip(nodes, map(_NAME, rows), map(_LOCATION, rows), strict=True)
@@ -493,29 +498,26 @@ class Inventory:
                         matched[package_id] = match
             installs = self._installs(sorted(matched))
             chains = self._decode({install[6] for install in installs})
-            # Each chain's nodes, resolved to the package ids they hold in this same snapshot: one
-            # batched lookup of every (project, node) the answer's chains pass through.
-            chained = {(install[0], install[6]) for install in installs}
-            steps = self._steps({project << NODE_BITS | node for project, chain in chained for node in chains[chain]})
-            versions = self._versions(sorted({*steps.values(), *matched}))
+            # Each project's parents come with its row, read in this same snapshot: a chain's slots
+            # are resolved to package ids without a lookup per step.
             projects = self._project_rows(sorted({install[0] for install in installs}))
+            resolved = self._resolve({(install[0], install[6]) for install in installs}, chains, projects)
+            versions = self._versions(
+                sorted({package_id for ids in resolved.values() for package_id in ids} | matched.keys())
+            )
         labels = {package_id: _package_label(name, version) for package_id, (name, version) in versions.items()}
         # Installs of one version under the same chain of versions share their labels: a fleet's
         # projects repeat each other, so most installs of a broad answer reuse a tuple built for another.
-        resolved: dict[tuple[int, bytes], tuple[int, ...]] = {}
         shared: dict[tuple[tuple[int, ...], int, bool], tuple[str, ...]] = {}
         by_project: dict[int, list[Hit]] = {}
         for project_id, node, package_id, location, source, flags, chain in installs:
             name, version = versions[package_id]
-            ids = resolved.get((project_id, chain))
-            if ids is None:
-                base = project_id << NODE_BITS
-                ids = resolved[project_id, chain] = tuple([steps[base | step] for step in chains[chain]])
+            ids = resolved[project_id, chain]
             key = (ids, package_id, node == ROOT_NODE)
             chain_labels = shared.get(key)
             if chain_labels is None:
                 found = [labels[step] for step in ids]
-                if chains[chain][:1] == (ROOT_NODE,):
+                if chains[chain][1]:
                     found[0] = _label(ROOT_NODE, *versions[ids[0]])
                 found.append(_label(node, name, version))
                 chain_labels = shared[key] = tuple(found)
@@ -535,7 +537,7 @@ class Inventory:
             )
         hits = []
         for project_id, project_hits in by_project.items():
-            location, lockfile, project_labels = projects[project_id]
+            location, lockfile, project_labels, _ = projects[project_id]
             project_hits.sort(key=lambda h: h.location)
             hits.append(ProjectHits(location, lockfile, tuple(project_hits), project_labels))
         hits.sort(key=lambda project: project.location)
@@ -557,25 +559,31 @@ class Inventory:
                 found.append((project_id, node, package_id, location, source, flags, bytes(chain)))
         return found
 
-    def _decode(self, chains: Iterable[bytes]) -> dict[bytes, tuple[int, ...]]:
-        """Each distinct stored chain's nodes, from the root's when it starts there."""
+    def _decode(self, chains: Iterable[bytes]) -> dict[bytes, tuple[tuple[int, ...], bool]]:
+        """Each distinct stored chain's slots, from the root's when it starts there; and whether it does."""
         try:
             return {chain: decode(chain) for chain in chains}
         except DamagedChain as error:
             raise InputError(self.location, f"damaged inventory: {error}") from None
 
-    def _steps(self, keys: set[int]) -> dict[int, int]:
-        """The package id at each of these nodes (``project id << NODE_BITS | node``), in one batched
-        lookup (inside the caller's read transaction: the snapshot the chains were read in). A node
-        a chain names that its project does not have is a damaged inventory, not a shorter chain."""
-        found = self.backend.package_ids_at(sorted(keys))
-        if len(found) < len(keys):
-            missing = min(keys.difference(found))
-            project_id, node = missing >> NODE_BITS, missing & NODE_MASK
+    def _resolve(
+        self,
+        chained: Iterable[tuple[int, bytes]],
+        chains: Mapping[bytes, tuple[tuple[int, ...], bool]],
+        projects: Mapping[int, ProjectRow],
+    ) -> dict[tuple[int, bytes], tuple[int, ...]]:
+        """The package ids along each (project, chain): its slots looked up in the project's
+        parents. A slot the project's parents lack is a damaged inventory, not a shorter chain."""
+        resolved: dict[tuple[int, bytes], tuple[int, ...]] = {}
+        try:
+            for project_id, chain in chained:
+                parents = projects[project_id][3]
+                resolved[project_id, chain] = tuple([parents[slot] for slot in chains[chain][0]])
+        except IndexError:
             raise InputError(
-                self.location, f"damaged inventory: project {project_id}'s chains name a node {node} it lacks"
-            )
-        return found
+                self.location, f"damaged inventory: project {project_id}'s chains name a parent it does not list"
+            ) from None
+        return resolved
 
     def _versions(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
         found: dict[int, tuple[str, str]] = {}
@@ -587,14 +595,27 @@ class Inventory:
                 found[package_id] = (name, version)
         return found
 
-    def _project_rows(self, ids: Sequence[int]) -> dict[int, tuple[str, str, Mapping[str, str]]]:
-        found: dict[int, tuple[str, str, Mapping[str, str]]] = {}
-        for chunk in chunks(ids):
-            condition, values = self.backend.among("id", chunk, "bigint")
-            for project_id, location, lockfile, labels in self.backend.execute(
-                f"SELECT id, location, lockfile, labels FROM projects WHERE {condition}", values
-            ):
-                found[project_id] = (location, os.path.basename(lockfile), parse_labels(labels))
+    def _project_rows(self, ids: Sequence[int]) -> dict[int, ProjectRow]:
+        """Each project's location, lockfile name, labels and parents (its root row's, read in binary:
+        a PostgreSQL bytea arrives as bytes, not hex text), in one statement per chunk of ids."""
+        found: dict[int, ProjectRow] = {}
+        try:
+            for chunk in chunks(ids):
+                condition, values = self.backend.among("pr.id", chunk, "bigint")
+                for project_id, location, lockfile, labels, parents in self.backend.execute(
+                    "SELECT pr.id, pr.location, pr.lockfile, pr.labels, r.chain FROM projects pr "
+                    f"LEFT JOIN packages r ON r.project_id = pr.id AND r.node = {ROOT_NODE} WHERE {condition}",
+                    values,
+                    binary=True,
+                ):
+                    found[project_id] = (
+                        location,
+                        os.path.basename(lockfile),
+                        parse_labels(labels),
+                        decode_parents(bytes(parents or b"")),
+                    )
+        except DamagedChain as error:
+            raise InputError(self.location, f"damaged inventory: {error}") from None
         return found
 
 
