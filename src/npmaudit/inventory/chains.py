@@ -64,7 +64,7 @@ def decode_parents(blob: bytes) -> array[int]:
     if width not in _ID_FORMATS or (len(blob) - 1) % width:
         raise DamagedChain(f"a stored list of parents of {len(blob)} bytes with header {width:#x}")
     ids = array(_ID_FORMATS[width])
-    ids.frombytes(blob[1:])
+    ids.frombytes(memoryview(blob)[1:])
     if _SWAP:
         ids.byteswap()
     return ids

@@ -578,7 +578,7 @@ class Inventory:
         try:
             for project_id, chain in chained:
                 parents = projects[project_id][3]
-                resolved[project_id, chain] = tuple([parents[slot] for slot in chains[chain][0]])
+                resolved[project_id, chain] = tuple(map(parents.__getitem__, chains[chain][0]))
         except IndexError:
             raise InputError(
                 self.location, f"damaged inventory: project {project_id}'s chains name a parent it does not list"
@@ -612,7 +612,7 @@ class Inventory:
                         location,
                         os.path.basename(lockfile),
                         parse_labels(labels),
-                        decode_parents(bytes(parents or b"")),
+                        decode_parents(parents or b""),
                     )
         except DamagedChain as error:
             raise InputError(self.location, f"damaged inventory: {error}") from None
