@@ -1,21 +1,25 @@
-"""Each install's dependency chain, stored beside it: the project's node numbers from the root down to its parent.
+"""Each install's dependency chain, stored beside it: its ancestors' slots in the project's list of parents.
 
 Written once at ingest, so a query reads a match's chain with the match in the same row, instead of
 walking parent pointers up to the root with one indexed lookup per step (that walk, at about five
-steps per install, was most of a broad query's time on a fleet of 10,000 projects). A query then
-resolves the nodes of all its matches' chains to their package ids in one batched lookup, in the
-snapshot it read the chains in (npmaudit/inventory/store.py).
+steps per install, was most of a broad query's time on a fleet of 10,000 projects).
 
-A chain names nodes, not versions: nodes are numbered by install path
-(npmaudit/inventory/packages.py), so a new version of an ancestor leaves its descendants' chains
-as they were, and a changed add rewrites only the rows whose own version, path, source or groups
-changed. Schema 4 stored the ancestors' package ids: a moved version rewrote every descendant's
-row too.
+A chain names no version. The project's parents (its nodes that have children, in node order)
+are numbered by slot, and the root's row, whose own chain is always empty, stores their package
+ids instead (about 290 parents, 1.2 KB, for a corpus project). A query reads that list with each
+project's row and resolves a chain's slots in it, in the snapshot it read the chains in
+(npmaudit/inventory/store.py). A new version of an ancestor so rewrites its own row and the root's,
+not every descendant's: schema 4 stored the ancestors' package ids in each chain, and a changed add
+of bench/inventory.py's fleet rewrote 576 of its 843 rows (68%), against 272 (32%: the rows whose
+own version moved, and the root's) now. Resolving each chain's nodes instead by one batched lookup
+of (project, node) in the packages table was measured too: about 3 lookups per install, which
+doubled a broad query's time (see the README's inventory figures).
 
-The value is a BLOB: an empty one when nothing leads to the node (the root itself, an extraneous
-entry); otherwise one header byte, the width of each node number (2 bytes, or 4 in a project of
-more than 65,536 nodes) plus :data:`FROM_ROOT` when the chain starts at the root (node 0, implied:
-not stored), then the other nodes, little-endian. About 6 bytes for a typical chain.
+A chain is a BLOB: an empty one when nothing leads to the node (the root itself, an extraneous
+entry); otherwise one header byte, the width of each slot (2 bytes, or 4 in a project of more than
+65,536 parents) plus :data:`FROM_ROOT` when the chain starts at the root (slot 0, implied: not
+stored), then the other slots, little-endian: 6 bytes on average. The list of parents is one
+header byte, the width of each package id (4 bytes, or 8 once ids pass 2**32), then the ids.
 """
 
 from __future__ import annotations

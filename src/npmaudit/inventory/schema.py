@@ -8,10 +8,11 @@ project installs any more simply matches nothing.
 
 ``packages`` holds one row per installed node, keyed by (project, node): the install path ("" for
 the common ``node_modules/NAME``: see stored_location in npmaudit/inventory/store.py), source kind,
-group bits and ``chain``, the project's node numbers on a shortest chain from the root down to the
-node's parent (npmaudit/inventory/chains.py): a query reads a match and its chain in one row, and
-the package ids of the chain's nodes in one batched lookup by primary key. A chain names no
-version, so a changed add rewrites only the rows whose own version (or path, source, groups) moved.
+group bits and ``chain``, the slots of the nodes on a shortest chain from the root down to the
+node's parent in the project's list of parents, whose package ids the root's row stores in its
+``chain`` (npmaudit/inventory/chains.py): a query reads a match and its chain in one row, and each
+project's list with the project. A chain names no version, so a changed add rewrites only the rows
+whose own version (or path, source, groups) moved, and the root's.
 Its index ``packages_by_package`` is on (project bucket, package id): see :data:`SQLITE_BUCKET_BITS`.
 ``findings`` is the last ``inventory audit``'s result, which the next run compares with;
 ``audits`` records when each run happened.
@@ -23,7 +24,7 @@ per-row trigger checks would slow the bulk inserts of a fleet down for nothing.
 from __future__ import annotations
 
 # 2: packages.chain (the ids from the root) replaced packages.parent; 3: buckets of 128; 4: of 32 (SQLite);
-# 5: chains of node numbers instead of package ids
+# 5: chains of slots in the project's list of parents (the root row's chain) instead of package ids
 SCHEMA_VERSION = 5
 SQLITE_BUCKET_BITS = 5
 """The index on package ids is split by project id into buckets of 32 projects: adding or

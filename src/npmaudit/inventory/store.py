@@ -6,7 +6,7 @@ old set or the new one, never half of each. Many projects may be committed at on
 (:meth:`Inventory.add_many`). A query pre-filters by name in SQL, tests its range on the distinct
 versions of those names only (never loading whole projects into Python), then reads the installs
 of the matching versions, each with its chain stored beside it (npmaudit/inventory/chains.py),
-and then the package ids at the chains' nodes, in one batched lookup in the same snapshot.
+and the rows of their projects, each with the list of parents its chains' slots stand for.
 """
 
 from __future__ import annotations
@@ -324,8 +324,8 @@ class Inventory:
         On SQLite a changed row is updated in place, and a row whose package id did not change
         (its chain did: a lockfile gave it another parent) is updated without its package id, so
         its entry in the index on package ids is not rewritten. PostgreSQL deletes the changed rows
-        and copies them in again. Chains name nodes, not versions (npmaudit/inventory/chains.py):
-        a moved version changes its own row only, not its descendants'. Measured instead,
+        and copies them in again. Chains name slots, not versions (npmaudit/inventory/chains.py):
+        a moved version changes its own row and the root's, not its descendants'. Measured instead,
         with bench/inventory.py: one UPDATE per kind of change, joined to arrays of the rows'
         nodes and new values, was slower in every shape of changed add (2,000 projects, back to
         back: one writer 100 -> 80/s, batched 135 -> 97/s, 4 writers 145 -> 120/s), also with a
