@@ -269,6 +269,21 @@ def test_a_damaged_chain_is_an_error_not_a_wrong_chain(
     assert out == "" and err.count("\n") == 1 and "damaged inventory" in err and str(location) in err
 
 
+def test_a_damaged_list_of_parents_is_an_error_not_a_wrong_chain(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The root's row holds the package ids a project's chains stand for: one of a length its header
+    does not fit is refused, as a damaged chain is."""
+    location = tmp_path / "inventory.sqlite"
+    with Inventory.open(str(location), create=True) as inventory:
+        inventory.add(read_entry(SHOP, location="shop"))
+    with sqlite3.connect(location) as connection:
+        connection.execute("UPDATE packages SET chain = x'040102' WHERE node = 0")
+    assert main(["inventory", "query", "ms", "--inventory", str(location)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "damaged inventory" in err and str(location) in err
+
+
 def test_projects_in_different_buckets_of_the_index_are_all_found(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
 ) -> None:

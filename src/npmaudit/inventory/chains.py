@@ -13,13 +13,14 @@ not every descendant's: schema 4 stored the ancestors' package ids in each chain
 of bench/inventory.py's fleet rewrote 576 of its 843 rows (68%), against 272 (32%: the rows whose
 own version moved, and the root's) now. Resolving each chain's nodes instead by one batched lookup
 of (project, node) in the packages table was measured too: about 3 lookups per install, which
-doubled a broad query's time (see the README's inventory figures).
+made a broad query 1.5 to 2.1 times slower than schema 4 (see the README's inventory figures).
 
-A chain is a BLOB: an empty one when nothing leads to the node (the root itself, an extraneous
-entry); otherwise one header byte, the width of each slot (2 bytes, or 4 in a project of more than
-65,536 parents) plus :data:`FROM_ROOT` when the chain starts at the root (slot 0, implied: not
-stored), then the other slots, little-endian: 6 bytes on average. The list of parents is one
-header byte, the width of each package id (4 bytes, or 8 once ids pass 2**32), then the ids.
+A chain is a BLOB: an empty one when nothing leads to the node (an extraneous entry; the root's
+row holds the list of parents instead); otherwise one header byte, the width of each slot (2
+bytes, or 4 in a project of more than 65,536 parents) plus :data:`FROM_ROOT` when the chain starts
+at the root (slot 0, implied: not stored), then the other slots, little-endian: 6 bytes on
+average. The list of parents is one header byte, the width of each package id (4 bytes, or 8 once
+ids pass 2**32), then the ids.
 """
 
 from __future__ import annotations

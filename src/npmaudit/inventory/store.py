@@ -556,7 +556,8 @@ class Inventory:
                 f" WHERE {in_buckets} AND {wanted} AND source IN ({published})",
                 (*bucket_values, *values, *_PUBLISHED),
             ):
-                found.append((project_id, node, package_id, location, source, flags, bytes(chain)))
+                # the root's row holds the project's parents, never a chain of its own
+                found.append((project_id, node, package_id, location, source, flags, bytes(chain) if node else b""))
         return found
 
     def _decode(self, chains: Iterable[bytes]) -> dict[bytes, tuple[tuple[int, ...], bool]]:
