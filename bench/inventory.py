@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import random
 import statistics
 import subprocess
@@ -34,8 +35,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -143,24 +146,30 @@ def timed_adds(
     *,
     batch: int = 1,
     census: Counter[tuple[str, str]] | None = None,
+    cpu: list[float] | None = None,
 ) -> tuple[float, int, Counter[str]]:
     """Add these projects (``batch`` per transaction, as ``inventory add -r`` does; 1: as CI runners
     send them); the seconds spent adding, the rows, the statuses. ``census`` counts, untimed, the
-    projects installing each registry (name, version)."""
+    projects installing each registry (name, version); ``cpu`` gets the CPU seconds this process
+    spent adding (the client's side) appended."""
     seconds, rows, statuses = 0.0, 0, Counter()
+    client = 0.0
     for first in range(indexes.start, indexes.stop, 500):
         entries = fleet(bases, range(first, min(first + 500, indexes.stop)), seed_offset=offset)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         for at in range(0, len(entries), batch):
             for result in inventory.add_many(entries[at : at + batch]):
                 statuses[result.status] += 1
         seconds += time.perf_counter() - start
+        client += time.process_time() - start_cpu
         rows += sum(len(entry.packages.rows) for entry in entries)
         if census is not None:
             for entry in entries:
                 census.update({(row.name, row.version) for row in entry.packages.rows if row.source == "registry"})
         if (first // 500) % 4 == 3:
             print(f"   {first + 500 - indexes.start} projects, {seconds:.1f} s", flush=True)
+    if cpu is not None:
+        cpu.append(client)
     return seconds, rows, statuses
 
 
@@ -168,16 +177,22 @@ def _writer(location: str, bases: list[tuple[str, PackageSet]], indexes: range, 
     entries = fleet(bases, indexes, seed_offset=offset)
     with Inventory.open(location) as inventory:
         ready.wait()
-        start = time.monotonic()
+        start, start_cpu = time.monotonic(), time.process_time()
         statuses = Counter(inventory.add(entry).status for entry in entries)
-        results.put((start, time.monotonic(), dict(statuses)))
+        results.put((start, time.monotonic(), dict(statuses), time.process_time() - start_cpu))
 
 
 def parallel_adds(
-    location: str, bases: list[tuple[str, PackageSet]], indexes: range, writers: int, offset: int = 0
+    location: str,
+    bases: list[tuple[str, PackageSet]],
+    indexes: range,
+    writers: int,
+    offset: int = 0,
+    cpu: list[float] | None = None,
 ) -> tuple[float, Counter[str]]:
     """``writers`` processes adding their share of the projects, one transaction each, all at once
-    (a fleet's CI runners): the seconds from the first start to the last end, and the statuses."""
+    (a fleet's CI runners): the seconds from the first start to the last end, and the statuses;
+    ``cpu`` gets the writers' CPU seconds spent adding appended."""
     context = multiprocessing.get_context("fork")
     ready = context.Barrier(writers)
     results = context.Queue()
@@ -192,9 +207,46 @@ def parallel_adds(
         process.join()
         assert process.exitcode == 0, process.exitcode
     statuses: Counter[str] = Counter()
-    for _, _, counted in done:
+    for _, _, counted, _ in done:
         statuses.update(counted)
-    return max(end for _, end, _ in done) - min(start for start, _, _ in done), statuses
+    if cpu is not None:
+        cpu.append(sum(seconds for _, _, _, seconds in done))
+    return max(end for _, end, _, _ in done) - min(start for start, _, _, _ in done), statuses
+
+
+def server_cpu_reader(data: Path) -> Callable[[], float] | None:
+    """A function giving the CPU seconds spent so far by the PostgreSQL server whose data directory
+    is ``data``, every process of it together: the postmaster, its live children (backends, WAL
+    writer, checkpointer, autovacuum) and, through the postmaster's children times, those that
+    ended (each writer's backend ends with its connection). None where /proc or the server's pid
+    file cannot be read: the figures are then left out, not guessed."""
+    try:
+        postmaster = int((data / "postmaster.pid").read_text().split()[0])
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+    def fields(pid: str) -> list[str] | None:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:  # ended meanwhile: its time is in the postmaster's children times
+            return None
+        return stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state, ppid, ...
+
+    def seconds() -> float:
+        own = fields(str(postmaster))
+        if own is None:
+            raise RuntimeError("the PostgreSQL server stopped during the benchmark")
+        total = sum(int(value) for value in own[11:15])  # utime, stime, cutime, cstime
+        for pid in os.listdir("/proc"):
+            if pid.isdigit() and pid != str(postmaster):
+                child = fields(pid)
+                if child is not None and child[1] == str(postmaster):
+                    total += int(child[11]) + int(child[12])
+        return total / ticks
+
+    seconds()  # fails here, not in the middle of a run, if the process table cannot be read
+    return seconds
 
 
 def rare_queries(census: Counter[tuple[str, str]], count: int) -> list[str]:
@@ -217,20 +269,52 @@ def latencies(inventory: Inventory, specs: list[str]) -> tuple[list[float], list
     return times, hits
 
 
-def bench_backend(label: str, location: str, bases: list[tuple[str, PackageSet]], args: argparse.Namespace) -> dict:
+def bench_backend(
+    label: str,
+    location: str,
+    bases: list[tuple[str, PackageSet]],
+    args: argparse.Namespace,
+    server_cpu: Callable[[], float] | None = None,
+) -> dict:
     """Ingest the fleet: most of it in batches, then a sample one project per transaction, from
     one writer and from ``--writers`` processes at once, at the fleet's full size; re-add samples
-    unchanged and changed the same three ways; then the queries."""
+    unchanged and changed the same three ways; then the queries. Each way of adding also gets
+    the CPU per project of the writers (the client's side) and, given ``server_cpu``
+    (:func:`server_cpu_reader`), of the database server."""
     n, writers = args.projects, args.writers
     tail = max(writers, min(500, n // 10))
     bulk = n - 2 * tail
     print(f"\n== {label}: ingesting {n} projects", flush=True)
     broad, narrow = choose_queries(bases, args.queries)
     census: Counter[tuple[str, str]] = Counter()
+    cpu_ms: dict[str, float] = {}
+
+    def measured(name: str, projects: int, adds: Callable[[list[float]], Any]) -> Any:
+        """``adds(cpu)``, with the client's and the server's CPU per project kept under ``name``."""
+        client: list[float] = []
+        before = server_cpu() if server_cpu is not None else None
+        result = adds(client)
+        if before is not None and server_cpu is not None:
+            cpu_ms[f"{name}_server_cpu_ms_per_project"] = round((server_cpu() - before) / projects * 1000, 2)
+        cpu_ms[f"{name}_client_cpu_ms_per_project"] = round(sum(client) / projects * 1000, 2)
+        return result
+
     with Inventory.open(location, create=True) as inventory:
-        batched_s, rows, _ = timed_adds(inventory, bases, range(bulk), batch=BATCH, census=census)
-        single_s, single_rows, _ = timed_adds(inventory, bases, range(bulk, bulk + tail), census=census)
-    parallel_s, _ = parallel_adds(location, bases, range(bulk + tail, n), writers)
+        batched_s, rows, _ = measured(
+            f"first_batched_{BATCH}",
+            bulk,
+            lambda cpu: timed_adds(inventory, bases, range(bulk), batch=BATCH, census=census, cpu=cpu),
+        )
+        single_s, single_rows, _ = measured(
+            "first_single_writer",
+            tail,
+            lambda cpu: timed_adds(inventory, bases, range(bulk, bulk + tail), census=census, cpu=cpu),
+        )
+    parallel_s, _ = measured(
+        f"first_{writers}_writers",
+        tail,
+        lambda cpu: parallel_adds(location, bases, range(bulk + tail, n), writers, cpu=cpu),
+    )
     rows += single_rows
     for entry in fleet(bases, range(bulk + tail, n)):  # what the writers added
         rows += len(entry.packages.rows)
@@ -239,9 +323,19 @@ def bench_backend(label: str, location: str, bases: list[tuple[str, PackageSet]]
         size = size_on_disk(inventory, location)
         sample = range(min(1000, n))
         unchanged_s, _, unchanged = timed_adds(inventory, bases, sample)
-        changed_s, _, changed = timed_adds(inventory, bases, range(tail), offset=n)
-        changed_batched_s, _, changed_batched = timed_adds(inventory, bases, range(tail, 2 * tail), n, batch=BATCH)
-    changed_parallel_s, changed_parallel = parallel_adds(location, bases, range(2 * tail, 3 * tail), writers, n)
+        changed_s, _, changed = measured(
+            "changed_single_writer", tail, lambda cpu: timed_adds(inventory, bases, range(tail), offset=n, cpu=cpu)
+        )
+        changed_batched_s, _, changed_batched = measured(
+            f"changed_batched_{BATCH}",
+            tail,
+            lambda cpu: timed_adds(inventory, bases, range(tail, 2 * tail), n, batch=BATCH, cpu=cpu),
+        )
+    changed_parallel_s, changed_parallel = measured(
+        f"changed_{writers}_writers",
+        tail,
+        lambda cpu: parallel_adds(location, bases, range(2 * tail, 3 * tail), writers, n, cpu=cpu),
+    )
     for statuses in (changed, changed_batched, changed_parallel):
         assert set(statuses) <= {"replaced", "unchanged"}, statuses
     assert set(unchanged) == {"unchanged"}, unchanged
@@ -289,9 +383,30 @@ def bench_backend(label: str, location: str, bases: list[tuple[str, PackageSet]]
         "rare_query_p99_ms": ms(percentile(rare_times, 0.99)),
         "rare_installs_median": statistics.median(rare_hits),
         "cli_query_median_ms": ms(statistics.median(cli)),
+        **cpu_ms,
     }
     print(json.dumps(figures, indent=2), flush=True)
     return figures
+
+
+def server_summary(figures: dict, writers: int) -> str:
+    """What the PostgreSQL server's CPU per project says about a fleet whose runners are other
+    machines: the projects per second one core of the server keeps up with, for each way of adding."""
+    parts = []
+    for name in (
+        f"first_batched_{BATCH}",
+        f"first_{writers}_writers",
+        f"changed_batched_{BATCH}",
+        f"changed_{writers}_writers",
+    ):
+        server = figures.get(f"{name}_server_cpu_ms_per_project")
+        client = figures.get(f"{name}_client_cpu_ms_per_project")
+        if server is None:
+            return "PostgreSQL server CPU: not measured (a server this benchmark did not start)"
+        parts.append(
+            f"{name}: client {client} + server {server} ms = one server core per {1000 / server:.0f} projects/s"
+        )
+    return "PostgreSQL CPU per project (writers beside the server on this machine):\n  " + "\n  ".join(parts)
 
 
 def reference(corpus: Path, specs: list[str], projects: int, work: Path) -> dict:
@@ -376,6 +491,7 @@ def main() -> int:
         rows = sum(len(base.rows) for _, base in bases)
         print(f"corpus: {len(bases)} projects, {rows} nodes, parsed in {parse_s:.1f} s", flush=True)
         results = []
+        summaries: list[str] = []
         backends = args.backends.split(",")
         if "sqlite" in backends:
             results.append(bench_backend("sqlite", str(work / "inventory.sqlite"), bases, args))
@@ -386,10 +502,17 @@ def main() -> int:
 
                 server = stack.enter_context(TemporaryPostgres(durable=True))
                 url = server.create_database()
-            results.append(bench_backend("postgresql", url, bases, args))
+                server_cpu = server_cpu_reader(server.data)
+            else:
+                server_cpu = None  # another machine's server, perhaps: not measured
+            figures = bench_backend("postgresql", url, bases, args, server_cpu)
+            results.append(figures)
+            summaries.append(server_summary(figures, args.writers))
         results.append(reference(corpus, choose_queries(bases, args.queries)[0], args.projects, work))
         needed = args.projects / 60
         print(f"\ningest goal (one CI run per project per minute): {needed:.0f} projects/s", flush=True)
+        for line in summaries:
+            print(line, flush=True)
         print(json.dumps(results), flush=True)
     return 0
 
