@@ -20,6 +20,11 @@ names, their commonest exact version, and rare exact versions (installed by at m
 a compromised patch release). The reference is ``query -r`` and ``audit -r`` over the corpus
 folder itself (41 projects of files), scaled to the fleet's size by the seconds per project.
 Without ``--postgres``, a temporary server is started as tests/servers/postgres.py starts one.
+
+Each way of adding also reports its CPU per project: the writers' own (the client's side: what a CI
+runner spends) and, on a server this script started, PostgreSQL's (every process of it, read from
+/proc). Here the writers and the server share the machine's cores; a fleet's runners are other
+machines, so the server's CPU per project says what one of its cores keeps up with.
 """
 
 from __future__ import annotations
