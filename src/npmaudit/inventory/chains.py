@@ -34,8 +34,9 @@ from npmaudit.inventory.packages import PackageRow
 
 FROM_ROOT = 0x80
 ROOT = 0
-_WIDTHS = (2, 4)
-_ID_FORMATS = {4: "I", 8: "Q"}
+_WIDTHS = (2, 4)  # of a chain's slots
+_ID_WIDTHS = (4, 8)  # of the package ids in a list of parents
+_FORMATS = {2: "H", 4: "I", 8: "Q"}  # array's code for an unsigned integer of each width
 _NARROW_SLOTS = 1 << 16
 _NARROW_IDS = 1 << 32
 _NODE, _PARENT = attrgetter("node"), attrgetter("parent")
@@ -57,7 +58,7 @@ def decode(blob: bytes) -> tuple[tuple[int, ...], bool]:
     from_root = bool(header & FROM_ROOT)
     if rest or not (count or from_root):
         raise DamagedChain(f"a stored chain of {len(blob)} bytes with header {header:#x}")
-    slots = tuple(int.from_bytes(blob[at : at + width], "little") for at in range(1, len(blob), width))
+    slots = tuple(_unpacked(blob, width))
     return (_ROOT_ONLY + slots if from_root else slots), from_root
 
 
@@ -66,13 +67,18 @@ def decode_parents(blob: bytes) -> array[int]:
     if not blob:
         return array("I")
     width = blob[0]
-    if width not in _ID_FORMATS or (len(blob) - 1) % width:
+    if width not in _ID_WIDTHS or (len(blob) - 1) % width:
         raise DamagedChain(f"a stored list of parents of {len(blob)} bytes with header {width:#x}")
-    ids = array(_ID_FORMATS[width])
-    ids.frombytes(memoryview(blob)[1:])
+    return _unpacked(blob, width)
+
+
+def _unpacked(blob: bytes, width: int) -> array[int]:
+    """The little-endian unsigned integers of ``width`` bytes after a stored value's header byte."""
+    values = array(_FORMATS[width])
+    values.frombytes(memoryview(blob)[1:])
     if _SWAP:
-        ids.byteswap()
-    return ids
+        values.byteswap()
+    return values
 
 
 def chains_of(rows: Sequence[PackageRow], package_ids: Sequence[int]) -> dict[int, bytes]:
@@ -116,7 +122,7 @@ def chains_of(rows: Sequence[PackageRow], package_ids: Sequence[int]) -> dict[in
         ids = dict(zip(nodes, package_ids, strict=True))
         stored = [ids[node] for node in internal]
         id_width = 4 if max(stored) < _NARROW_IDS else 8
-        packed = array(_ID_FORMATS[id_width], stored)
+        packed = array(_FORMATS[id_width], stored)
         if _SWAP:
             packed.byteswap()
         chains[ROOT] = bytes((id_width,)) + packed.tobytes()
