@@ -128,3 +128,29 @@ def test_an_anchored_pattern_needs_its_first_character(names: tuple[str, ...], f
         for text in texts:
             if not text.startswith(first):
                 assert pattern.search(text) is None, (name, text)
+
+
+# ECMAScript's WhiteSpace (TAB, VT, FF, ZWNBSP and the Zs category: SP, NBSP, U+1680, U+2000-U+200A,
+# U+202F, U+205F, U+3000) and LineTerminator (LF, CR, LS, PS) code points, written out.
+JS_WHITESPACE = frozenset(
+    "\t\x0b\x0c\ufeff \xa0\u1680\u202f\u205f\u3000\n\r\u2028\u2029" + "".join(map(chr, range(0x2000, 0x200B)))
+)
+
+
+def test_the_patterns_whitespace_is_javascripts_on_every_code_point() -> None:
+    """The grammar spells JavaScript's whitespace through Python's ``\\s`` (cheaper to compile than a
+    class listing the code points): the two agree on all 1,114,112 code points, and so does the set
+    trimming uses."""
+    import re
+
+    whitespace = re.compile(g.WS)
+    prefix = re.compile(g._PREFIX_LOOSE + r"\Z")
+    differ = [
+        hex(code)
+        for code in range(0x110000)
+        if (whitespace.fullmatch(chr(code)) is not None) != (chr(code) in JS_WHITESPACE)
+    ]
+    assert differ == []
+    assert g._TRIM_SET == JS_WHITESPACE
+    assert prefix.match("v=\u3000\ufeff v") is not None
+    assert prefix.match("v\x1c") is None and prefix.match("\x85") is None

@@ -79,7 +79,7 @@ def test_hostile_range_shapes_take_linear_time(shape: str) -> None:
 
 def test_trim_comparators_equals_the_greedy_substitution_it_replaced() -> None:
     """The skip over prefix runs and the possessive prefix change no result of COMPARATORTRIM."""
-    greedy = re.compile(_grammar.COMPARATOR_TRIM.pattern.replace("]*+", "]*"))
+    greedy = re.compile(_grammar.COMPARATOR_TRIM.pattern.replace(")*+", ")*"))
     assert greedy.pattern != _grammar.COMPARATOR_TRIM.pattern
 
     def reference(text: str) -> str:
