@@ -8,7 +8,7 @@ Any divergence is a wrong audit verdict.
 Three differences between JavaScript and Python regexes are neutralised here:
 
 * JavaScript's `\\s` is a fixed set of Unicode spaces and line terminators; Python's `\\s`
-  is a different set. We spell the JavaScript set out (`WS`).
+  is a different set. `WS` is JavaScript's: Python's less what only Python counts, plus the BOM.
 * Python's `\\d` matches any Unicode digit; JavaScript's only ASCII. We use `[0-9]`.
 * Python's `$` also matches before a trailing newline; JavaScript's does not. We use `\\Z`.
 

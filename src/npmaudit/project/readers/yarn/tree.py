@@ -230,8 +230,8 @@ class _Builder:
         # edges walk up the whole tree (which needs every location), groups follow the edges, and
         # rebuilding frozen nodes cost a tenth of the read. The rows are sorted by location once, and
         # every later table is written and read in that order: a 100k-package tree's tables are far
-        # larger than the CPU's caches, and reading them in another order than they were written
-        # made this step grow 7x for 5x the packages.
+        # larger than the CPU's caches, where each lookup in another order than the table was written
+        # in is a miss.
         rows: list[tuple[str, _Fields, list[Dep] | None]] = []  # (location, fields, deps or None)
         holder_at: dict[str, Importer | LockPackage] = {}
         self.holder_at = holder_at
