@@ -143,7 +143,6 @@ def malicious_json(package: MaliciousPackage) -> dict[str, Any]:
 
 
 def render(outcome: AuditOutcome, *, color: bool = False) -> str:
-    # Every number of the document is a count, an exit code or DataAge.days (finite): see safe_json_dumps.
     return safe_json_dumps(document(outcome)) + "\n"
 
 
